@@ -1,0 +1,92 @@
+"""One typed settings object, read from ``RISKLOOP_*`` environment variables at start-up.
+
+A missing or bad value names the variable and the value:
+
+>>> Settings.from_env({"RISKLOOP_PARTITIONS": "zero"})
+Traceback (most recent call last):
+...
+riskloop.settings.SettingsError: RISKLOOP_PARTITIONS='zero': must be a whole number >= 1
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+# Topic names, one place. Every topic is created explicitly with its partition count
+# before any agent starts (see riskloop.topics).
+TOPIC_SERVICE = "events.service"
+TOPIC_REGULATORY = "events.regulatory"
+TOPIC_DEADLETTER = "events.deadletter"
+TOPIC_WARNINGS = "risk.warnings"
+TOPIC_DISPOSITIONS = "clue.dispositions"
+EVENT_TOPICS = {"service": TOPIC_SERVICE, "regulatory": TOPIC_REGULATORY}
+
+DEFAULT_RULES_DIR = Path(__file__).resolve().parent.parent / "rules" / "library"
+
+
+class SettingsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    broker: str = "kafka://127.0.0.1:9092"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    partitions: int = 4
+    rules_dir: str = str(DEFAULT_RULES_DIR)
+    app_id: str = "riskloop"
+    worker_web_port: int = 6066
+    api_port: int = 8000
+    # Event-time lateness: the watermark trails the newest event by this much.
+    lateness_ms: int = 300_000
+    # A partition idle this long (wall clock) starts advancing its watermark by elapsed time.
+    idle_after_s: float = 5.0
+    # Engine state is made durable every N events or S seconds per partition.
+    checkpoint_every: int = 2000
+    checkpoint_interval_s: float = 2.0
+    # The partition key of event topics: every rule's group key must live inside it.
+    partition_field: str = "region"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            name = "RISKLOOP_" + f.name.upper()
+            if name not in env:
+                continue
+            raw = env[name]
+            values[f.name] = _convert(name, raw, f.type)
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def bootstrap(self) -> str:
+        """host:port list for plain Kafka clients (aiokafka)."""
+        return ",".join(u.split("://", 1)[-1] for u in self.broker.split(";"))
+
+
+def _convert(name: str, raw: str, typ: object) -> object:
+    if typ in ("int", int):
+        try:
+            v = int(raw)
+        except ValueError:
+            v = 0
+        if v < 1 and name != "RISKLOOP_LATENESS_MS":
+            raise SettingsError(f"{name}={raw!r}: must be a whole number >= 1")
+        if v < 0:
+            raise SettingsError(f"{name}={raw!r}: must be a whole number >= 0")
+        return v
+    if typ in ("float", float):
+        try:
+            f = float(raw)
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r}: must be a number of seconds") from None
+        if f <= 0:
+            raise SettingsError(f"{name}={raw!r}: must be > 0")
+        return f
+    if not raw:
+        raise SettingsError(f"{name}={raw!r}: must not be empty")
+    return raw
