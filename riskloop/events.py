@@ -163,7 +163,7 @@ def stable_id(*parts: object, prefix: str = "") -> str:
     """A short deterministic id from parts (sha256, 20 hex digits).
 
     >>> stable_id("r1", 3, "k", prefix="w-")
-    'w-4a1bb1ce4e7b3b46bb4d'
+    'w-43c44a75ed4fc8a0b4e5'
     """
     h = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
     return prefix + h[:20]

@@ -1,0 +1,23 @@
+"""Typed errors of the rule language. Each names the file, the line and how to fix it.
+
+>>> str(RuleError("rules/x.yaml", 3, 5, "window must be a duration like '10m'"))
+"rules/x.yaml:3:5: window must be a duration like '10m'"
+"""
+
+from __future__ import annotations
+
+
+class RuleError(ValueError):
+    """A rule file that cannot be loaded: ``path:line:col: message``."""
+
+    def __init__(self, path: str, line: int, col: int, message: str) -> None:
+        self.path, self.line, self.col, self.message = path, line, col, message
+        super().__init__(f"{path}:{line}:{col}: {message}")
+
+
+class RuleSetError(ValueError):
+    """Several rule files failed; ``errors`` holds each one. The old rule set keeps running."""
+
+    def __init__(self, errors: list[RuleError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))

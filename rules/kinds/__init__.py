@@ -1,0 +1,1 @@
+"""Evaluators, one module per rule type, each over explicit per-key state."""

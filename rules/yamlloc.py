@@ -1,0 +1,90 @@
+"""A YAML loader that remembers where every value came from and rejects duplicate keys.
+
+Mappings load as :class:`LocDict` (a dict with ``.pos`` and ``.key_pos``), sequences as
+:class:`LocList`, so the parser can point at ``file:line:col`` for any field.
+
+>>> doc = load_located("a: 1\\nb:\\n  - x\\n", "r.yaml")
+>>> doc["b"], doc.key_pos["b"], doc.pos
+(['x'], (2, 1), (1, 1))
+>>> load_located("a: 1\\na: 2\\n", "r.yaml")
+Traceback (most recent call last):
+...
+rules.errors.RuleError: r.yaml:2:1: duplicate key 'a' (first at line 1): each key may appear once
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from rules.errors import RuleError
+
+Pos = tuple[int, int]
+
+
+class LocDict(dict):  # type: ignore[type-arg]
+    pos: Pos = (1, 1)
+    key_pos: dict[str, Pos]
+
+
+class LocList(list):  # type: ignore[type-arg]
+    pos: Pos = (1, 1)
+
+
+def _mark(node: yaml.Node) -> Pos:
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocDict:
+    out = LocDict()
+    out.pos = _mark(node)
+    out.key_pos = {}
+    loader.flatten_mapping(node)
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str):
+            key = str(key)
+        if key in out:
+            first = out.key_pos[key][0]
+            line, col = _mark(key_node)
+            raise RuleError(
+                loader.name,
+                line,
+                col,
+                f"duplicate key {key!r} (first at line {first}): each key may appear once",
+            )
+        out[key] = loader.construct_object(value_node, deep=True)
+        out.key_pos[key] = _mark(key_node)
+    return out
+
+
+def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LocList:
+    out = LocList(loader.construct_object(child, deep=True) for child in node.value)
+    out.pos = _mark(node)
+    return out
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def load_located(text: str, path: str) -> Any:
+    """Parse one YAML document; syntax errors become :class:`RuleError` with the position."""
+    loader = _Loader(text)
+    loader.name = path
+    try:
+        return loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise RuleError(path, line, col, f"YAML syntax error: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise RuleError(path, 1, 1, f"YAML error: {exc}") from None
+    finally:
+        loader.dispose()

@@ -1,0 +1,116 @@
+"""threshold rules: window edges on event time, one warning per episode, deterministic ids."""
+
+from riskloop.testing import make_event
+from rules import RuleSet
+from rules.engine import Engine
+from rules.model import parse_rule
+
+T0 = 1772414100000  # 2026-03-02T09:15:00+08:00
+MIN = 60_000
+
+COUNT_RULE = """
+id: many-submissions
+title: many submissions
+type: threshold
+match: {type: application.submitted}
+group_by: [attrs.applicant]
+window: 10m
+condition: {gte: 3}
+"""
+
+DISTINCT_RULE = """
+id: many-citizens
+title: many citizens
+type: threshold
+match: {type: data.access}
+group_by: [attrs.account]
+window: 1h
+aggregate: {distinct: attrs.citizen}
+condition: {gte: 3}
+"""
+
+
+def engine(text: str) -> Engine:
+    return Engine(RuleSet([parse_rule(text, "t.yaml")]), lateness_ms=0)
+
+
+def submit(ts_ms: int, applicant: str = "cit-1"):
+    return make_event(ts_ms=ts_ms, type="application.submitted", applicant=applicant)
+
+
+def test_fires_when_count_reaches_limit_inside_window():
+    eng = engine(COUNT_RULE)
+    assert eng.process(submit(T0)) == []
+    assert eng.process(submit(T0 + 4 * MIN)) == []
+    [w] = eng.process(submit(T0 + 9 * MIN))
+    assert (w.rule_id, w.key, w.value) == ("many-submissions", "cit-1", 3.0)
+    assert (w.window_start_ms, w.window_end_ms) == (T0 - MIN, T0 + 9 * MIN)
+
+
+def test_event_exactly_one_window_old_is_outside():
+    eng = engine(COUNT_RULE)
+    eng.process(submit(T0))
+    eng.process(submit(T0 + 5 * MIN))
+    # window is (t - 10m, t]: the first event is exactly 10 minutes old and no longer counts
+    assert eng.process(submit(T0 + 10 * MIN)) == []
+    assert len(eng.process(submit(T0 + 10 * MIN + 1))) == 1
+
+
+def test_one_warning_per_episode_and_a_new_one_after_it_clears():
+    eng = engine(COUNT_RULE)
+    fired = []
+    for minute in (0, 1, 2, 3, 4):  # condition holds from the third event on
+        fired += eng.process(submit(T0 + minute * MIN))
+    assert len(fired) == 1
+    assert eng.process(submit(T0 + 60 * MIN)) == []  # window now holds one event: episode ends
+    fired2 = eng.process(submit(T0 + 61 * MIN)) + eng.process(submit(T0 + 62 * MIN))
+    assert len(fired2) == 1 and fired2[0].id != fired[0].id
+
+
+def test_keys_are_independent():
+    eng = engine(COUNT_RULE)
+    out = []
+    for i in range(3):
+        out += eng.process(submit(T0 + i * MIN, applicant="cit-a"))
+        out += eng.process(submit(T0 + i * MIN, applicant=f"cit-{i}"))
+    assert [w.key for w in out] == ["cit-a"]
+
+
+def test_distinct_counts_values_not_events():
+    eng = engine(DISTINCT_RULE)
+
+    def read(ts, citizen):
+        return make_event(ts_ms=ts, type="data.access", account="stf-1", citizen=citizen)
+
+    out = []
+    for i, citizen in enumerate(["c1", "c1", "c2", "c2", "c1"]):
+        out += eng.process(read(T0 + i * MIN, citizen))
+    assert out == []
+    [w] = eng.process(read(T0 + 6 * MIN, "c3"))
+    assert w.value == 3.0 and len(w.evidence) == 6
+
+
+def test_same_stream_same_ids():
+    events = [submit(T0 + i * MIN, applicant=f"cit-{i % 2}") for i in range(12)]
+    ids = []
+    for _ in range(2):
+        eng = engine(COUNT_RULE)
+        ids.append([w.id for e in events for w in eng.process(e)])
+    assert ids[0] == ids[1] and len(ids[0]) == 2
+
+
+def test_out_of_order_event_counts_in_its_window():
+    eng = engine(COUNT_RULE)
+    eng.process(submit(T0 + 5 * MIN))
+    eng.process(submit(T0 + 6 * MIN))
+    [w] = eng.process(submit(T0 + 2 * MIN))  # late, but within the 10-minute window
+    assert w.value == 3.0
+
+
+def test_idle_keys_are_forgotten_once_their_window_passes():
+    eng = engine(COUNT_RULE)
+    for i in range(50):
+        eng.process(submit(T0 + i * 1000, applicant=f"cit-{i}"))
+    assert eng.key_count() == 50
+    eng.process(submit(T0 + 30 * MIN, applicant="late"))
+    assert eng.key_count() == 1
