@@ -1,0 +1,108 @@
+"""``gaussian``: per-feature running mean and variance; the score is the largest |z|.
+
+Cheap (a few float operations per feature, a few hundred bytes of state), deterministic
+(no randomness, so no seed) and robust in three ways:
+
+- **forgetting**: means and variances are exponentially weighted over about ``window``
+  samples, so the baseline follows slow drift;
+- **winsorised learning**: once past ``grace`` samples, a value is clipped to
+  ``mean ± clip·std`` before it is learned, so one extreme burst cannot inflate the
+  variance and hide the next one, while a lasting shift is still followed step by step;
+- **a variance floor**: a feature that has been constant (``is_night`` always 0) scores
+  ``|x - mean| / min_std`` instead of dividing by zero.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from detectors.base import MAX_FEATURES, numeric_features
+
+# A score is capped here so it stays finite whatever the input magnitudes.
+MAX_SCORE = 1e12
+
+
+def _check_positive(name: str, value: Any, *, whole: bool) -> float:
+    ok_type = isinstance(value, int) if whole else isinstance(value, int | float)
+    if isinstance(value, bool) or not ok_type or not math.isfinite(value) or value <= 0:
+        kind = "a whole number" if whole else "a number"
+        raise ValueError(f"{name} must be {kind} > 0, got {value!r}")
+    return value
+
+
+class GaussianDetector:
+    """Largest per-feature |z-score| against running, forgetting Gaussian estimates.
+
+    Higher score = more anomalous: the score is in standard deviations (``max |x - mean| /
+    max(std, min_std)`` over the features seen at least twice), ``0.0`` before that.
+    Scores are two-sided: an unusually low ``gap_log_s`` counts as much as a high one.
+
+    Parameters:
+        window: effective memory in samples (the weight of a new sample is
+            ``max(1/n, 1/window)``, so the first ``window`` samples average exactly).
+        clip: learned values are clipped to ``mean ± clip·max(std, min_std)`` after
+            ``grace`` samples.
+        grace: samples per feature before clipping starts.
+        min_std: floor of the standard deviation, in the feature's own units.
+
+    Examples:
+        >>> det = GaussianDetector()
+        >>> det.score_one({"count": 3.0})
+        0.0
+        >>> for v in (2.0, 4.0, 2.0, 4.0):
+        ...     det.learn_one({"count": v})
+        >>> det.score_one({"count": 3.0}), det.score_one({"count": 7.0})
+        (0.0, 4.0)
+        >>> det.score_one({"count": 7.0, "unseen": 1e9, "other": "text"})
+        4.0
+    """
+
+    def __init__(
+        self, window: int = 1000, clip: float = 6.0, grace: int = 30, min_std: float = 0.01
+    ) -> None:
+        self.window = int(_check_positive("window", window, whole=True))
+        self.clip = float(_check_positive("clip", clip, whole=False))
+        self.grace = int(_check_positive("grace", grace, whole=True))
+        self.min_std = float(_check_positive("min_std", min_std, whole=False))
+        # feature name -> [n, mean, variance]; plain lists pickle small and fast.
+        self._stats: dict[str, list[float]] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"GaussianDetector(window={self.window}, clip={self.clip}, grace={self.grace}, "
+            f"min_std={self.min_std})"
+        )
+
+    def learn_one(self, x: dict[str, float]) -> None:
+        """Update each feature's running mean and variance with (clipped) values of ``x``."""
+        stats = self._stats
+        for name, value in numeric_features(x).items():
+            st = stats.get(name)
+            if st is None:
+                if len(stats) >= MAX_FEATURES:
+                    continue
+                st = stats[name] = [0.0, 0.0, 0.0]
+            n, mean, var = st
+            if n >= self.grace:
+                reach = self.clip * max(math.sqrt(var), self.min_std)
+                value = min(max(value, mean - reach), mean + reach)
+            n += 1
+            alpha = max(1.0 / n, 1.0 / self.window)
+            diff = value - mean
+            mean += alpha * diff
+            var = (1.0 - alpha) * (var + alpha * diff * diff)
+            st[0], st[1], st[2] = n, mean, var
+
+    def score_one(self, x: dict[str, float]) -> float:
+        """Largest |z| over the known features of ``x``; higher = more anomalous."""
+        stats = self._stats
+        worst = 0.0
+        for name, value in numeric_features(x).items():
+            st = stats.get(name)
+            if st is None or st[0] < 2:
+                continue
+            z = abs(value - st[1]) / max(math.sqrt(st[2]), self.min_std)
+            if z > worst:
+                worst = z
+        return worst if worst < MAX_SCORE else MAX_SCORE

@@ -1,0 +1,76 @@
+"""Behaviour specific to each registered detector, beyond the shared contract."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from detectors.gaussian import GaussianDetector
+from detectors.hst import HalfSpaceTreesDetector
+
+
+def test_gaussian_score_is_the_largest_z_in_standard_deviations() -> None:
+    det = GaussianDetector()
+    for a, b in [(2.0, 10.0), (4.0, 10.0)] * 50:  # a: mean 3, std 1; b: constant 10
+        det.learn_one({"a": a, "b": b})
+    assert det.score_one({"a": 3.0, "b": 10.0}) == 0.0
+    assert det.score_one({"a": 6.0, "b": 10.0}) == pytest.approx(3.0)
+    assert det.score_one({"a": 0.0, "b": 10.0}) == pytest.approx(3.0)  # two-sided
+    # a constant feature has no spread: the floor (min_std=0.01) keeps the score finite
+    assert det.score_one({"a": 3.0, "b": 10.5}) == pytest.approx(50.0)
+
+
+def test_gaussian_does_not_judge_a_feature_seen_once() -> None:
+    det = GaussianDetector()
+    det.learn_one({"a": 1.0})
+    assert det.score_one({"a": 1000.0}) == 0.0
+    det.learn_one({"a": 3.0})
+    assert det.score_one({"a": 1000.0}) > 900
+
+
+def test_gaussian_one_extreme_value_does_not_hide_the_next_anomaly() -> None:
+    rng = random.Random(1)
+    det = GaussianDetector()
+    for _ in range(500):
+        det.learn_one({"count": rng.gauss(5, 1)})
+    det.learn_one({"count": 1e6})  # a burst that was learned anyway
+    assert det.score_one({"count": 15.0}) > 6.0
+
+
+def test_gaussian_follows_a_lasting_shift() -> None:
+    det = GaussianDetector(window=200)
+    rng = random.Random(2)
+    for _ in range(500):
+        det.learn_one({"v": rng.gauss(0, 1)})
+    assert det.score_one({"v": 20.0}) > 10
+    for _ in range(3000):
+        det.learn_one({"v": rng.gauss(20, 1)})
+    # the old level is forgotten: the spread is back to the new level's own (std 1)
+    assert det.score_one({"v": 20.0}) < 0.5
+    assert det.score_one({"v": 23.0}) == pytest.approx(3.0, abs=0.3)
+
+
+def test_hst_scores_are_zero_until_the_first_window_then_in_unit_range() -> None:
+    det = HalfSpaceTreesDetector(n_trees=10, height=6, window_size=50, seed=3)
+    rng = random.Random(3)
+    xs = [{"a": rng.random(), "b": rng.gauss(100, 10)} for _ in range(300)]
+    for x in xs[:49]:
+        det.learn_one(x)
+        assert det.score_one({"a": 0.5, "b": 400.0}) == 0.0
+    for x in xs[49:]:
+        det.learn_one(x)
+    normal = sorted(det.score_one(x) for x in xs)
+    outlier = det.score_one({"a": 0.5, "b": 400.0})
+    assert normal[0] >= 0.0 and outlier <= 1.0
+    assert outlier > normal[int(0.9 * len(normal))]  # in the top tail of what it learned
+
+
+def test_hst_feature_set_is_fixed_by_the_first_learned_sample() -> None:
+    det = HalfSpaceTreesDetector(n_trees=5, height=5, window_size=20, seed=3)
+    for i in range(100):
+        det.learn_one({"a": float(i % 10)})
+    base = det.score_one({"a": 5.0})
+    assert det.score_one({"a": 5.0, "later": 1e9}) == base  # a later feature is ignored
+    det.learn_one({"a": 5.0, "later": 1e9})
+    assert det.score_one({"a": 5.0}) == base
