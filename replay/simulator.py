@@ -1,0 +1,84 @@
+"""A labelled city event simulator: a week of service and regulatory events with known risks.
+
+``generate`` builds a city (8 districts, departments, enterprises, pseudonymised citizens,
+staff accounts and officials), lets it live for ``days`` days with a realistic rhythm (office
+hours, weekends, an evening hotline peak, a little night noise) and injects five risk
+scenarios whose ground truth comes back as labels. Same seed, same output: one
+``random.Random(seed)`` drives everything and nothing reads the wall clock.
+
+Examples:
+    >>> events, labels = generate(seed=3, days=1, scale=0.2)
+    >>> events == generate(seed=3, days=1, scale=0.2)[0]
+    True
+    >>> events[0]["ts"] <= events[-1]["ts"], events[0]["ts"][:10], events[0]["ts"][-6:]
+    (True, '2026-03-02', '+08:00')
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from replay.formats import write_events
+from replay.sim_apps import background_applications
+from replay.sim_background import background_data_access, background_hotline, background_regulatory
+from replay.sim_core import Sim
+from replay.sim_scenarios import SCENARIOS
+
+SCENARIO_NAMES = (
+    "approval_overdue",
+    "repeated_submissions",
+    "hotline_surge",
+    "staff_bulk_access",
+    "approver_anomaly",
+)
+
+
+def generate(
+    seed: int, days: int = 7, start: str = "2026-03-02", scale: float = 1.0
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(events, labels) for ``days`` days from local date ``start`` (Asia/Shanghai).
+
+    events are envelope dicts as ``riskloop.events.Event.from_dict`` accepts them, sorted by
+    ``ts``; labels are ``{"scenario", "key", "start", "end", "region", "note"}`` with ISO
+    timestamps, sorted by start. ``scale`` multiplies populations and background volume
+    (about 50-80k events per week at 1.0); scenario counts depend on ``days`` only.
+    """
+    sim = Sim(seed, days, start, scale)
+    background_applications(sim)
+    background_hotline(sim)
+    background_data_access(sim)
+    background_regulatory(sim)
+    for inject in SCENARIOS:
+        inject(sim)
+    sim.rows.sort(key=lambda row: (row[0], row[1]))
+    sim.labels.sort(key=lambda row: (row[0], row[1]["scenario"], row[1]["key"]))
+    return [event for _, _, event in sim.rows], [label for _, label in sim.labels]
+
+
+def labels_path(events_path: Path) -> Path:
+    """Where the labels of an events file go, whatever its format.
+
+    >>> labels_path(Path("out/week.jsonl")).as_posix(), labels_path(Path("w.csv.gz")).as_posix()
+    ('out/week.labels.jsonl', 'w.labels.jsonl')
+    """
+    stem = events_path.name.removesuffix(".gz")
+    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
+    return events_path.with_name(stem + ".labels.jsonl")
+
+
+def simulate_to_file(
+    out: Path, seed: int, days: int = 7, start: str = "2026-03-02", scale: float = 1.0
+) -> tuple[int, int]:
+    """Write events to ``out`` (format by extension, see replay.formats) and labels beside it.
+
+    Returns (events written, labels written).
+    """
+    events, labels = generate(seed, days=days, start=start, scale=scale)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = write_events(events, out)
+    with labels_path(out).open("wb") as f:
+        f.writelines(orjson.dumps(label) + b"\n" for label in labels)
+    return written, len(labels)
