@@ -40,6 +40,10 @@ class Settings:
     app_id: str = "riskloop"
     worker_web_port: int = 6066
     api_port: int = 8000
+    # Where the worker keeps local files (Faust's data dir, one per app id and web port).
+    data_dir: str = "~/.local/state/riskloop"
+    # Interface the API listens on; 0.0.0.0 in a container so Prometheus can scrape it.
+    api_host: str = "127.0.0.1"
     # Event-time lateness: the watermark trails the newest event by this much.
     lateness_ms: int = 300_000
     # A partition idle this long (wall clock) starts advancing its watermark by elapsed time.

@@ -31,7 +31,7 @@ Examples:
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from riskloop.events import Event, RiskWarning
@@ -95,8 +95,12 @@ class Engine:
         """State namespace: a change of logic starts fresh state; wording changes keep it."""
         return f"{rule.id}@{rule.logic_hash}"
 
-    def process(self, ev: Event) -> list[RiskWarning]:
-        """Apply one event; returns its warnings and those of deadlines it lets pass."""
+    def process(self, ev: Event, advance: bool = True) -> list[RiskWarning]:
+        """Apply one event; returns its warnings and those of deadlines it lets pass.
+
+        With ``advance=False`` the caller moves the watermark itself (a live worker holds
+        it back while one of its input topics lags behind another).
+        """
         out: list[RiskWarning] = []
         for e in self._by_type.get(ev.type, ()):
             out.extend(e.on_event(ev, self.states[self._ns(e.rule)]))
@@ -104,7 +108,8 @@ class Engine:
             out.extend(e.on_event(ev, self.states[self._ns(e.rule)]))
         if self.max_ts_ms is None or ev.ts_ms > self.max_ts_ms:
             self.max_ts_ms = ev.ts_ms
-            out.extend(self.advance_to(ev.ts_ms - self.lateness_ms))
+            if advance:
+                out.extend(self.advance_to(ev.ts_ms - self.lateness_ms))
         return out
 
     def advance_to(self, wm_ms: int) -> list[RiskWarning]:
@@ -171,4 +176,3 @@ class Engine:
                 yield e.rule, model
 
 
-ScoreHook = Callable[[str, float, float | None], None]

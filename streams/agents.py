@@ -1,0 +1,220 @@
+"""Agents: a few lines each, calling the pure core.
+
+- ``evaluate``: event topics -> validate -> per-partition rule engine -> risk.warnings
+  (malformed input -> events.deadletter with its reason and original bytes);
+- ``clue_sink``: risk.warnings -> Redis clue queue, in batches, idempotently;
+- ``feedback``: clue.dispositions -> per-rule confirmed/dismissed counts and precision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from typing import Any
+
+import faust
+import orjson
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from clues.metrics import record_upserts
+from clues.store import ClueStore
+from riskloop.events import Disposition, Event, InvalidEvent, RiskWarning
+from riskloop.settings import Settings
+from rules import RuleSet
+from streams import metrics as m
+from streams.state import PartitionEngines, PartitionState
+from streams.topics import Topics
+
+log = logging.getLogger("riskloop.worker")
+
+
+def register(app: faust.App, settings: Settings, ruleset: RuleSet, t: Topics) -> None:
+    raw_values = faust.Schema(
+        key_type=str, value_type=bytes, key_serializer="json", value_serializer="raw"
+    )
+    state_table = app.Table("engine-state", partitions=settings.partitions, schema=raw_values)
+    feedback_table = app.Table("feedback", partitions=settings.partitions)
+    engines = PartitionEngines(
+        ruleset,
+        state_table,
+        lateness_ms=settings.lateness_ms,
+        checkpoint_every=settings.checkpoint_every,
+        checkpoint_interval_s=settings.checkpoint_interval_s,
+    )
+    emit = _Emitter(t)
+
+    @app.agent(t.events, name="evaluate")
+    async def evaluate(stream: faust.StreamT) -> None:
+        async for event in stream.noack().events():
+            await _evaluate_one(engines, emit, event, _lagging(app, event))
+
+    @app.timer(interval=1.0)
+    async def advance_idle() -> None:
+        await _advance_idle(engines, emit, settings.idle_after_s)
+
+    @app.agent(t.warnings, name="clue-sink")
+    async def clue_sink(stream: faust.StreamT) -> None:
+        store = ClueStore(aioredis.from_url(settings.redis_url))
+        async for batch in stream.take(500, within=0.5):
+            warnings = [RiskWarning.from_json(v) for v in batch]
+            record_upserts(await _retry(store.upsert_warnings, warnings))
+
+    @app.agent(t.dispositions, name="feedback")
+    async def feedback(stream: faust.StreamT) -> None:
+        async for value in stream:
+            _record_disposition(feedback_table, value)
+
+    @app.timer(interval=5.0)
+    async def refresh_precision() -> None:
+        for rule, c in precision(feedback_table.values()).items():
+            if c["precision"] is not None:
+                m.PRECISION.labels(rule).set(c["precision"])
+
+    @app.page("/feedback/")
+    async def feedback_page(view: Any, request: Any) -> web.Response:
+        return web.json_response(precision(feedback_table.values()))
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
+        engines.revoke({tp.partition for tp in revoked if tp.topic in t.events.topics})
+
+
+class _Emitter:
+    def __init__(self, t: Topics) -> None:
+        self.t = t
+
+    async def warnings(self, warnings: list[RiskWarning]) -> None:
+        for w in warnings:
+            m.WARNINGS.labels(w.rule_id, w.severity, w.region, w.department).inc()
+            await self.t.warnings.send(key=w.fingerprint.encode(), value=w.to_json())
+
+    async def deadletter(self, event: faust.EventT, reason: str) -> None:
+        msg = event.message
+        raw: bytes = event.value if isinstance(event.value, bytes) else b""
+        try:
+            text: str | None = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        record = {
+            "reason": reason,
+            "topic": msg.topic,
+            "partition": msg.partition,
+            "offset": msg.offset,
+            "original": text,
+            "original_base64": base64.b64encode(raw).decode(),
+        }
+        m.DEADLETTERS.labels(msg.topic, m.reason_kind(reason)).inc()
+        log.warning("dead-letter %s[%s] offset %s: %s", msg.topic, msg.partition, msg.offset, reason)
+        await self.t.deadletter.send(key=msg.key, value=orjson.dumps(record))
+
+
+def _lagging(app: faust.App, event: faust.EventT) -> bool:
+    """Does the event's topic partition hold unread events behind this one?"""
+    msg = event.message
+    try:
+        return msg.offset + 1 < app.consumer.highwater(msg.tp)
+    except Exception:  # highwater unknown yet: assume behind, the safe side
+        return True
+
+
+async def _evaluate_one(
+    engines: PartitionEngines, emit: _Emitter, event: faust.EventT, lagging: bool
+) -> None:
+    msg = event.message
+    st = engines.get(msg.partition)
+    now = time.monotonic()
+    st.last_event = st.last_idle_tick = now
+    if engines.already_applied(st, msg.topic, msg.offset):
+        event.ack()
+        return
+    try:
+        ev = Event.from_json(event.value)
+    except InvalidEvent as exc:
+        await emit.deadletter(event, str(exc))
+    else:
+        await _apply(st, emit, event, ev, lagging)
+    st.offsets[msg.topic] = msg.offset
+    st.pending.append(event)
+    if engines.due(st, now):
+        for done in engines.checkpoint(st, now):
+            done.ack()
+
+
+async def _apply(
+    st: PartitionState, emit: _Emitter, event: faust.EventT, ev: Event, lagging: bool
+) -> None:
+    t0 = time.perf_counter()
+    try:
+        warnings = st.engine.process(ev, advance=False)
+        wm = st.watermark_candidate(event.message.topic, ev.ts_ms, lagging)
+        warnings += st.engine.advance_to(wm - st.engine.lateness_ms)
+    except Exception as exc:  # the error policy: one bad event never stops the worker
+        msg = event.message
+        log.exception("rule engine failed on %s[%s] offset %s", msg.topic, msg.partition, msg.offset)
+        await emit.deadletter(event, f"rule engine error: {type(exc).__name__}: {exc}")
+        return
+    m.PROCESSING.observe(time.perf_counter() - t0)
+    m.EVENTS_IN.labels(event.message.topic).inc()
+    if st.engine.max_ts_ms is not None:
+        lag_s = (st.engine.max_ts_ms - st.engine.watermark_ms) / 1000
+        m.WATERMARK_LAG.labels(str(st.partition)).set(lag_s)
+    _observe_models(st)
+    await emit.warnings(warnings)
+
+
+def _observe_models(st: PartitionState) -> None:
+    for rule, model in st.engine.models():
+        m.DETECTOR_SCORE.labels(rule.id).observe(model.last_score)
+        if model.threshold.value is not None:
+            m.DETECTOR_THRESHOLD.labels(rule.id).set(model.threshold.value)
+
+
+async def _advance_idle(engines: PartitionEngines, emit: _Emitter, idle_after_s: float) -> None:
+    now = time.monotonic()
+    for st in engines:
+        if now - st.last_event < idle_after_s:
+            continue
+        elapsed_ms = int((now - st.last_idle_tick) * 1000)
+        st.last_idle_tick = now
+        await emit.warnings(st.engine.advance_idle(elapsed_ms))
+
+
+async def _retry(fn: Any, *args: Any) -> Any:
+    """Redis may blip; warnings must not be dropped. Retry with backoff, forever, loudly."""
+    delay = 0.2
+    while True:
+        try:
+            return await fn(*args)
+        except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as exc:
+            log.warning("clue store unavailable (%s); retrying in %.1fs", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def _record_disposition(table: Any, value: bytes) -> None:
+    d = Disposition.from_json(value)
+    previous = table.get(d.clue_id)
+    if previous is not None and previous["id"] == d.id:
+        return  # redelivered: already counted
+    table[d.clue_id] = {"id": d.id, "rule": d.rule_id, "outcome": d.outcome}
+    m.DISPOSITIONS.labels(d.rule_id, d.outcome).inc()
+
+
+def precision(records: Any) -> dict[str, dict[str, Any]]:
+    """Per rule: confirmed, dismissed and precision from each clue's latest disposition.
+
+    >>> precision([{"rule": "r", "outcome": "confirmed"}, {"rule": "r", "outcome": "dismissed"},
+    ...            {"rule": "r", "outcome": "confirmed"}])
+    {'r': {'confirmed': 2, 'dismissed': 1, 'precision': 0.667}}
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for rec in records:
+        c = out.setdefault(rec["rule"], {"confirmed": 0, "dismissed": 0, "precision": None})
+        c[rec["outcome"]] = c.get(rec["outcome"], 0) + 1
+    for c in out.values():
+        total = c["confirmed"] + c["dismissed"]
+        c["precision"] = round(c["confirmed"] / total, 3) if total else None
+    return out

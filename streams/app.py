@@ -1,0 +1,35 @@
+"""The Faust app in a few lines: settings in, app with agents out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faust
+from faust.sensors.prometheus import setup_prometheus_sensors
+
+from riskloop.settings import Settings
+from rules import load_rules
+from streams import agents, topics
+
+
+def create_app(settings: Settings | None = None) -> faust.App:
+    settings = settings or Settings.from_env()
+    ruleset = load_rules(settings.rules_dir)  # a bad rule set stops start-up with file:line
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker,
+        store="memory://",
+        datadir=f"{Path(settings.data_dir).expanduser()}/{{conf.name}}-{settings.worker_web_port}",
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        table_standby_replicas=0,
+        processing_guarantee="at_least_once",
+        web_port=settings.worker_web_port,
+        web_tables_enabled=False,
+        web_router_enabled=False,
+        producer_max_request_size=4 * 1024 * 1024,
+        consumer_max_fetch_size=4 * 1024 * 1024,
+    )
+    setup_prometheus_sensors(app)
+    agents.register(app, settings, ruleset, topics.declare(app, settings))
+    return app

@@ -1,0 +1,52 @@
+"""The worker's own Prometheus metrics (names are a contract with dashboards/).
+
+They live in the default registry, so faust's Prometheus sensor serves them on the same
+``/metrics`` page as its own.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS_IN = Counter("riskloop_events_in", "Valid events processed", ["topic"])
+DEADLETTERS = Counter("riskloop_deadletters", "Events dead-lettered", ["topic", "reason"])
+WARNINGS = Counter(
+    "riskloop_warnings", "Risk warnings raised", ["rule", "severity", "region", "department"]
+)
+PROCESSING = Histogram(
+    "riskloop_event_processing_seconds",
+    "Rule engine time per event",
+    buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25),
+)
+WATERMARK_LAG = Gauge(
+    "riskloop_watermark_lag_seconds", "Newest event time seen minus the watermark", ["partition"]
+)
+DISPOSITIONS = Counter(
+    "riskloop_dispositions", "Clue dispositions fed back", ["rule", "outcome"]
+)
+PRECISION = Gauge("riskloop_rule_precision", "Confirmed / (confirmed + dismissed)", ["rule"])
+DETECTOR_SCORE = Histogram(
+    "riskloop_detector_score",
+    "Anomaly scores per rule",
+    ["rule"],
+    buckets=(0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0, 2.0, 5.0),
+)
+DETECTOR_THRESHOLD = Gauge("riskloop_detector_threshold", "Adaptive threshold per rule", ["rule"])
+
+
+def reason_kind(reason: str) -> str:
+    """A short label for a dead-letter reason (bounded cardinality).
+
+    >>> reason_kind("missing field 'ts'"), reason_kind("bad JSON: unexpected character")
+    ('missing_field', 'bad_json')
+    """
+    for prefix, kind in (
+        ("bad JSON", "bad_json"),
+        ("missing field", "missing_field"),
+        ("bad timestamp", "bad_timestamp"),
+        ("unknown stream", "unknown_stream"),
+        ("rule ", "rule_error"),
+    ):
+        if reason.startswith(prefix):
+            return kind
+    return "invalid"

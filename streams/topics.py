@@ -1,0 +1,35 @@
+"""The worker's topics, declared with explicit partition counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faust
+
+from riskloop import settings as names
+from riskloop.settings import Settings
+
+
+@dataclass(frozen=True)
+class Topics:
+    events: faust.TopicT  # both event topics, co-partitioned, raw bytes
+    deadletter: faust.TopicT
+    warnings: faust.TopicT
+    dispositions: faust.TopicT
+
+
+def declare(app: faust.App, settings: Settings) -> Topics:
+    def raw(*topic_names: str) -> faust.TopicT:
+        return app.topic(
+            *topic_names,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=settings.partitions,
+        )
+
+    return Topics(
+        events=raw(names.TOPIC_SERVICE, names.TOPIC_REGULATORY),
+        deadletter=raw(names.TOPIC_DEADLETTER),
+        warnings=raw(names.TOPIC_WARNINGS),
+        dispositions=raw(names.TOPIC_DISPOSITIONS),
+    )
