@@ -44,7 +44,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         )
     )
     print(report)
-    return 0
+    return 1 if report.failed else 0
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
@@ -172,6 +172,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if type(exc).__name__ in USER_ERRORS:
+            print(f"riskloop {args.command}: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+# Errors that mean "your input or setup is wrong": printed as a message, not a traceback.
+USER_ERRORS = {
+    "FormatError",
+    "PublishError",
+    "RuleError",
+    "RuleSetError",
+    "ServiceError",
+    "FileNotFoundError",
+    "PermissionError",
+    "IsADirectoryError",
+}
 
 
 if __name__ == "__main__":

@@ -100,6 +100,7 @@ class Service:
     probe: Callable[[Service], bool] = field(repr=False)
     ready_timeout_s: float = 30.0
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def bootstrap(self) -> str:
@@ -127,6 +128,7 @@ class Service:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                env={**os.environ, **self.env} if self.env else None,
             )
         with _LIVE_LOCK:
             _LIVE[self] = None
@@ -608,3 +610,60 @@ async def _await_partitions(admin: Any, topics: dict[str, int], timeout_s: float
         if time.monotonic() >= deadline:
             raise ServiceError(f"topics without all partitions after {timeout_s}s: {pending}")
         await asyncio.sleep(0.1)
+
+
+# --- riskloop's own processes ---------------------------------------------------------------
+
+
+def riskloop_env(settings_values: dict[str, object]) -> dict[str, str]:
+    """``RISKLOOP_*`` variables for a child process from Settings field values."""
+    return {f"RISKLOOP_{k.upper()}": str(v) for k, v in settings_values.items()}
+
+
+def start_worker(workdir: Path, env: dict[str, str], ready_timeout_s: float = 120.0) -> Service:
+    """``riskloop worker`` as a child process; ready when its ``/metrics`` page answers.
+
+    ``env`` holds ``RISKLOOP_*`` settings; a free web port is chosen unless it names one.
+    """
+    import sys
+
+    env = dict(env)
+    port = int(env.setdefault("RISKLOOP_WORKER_WEB_PORT", str(free_port())))
+    env.setdefault("RISKLOOP_DATA_DIR", str(workdir / "data"))
+    return Service(
+        name="worker",
+        argv=[sys.executable, "-m", "riskloop.cli", "worker", "--loglevel", "info"],
+        port=port,
+        url=f"http://127.0.0.1:{port}",
+        workdir=workdir,
+        log_path=workdir / "worker.log",
+        probe=lambda s: _http_ok(f"{s.url}/metrics") and _worker_ready(s.log_path),
+        ready_timeout_s=ready_timeout_s,
+        env=env,
+    ).launch()
+
+
+def _worker_ready(log_path: Path) -> bool:
+    try:
+        return b"Worker]: Ready" in log_path.read_bytes()
+    except OSError:
+        return False
+
+
+def start_api(workdir: Path, env: dict[str, str], ready_timeout_s: float = 30.0) -> Service:
+    """``riskloop api`` as a child process; ready when ``/healthz`` answers."""
+    import sys
+
+    env = dict(env)
+    port = int(env.setdefault("RISKLOOP_API_PORT", str(free_port())))
+    return Service(
+        name="api",
+        argv=[sys.executable, "-m", "riskloop.cli", "api"],
+        port=port,
+        url=f"http://127.0.0.1:{port}",
+        workdir=workdir,
+        log_path=workdir / "api.log",
+        probe=lambda s: _http_ok(f"{s.url}/healthz"),
+        ready_timeout_s=ready_timeout_s,
+        env=env,
+    ).launch()

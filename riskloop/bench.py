@@ -1,0 +1,265 @@
+"""``riskloop bench``: throughput of the stream path, measured on one generated file.
+
+One run, one simulated city file, single-event Kafka messages keyed by region (the real
+publisher), an embedded Tansu broker on loopback. Rows:
+
+1. baseline: a bare Faust agent that only decodes each event and counts
+   (``riskloop.bench_agent``, its own process, app id and consumer group);
+2. the riskloop worker with the shipped rules (the real ``riskloop worker``, a fresh app id);
+3. backtest: the same file straight through the pure core, in this process;
+4. the publisher's own rate (``riskloop replay --max``).
+
+The whole file is published before a worker starts, so the broker holds it all; a worker's
+rate is taken between the first and the last sample of its event counter that shows
+progress (polled every ``POLL_S``), which leaves Faust's ~30 s start-up out. The workers
+run one after the other, never together. Figures are printed, nothing is asserted about
+time. Every process started is stopped at the end, also on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import re
+import shutil
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import orjson
+
+from riskloop.services import (
+    Service,
+    ServiceError,
+    ServiceGroup,
+    create_topics,
+    free_port,
+    riskloop_topics,
+    start_redis,
+    start_tansu,
+)
+from riskloop.settings import DEFAULT_RULES_DIR
+
+PARTITIONS = 4
+SEED = 1
+POLL_S = 0.1
+# Events per simulated week at scale 1.0 (about; the file is cut to the exact count).
+_WEEK_AT_SCALE_1 = 50_000
+_COUNTER = re.compile(rb"^riskloop_(?:events_in|deadletters)_total\{[^}]*\} (\S+)$", re.M)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One measured line of the table: ``events`` handled in ``elapsed_s`` seconds."""
+
+    name: str
+    events: int
+    elapsed_s: float
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+def run_bench(events: int = 20_000) -> int:
+    """Measure every row on a fresh file of ``events`` simulated events; print the table."""
+    if events < 100:
+        print(f"riskloop bench: --events must be at least 100, got {events}", file=sys.stderr)
+        return 2
+    print(machine_facts())
+    with ServiceGroup() as group:
+        path = group.root / "bench.jsonl"
+        n = write_bench_file(path, events)
+        print(f"file: {n:,} simulated city events (seed {SEED}), {PARTITIONS} partitions, "
+              "single-event messages keyed by region, Tansu broker on loopback", flush=True)
+        broker = group.add(start_tansu(group.workdir("tansu")))
+        redis = group.add(start_redis(group.workdir("redis"), appendonly=False))
+        asyncio.run(create_topics(broker.bootstrap, riskloop_topics(PARTITIONS)))
+        published = bench_publish(path, broker.bootstrap, n)
+        backtested = bench_backtest(path)
+        baseline = bench_worker(group, "baseline", _baseline_argv(group, broker), n, _agent_count)
+        worker_argv = _worker_argv(group, broker, redis)
+        riskloop = bench_worker(group, "riskloop-worker", worker_argv, n, _worker_count)
+    print()
+    print(format_table([baseline, riskloop, backtested, published]))
+    return 0
+
+
+def machine_facts() -> str:
+    """Cores, Python and Faust versions: what the figures depend on (no date, no host name)."""
+    faust_version = metadata.version("faust-streaming")
+    return (
+        f"machine: {os.cpu_count()} cores, {platform.machine()}, "
+        f"Python {platform.python_version()} ({platform.python_implementation()}), "
+        f"faust-streaming {faust_version}"
+    )
+
+
+def write_bench_file(path: Path, events: int) -> int:
+    """Write exactly ``events`` simulated city events (the earliest ones) as JSON lines."""
+    from replay.formats import write_events
+    from replay.simulator import generate
+
+    scale = max(0.05, events / _WEEK_AT_SCALE_1)
+    rows, _labels = generate(SEED, days=7, scale=scale)
+    while len(rows) < events:  # the estimate was short: grow until the week holds enough
+        scale *= 1.5
+        rows, _labels = generate(SEED, days=7, scale=scale)
+    return write_events(rows[:events], path)
+
+
+def bench_publish(path: Path, bootstrap: str, expected: int) -> Row:
+    """Publish the whole file as fast as the broker takes it; the publisher's own rate."""
+    from replay.publish import publish
+
+    report = asyncio.run(publish(path, bootstrap, max_speed=True, progress=False))
+    if report.interrupted:
+        raise KeyboardInterrupt
+    if report.sent != expected:
+        raise ServiceError(f"published {report.sent} of {expected} events:\n{report}")
+    return Row("publisher (replay --max)", report.sent, report.elapsed_s)
+
+
+def bench_backtest(path: Path) -> Row:
+    """The same file through the shipped rules in this process, sharded like the topics."""
+    from replay.backtest import backtest
+
+    report = backtest(path, DEFAULT_RULES_DIR, partitions=PARTITIONS)
+    return Row("backtest (pure core, in-process)", report.events, report.elapsed_s)
+
+
+# --- workers ------------------------------------------------------------------------------
+
+Counter = Callable[[int], int | None]
+
+
+def bench_worker(
+    group: ServiceGroup, label: str, argv: list[str], expected: int, count: Counter
+) -> Row:
+    """Start one worker process, time it through ``expected`` events, stop it.
+
+    ``argv`` holds ``{port}`` where the worker's web port goes; ``count(port)`` reads how
+    many events it has handled (None while its web server is not up).
+    """
+    name = argv[-1] if argv[-1] == "worker" else "baseline"
+    port = free_port()
+    workdir = group.workdir(name)
+    service = Service(
+        name,
+        [arg.replace("{port}", str(port)) for arg in argv],
+        port,
+        f"http://127.0.0.1:{port}",
+        workdir,
+        workdir / f"{name}.log",
+        lambda s: count(s.port) is not None,
+        ready_timeout_s=120.0,
+    )
+    group.add(service.launch())
+    try:
+        return Row(label, *_watch(service, expected, count))
+    finally:
+        service.stop()
+
+
+def _watch(service: Service, expected: int, count: Counter) -> tuple[int, float]:
+    """Poll the counter until it reaches ``expected``; the rate between progress samples."""
+    deadline = time.monotonic() + 120.0 + expected / 200
+    samples: list[tuple[float, int]] = []
+    while not samples or samples[-1][1] < expected:
+        before = time.monotonic()
+        seen = count(service.port)
+        now = (before + time.monotonic()) / 2
+        if seen:
+            samples.append((now, seen))
+        if not service.running():
+            raise ServiceError(f"{service.name} exited:\n{service.log_tail()}")
+        if now > deadline:
+            raise ServiceError(
+                f"{service.name} processed {seen} of {expected} events in time; "
+                f"log {service.log_path}:\n{service.log_tail()}"
+            )
+        time.sleep(POLL_S)
+    (t0, c0), (t1, c1) = samples[0], samples[-1]
+    if c1 == c0:
+        raise ServiceError(
+            f"{service.name} took all {expected} events within one {POLL_S} s poll: "
+            "use more events to measure it"
+        )
+    return c1 - c0, t1 - t0
+
+
+def _get(url: str) -> bytes | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return bytes(resp.read())
+    except OSError:
+        return None
+
+
+def _agent_count(port: int) -> int | None:
+    """Events the baseline agent has handled, or None while its web server is not up."""
+    body = _get(f"http://127.0.0.1:{port}/count/")
+    if body is None:
+        return None
+    counts = orjson.loads(body)
+    return int(counts["events"]) + int(counts["invalid"])
+
+
+def _worker_count(port: int) -> int | None:
+    """Events the riskloop worker has handled (processed + dead-lettered), from /metrics."""
+    body = _get(f"http://127.0.0.1:{port}/metrics")
+    if body is None:
+        return None
+    return int(sum(float(v) for v in _COUNTER.findall(body)))
+
+
+def _baseline_argv(group: ServiceGroup, broker: Service) -> list[str]:
+    datadir = group.workdir("baseline") / "data"
+    argv = [sys.executable, "-m", "riskloop.bench_agent", "--broker", broker.url]
+    argv += ["--app-id", f"bench-baseline-{uuid.uuid4().hex[:8]}", "--datadir", str(datadir)]
+    return argv + ["--partitions", str(PARTITIONS), "--web-port", "{port}"]
+
+
+def _worker_argv(group: ServiceGroup, broker: Service, redis: Service) -> list[str]:
+    env = {
+        "RISKLOOP_BROKER": broker.url,
+        "RISKLOOP_REDIS_URL": redis.url,
+        "RISKLOOP_PARTITIONS": str(PARTITIONS),
+        "RISKLOOP_RULES_DIR": str(DEFAULT_RULES_DIR),
+        "RISKLOOP_APP_ID": f"bench-riskloop-{uuid.uuid4().hex[:8]}",
+        "RISKLOOP_WORKER_WEB_PORT": "{port}",
+        "RISKLOOP_DATA_DIR": str(group.workdir("riskloop-worker") / "data"),
+    }
+    env_tool = shutil.which("env") or "/usr/bin/env"
+    return [env_tool, *(f"{k}={v}" for k, v in env.items()), sys.executable, "-m", "riskloop.cli",
+            "worker"]
+
+
+# --- the table ----------------------------------------------------------------------------
+
+
+def format_table(rows: list[Row]) -> str:
+    """The figures, one row each, with the ratio to the first row (the baseline).
+
+    >>> print(format_table([Row("base", 1000, 0.5), Row("fast", 3000, 0.5)]))
+    what      events  seconds  events/s  x baseline
+    base       1,000     0.50     2,000        1.00
+    fast       3,000     0.50     6,000        3.00
+    """
+    base = rows[0].events_per_s
+    width = max(len(r.name) for r in rows)
+    head = f"{'what'.ljust(width)}  {'events':>6}  {'seconds':>7}  {'events/s':>8}  x baseline"
+    lines = [head]
+    for r in rows:
+        ratio = r.events_per_s / base if base > 0 else 0.0
+        lines.append(
+            f"{r.name.ljust(width)}  {r.events:>6,}  {r.elapsed_s:>7.2f}  "
+            f"{r.events_per_s:>8,.0f}  {ratio:>10.2f}"
+        )
+    return "\n".join(lines)
