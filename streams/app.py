@@ -15,11 +15,13 @@ from streams import agents, topics
 def create_app(settings: Settings | None = None) -> faust.App:
     settings = settings or Settings.from_env()
     ruleset = load_rules(settings.rules_dir)  # a bad rule set stops start-up with file:line
+    data_dir = Path(settings.data_dir).expanduser()
+    data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
         broker=settings.broker,
         store="memory://",
-        datadir=f"{Path(settings.data_dir).expanduser()}/{{conf.name}}-{settings.worker_web_port}",
+        datadir=f"{data_dir}/{{conf.name}}-{settings.worker_web_port}",
         topic_partitions=settings.partitions,
         topic_replication_factor=1,
         table_standby_replicas=0,

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what riskloop needs on a fresh Debian machine with Python 3.11:
+# Debian packages (only the missing ones) and the Python package with its dev extras.
+# Apache Kafka's jars are fetched with Maven on first use by the test harness (cached).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+debs=(redis-server prometheus kcat docker-compose)
+missing=()
+for pkg in "${debs[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+stamp=.deps-stamp
+want="$(sha256sum pyproject.toml | cut -c1-16)-$($PY --version 2>&1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! $PY -c "import riskloop" 2>/dev/null; then
+  echo "installing Python packages (pip install -e '.[dev]')"
+  $PY -m pip install -q --disable-pip-version-check -e '.[dev]'
+  echo "$want" > "$stamp"
+fi

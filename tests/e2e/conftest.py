@@ -1,0 +1,96 @@
+"""End-to-end fixtures: one worker and one API on the session's Tansu broker and Redis,
+started once per session (a Faust worker takes ~30 s to start), fed one simulated week."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+
+from e2e_support import processed, wait_for
+from replay.backtest import BacktestReport, backtest
+from replay.publish import PublishReport, publish
+from replay.simulator import simulate_to_file
+from riskloop.services import Service, ServiceGroup, start_api, start_worker
+from riskloop.settings import DEFAULT_RULES_DIR
+
+PARTITIONS = 4  # as the session brokers' topics (tests/conftest.py)
+WEEK_SEED = 11
+
+
+@dataclass
+class Stack:
+    broker: Service
+    worker: Service
+    api: Service
+    redis_url: str
+    env: dict[str, str]
+
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(self.redis_url, decode_responses=True)
+
+
+def stack_env(broker: Service, redis_url: str, app_id: str) -> dict[str, str]:
+    return {
+        "RISKLOOP_BROKER": broker.url,
+        "RISKLOOP_REDIS_URL": redis_url,
+        "RISKLOOP_PARTITIONS": str(PARTITIONS),
+        "RISKLOOP_APP_ID": app_id,
+        "RISKLOOP_IDLE_AFTER_S": "600",  # no idle advance: compare exactly with the backtest
+    }
+
+
+def redis_db(url: str, db: int) -> str:
+    return url.rsplit("/", 1)[0] + f"/{db}"
+
+
+@pytest.fixture(scope="session")
+def week(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A simulated week (seed 11) and its labels."""
+    out = tmp_path_factory.mktemp("week") / "week.jsonl"
+    simulate_to_file(out, WEEK_SEED, days=7)
+    return out, out.with_name("week.labels.jsonl")
+
+
+@pytest.fixture(scope="session")
+def expected(week: tuple[Path, Path]) -> BacktestReport:
+    """What the pure core says the week must raise, sharded like the live topics."""
+    return backtest(week[0], DEFAULT_RULES_DIR, partitions=PARTITIONS)
+
+
+@pytest.fixture(scope="session")
+def stack(tansu: Service, redis_url: str, services_dir: Path) -> Iterator[Stack]:
+    url = redis_db(redis_url, 3)
+    redis.Redis.from_url(url).flushdb()
+    env = stack_env(tansu, url, "riskloop-e2e")
+    with ServiceGroup(services_dir / "e2e") as group:
+        worker = group.add(start_worker(group.workdir("worker"), env))
+        api = group.add(start_api(group.workdir("api"), env))
+        yield Stack(tansu, worker, api, url, env)
+
+
+@pytest.fixture(scope="session")
+def replayed(stack: Stack, week: tuple[Path, Path]) -> PublishReport:
+    """The week published at full speed, and the worker and clue sink caught up."""
+    report = asyncio.run(publish(week[0], stack.broker.bootstrap, max_speed=True, progress=False))
+    assert report.sent == report.read and report.rejected == 0
+    wait_for(
+        lambda: processed(stack.worker.url) >= report.sent,
+        240,
+        f"the worker to process {report.sent} events",
+    )
+    r = stack.redis()
+    last = {"n": -1}
+
+    def settled() -> bool:
+        n = r.zcard("rl:q:all")
+        same = n == last["n"] and n > 0
+        last["n"] = n
+        return same
+
+    wait_for(settled, 60, "the clue sink to settle", every_s=2.0)
+    return report

@@ -1,0 +1,86 @@
+"""Helpers for the end-to-end tests: read metrics, wait for conditions, read topics."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.request
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from prometheus_client.parser import text_string_to_metric_families
+
+T = TypeVar("T")
+
+BAD_REGION = "339999"  # a district the simulator never uses: keys there are the tests' own
+
+
+def metric_sum(url: str, name: str, **labels: str) -> float:
+    """Sum of a metric's samples on a /metrics page whose labels include ``labels``."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total
+
+
+def wait_for(check: Callable[[], T | None], timeout_s: float, what: str, every_s: float = 0.5) -> T:
+    """Poll ``check`` until it returns something truthy; fail naming ``what`` on timeout."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except Exception as exc:  # not there yet
+            last = exc
+        if last and not isinstance(last, Exception):
+            return last
+        time.sleep(every_s)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last: {last!r})")
+
+
+def http_json(method: str, url: str, body: dict | None = None, actor: str | None = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if actor:
+        req.add_header("X-Actor", actor)
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def read_topic(bootstrap: str, topic: str, idle_ms: int = 2000) -> list[tuple[bytes | None, bytes]]:
+    """Every (key, value) on a topic, from the beginning, until it is quiet for ``idle_ms``."""
+    from aiokafka import AIOKafkaConsumer
+
+    async def run() -> list[tuple[bytes | None, bytes]]:
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        out: list[tuple[bytes | None, bytes]] = []
+        try:
+            while True:
+                batch = await consumer.getmany(timeout_ms=idle_ms)
+                if not batch:
+                    return out
+                for records in batch.values():
+                    out.extend((r.key, r.value) for r in records)
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())
+
+
+def processed(worker_url: str) -> float:
+    """Events the worker has taken in: valid ones plus dead letters."""
+    return metric_sum(worker_url, "riskloop_events_in_total") + metric_sum(
+        worker_url, "riskloop_deadletters_total"
+    )
