@@ -32,6 +32,6 @@ def create_app(settings: Settings | None = None) -> faust.App:
         producer_max_request_size=4 * 1024 * 1024,
         consumer_max_fetch_size=4 * 1024 * 1024,
     )
-    setup_prometheus_sensors(app)
+    setup_prometheus_sensors(app, name_prefix="riskloop")  # names independent of app id
     agents.register(app, settings, ruleset, topics.declare(app, settings))
     return app
