@@ -72,9 +72,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    loop.run_until_complete(
-        create_topics(settings.bootstrap, riskloop_topics(settings.partitions))
-    )
+    loop.run_until_complete(create_topics(settings.bootstrap, riskloop_topics(settings.partitions)))
     app = create_app(settings)
     worker = Worker(app, loglevel=args.loglevel, loop=loop)
     worker.execute_from_commandline()

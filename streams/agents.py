@@ -107,7 +107,9 @@ class _Emitter:
             "original_base64": base64.b64encode(raw).decode(),
         }
         m.DEADLETTERS.labels(msg.topic, m.reason_kind(reason)).inc()
-        log.warning("dead-letter %s[%s] offset %s: %s", msg.topic, msg.partition, msg.offset, reason)
+        log.warning(
+            "dead-letter %s[%s] offset %s: %s", msg.topic, msg.partition, msg.offset, reason
+        )
         await self.t.deadletter.send(key=msg.key, value=orjson.dumps(record))
 
 
@@ -153,7 +155,9 @@ async def _apply(
         warnings += st.engine.advance_to(wm - st.engine.lateness_ms)
     except Exception as exc:  # the error policy: one bad event never stops the worker
         msg = event.message
-        log.exception("rule engine failed on %s[%s] offset %s", msg.topic, msg.partition, msg.offset)
+        log.exception(
+            "rule engine failed on %s[%s] offset %s", msg.topic, msg.partition, msg.offset
+        )
         await emit.deadletter(event, f"rule engine error: {type(exc).__name__}: {exc}")
         return
     m.PROCESSING.observe(time.perf_counter() - t0)

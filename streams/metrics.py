@@ -21,9 +21,7 @@ PROCESSING = Histogram(
 WATERMARK_LAG = Gauge(
     "riskloop_watermark_lag_seconds", "Newest event time seen minus the watermark", ["partition"]
 )
-DISPOSITIONS = Counter(
-    "riskloop_dispositions", "Clue dispositions fed back", ["rule", "outcome"]
-)
+DISPOSITIONS = Counter("riskloop_dispositions", "Clue dispositions fed back", ["rule", "outcome"])
 PRECISION = Gauge("riskloop_rule_precision", "Confirmed / (confirmed + dismissed)", ["rule"])
 DETECTOR_SCORE = Histogram(
     "riskloop_detector_score",

@@ -72,6 +72,7 @@ class PartitionState:
         if behind:
             return min(self.source_max_ms[t] for t in behind)
         return max(self.source_max_ms.values())
+
     last_checkpoint: float = field(default_factory=time.monotonic)
     last_event: float = field(default_factory=time.monotonic)
     last_idle_tick: float = field(default_factory=time.monotonic)

@@ -10,15 +10,14 @@ from pathlib import Path
 
 import pytest
 import redis
+from e2e_support import PARTITIONS, processed, redis_db, stack_env, wait_for
 
-from e2e_support import processed, wait_for
 from replay.backtest import BacktestReport, backtest
 from replay.publish import PublishReport, publish
 from replay.simulator import simulate_to_file
 from riskloop.services import Service, ServiceGroup, start_api, start_worker
 from riskloop.settings import DEFAULT_RULES_DIR
 
-PARTITIONS = 4  # as the session brokers' topics (tests/conftest.py)
 WEEK_SEED = 11
 
 
@@ -32,20 +31,6 @@ class Stack:
 
     def redis(self) -> redis.Redis:
         return redis.Redis.from_url(self.redis_url, decode_responses=True)
-
-
-def stack_env(broker: Service, redis_url: str, app_id: str) -> dict[str, str]:
-    return {
-        "RISKLOOP_BROKER": broker.url,
-        "RISKLOOP_REDIS_URL": redis_url,
-        "RISKLOOP_PARTITIONS": str(PARTITIONS),
-        "RISKLOOP_APP_ID": app_id,
-        "RISKLOOP_IDLE_AFTER_S": "600",  # no idle advance: compare exactly with the backtest
-    }
-
-
-def redis_db(url: str, db: int) -> str:
-    return url.rsplit("/", 1)[0] + f"/{db}"
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 T = TypeVar("T")
 
+PARTITIONS = 4  # as the session brokers' topics (tests/conftest.py)
 BAD_REGION = "339999"  # a district the simulator never uses: keys there are the tests' own
 
 
@@ -84,3 +85,19 @@ def processed(worker_url: str) -> float:
     return metric_sum(worker_url, "riskloop_events_in_total") + metric_sum(
         worker_url, "riskloop_deadletters_total"
     )
+
+
+def stack_env(broker: Any, redis_url: str, app_id: str) -> dict[str, str]:
+    """Settings of a worker/API pair on ``broker`` (a riskloop.services.Service)."""
+    return {
+        "RISKLOOP_BROKER": broker.url,
+        "RISKLOOP_REDIS_URL": redis_url,
+        "RISKLOOP_PARTITIONS": str(PARTITIONS),
+        "RISKLOOP_APP_ID": app_id,
+        "RISKLOOP_IDLE_AFTER_S": "600",  # no idle advance: compare exactly with the backtest
+    }
+
+
+def redis_db(url: str, db: int) -> str:
+    """The same Redis server, another database number."""
+    return url.rsplit("/", 1)[0] + f"/{db}"

@@ -21,14 +21,28 @@ MALFORMED = {
     b"{not json": "bad JSON",
     orjson.dumps({"id": "bad-1", "type": "data.access"}): "missing field",
     orjson.dumps(
-        {"id": "bad-2", "type": "data.access", "stream": "service", "ts": "yesterday",
-         "source": "s", "region": BAD_REGION, "department": "d",
-         "entity": {"kind": "staff", "id": "stf-x"}}
+        {
+            "id": "bad-2",
+            "type": "data.access",
+            "stream": "service",
+            "ts": "yesterday",
+            "source": "s",
+            "region": BAD_REGION,
+            "department": "d",
+            "entity": {"kind": "staff", "id": "stf-x"},
+        }
     ): "bad timestamp",
     orjson.dumps(
-        {"id": "bad-3", "type": "data.access", "stream": "weather", "ts": "2026-03-04T09:00:00+08:00",
-         "source": "s", "region": BAD_REGION, "department": "d",
-         "entity": {"kind": "staff", "id": "stf-x"}}
+        {
+            "id": "bad-3",
+            "type": "data.access",
+            "stream": "weather",
+            "ts": "2026-03-04T09:00:00+08:00",
+            "source": "s",
+            "region": BAD_REGION,
+            "department": "d",
+            "entity": {"kind": "staff", "id": "stf-x"},
+        }
     ): "unknown stream",
     b"\xff\xfe binary": "bad JSON",
 }
@@ -38,8 +52,13 @@ def good_reads() -> list[bytes]:
     """61 distinct citizens read by one account within an hour: a staff-bulk-access burst."""
     return [
         make_event(
-            ts_ms=T0 + i * 30_000, type="data.access", region=BAD_REGION, id=f"bulk-{i}",
-            entity=("staff", "stf-bad-input"), account="stf-bad-input", citizen=f"cit-{i}",
+            ts_ms=T0 + i * 30_000,
+            type="data.access",
+            region=BAD_REGION,
+            id=f"bulk-{i}",
+            entity=("staff", "stf-bad-input"),
+            account="stf-bad-input",
+            citizen=f"cit-{i}",
             dataset="household",
         ).to_json()
         for i in range(61)
@@ -82,7 +101,11 @@ def test_malformed_events_are_dead_lettered_and_good_ones_processed(stack, repla
 
     r = stack.redis()
     clue = wait_for(
-        lambda: [c for c in r.zrange("rl:q:all", 0, -1) if r.hget(f"rl:clue:{c}", "key") == "stf-bad-input"],
+        lambda: [
+            c
+            for c in r.zrange("rl:q:all", 0, -1)
+            if r.hget(f"rl:clue:{c}", "key") == "stf-bad-input"
+        ],
         60,
         "the good events' burst to raise a clue",
     )

@@ -36,7 +36,9 @@ def exercise(stack) -> None:
     clue = http_json("GET", f"{api}/clues?status=new&limit=1")["items"][0]
     http_json("POST", f"{api}/clues/{clue['id']}/claim", {}, actor="inspector-9")
     http_json(
-        "POST", f"{api}/clues/{clue['id']}/dispose", {"code": "rectified", "note": "ok"},
+        "POST",
+        f"{api}/clues/{clue['id']}/dispose",
+        {"code": "rectified", "note": "ok"},
         actor="inspector-9",
     )
 
@@ -81,4 +83,6 @@ def test_every_panel_query_returns_data(stack, replayed, services_dir):
         while (empty := empty_panels(prom.url, queries)) and time.monotonic() < deadline:
             time.sleep(2)
         assert len(queries) >= 20
-        assert not empty, "panels without data:\n" + "\n".join(f"{k}: {v}" for k, v in empty.items())
+        assert not empty, "panels without data:\n" + "\n".join(
+            f"{k}: {v}" for k, v in empty.items()
+        )

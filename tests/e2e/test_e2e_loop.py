@@ -21,7 +21,9 @@ def test_clues_in_redis_are_exactly_the_backtests(stack, replayed, expected):
         by_fp[w.fingerprint].add(w.id)
     assert len(by_fp) >= 20, "the simulated week should raise a few dozen clues"
     r = stack.redis()
-    in_redis = {c for c in r.zrange("rl:q:all", 0, -1) if r.hget(f"rl:clue:{c}", "region") != BAD_REGION}
+    in_redis = {
+        c for c in r.zrange("rl:q:all", 0, -1) if r.hget(f"rl:clue:{c}", "region") != BAD_REGION
+    }
     assert in_redis == {clue_id(fp) for fp in by_fp}, "a clue is missing or extra"
     for fp, ids in by_fp.items():
         clue = r.hgetall(f"rl:clue:{clue_id(fp)}")
@@ -57,4 +59,3 @@ def test_inspector_disposition_is_fed_back(stack, replayed, expected):
     assert stats[second["rule_id"]]["dismissed"] >= 1
     confirmed = metric_sum(stack.worker.url, "riskloop_dispositions_total", outcome="confirmed")
     assert confirmed >= 1
-

@@ -1,0 +1,59 @@
+"""A worker killed mid-stream (SIGKILL, no goodbye) and replaced: no warning lost, no clue
+duplicated. On Apache Kafka, where a consumer group hands a dead member's partitions over."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import signal
+
+import pytest
+import redis
+from e2e_support import processed, read_topic, redis_db, stack_env, wait_for
+
+from clues.model import clue_id
+from replay.publish import publish
+from riskloop.events import RiskWarning
+from riskloop.services import ServiceGroup, start_worker
+from riskloop.settings import TOPIC_WARNINGS
+
+pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.slow]
+
+
+def test_killed_worker_is_replaced_without_loss_or_duplicates(
+    kafka, redis_url, services_dir, week, expected
+):
+    url = redis_db(redis_url, 4)
+    r = redis.Redis.from_url(url, decode_responses=True)
+    r.flushdb()
+    env = stack_env(kafka, url, "riskloop-restart") | {
+        "RISKLOOP_SESSION_TIMEOUT_S": "10",
+        "RISKLOOP_CHECKPOINT_EVERY": "500",
+    }
+    report = asyncio.run(publish(week[0], kafka.bootstrap, max_speed=True, progress=False))
+    assert report.sent == report.read
+
+    with ServiceGroup(services_dir / "restart") as group:
+        first = group.add(start_worker(group.workdir("first"), env))
+        wait_for(lambda: processed(first.url) >= report.sent // 3, 240, "a third of the stream")
+        os.killpg(first.pid, signal.SIGKILL)  # a crash: no commit, no checkpoint on the way out
+        first.stop()
+        second = group.add(start_worker(group.workdir("second"), env, ready_timeout_s=180))
+
+        by_fp = collections.defaultdict(set)
+        for w in expected.warnings:
+            by_fp[w.fingerprint].add(w.id)
+        want = {clue_id(fp) for fp in by_fp}
+        wait_for(lambda: want <= set(r.zrange("rl:q:all", 0, -1)), 300, "every expected clue")
+        assert second.running()
+
+    live = [RiskWarning.from_json(v) for _, v in read_topic(kafka.bootstrap, TOPIC_WARNINGS)]
+    assert {w.id for w in live} == {w.id for w in expected.warnings}, (
+        "a warning was lost or invented"
+    )
+    assert set(r.zrange("rl:q:all", 0, -1)) == want, "a clue was duplicated or invented"
+    for fp, ids in by_fp.items():
+        count = int(r.hget(f"rl:clue:{clue_id(fp)}", "warning_count"))
+        assert count == len(ids), f"clue {clue_id(fp)} counts {count} warnings, expected {len(ids)}"
+    print(f"\nwarnings on the topic: {len(live)} for {len(expected.warnings)} distinct ids")
