@@ -51,6 +51,11 @@ SEED = 1
 POLL_S = 0.1
 # Events per simulated week at scale 1.0 (about; the file is cut to the exact count).
 _WEEK_AT_SCALE_1 = 50_000
+# Row labels, in table order.
+BASELINE = "baseline: bare faust agent (decode + count)"
+WORKER = "riskloop worker (shipped rules)"
+BACKTEST = "backtest (pure core, in-process)"
+PUBLISHER = "publisher (replay --max)"
 _COUNTER = re.compile(rb"^riskloop_(?:events_in|deadletters)_total\{[^}]*\} (\S+)$", re.M)
 
 
@@ -76,29 +81,53 @@ def run_bench(events: int = 20_000) -> int:
     with ServiceGroup() as group:
         path = group.root / "bench.jsonl"
         n = write_bench_file(path, events)
-        print(f"file: {n:,} simulated city events (seed {SEED}), {PARTITIONS} partitions, "
-              "single-event messages keyed by region, Tansu broker on loopback", flush=True)
+        print(
+            f"file: {n:,} simulated city events (seed {SEED}), {PARTITIONS} partitions, "
+            "single-event messages keyed by region, Tansu broker on loopback",
+            flush=True,
+        )
         broker = group.add(start_tansu(group.workdir("tansu")))
         redis = group.add(start_redis(group.workdir("redis"), appendonly=False))
         asyncio.run(create_topics(broker.bootstrap, riskloop_topics(PARTITIONS)))
         published = bench_publish(path, broker.bootstrap, n)
         backtested = bench_backtest(path)
-        baseline = bench_worker(group, "baseline", _baseline_argv(group, broker), n, _agent_count)
-        worker_argv = _worker_argv(group, broker, redis)
-        riskloop = bench_worker(group, "riskloop-worker", worker_argv, n, _worker_count)
+        _progress("baseline agent: starting (faust start-up takes ~30 s)")
+        baseline = bench_worker(
+            group, "baseline", BASELINE, _baseline_argv(group, broker), n, _agent_count
+        )
+        _progress("riskloop worker: starting (faust start-up takes ~30 s)")
+        riskloop = bench_worker(
+            group, "riskloop-worker", WORKER, _worker_argv(group, broker, redis), n, _worker_count
+        )
     print()
     print(format_table([baseline, riskloop, backtested, published]))
+    print(f"workers: from the first to the last sample of their event counter (every {POLL_S} s),")
+    print("start-up excluded; backtest and publisher: the whole file, timed in this process")
     return 0
 
 
+def _progress(text: str) -> None:
+    print(f"... {text}", file=sys.stderr, flush=True)
+
+
 def machine_facts() -> str:
-    """Cores, Python and Faust versions: what the figures depend on (no date, no host name)."""
+    """Cores, CPU, Python and Faust versions: what the figures depend on (no date, no host)."""
     faust_version = metadata.version("faust-streaming")
     return (
-        f"machine: {os.cpu_count()} cores, {platform.machine()}, "
+        f"machine: {os.cpu_count()} cores, {_cpu_model()}, "
         f"Python {platform.python_version()} ({platform.python_implementation()}), "
         f"faust-streaming {faust_version}"
     )
+
+
+def _cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else the architecture."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.machine()
+    found = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
+    return found.group(1).strip() if found else platform.machine()
 
 
 def write_bench_file(path: Path, events: int) -> int:
@@ -123,7 +152,7 @@ def bench_publish(path: Path, bootstrap: str, expected: int) -> Row:
         raise KeyboardInterrupt
     if report.sent != expected:
         raise ServiceError(f"published {report.sent} of {expected} events:\n{report}")
-    return Row("publisher (replay --max)", report.sent, report.elapsed_s)
+    return Row(PUBLISHER, report.sent, report.elapsed_s)
 
 
 def bench_backtest(path: Path) -> Row:
@@ -131,23 +160,23 @@ def bench_backtest(path: Path) -> Row:
     from replay.backtest import backtest
 
     report = backtest(path, DEFAULT_RULES_DIR, partitions=PARTITIONS)
-    return Row("backtest (pure core, in-process)", report.events, report.elapsed_s)
+    return Row(BACKTEST, report.events, report.elapsed_s)
 
 
 # --- workers ------------------------------------------------------------------------------
 
-Counter = Callable[[int], int | None]
+# Reads a worker's handled-event count from its web port; None while it is not serving.
+CountReader = Callable[[int], int | None]
 
 
 def bench_worker(
-    group: ServiceGroup, label: str, argv: list[str], expected: int, count: Counter
+    group: ServiceGroup, name: str, label: str, argv: list[str], expected: int, count: CountReader
 ) -> Row:
     """Start one worker process, time it through ``expected`` events, stop it.
 
     ``argv`` holds ``{port}`` where the worker's web port goes; ``count(port)`` reads how
     many events it has handled (None while its web server is not up).
     """
-    name = argv[-1] if argv[-1] == "worker" else "baseline"
     port = free_port()
     workdir = group.workdir(name)
     service = Service(
@@ -167,7 +196,7 @@ def bench_worker(
         service.stop()
 
 
-def _watch(service: Service, expected: int, count: Counter) -> tuple[int, float]:
+def _watch(service: Service, expected: int, count: CountReader) -> tuple[int, float]:
     """Poll the counter until it reaches ``expected``; the rate between progress samples."""
     deadline = time.monotonic() + 120.0 + expected / 200
     samples: list[tuple[float, int]] = []
@@ -181,7 +210,7 @@ def _watch(service: Service, expected: int, count: Counter) -> tuple[int, float]
             raise ServiceError(f"{service.name} exited:\n{service.log_tail()}")
         if now > deadline:
             raise ServiceError(
-                f"{service.name} processed {seen} of {expected} events in time; "
+                f"{service.name} handled only {seen} of {expected} events in time; "
                 f"log {service.log_path}:\n{service.log_tail()}"
             )
         time.sleep(POLL_S)
@@ -227,6 +256,8 @@ def _baseline_argv(group: ServiceGroup, broker: Service) -> list[str]:
 
 
 def _worker_argv(group: ServiceGroup, broker: Service, redis: Service) -> list[str]:
+    datadir = group.workdir("riskloop-worker") / "data"
+    datadir.mkdir(exist_ok=True)  # faust makes only the last level of its own data dir
     env = {
         "RISKLOOP_BROKER": broker.url,
         "RISKLOOP_REDIS_URL": redis.url,
@@ -234,11 +265,17 @@ def _worker_argv(group: ServiceGroup, broker: Service, redis: Service) -> list[s
         "RISKLOOP_RULES_DIR": str(DEFAULT_RULES_DIR),
         "RISKLOOP_APP_ID": f"bench-riskloop-{uuid.uuid4().hex[:8]}",
         "RISKLOOP_WORKER_WEB_PORT": "{port}",
-        "RISKLOOP_DATA_DIR": str(group.workdir("riskloop-worker") / "data"),
+        "RISKLOOP_DATA_DIR": str(datadir),
     }
     env_tool = shutil.which("env") or "/usr/bin/env"
-    return [env_tool, *(f"{k}={v}" for k, v in env.items()), sys.executable, "-m", "riskloop.cli",
-            "worker"]
+    return [
+        env_tool,
+        *(f"{k}={v}" for k, v in env.items()),
+        sys.executable,
+        "-m",
+        "riskloop.cli",
+        "worker",
+    ]
 
 
 # --- the table ----------------------------------------------------------------------------
@@ -247,10 +284,10 @@ def _worker_argv(group: ServiceGroup, broker: Service, redis: Service) -> list[s
 def format_table(rows: list[Row]) -> str:
     """The figures, one row each, with the ratio to the first row (the baseline).
 
-    >>> print(format_table([Row("base", 1000, 0.5), Row("fast", 3000, 0.5)]))
+    >>> print(format_table([Row("baseline", 1000, 0.5), Row("faster", 3000, 0.5)]))
     what      events  seconds  events/s  x baseline
-    base       1,000     0.50     2,000        1.00
-    fast       3,000     0.50     6,000        3.00
+    baseline   1,000     0.50     2,000        1.00
+    faster     3,000     0.50     6,000        3.00
     """
     base = rows[0].events_per_s
     width = max(len(r.name) for r in rows)

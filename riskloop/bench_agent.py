@@ -5,7 +5,7 @@ consumer group, from the earliest offset) and serves ``/count/`` on its web port
 ``{"events": valid, "invalid": rejected}``. ``riskloop bench`` runs it as its own process::
 
     python -m riskloop.bench_agent --broker kafka://127.0.0.1:9092 --app-id bench \\
-        --web-port 6067 --datadir /tmp/bench-agent --partitions 4
+        --web-port 6067 --datadir bench-agent-data --partitions 4
 """
 
 from __future__ import annotations
@@ -13,18 +13,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Sequence
-from typing import Any
 
 import faust
-from aiohttp import web
+import faust.web
 
 from riskloop.events import Event, InvalidEvent
 from riskloop.settings import TOPIC_REGULATORY, TOPIC_SERVICE
 
 
-def create_app(
-    broker: str, app_id: str, web_port: int, datadir: str, partitions: int
-) -> faust.App:
+def create_app(broker: str, app_id: str, web_port: int, datadir: str, partitions: int) -> faust.App:
     """A Faust app with one agent (decode with ``Event.from_json``, count) and a count page."""
     app = faust.App(
         app_id,
@@ -58,8 +55,8 @@ def create_app(
                 counts["events"] += 1
 
     @app.page("/count/")
-    async def count_page(view: Any, request: Any) -> web.Response:
-        return web.json_response(counts)
+    async def count_page(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        return view.json(counts)
 
     return app
 

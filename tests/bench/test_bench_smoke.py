@@ -1,0 +1,24 @@
+"""``riskloop bench`` on a small file prints a measured figure for every row (no timing asserts)."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+
+from riskloop import bench
+
+
+def test_format_table_examples() -> None:
+    assert doctest.testmod(bench).failed == 0
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_bench_prints_positive_figures_for_each_row(capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench.run_bench(events=3000) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for label in (bench.BASELINE, bench.WORKER, bench.BACKTEST):
+        [line] = [line for line in lines if line.startswith(label)]
+        figures = [float(x.replace(",", "")) for x in line.removeprefix(label).split()]
+        assert len(figures) == 4 and all(f > 0 for f in figures), line  # events, s, ev/s, ratio
