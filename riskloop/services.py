@@ -101,6 +101,8 @@ class Service:
     ready_timeout_s: float = 30.0
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     env: dict[str, str] = field(default_factory=dict)
+    # Seconds between SIGTERM and SIGKILL on stop (Tansu ignores SIGTERM: keep it short).
+    term_grace_s: float | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -147,7 +149,8 @@ class Service:
         if proc is None or proc.returncode is not None:
             return
         _signal_group(proc.pid, signal.SIGTERM)
-        if not _wait_unreaped(proc.pid, timeout):
+        grace = timeout if self.term_grace_s is None else min(timeout, self.term_grace_s)
+        if not _wait_unreaped(proc.pid, grace):
             _signal_group(proc.pid, signal.SIGKILL)
             _wait_unreaped(proc.pid, timeout)
         # The leader is a zombie, so its pid (our group id) cannot be reused yet: sweep the rest
@@ -358,6 +361,7 @@ def start_tansu(workdir: Path, port: int | None = None) -> Service:
         workdir,
         workdir / "tansu.log",
         _kafka_probe,
+        term_grace_s=0.5,  # memory-only and deaf to SIGTERM: nothing to flush
     ).launch()
 
 

@@ -32,10 +32,7 @@ log = logging.getLogger("riskloop.worker")
 
 
 def register(app: faust.App, settings: Settings, ruleset: RuleSet, t: Topics) -> None:
-    raw_values = faust.Schema(
-        key_type=str, value_type=bytes, key_serializer="json", value_serializer="raw"
-    )
-    state_table = app.Table("engine-state", partitions=settings.partitions, schema=raw_values)
+    state_table = app.Table("engine-state", partitions=settings.partitions)
     feedback_table = app.Table("feedback", partitions=settings.partitions)
     engines = PartitionEngines(
         ruleset,

@@ -6,15 +6,18 @@ changed together with the last applied offset per topic; only then are they ackn
 so Kafka never commits past state that was not saved. State keys are grouped into
 ``BUCKETS`` buckets per partition and a checkpoint rewrites only the buckets that changed:
 at most ``BUCKETS`` table writes per partition per checkpoint, however many events or keys
-(one table write per event would cost 60 % of throughput). After a crash the engine is restored from the table and events
-at or below the saved offsets are skipped: nothing is counted twice, nothing is lost.
+(one table write per event would cost 60 % of throughput). After a crash the engine is
+restored from the table and events at or below the saved offsets are skipped: nothing is
+counted twice, nothing is lost.
 
-Works over any ``MutableMapping[str, bytes]``; the worker passes a changelog-backed Faust
-table, tests pass a dict.
+Works over any ``MutableMapping[str, str]``; the worker passes a changelog-backed Faust
+table, tests pass a dict. Values are text (base64 of the pickled bucket, JSON of the
+offsets): Faust's changelog recovery decodes values as text, and raw bytes do not survive it.
 """
 
 from __future__ import annotations
 
+import base64
 import pickle
 import time
 import zlib
@@ -82,7 +85,7 @@ class PartitionEngines:
     def __init__(
         self,
         ruleset: RuleSet,
-        table: MutableMapping[str, bytes],
+        table: MutableMapping[str, str],
         *,
         lateness_ms: int,
         checkpoint_every: int,
@@ -113,7 +116,7 @@ class PartitionEngines:
             if name == OFFSETS:
                 offsets = orjson.loads(v)
             elif name.startswith("b"):
-                buckets[int(name[1:])] = pickle.loads(v)
+                buckets[int(name[1:])] = pickle.loads(base64.b64decode(v))
         engine.restore(item for b in buckets.values() for item in b.items())
         return PartitionState(partition, engine, offsets, buckets=buckets)
 
@@ -145,8 +148,9 @@ class PartitionEngines:
                 bucket[key] = blob
             changed.add(b)
         for b in changed:
-            self.table[f"{p}|b{b:03d}"] = pickle.dumps(st.buckets[b], protocol=5)
-        self.table[f"{p}|{OFFSETS}"] = orjson.dumps(st.offsets)
+            blob = pickle.dumps(st.buckets[b], protocol=5)
+            self.table[f"{p}|b{b:03d}"] = base64.b64encode(blob).decode("ascii")
+        self.table[f"{p}|{OFFSETS}"] = orjson.dumps(st.offsets).decode()
         pending, st.pending = st.pending, []
         st.last_checkpoint = now
         return pending
