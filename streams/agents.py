@@ -12,6 +12,7 @@ import asyncio
 import base64
 import logging
 import time
+import weakref
 from typing import Any
 
 import faust
@@ -176,11 +177,31 @@ def _observe_models(st: PartitionState) -> None:
 async def _advance_idle(engines: PartitionEngines, emit: _Emitter, idle_after_s: float) -> None:
     now = time.monotonic()
     for st in engines:
+        if st.pending and engines.due(st, now):
+            _checkpoint_quiet_partition(engines, st, now)
         if now - st.last_event < idle_after_s:
             continue
         elapsed_ms = int((now - st.last_idle_tick) * 1000)
         st.last_idle_tick = now
         await emit.warnings(st.engine.advance_idle(elapsed_ms))
+
+
+def _checkpoint_quiet_partition(engines: PartitionEngines, st: PartitionState, now: float) -> None:
+    """Save and acknowledge the tail of a stream that went quiet.
+
+    Faust writes a table key to the changelog partition of the *current* event, which only
+    exists inside stream iteration; here we make the partition's newest pending event current
+    for the duration of the checkpoint (Faust's own context variable), so the tail of a
+    stream is acknowledged without waiting for another event and a shutdown commits it.
+    """
+    from faust.streams import _current_event
+
+    token = _current_event.set(weakref.ref(st.pending[-1]))
+    try:
+        for done in engines.checkpoint(st, now):
+            done.ack()
+    finally:
+        _current_event.reset(token)
 
 
 async def _retry(fn: Any, *args: Any) -> Any:

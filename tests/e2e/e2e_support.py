@@ -29,6 +29,20 @@ def metric_sum(url: str, name: str, **labels: str) -> float:
     return total
 
 
+def metric_samples(url: str, name: str) -> dict[tuple[str, str], float]:
+    """``{(topic, partition): value}`` of a per-partition metric on a /metrics page."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                out[(sample.labels.get("topic", ""), sample.labels.get("partition", ""))] = (
+                    sample.value
+                )
+    return out
+
+
 def wait_for(check: Callable[[], T | None], timeout_s: float, what: str, every_s: float = 0.5) -> T:
     """Poll ``check`` until it returns something truthy; fail naming ``what`` on timeout."""
     deadline = time.monotonic() + timeout_s

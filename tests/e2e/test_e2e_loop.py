@@ -59,3 +59,20 @@ def test_inspector_disposition_is_fed_back(stack, replayed, expected):
     assert stats[second["rule_id"]]["dismissed"] >= 1
     confirmed = metric_sum(stack.worker.url, "riskloop_dispositions_total", outcome="confirmed")
     assert confirmed >= 1
+
+
+def test_consumer_lag_drains_when_the_stream_goes_quiet(stack, replayed):
+    """The tail of a stream is checkpointed and committed without waiting for more events."""
+    from e2e_support import metric_samples
+
+    def lag() -> float | None:
+        end = metric_samples(stack.worker.url, "riskloop_topic_partition_end_offset")
+        done = metric_samples(stack.worker.url, "riskloop_topic_partition_offset_commited")
+        keys = [k for k in end if k[0] in ("events.service", "events.regulatory")]
+        if not keys or any(k not in done for k in keys):
+            return None
+        return sum(end[k] - done[k] for k in keys)
+
+    wait_for(
+        lambda: lag() == 0 or None, 60, "committed offsets to reach the end of the event topics"
+    )
