@@ -51,6 +51,8 @@ class Settings:
     # Engine state is made durable every N events or S seconds per partition.
     checkpoint_every: int = 2000
     checkpoint_interval_s: float = 2.0
+    # How often the worker looks for a changed rules folder (hot reload).
+    reload_interval_s: float = 5.0
     # Consumer-group session timeout: how long a dead worker keeps its partitions.
     session_timeout_s: float = 30.0
     # The partition key of event topics: every rule's group key must live inside it.

@@ -26,6 +26,7 @@ from riskloop.events import Disposition, Event, InvalidEvent, RiskWarning
 from riskloop.settings import Settings
 from rules import RuleSet
 from streams import metrics as m
+from streams.reload import RuleWatcher
 from streams.state import PartitionEngines, PartitionState
 from streams.topics import Topics
 
@@ -43,6 +44,7 @@ def register(app: faust.App, settings: Settings, ruleset: RuleSet, t: Topics) ->
         checkpoint_interval_s=settings.checkpoint_interval_s,
     )
     emit = _Emitter(t)
+    watcher = RuleWatcher(settings.rules_dir, ruleset)
 
     @app.agent(t.events, name="evaluate")
     async def evaluate(stream: faust.StreamT) -> None:
@@ -52,6 +54,12 @@ def register(app: faust.App, settings: Settings, ruleset: RuleSet, t: Topics) ->
     @app.timer(interval=1.0)
     async def advance_idle() -> None:
         await _advance_idle(engines, emit, settings.idle_after_s)
+
+    @app.timer(interval=settings.reload_interval_s)
+    async def reload_rules() -> None:
+        new = watcher.poll()
+        if new is not None:
+            engines.swap(new)
 
     @app.agent(t.warnings, name="clue-sink")
     async def clue_sink(stream: faust.StreamT) -> None:

@@ -51,6 +51,7 @@ class PartitionState:
     offsets: dict[str, int] = field(default_factory=dict)
     pending: list[Any] = field(default_factory=list)
     buckets: dict[int, dict[StateKey, bytes]] = field(default_factory=dict)
+    rewrite: bool = False  # after a rule swap every bucket is written at the next checkpoint
     # per input topic: newest event time seen, and whether the topic is still behind
     source_max_ms: dict[str, int] = field(default_factory=dict)
     source_lagging: dict[str, bool] = field(default_factory=dict)
@@ -138,7 +139,8 @@ class PartitionEngines:
         the changelog partition of the event being processed).
         """
         p = st.partition
-        changed: set[int] = set()
+        changed: set[int] = set(st.buckets) if st.rewrite else set()
+        st.rewrite = False
         for key, blob in st.engine.export_dirty().items():
             b = bucket_of(key)
             bucket = st.buckets.setdefault(b, {})
@@ -154,6 +156,25 @@ class PartitionEngines:
         pending, st.pending = st.pending, []
         st.last_checkpoint = now
         return pending
+
+    def swap(self, ruleset: RuleSet) -> None:
+        """Run ``ruleset`` from now on. Every partition's state is carried over for rules whose
+        logic is unchanged (same namespace); state of removed or changed rules is dropped."""
+        self.ruleset = ruleset
+        keep = {f"{r.id}@{r.logic_hash}" for r in ruleset.rules} | {"__engine__"}
+        for st in self.parts.values():
+            for key, blob in st.engine.export_dirty().items():
+                bucket = st.buckets.setdefault(bucket_of(key), {})
+                if blob is None:
+                    bucket.pop(key, None)
+                else:
+                    bucket[key] = blob
+            for b, bucket in st.buckets.items():
+                st.buckets[b] = {k: v for k, v in bucket.items() if k[0] in keep}
+            engine = Engine(ruleset, partition=st.partition, lateness_ms=self.lateness_ms)
+            engine.restore(item for bucket in st.buckets.values() for item in bucket.items())
+            st.engine = engine
+            st.rewrite = True
 
     def revoke(self, partitions: set[int]) -> None:
         """Forget engines of partitions this worker no longer owns; their un-acked events

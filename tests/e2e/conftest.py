@@ -4,6 +4,7 @@ started once per session (a Faust worker takes ~30 s to start), fed one simulate
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,12 @@ def expected(week: tuple[Path, Path]) -> BacktestReport:
 def stack(tansu: Service, redis_url: str, services_dir: Path) -> Iterator[Stack]:
     url = redis_db(redis_url, 3)
     redis.Redis.from_url(url).flushdb()
-    env = stack_env(tansu, url, "riskloop-e2e")
+    rules_dir = services_dir / "e2e-rules"  # a copy the hot-reload test may edit
+    shutil.copytree(DEFAULT_RULES_DIR, rules_dir)
+    env = stack_env(tansu, url, "riskloop-e2e") | {
+        "RISKLOOP_RULES_DIR": str(rules_dir),
+        "RISKLOOP_RELOAD_INTERVAL_S": "1",
+    }
     with ServiceGroup(services_dir / "e2e") as group:
         worker = group.add(start_worker(group.workdir("worker"), env))
         api = group.add(start_api(group.workdir("api"), env))

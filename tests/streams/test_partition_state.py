@@ -77,3 +77,19 @@ def test_partitions_do_not_share_state():
     pe.checkpoint(a, now=0.0)
     assert engines(table).get(1).engine.key_count() == 0
     assert engines(table).get(0).engine.key_count() == 2
+
+
+def test_swap_keeps_state_of_unchanged_rules_and_drops_changed_ones():
+    table: dict = {}
+    pe = engines(table)
+    st = pe.get(0)
+    for ev in reads(8):  # 4 distinct citizens per account: one short of firing
+        st.engine.process(ev)
+    same = RuleSet([parse_rule(RULE.replace("title: many reads", "title: reworded"), "r.yaml")])
+    pe.swap(same)
+    fired = [w for ev in reads(2, start=8) for w in st.engine.process(ev)]
+    assert {w.key for w in fired} == {"stf-0", "stf-1"}, "wording change must keep the window"
+
+    stricter = RuleSet([parse_rule(RULE.replace("gte: 5", "gte: 3"), "r.yaml")])
+    pe.swap(stricter)
+    assert st.engine.key_count() == 0, "a logic change starts with fresh state"

@@ -1,0 +1,65 @@
+"""Hot reload on the live worker: a bad rule file is rejected and the running set keeps
+working; a new valid rule starts firing without a restart."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from e2e_support import BAD_REGION, metric_sum, wait_for
+
+from riskloop.settings import TOPIC_SERVICE
+from riskloop.testing import make_event
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+PROBE = """\
+id: reload-probe
+title: "Probe event seen in {region}"
+type: threshold
+match: {type: probe.event}
+group_by: [region]
+window: 1h
+condition: {gte: 1}
+"""
+
+
+async def send(bootstrap: str, value: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(TOPIC_SERVICE, value, key=BAD_REGION.encode())
+    finally:
+        await producer.stop()
+
+
+def test_rules_reload_without_restart(stack, replayed):
+    rules_dir = Path(stack.env["RISKLOOP_RULES_DIR"])
+    url = stack.worker.url
+    rejected = metric_sum(url, "riskloop_rules_reloads_total", result="rejected")
+    (rules_dir / "zz-broken.yaml").write_text(PROBE.replace("1h", "one hour"))
+    wait_for(
+        lambda: metric_sum(url, "riskloop_rules_reloads_total", result="rejected") > rejected,
+        30,
+        "the bad rule set to be rejected",
+    )
+    log = stack.worker.log_path.read_text(errors="replace")
+    assert "zz-broken.yaml:6:1" in log and "keeps running" in log
+
+    (rules_dir / "zz-broken.yaml").unlink()
+    (rules_dir / "reload-probe.yaml").write_text(PROBE)
+    wait_for(
+        lambda: metric_sum(url, "riskloop_rules_reloads_total", result="accepted") >= 1,
+        30,
+        "the new rule set to be loaded",
+    )
+    probe = make_event(ts_ms=1772586000000, type="probe.event", region=BAD_REGION, id="probe-1")
+    asyncio.run(send(stack.broker.bootstrap, probe.to_json()))
+    wait_for(
+        lambda: metric_sum(url, "riskloop_warnings_total", rule="reload-probe") >= 1,
+        30,
+        "the new rule to fire",
+    )
+    assert stack.worker.running()

@@ -1,0 +1,45 @@
+"""Hot reload: a changed rules folder is validated whole; a bad one is rejected, the old set
+keeps running; a good one is returned once."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from rules import load_rules
+from streams.reload import RELOADS, RuleWatcher
+
+LIBRARY = Path(__file__).resolve().parents[2] / "rules" / "library"
+EXTRA = """\
+id: reload-probe
+title: probe
+type: threshold
+match: {type: probe.event}
+group_by: [region]
+window: 1h
+condition: {gte: 1}
+"""
+
+
+def test_bad_set_rejected_then_good_set_accepted(tmp_path, caplog):
+    folder = tmp_path / "rules"
+    shutil.copytree(LIBRARY, folder)
+    running = load_rules(folder)
+    watcher = RuleWatcher(folder, running)
+    assert watcher.poll() is None  # nothing changed
+
+    rejected_before = RELOADS.labels("rejected")._value.get()
+    (folder / "broken.yaml").write_text(
+        EXTRA.replace("reload-probe", "broken").replace("1h", "an hour")
+    )
+    assert watcher.poll() is None
+    assert RELOADS.labels("rejected")._value.get() == rejected_before + 1
+    assert "broken.yaml:6:1" in caplog.text and "keeps running" in caplog.text
+    assert watcher.ruleset is running
+    assert watcher.poll() is None  # the same bad content is not reported again
+
+    (folder / "broken.yaml").unlink()
+    (folder / "probe.yaml").write_text(EXTRA)
+    new = watcher.poll()
+    assert new is not None and "reload-probe" in {r.id for r in new.rules}
+    assert watcher.poll() is None
