@@ -18,7 +18,6 @@ from typing import Any
 import faust
 import orjson
 import redis.asyncio as aioredis
-from aiohttp import web
 
 from clues.metrics import record_upserts
 from clues.store import ClueStore
@@ -48,7 +47,8 @@ def register(app: faust.App, settings: Settings, ruleset: RuleSet, t: Topics) ->
 
     @app.agent(t.events, name="evaluate")
     async def evaluate(stream: faust.StreamT) -> None:
-        async for event in stream.noack().events():
+        # noack() is on faust's Stream, not on its StreamT protocol
+        async for event in stream.noack().events():  # type: ignore[attr-defined]
             await _evaluate_one(engines, emit, event, _lagging(app, event))
 
     @app.timer(interval=1.0)
@@ -80,10 +80,10 @@ def register(app: faust.App, settings: Settings, ruleset: RuleSet, t: Topics) ->
                 m.PRECISION.labels(rule).set(c["precision"])
 
     @app.page("/feedback/")
-    async def feedback_page(view: Any, request: Any) -> web.Response:
-        return web.json_response(precision(feedback_table.values()))
+    async def feedback_page(view: faust.web.View, request: faust.web.Request) -> Any:
+        return view.json(precision(feedback_table.values()))
 
-    @app.on_partitions_revoked.connect
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
         engines.revoke({tp.partition for tp in revoked if tp.topic in t.events.topics})
 
