@@ -110,7 +110,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="riskloop", description=__doc__.splitlines()[0])
+    about = "riskloop: events in, risk warnings out, clues verified, dispositions fed back."
+    p = argparse.ArgumentParser(prog="riskloop", description=about)
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("simulate", help="write a labelled simulated city event stream")
@@ -155,10 +156,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=42)
     s.set_defaults(fn=cmd_demo)
 
+    _add_optional(sub, "rules.tools.cli")  # riskloop rules check|test|explain|backtest
+    _add_optional(sub, "clues.cli")  # riskloop clues …
+
     s = sub.add_parser("bench", help="print throughput figures")
     s.add_argument("--events", type=int, default=20_000)
     s.set_defaults(fn=cmd_bench)
     return p
+
+
+def _add_optional(sub: argparse._SubParsersAction, module: str) -> None:
+    """Subcommands a package contributes through its own ``add_parser(subparsers)``."""
+    import importlib
+
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:  # the package is there but broken: say so
+            raise
+        return
+    mod.add_parser(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
