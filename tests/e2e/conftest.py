@@ -16,7 +16,15 @@ from e2e_support import PARTITIONS, processed, redis_db, stack_env, wait_for
 from replay.backtest import BacktestReport, backtest
 from replay.publish import PublishReport, publish
 from replay.simulator import simulate_to_file
-from riskloop.services import Service, ServiceGroup, start_api, start_worker
+from riskloop.services import (
+    Service,
+    ServiceGroup,
+    create_topics,
+    riskloop_topics,
+    start_api,
+    start_tansu,
+    start_worker,
+)
 from riskloop.settings import DEFAULT_RULES_DIR
 
 WEEK_SEED = 11
@@ -49,19 +57,29 @@ def expected(week: tuple[Path, Path]) -> BacktestReport:
 
 
 @pytest.fixture(scope="session")
-def stack(tansu: Service, redis_url: str, services_dir: Path) -> Iterator[Stack]:
+def e2e_broker(services_dir: Path) -> Iterator[Service]:
+    """A Tansu broker of the end-to-end suite's own: what it publishes (malformed events
+    included) never reaches the other suites' topics."""
+    with ServiceGroup(services_dir / "e2e-broker") as group:
+        broker = group.add(start_tansu(group.workdir("tansu")))
+        asyncio.run(create_topics(broker.bootstrap, riskloop_topics(PARTITIONS)))
+        yield broker
+
+
+@pytest.fixture(scope="session")
+def stack(e2e_broker: Service, redis_url: str, services_dir: Path) -> Iterator[Stack]:
     url = redis_db(redis_url, 3)
     redis.Redis.from_url(url).flushdb()
     rules_dir = services_dir / "e2e-rules"  # a copy the hot-reload test may edit
     shutil.copytree(DEFAULT_RULES_DIR, rules_dir)
-    env = stack_env(tansu, url, "riskloop-e2e") | {
+    env = stack_env(e2e_broker, url, "riskloop-e2e") | {
         "RISKLOOP_RULES_DIR": str(rules_dir),
         "RISKLOOP_RELOAD_INTERVAL_S": "1",
     }
     with ServiceGroup(services_dir / "e2e") as group:
         worker = group.add(start_worker(group.workdir("worker"), env))
         api = group.add(start_api(group.workdir("api"), env))
-        yield Stack(tansu, worker, api, url, env)
+        yield Stack(e2e_broker, worker, api, url, env)
 
 
 @pytest.fixture(scope="session")
