@@ -39,10 +39,11 @@ def parse_ts_ms(value: Any) -> int:
 
     >>> parse_ts_ms("2026-03-02T01:15:00Z")
     1772414100000
-    >>> parse_ts_ms("2026-03-02 09:15")
-    Traceback (most recent call last):
-    ...
-    riskloop.events.InvalidEvent: bad timestamp '2026-03-02 09:15': needs a UTC offset, like '2026-03-02T09:15:00+08:00'
+    >>> try:
+    ...     parse_ts_ms("2026-03-02 09:15")
+    ... except InvalidEvent as exc:
+    ...     print(exc)
+    bad timestamp '2026-03-02 09:15': needs a UTC offset, like '2026-03-02T09:15:00+08:00'
     """
     if not isinstance(value, str):
         raise InvalidEvent(f"bad timestamp {value!r}: must be an ISO 8601 string")
@@ -194,6 +195,10 @@ class RiskWarning:
     summary: str = ""
     tags: tuple[str, ...] = ()
     evidence: tuple[str, ...] = ()
+    # JSON-able extras from the rule engine: "entity" {kind, id} of the triggering event,
+    # "fields" (evidence values), "top" (top values), "suppressed" (count held back since
+    # the previous warning), "shadow" (true: experimental rule, never enqueue as a clue).
+    details: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -215,6 +220,7 @@ class RiskWarning:
             "summary": self.summary,
             "tags": list(self.tags),
             "evidence": list(self.evidence),
+            "details": self.details,
         }
 
     def to_json(self) -> bytes:
@@ -227,6 +233,7 @@ class RiskWarning:
                 **d,
                 "tags": tuple(d.get("tags") or ()),
                 "evidence": tuple(d.get("evidence") or ()),
+                "details": dict(d.get("details") or {}),
             }
         )
 

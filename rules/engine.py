@@ -5,9 +5,17 @@ assigned partition; a backtest shards a file the same way). The watermark trails
 newest event time by ``lateness_ms``; deadlines fire when it passes them. A live worker
 that sees no events calls :meth:`Engine.advance_idle` so deadlines still fire.
 
+Warnings are a source too: every warning the engine emits is fed, as an event of type
+``risk.warning``, to the rules with ``source: warnings`` (not to the rule that raised
+it; a shadow rule's warnings only to shadow rules; resolutions not at all).
+
+State is namespaced by ``rule_id@logic_hash``: a wording or severity change keeps it,
+a logic change starts fresh. Rules with ``status: deprecated`` do not run.
+
 Examples:
     >>> from rules import RuleSet
     >>> from rules.model import parse_rule
+    >>> from riskloop.testing import make_event
     >>> rule = parse_rule('''
     ... id: overdue
     ... title: not decided in time
@@ -18,11 +26,7 @@ Examples:
     ... deadline: {after: 1h}
     ... ''', "overdue.yaml")
     >>> eng = Engine(RuleSet([rule]), lateness_ms=0)
-    >>> def ev(i, t, minute):
-    ...     return Event.from_dict({"id": f"e{i}", "type": t, "stream": "service",
-    ...         "ts": f"2026-03-02T09:{minute:02d}:00+08:00", "source": "s", "region": "r",
-    ...         "department": "d", "entity": {"kind": "k", "id": "x"}, "attrs": {"app": "A1"}})
-    >>> eng.process(ev(1, "app.accepted", 0))
+    >>> eng.process(make_event(ts_ms=1772414100000, type="app.accepted", app="A1"))
     []
     >>> eng.advance_to(eng.watermark_ms + 3_600_000)[0].stage
     'overdue'
@@ -31,41 +35,53 @@ Examples:
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterable
-from typing import Any, Protocol
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from riskloop.events import Event, RiskWarning
-from rules.kinds.common import RuleState
+from riskloop.testing import iso
 from rules.model import Rule
 from rules.ruleset import RuleSet
+from rules.runner import Runner
+from rules.timers import Wake
 
 ENGINE_KEY = ("__engine__", "clock")
+MODEL, META, SUP = "__model__", "__meta__", "\x00s:"
+WARNING_TYPE = "risk.warning"
+MAX_DEPTH = 3
 
 
-class Evaluator(Protocol):
-    rule: Rule
-
-    def selections(self) -> list[Any]: ...
-    def on_event(self, ev: Event, st: RuleState) -> list[RiskWarning]: ...
-    def on_watermark(self, wm_ms: int, st: RuleState) -> list[RiskWarning]: ...
-    def rebuild(self, st: RuleState) -> None: ...
-
-
-def _evaluator(rule: Rule) -> Evaluator:
-    """Explicit table from rule type to evaluator, imported lazily."""
-    if rule.type == "threshold":
-        from rules.kinds.threshold import ThresholdEvaluator
-
-        return ThresholdEvaluator(rule)
-    if rule.type == "absence":
-        from rules.kinds.absence import AbsenceEvaluator
-
-        return AbsenceEvaluator(rule)
-    if rule.type == "anomaly":
-        from rules.kinds.anomaly import AnomalyEvaluator
-
-        return AnomalyEvaluator(rule)
-    raise ValueError(f"no evaluator for rule type {rule.type!r}")
+def warning_event(w: RiskWarning) -> Event:
+    """A warning as an event for ``source: warnings`` rules: ``attrs`` holds the warning's
+    fields (``rule_id``, ``severity``, ``stage``, ``key``, ``value``, ...), ``entity`` the
+    entity of the event that triggered it."""
+    entity = w.details.get("entity") or {}
+    attrs = {
+        "rule_id": w.rule_id,
+        "rule_version": w.rule_version,
+        "severity": w.severity,
+        "stage": w.stage,
+        "key": w.key,
+        "value": w.value,
+        "title": w.title,
+        "tags": list(w.tags),
+        "fingerprint": w.fingerprint,
+        **(w.details.get("fields") or {}),
+    }
+    return Event(
+        id=w.id,
+        type=WARNING_TYPE,
+        stream="warnings",
+        ts=iso(w.ts_ms),
+        ts_ms=w.ts_ms,
+        source="riskloop",
+        region=w.region,
+        department=w.department,
+        entity_kind=str(entity.get("kind") or "warning"),
+        entity_id=str(entity.get("id") or w.key),
+        attrs=attrs,
+    )
 
 
 class Engine:
@@ -74,26 +90,34 @@ class Engine:
         self.lateness_ms = lateness_ms
         self.max_ts_ms: int | None = None
         self.watermark_ms: int = 0
-        self.evaluators = [_evaluator(r) for r in ruleset.rules]
-        self.states = {self._ns(e.rule): RuleState() for e in self.evaluators}
-        self._by_type: dict[str, list[Evaluator]] = {}
-        self._any_type: list[Evaluator] = []
-        for e in self.evaluators:
-            types: set[str] = set()
-            for sel in e.selections():
-                if sel.types is None:
-                    types = set()
-                    self._any_type.append(e)
-                    break
-                types |= sel.types
-            for t in types:
-                self._by_type.setdefault(t, []).append(e)
+        self.stats: dict[str, Counter[str]] = {}
+        self._wake = Wake()
+        self.runners: list[Runner] = []
+        for rule in ruleset.rules:
+            if rule.enabled:
+                stats = self.stats.setdefault(rule.id, Counter())
+                self.runners.append(Runner(rule, self._wake, stats, len(self.runners)))
+        self.states = {r.ns: r.state for r in self.runners}
+        self._by_ns = {r.ns: r for r in self.runners}
+        self._by_type: dict[str, list[Any]] = {}
+        self._any_type: list[Any] = []
+        self._on_warnings: list[Runner] = []
+        self._index()
         self._clock_dirty = False
 
-    @staticmethod
-    def _ns(rule: Rule) -> str:
-        """State namespace: a change of logic starts fresh state; wording changes keep it."""
-        return f"{rule.id}@{rule.logic_hash}"
+    def _index(self) -> None:
+        """Route events by type: most rules only look at one or two types."""
+        for r in self.runners:
+            if r.rule.source == "warnings":
+                self._on_warnings.append(r)
+            elif r.types is None:
+                self._any_type.append(r.on_event)
+            else:
+                for t in r.types:
+                    self._by_type.setdefault(t, []).append(r.on_event)
+        for t, handlers in self._by_type.items():
+            handlers.extend(self._any_type)
+            self._by_type[t] = handlers
 
     def process(self, ev: Event, advance: bool = True) -> list[RiskWarning]:
         """Apply one event; returns its warnings and those of deadlines it lets pass.
@@ -102,14 +126,23 @@ class Engine:
         it back while one of its input topics lags behind another).
         """
         out: list[RiskWarning] = []
-        for e in self._by_type.get(ev.type, ()):
-            out.extend(e.on_event(ev, self.states[self._ns(e.rule)]))
-        for e in self._any_type:
-            out.extend(e.on_event(ev, self.states[self._ns(e.rule)]))
+        for handler in self._by_type.get(ev.type, self._any_type):
+            ws = handler(ev)
+            if ws:
+                out.extend(ws)
+        if self._on_warnings and out:
+            out.extend(self._feed(out, 0))
         if self.max_ts_ms is None or ev.ts_ms > self.max_ts_ms:
             self.max_ts_ms = ev.ts_ms
             if advance:
-                out.extend(self.advance_to(ev.ts_ms - self.lateness_ms))
+                wm = ev.ts_ms - self.lateness_ms
+                if wm > self.watermark_ms:
+                    heap = self._wake.heap
+                    if heap and heap[0][0] <= wm:
+                        out.extend(self.advance_to(wm))
+                    else:
+                        self.watermark_ms = wm
+                        self._clock_dirty = True
         return out
 
     def advance_to(self, wm_ms: int) -> list[RiskWarning]:
@@ -119,8 +152,10 @@ class Engine:
         self.watermark_ms = wm_ms
         self._clock_dirty = True
         out: list[RiskWarning] = []
-        for e in self.evaluators:
-            out.extend(e.on_watermark(wm_ms, self.states[self._ns(e.rule)]))
+        for owner in self._wake.due_owners(wm_ms):
+            out.extend(self.runners[owner].on_watermark(wm_ms))
+        if self._on_warnings and out:
+            out.extend(self._feed(out, 0))
         return out
 
     def advance_idle(self, elapsed_ms: int) -> list[RiskWarning]:
@@ -128,6 +163,43 @@ class Engine:
         if self.max_ts_ms is None or elapsed_ms <= 0:
             return []
         return self.advance_to(self.watermark_ms + elapsed_ms)
+
+    def _feed(self, warnings: list[RiskWarning], depth: int) -> list[RiskWarning]:
+        """Warnings into ``source: warnings`` rules, and what those raise, a few levels deep."""
+        if depth >= MAX_DEPTH:
+            return []
+        derived: list[RiskWarning] = []
+        for w in warnings:
+            if w.stage == "resolved":
+                continue
+            shadow = bool(w.details.get("shadow"))
+            ev: Event | None = None
+            for r in self._on_warnings:
+                if r.rule.id == w.rule_id or (shadow and not r.rule.shadow):
+                    continue
+                ev = ev or warning_event(w)
+                derived.extend(r.on_event(ev))
+        if derived:
+            derived.extend(self._feed(derived, depth + 1))
+        return derived
+
+    def seed(self, events: Iterable[Event]) -> int:
+        """Learn from past events without emitting anything (a baseline for ``new_value``
+        and ``spike``, open windows and obligations) so a fresh deployment does not flood.
+        Returns the number of events seen; the watermark ends at the newest event."""
+        n = 0
+        for r in self.runners:
+            r.silent = True
+        try:
+            for ev in events:
+                self.process(ev)
+                n += 1
+            if self.max_ts_ms is not None:
+                self.advance_to(self.max_ts_ms)
+        finally:
+            for r in self.runners:
+                r.silent = False
+        return n
 
     # -- durability: per-key snapshots, written in batches by the caller -----------------
 
@@ -139,9 +211,16 @@ class Engine:
                 value = st.keys.get(key)
                 out[(ns, key)] = None if value is None else pickle.dumps(value, protocol=5)
             st.dirty.clear()
+            for dkey in st.sup_dirty:
+                entry = st.sup.get(dkey)
+                out[(ns, SUP + dkey)] = None if entry is None else pickle.dumps(entry, protocol=5)
+            st.sup_dirty.clear()
             if st.model_dirty:
-                out[(ns, "__model__")] = pickle.dumps(st.model, protocol=5)
+                out[(ns, MODEL)] = pickle.dumps(st.model, protocol=5)
                 st.model_dirty = False
+            if st.meta_dirty:
+                out[(ns, META)] = pickle.dumps(st.meta, protocol=5)
+                st.meta_dirty = False
         if self._clock_dirty:
             out[ENGINE_KEY] = pickle.dumps((self.max_ts_ms, self.watermark_ms))
             self._clock_dirty = False
@@ -157,22 +236,36 @@ class Engine:
             st = self.states.get(ns)
             if st is None:
                 continue
-            if key == "__model__":
+            if key == MODEL:
                 st.model = pickle.loads(blob)
+            elif key == META:
+                st.meta = pickle.loads(blob)
+            elif key.startswith(SUP):
+                st.sup[key[len(SUP) :]] = pickle.loads(blob)
             else:
                 st.keys[key] = pickle.loads(blob)
             n += 1
-        for e in self.evaluators:
-            e.rebuild(self.states[self._ns(e.rule)])
+        for r in self.runners:
+            r.rebuild()
         return n
+
+    # -- introspection -----------------------------------------------------------------
 
     def key_count(self) -> int:
         return sum(len(st.keys) for st in self.states.values())
 
-    def models(self) -> Iterable[tuple[Rule, Any]]:
-        for e in self.evaluators:
-            model = self.states[self._ns(e.rule)].model
-            if model is not None:
-                yield e.rule, model
+    def models(self) -> Iterator[tuple[Rule, Any]]:
+        for r in self.runners:
+            if r.state.model is not None:
+                yield r.rule, r.state.model
 
+    def runner(self, rule_id: str) -> Runner:
+        for r in self.runners:
+            if r.rule.id == rule_id:
+                return r
+        raise KeyError(rule_id)
 
+    def state_of(self, rule_id: str, key: str) -> dict[str, Any]:
+        """What the rule holds for one key (window contents, open obligation, ...)."""
+        r = self.runner(rule_id)
+        return r.evaluator.describe(key, r.state)

@@ -1,67 +1,124 @@
 """Rules as frozen, typed objects, parsed once from YAML. Nothing downstream sees a raw dict.
 
-A rule file holds one rule. Common keys: ``id``, ``version``, ``title``, ``description``,
-``status``, ``severity``, ``owner``, ``tags``, ``references``, ``type``, ``group_by``,
-``output``; the rest depends on ``type`` (``threshold``, ``absence``, ``anomaly``).
+A rule file holds one rule: the common keys of :data:`COMMON` (metadata, ``type``,
+``source``, ``match``, ``where``, ``group_by``, ``severity``, ``output``, ``suppress``,
+``resolve``, ``exceptions``) plus the keys of its type (:data:`rules.specs.TYPES`).
 Every error names ``file:line:col`` and says how to fix it.
+
+Examples:
+    >>> rule = parse_rule('''
+    ... id: many-visits
+    ... title: same applicant, same item, again and again
+    ... type: threshold
+    ... match: {type: application.submitted}
+    ... where: attrs.channel != 'test'
+    ... group_by: [attrs.applicant, attrs.item]
+    ... window: 3d
+    ... condition: {gte: 4}
+    ... severity: [{when: {gte: 8}, level: high}, {level: medium}]
+    ... ''', "many-visits.yaml")
+    >>> rule.type, rule.spec.window_ms, rule.severity_for(9.0), rule.shadow
+    ('threshold', 259200000, 'high', False)
+    >>> parse_rule("id: x1\\ntitle: t\\ntype: threshold\\nmatch: {type: a.b}\\n"
+    ...            "group_by: [attrs.k]\\nwindow: 1h\\ncondition: {gte: 2}\\nwindw: 2h\\n",
+    ...            "x.yaml")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    rules.errors.RuleError: x.yaml:8:1: unknown key 'windw' in rule: did you mean 'window'? ...
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from rules.blocks import (
+    EXCEPTION,
+    OUTPUT,
+    RESOLVE,
+    SUPPRESS,
+    Exemption,
+    Output,
+    Resolve,
+    Severity,
+    SeverityKind,
+)
+from rules.blocks import Suppress as Suppress
 from rules.errors import RuleError
-from rules.operators import Selection, compile_selection, parse_duration_ms
-from rules.yamlloc import LocDict, load_located
+from rules.expr_compile import Expr
+from rules.fields import (
+    Choice,
+    Ctx,
+    Field,
+    Many,
+    Number,
+    Path,
+    Reader,
+    Text,
+    check_keys,
+    loc_of,
+    parse_fields,
+)
+from rules.operators import Selection
+from rules.specs import AbsenceSpec, AnomalySpec, Spec, ThresholdSpec  # noqa: F401
+from rules.typetables import TYPES
+from rules.valuekinds import DateKind, SelectionKind
+from rules.valuekinds import ExprKind as _ExprKind
+from rules.yamlloc import load_located
 
-SEVERITIES = ("low", "medium", "high", "critical")
-STATUSES = ("stable", "experimental", "deprecated")
-COMMON_KEYS = {
-    "id", "version", "title", "description", "status", "severity", "owner", "tags",
-    "references", "type", "group_by", "output",
-}  # fmt: skip
-LOGIC_KEYS = ("type", "match", "group_by", "window", "aggregate", "condition", "min_events",
-              "anchor", "deadline", "fulfilled_by", "detector", "features", "threshold")  # fmt: skip
-_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
-COMPARATORS = ("gt", "gte", "lt", "lte", "eq")
+STATUSES = ("stable", "test", "experimental", "deprecated")
+SHADOW_STATUSES = ("test", "experimental")
+SOURCES = ("events", "warnings")
+ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,62}$"
 
-
-@dataclass(frozen=True, slots=True)
-class ThresholdSpec:
-    match: Selection
-    window_ms: int
-    aggregate: str  # "count" | "distinct"
-    field: str | None
-    comparator: str
-    limit: float
-    min_events: int = 1
-
-
-@dataclass(frozen=True, slots=True)
-class AbsenceSpec:
-    anchor: Selection
-    fulfilled_by: Selection
-    after_ms: int | None
-    deadline_field: str | None
-    deadline_unit_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class AnomalySpec:
-    match: Selection
-    detector: str
-    params: tuple[tuple[str, Any], ...]
-    features: tuple[str, ...]
-    quantile: float
-    min_samples: int
-    cooldown_ms: int
-
-
-Spec = ThresholdSpec | AbsenceSpec | AnomalySpec
+COMMON: tuple[Field, ...] = (
+    Field(
+        "id",
+        Text(ID_PATTERN, "2-63 lowercase letters, digits, '-', '.' or '_'"),
+        required=True,
+        logic=False,
+        doc="stable, unique, never reused",
+    ),
+    Field("version", Number(1, integer=True), default=1, logic=False, doc="bump on a logic change"),
+    Field("title", Text(), required=True, logic=False),
+    Field("description", Text(), logic=False),
+    Field(
+        "status",
+        Choice(STATUSES),
+        default="stable",
+        logic=False,
+        doc="test and experimental run in shadow mode; deprecated rules do not run",
+    ),
+    Field(
+        "severity", SeverityKind(), default="medium", logic=False, doc="a level, or tiers by value"
+    ),
+    Field("owner", Text(), logic=False),
+    Field("author", Text(), logic=False),
+    Field("tags", Many(Text()), logic=False),
+    Field("references", Many(Text()), logic=False, doc="legal basis"),
+    Field("falsepositives", Many(Text()), logic=False),
+    Field("created", DateKind(), logic=False),
+    Field("modified", DateKind(), logic=False),
+    Field("type", Choice(tuple(TYPES)), required=True),
+    Field(
+        "source", Choice(SOURCES), default="events", doc="events, or the warnings of other rules"
+    ),
+    Field("match", SelectionKind(), doc="the events the rule looks at"),
+    Field("where", _ExprKind(), doc='an extra condition, like "attrs.rows > 100"'),
+    Field(
+        "group_by",
+        Many(Path()),
+        required=True,
+        doc="fields that make the key, like [attrs.account]",
+    ),
+    Field("output", OUTPUT, logic=False),
+    Field("suppress", SUPPRESS, logic=False),
+    Field("resolve", RESOLVE, logic=False),
+    Field("exceptions", Many(EXCEPTION, single_ok=False), logic=False),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,195 +135,144 @@ class Rule:
     path: str
     description: str = ""
     owner: str = ""
+    author: str = ""
     tags: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
-    output_title: str = ""
-    output_summary: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    falsepositives: tuple[str, ...] = ()
+    source: str = "events"
+    match: Selection | None = None
+    where: Expr | None = None
+    severities: Severity | None = None
+    output: Output = Output()
+    suppress: Suppress | None = None
+    resolve: Resolve | None = None
+    exceptions: tuple[Exemption, ...] = ()
+    lists_used: frozenset[str] = frozenset()
+    macros_used: frozenset[str] = frozenset()
+    positions: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def shadow(self) -> bool:
+        """Shadow mode: evaluated and counted, never enqueued as a clue."""
+        return self.status in SHADOW_STATUSES
+
+    @property
+    def enabled(self) -> bool:
+        return self.status != "deprecated"
+
+    @property
+    def output_title(self) -> str:
+        return self.output.title.text if self.output.title else ""
+
+    @property
+    def output_summary(self) -> str:
+        return self.output.summary.text if self.output.summary else ""
+
+    def severity_for(self, value: float | None) -> str:
+        """The severity tier of a value (the fixed level without tiers)."""
+        return self.severities.level_for(value) if self.severities else self.severity
 
 
-class _Reader:
-    """Reads one mapping of a rule file, raising RuleError at the right position."""
-
-    def __init__(self, node: Any, path: str, where: str = "rule") -> None:
-        if not isinstance(node, dict):
-            pos = getattr(node, "pos", (1, 1))
-            raise RuleError(path, *pos, f"{where} must be a mapping of keys to values")
-        self.node, self.path, self.where = node, path, where
-        self.key_pos: dict[str, tuple[int, int]] = getattr(node, "key_pos", {})
-        self.pos: tuple[int, int] = getattr(node, "pos", (1, 1))
-
-    def fail(self, key: str | None, message: str) -> RuleError:
-        line, col = self.key_pos.get(key, self.pos) if key else self.pos
-        return RuleError(self.path, line, col, message)
-
-    def only(self, allowed: set[str]) -> None:
-        for key in self.node:
-            if key not in allowed:
-                hint = ", ".join(sorted(allowed))
-                raise self.fail(key, f"unknown key {key!r} in {self.where}: allowed are {hint}")
-
-    def get(self, key: str, default: Any = None, required: bool = False) -> Any:
-        if key not in self.node or self.node[key] is None:
-            if required:
-                raise self.fail(None, f"{self.where} needs '{key}'")
-            return default
-        return self.node[key]
-
-    def text(self, key: str, required: bool = False, default: str = "") -> str:
-        v = self.get(key, default, required)
-        if not isinstance(v, str):
-            raise self.fail(key, f"'{key}' must be text")
-        return v
-
-    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
-        v = self.get(key, default)
-        if v not in choices:
-            raise self.fail(key, f"'{key}' must be one of {', '.join(choices)}, got {v!r}")
-        return str(v)
-
-    def duration(self, key: str, required: bool = True) -> int | None:
-        raw = self.get(key, required=required)
-        if raw is None:
-            return None
-        ms = parse_duration_ms(raw)
-        if ms is None:
-            raise self.fail(key, f"'{key}' must be a duration like '10m', '1h' or '5d'")
-        return ms
-
-    def number(self, key: str, default: float | None = None, minimum: float = 0) -> float:
-        v = self.get(key, default, required=default is None)
-        if isinstance(v, bool) or not isinstance(v, int | float) or v < minimum:
-            raise self.fail(key, f"'{key}' must be a number >= {minimum}, got {v!r}")
-        return float(v)
-
-    def selection(self, key: str) -> Selection:
-        node = self.get(key, required=True)
-        if not isinstance(node, dict) or not node:
-            raise self.fail(key, f"'{key}' must be a mapping like {{type: application.accepted}}")
-        return compile_selection(node, self.path)
-
-    def strings(self, key: str, required: bool = False) -> tuple[str, ...]:
-        v = self.get(key, [], required)
-        if isinstance(v, str):
-            v = [v]
-        if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
-            raise self.fail(key, f"'{key}' must be a list of text values")
-        return tuple(v)
-
-
-def _threshold(r: _Reader) -> ThresholdSpec:
-    r.only(COMMON_KEYS | {"match", "window", "aggregate", "condition", "min_events"})
-    agg = r.get("aggregate", "count")
-    field_path: str | None = None
-    if isinstance(agg, dict) and set(agg) == {"distinct"} and isinstance(agg["distinct"], str):
-        agg, field_path = "distinct", agg["distinct"]
-    elif agg != "count":
-        raise r.fail("aggregate", "'aggregate' must be 'count' or {distinct: attrs.field}")
-    cond = _Reader(r.get("condition", required=True), r.path, "condition")
-    if len(cond.node) != 1 or next(iter(cond.node)) not in COMPARATORS:
-        raise cond.fail(None, f"condition must be one comparison, one of {', '.join(COMPARATORS)}")
-    comparator = next(iter(cond.node))
-    window_ms = r.duration("window")
-    assert window_ms is not None
-    return ThresholdSpec(
-        match=r.selection("match"),
-        window_ms=window_ms,
-        aggregate=str(agg),
-        field=field_path,
-        comparator=comparator,
-        limit=cond.number(comparator),
-        min_events=int(r.number("min_events", 1, minimum=1)),
-    )
-
-
-def _absence(r: _Reader) -> AbsenceSpec:
-    r.only(COMMON_KEYS | {"anchor", "deadline", "fulfilled_by"})
-    d = _Reader(r.get("deadline", required=True), r.path, "deadline")
-    d.only({"after", "field", "unit"})
-    after_ms = d.duration("after", required=False)
-    deadline_field = d.get("field")
-    if (after_ms is None) == (deadline_field is None):
-        raise d.fail(None, "deadline needs exactly one of 'after: 5d' or 'field: attrs.deadline_days'")
-    unit_ms = parse_duration_ms("1" + str(d.get("unit", "d")))
-    if unit_ms is None:
-        raise d.fail("unit", "deadline 'unit' must be one of s, m, h, d, w")
-    return AbsenceSpec(
-        anchor=r.selection("anchor"),
-        fulfilled_by=r.selection("fulfilled_by"),
-        after_ms=after_ms,
-        deadline_field=deadline_field,
-        deadline_unit_ms=unit_ms,
-    )
-
-
-def _anomaly(r: _Reader) -> AnomalySpec:
-    r.only(COMMON_KEYS | {"match", "detector", "features", "threshold"})
-    det = _Reader(r.get("detector", required=True), r.path, "detector")
-    det.only({"name", "params"})
-    params = det.get("params", {})
-    if not isinstance(params, dict):
-        raise det.fail("params", "detector 'params' must be a mapping")
-    thr = _Reader(r.get("threshold", {}), r.path, "threshold")
-    thr.only({"quantile", "min_samples", "cooldown"})
-    quantile = thr.number("quantile", 0.995)
-    if not 0.5 <= quantile < 1:
-        raise thr.fail("quantile", "threshold 'quantile' must be between 0.5 and 1, like 0.995")
-    return AnomalySpec(
-        match=r.selection("match"),
-        detector=det.text("name", required=True),
-        params=tuple(sorted(params.items())),
-        features=r.strings("features", required=True),
-        quantile=quantile,
-        min_samples=int(thr.number("min_samples", 200, minimum=1)),
-        cooldown_ms=thr.duration("cooldown", required=False) or 3_600_000,
-    )
-
-
-PARSERS = {"threshold": _threshold, "absence": _absence, "anomaly": _anomaly}
-
-
-def logic_hash(node: dict[str, Any]) -> str:
-    """Hash of the parts that decide what fires; wording and severity do not count."""
-    logic = {k: node.get(k) for k in LOGIC_KEYS if k in node}
-    blob = json.dumps(logic, sort_keys=True, default=str).encode()
+def logic_hash(node: Mapping[str, Any], fields: tuple[Field, ...], ctx: Ctx) -> str:
+    """Hash of what decides what fires, with the shared lists and macros the rule uses;
+    wording, severity, output, suppression and exceptions do not count."""
+    logic = {f.name: node[f.name] for f in fields if f.logic and f.name in node}
+    logic["$lists"] = {n: list(ctx.lists[n]) for n in sorted(ctx.used_lists)}
+    logic["$macros"] = {n: ctx.macros[n].text for n in sorted(ctx.used_macros)}
+    blob = json.dumps(logic, sort_keys=True, default=str, ensure_ascii=False).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
-def parse_rule(text: str, path: str) -> Rule:
-    """Parse one rule file's text; raises RuleError with ``path:line:col``."""
+def parse_rule(text: str, path: str, ctx: Ctx | None = None) -> Rule:
+    """Parse one rule file's text; raises RuleError with ``path:line:col``.
+
+    ``ctx`` carries the shared lists and macros of the rule's folder (see
+    :func:`rules.ruleset.load_rules`); without it, a rule may use none.
+    """
     node = load_located(text, path)
     if node is None:
         raise RuleError(path, 1, 1, "the file is empty: a rule file holds one rule mapping")
-    r = _Reader(node, path)
-    rule_id = r.text("id", required=True)
-    if not _ID.match(rule_id):
-        raise r.fail("id", f"id {rule_id!r} must be lowercase letters, digits and '-'")
-    rtype = r.get("type", required=True)
-    if rtype not in PARSERS:
-        raise r.fail("type", f"unknown rule type {rtype!r}: use one of {', '.join(PARSERS)}")
-    version = r.get("version", 1)
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise r.fail("version", "'version' must be a whole number >= 1")
-    spec = PARSERS[rtype](r)
-    group_by = r.strings("group_by", required=True)
-    output = _Reader(r.get("output", LocDict()), path, "output")
-    output.only({"title", "summary"})
+    if not isinstance(node, dict):
+        line, col = getattr(node, "pos", (1, 1))
+        raise RuleError(path, line, col, "a rule file holds one mapping of keys to values")
+    base = ctx or Ctx(path)
+    ctx = Ctx(path, base.lists, base.macros)
+    reader = Reader(node, path)
+    if "type" not in node:
+        raise reader.fail(None, f"rule needs 'type': one of {', '.join(TYPES)}")
+    try:
+        rtype = Choice(tuple(TYPES)).parse(node["type"], loc_of(node, "type", path), ctx)
+    except RuleError as exc:
+        raise RuleError(path, exc.line, exc.col, f"unknown rule type: {exc.message}") from None
+    type_fields, build, needs_match = TYPES[rtype]
+    fields = COMMON + type_fields
+    check_keys(node, tuple(f.name for f in fields), "rule", reader)
+    group_by = node.get("group_by")
+    ctx.names = {
+        str(p).rsplit(".", 1)[-1]
+        for p in (group_by if isinstance(group_by, list) else [group_by])
+        if p
+    }
+    common = parse_fields(node, COMMON, reader, ctx, "rule")
+    if needs_match and common["match"] is None:
+        raise reader.fail(
+            None,
+            f"a {rtype} rule needs 'match': the events it looks at, like {{type: data.access}}",
+        )
+    spec = build(parse_fields(node, type_fields, reader, ctx, "rule"), reader)
+    _check_resolve(common["resolve"], rtype, spec, reader)
+    return _rule(common, spec, node, fields, ctx)
+
+
+RESOLVABLE = ("threshold", "ratio", "spike", "absence")
+WHEN = {"fulfilled": "its obligation is fulfilled", "cleared": "its condition clears"}
+
+
+def _check_resolve(resolve: Resolve | None, rtype: str, spec: Any, reader: Reader) -> None:
+    if resolve is None:
+        return
+    if rtype not in RESOLVABLE:
+        raise reader.fail(
+            "resolve",
+            f"'resolve' applies to {', '.join(RESOLVABLE)} rules: "
+            f"a {rtype} rule has nothing that clears",
+        )
+    want = "fulfilled" if isinstance(spec, AbsenceSpec) else "cleared"
+    if resolve.on != want:
+        raise reader.fail(
+            "resolve",
+            f"this rule resolves when {WHEN[want]}: write resolve: {{on: {want}}}",
+        )
+
+
+def _rule(c: dict[str, Any], spec: Any, node: Any, fields: tuple[Field, ...], ctx: Ctx) -> Rule:
+    sev = c["severity"] if isinstance(c["severity"], Severity) else Severity(str(c["severity"]))
     return Rule(
-        id=rule_id,
-        version=version,
-        title=r.text("title", required=True),
-        type=rtype,
-        severity=r.choice("severity", SEVERITIES, "medium"),
-        status=r.choice("status", STATUSES, "stable"),
-        group_by=group_by,
+        id=c["id"],
+        version=c["version"],
+        title=c["title"],
+        type=c["type"],
+        severity=sev.base,
+        status=c["status"],
+        group_by=c["group_by"],
         spec=spec,
-        logic_hash=logic_hash(node),
-        path=path,
-        description=r.text("description"),
-        owner=r.text("owner"),
-        tags=r.strings("tags"),
-        references=r.strings("references"),
-        output_title=output.text("title"),
-        output_summary=output.text("summary"),
+        logic_hash=logic_hash(node, fields, ctx),
+        path=ctx.path,
+        description=c["description"] or "",
+        owner=c["owner"] or "",
+        author=c["author"] or "",
+        tags=c["tags"] or (),
+        references=c["references"] or (),
+        falsepositives=c["falsepositives"] or (),
+        source=c["source"],
+        match=c["match"],
+        where=c["where"],
+        severities=sev if sev.tiers else None,
+        output=c["output"] or Output(),
+        suppress=c["suppress"],
+        resolve=c["resolve"],
+        exceptions=c["exceptions"] or (),
+        lists_used=frozenset(ctx.used_lists),
+        macros_used=frozenset(ctx.used_macros),
+        positions=dict(getattr(node, "key_pos", {})),
     )

@@ -6,6 +6,8 @@ Mappings load as :class:`LocDict` (a dict with ``.pos`` and ``.key_pos``), seque
 >>> doc = load_located("a: 1\\nb:\\n  - x\\n", "r.yaml")
 >>> doc["b"], doc.key_pos["b"], doc.pos
 (['x'], (2, 1), (1, 1))
+>>> load_located("on: yes\\n", "r.yaml")
+{'on': 'yes'}
 >>> load_located("a: 1\\na: 2\\n", "r.yaml")
 Traceback (most recent call last):
 ...
@@ -14,6 +16,7 @@ rules.errors.RuleError: r.yaml:2:1: duplicate key 'a' (first at line 1): each ke
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -23,12 +26,19 @@ from rules.errors import RuleError
 Pos = tuple[int, int]
 
 
-class LocDict(dict):  # type: ignore[type-arg]
+class LocDict(dict):
+    """A mapping that remembers where it, each key and each scalar value start.
+
+    ``val_pos[key]`` is ``(line, col, style)`` of a scalar value: ``style`` is ``""`` for a
+    plain scalar, the quote character for a quoted one and ``|``/``>`` for a block.
+    """
+
     pos: Pos = (1, 1)
     key_pos: dict[str, Pos]
+    val_pos: dict[str, tuple[int, int, str]]
 
 
-class LocList(list):  # type: ignore[type-arg]
+class LocList(list):
     pos: Pos = (1, 1)
 
 
@@ -37,13 +47,24 @@ def _mark(node: yaml.Node) -> Pos:
 
 
 class _Loader(yaml.SafeLoader):
-    pass
+    """SafeLoader with YAML 1.2 booleans: only true/false, so ``on:``, ``yes``, ``no``
+    and ``off`` stay text (``resolve: {on: cleared}``)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocDict:
     out = LocDict()
     out.pos = _mark(node)
     out.key_pos = {}
+    out.val_pos = {}
     loader.flatten_mapping(node)
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
@@ -60,6 +81,8 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocDict:
             )
         out[key] = loader.construct_object(value_node, deep=True)
         out.key_pos[key] = _mark(key_node)
+        if isinstance(value_node, yaml.ScalarNode):
+            out.val_pos[key] = (*_mark(value_node), value_node.style or "")
     return out
 
 
@@ -74,11 +97,18 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _constr
 
 
 def load_located(text: str, path: str) -> Any:
-    """Parse one YAML document; syntax errors become :class:`RuleError` with the position."""
-    loader = _Loader(text)
-    loader.name = path
+    """Parse one YAML document; every YAML problem becomes :class:`RuleError` with the
+    position (bad characters, syntax, nesting too deep)."""
+    loader = None
     try:
+        loader = _Loader(text)
+        loader.name = path
         return loader.get_single_data()
+    except yaml.reader.ReaderError as exc:
+        line, col = _line_col(text, exc.position)
+        raise RuleError(
+            path, line, col, f"character {exc.character!r} is not allowed in YAML: remove it"
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -86,5 +116,13 @@ def load_located(text: str, path: str) -> Any:
         raise RuleError(path, line, col, f"YAML syntax error: {problem}") from None
     except yaml.YAMLError as exc:
         raise RuleError(path, 1, 1, f"YAML error: {exc}") from None
+    except RecursionError:
+        raise RuleError(path, 1, 1, "the YAML nests too deeply: flatten it") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
+
+
+def _line_col(text: str, position: int) -> Pos:
+    before = text[:position]
+    return before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1

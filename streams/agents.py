@@ -66,7 +66,9 @@ def register(app: faust.App, settings: Settings, ruleset: RuleSet, t: Topics) ->
         store = ClueStore(aioredis.from_url(settings.redis_url))
         async for batch in stream.take(500, within=0.5):
             warnings = [RiskWarning.from_json(v) for v in batch]
-            record_upserts(await _retry(store.upsert_warnings, warnings))
+            live = [w for w in warnings if not w.details.get("shadow")]  # shadow: never a clue
+            if live:
+                record_upserts(await _retry(store.upsert_warnings, live))
 
     @app.agent(t.dispositions, name="feedback")
     async def feedback(stream: faust.StreamT) -> None:
@@ -94,7 +96,10 @@ class _Emitter:
 
     async def warnings(self, warnings: list[RiskWarning]) -> None:
         for w in warnings:
-            m.WARNINGS.labels(w.rule_id, w.severity, w.region, w.department).inc()
+            if w.details.get("shadow"):
+                m.SHADOW_WARNINGS.labels(w.rule_id).inc()
+            else:
+                m.WARNINGS.labels(w.rule_id, w.severity, w.region, w.department).inc()
             await self.t.warnings.send(key=w.fingerprint.encode(), value=w.to_json())
 
     async def deadletter(self, event: faust.EventT, reason: str) -> None:

@@ -13,6 +13,11 @@ DEADLETTERS = Counter("riskloop_deadletters", "Events dead-lettered", ["topic", 
 WARNINGS = Counter(
     "riskloop_warnings", "Risk warnings raised", ["rule", "severity", "region", "department"]
 )
+SHADOW_WARNINGS = Counter(
+    "riskloop_shadow_warnings",
+    "Warnings of experimental rules (shadow mode: never enqueued)",
+    ["rule"],
+)
 PROCESSING = Histogram(
     "riskloop_event_processing_seconds",
     "Rule engine time per event",

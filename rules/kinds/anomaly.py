@@ -3,6 +3,21 @@ rule fires when the score passes an adaptive threshold (a quantile of past score
 
 One model per rule (per engine), never per key: per-key state is only the feature
 extractor's small dict. What the threshold flags is not learned as normal.
+
+Examples:
+    >>> from rules.model import parse_rule
+    >>> rule = parse_rule('''
+    ... id: odd-approvals
+    ... title: unusual approval activity
+    ... type: anomaly
+    ... match: {type: application.decided}
+    ... group_by: [attrs.official]
+    ... detector: {name: hst, params: {seed: 7}}
+    ... features: [hour_sin, hour_cos, count_1h]
+    ... threshold: {quantile: 0.99, min_samples: 50}
+    ... ''', "r.yaml")
+    >>> rule.spec.detector, rule.spec.quantile, rule.spec.cooldown_ms
+    ('hst', 0.99, 3600000)
 """
 
 from __future__ import annotations
@@ -13,9 +28,12 @@ from typing import Any
 from detectors import registry
 from detectors.features import FeatureExtractor
 from detectors.thresholds import AdaptiveThreshold
-from riskloop.events import Event, RiskWarning
-from rules.kinds.common import RuleState, group_key, make_warning
-from rules.model import AnomalySpec, Rule
+from riskloop.events import Event
+from rules.kinds.common import Hit, RuleState, capture_function, key_function
+from rules.model import Rule
+from rules.operators import Selection
+from rules.specs import AnomalySpec
+from rules.timers import Timers
 
 
 @dataclass
@@ -29,25 +47,25 @@ LAST_FLAG = "__last_flag_ms"
 
 
 class AnomalyEvaluator:
-    def __init__(self, rule: Rule) -> None:
+    def __init__(self, rule: Rule, timers: Timers) -> None:
         assert isinstance(rule.spec, AnomalySpec)
         self.rule, self.spec = rule, rule.spec
         self.extractor = FeatureExtractor(list(rule.spec.features))
+        self.key_of = key_function(rule)
+        self.capture = capture_function(rule)
 
-    def selections(self) -> list:
-        return [self.spec.match]
+    def selections(self) -> list[Selection]:
+        return []
 
     def new_model(self) -> Model:
         det = registry.make(self.spec.detector, **dict(self.spec.params))
         thr = AdaptiveThreshold(q=self.spec.quantile, min_samples=self.spec.min_samples)
         return Model(det, thr)
 
-    def on_event(self, ev: Event, st: RuleState) -> list[RiskWarning]:
-        if not self.spec.match.matches(ev):
-            return []
-        key = group_key(self.rule, ev)
+    def on_event(self, ev: Event, st: RuleState) -> list[Hit] | None:
+        key = self.key_of(ev)
         if key is None:
-            return []
+            return None
         model: Model = st.model
         if model is None:
             model = st.model = self.new_model()
@@ -60,28 +78,35 @@ class AnomalyEvaluator:
             model.detector.learn_one(x)
         model.last_score = score
         st.model_dirty = True
-        out = []
+        hits = None
         last = key_state.get(LAST_FLAG)
         if flagged and (last is None or ev.ts_ms - last >= self.spec.cooldown_ms):
             key_state[LAST_FLAG] = ev.ts_ms
-            out.append(
-                make_warning(
-                    self.rule,
+            hits = [
+                Hit(
                     key,
-                    ts_ms=ev.ts_ms,
-                    region=ev.region,
-                    department=ev.department,
-                    stage="fired",
-                    episode_ms=ev.ts_ms,
-                    value=round(score, 6),
+                    ev.ts_ms,
+                    "fired",
+                    ev.ts_ms,
+                    self.capture(ev),
+                    round(score, 6),
                     evidence=(ev.id,),
                 )
-            )
+            ]
         st.put(key, key_state)
-        return out
+        return hits
 
-    def on_watermark(self, wm_ms: int, st: RuleState) -> list[RiskWarning]:
-        return []
+    def on_watermark(self, wm_ms: int, st: RuleState) -> list[Hit] | None:
+        return None
 
     def rebuild(self, st: RuleState) -> None:
         return None
+
+    def describe(self, key: str, st: RuleState) -> dict[str, Any]:
+        model = st.model
+        return {
+            "key": key,
+            "last_score": getattr(model, "last_score", None),
+            "threshold": getattr(getattr(model, "threshold", None), "value", None),
+            "features": dict(st.keys.get(key) or {}),
+        }

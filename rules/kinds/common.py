@@ -1,48 +1,122 @@
-"""What every rule type shares: group keys, per-rule state, building warnings."""
+"""What every rule type shares: group keys, per-rule state, and the hits evaluators report.
+
+An evaluator turns events and watermarks into :class:`Hit` s ("the condition holds for
+this key, at this time, at this stage"); :mod:`rules.emit` turns hits into warnings
+(severity, templates, suppression, shadow mode), so no evaluator repeats that work.
+"""
 
 from __future__ import annotations
 
-import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from riskloop.events import Event, RiskWarning, stable_id
+from riskloop.events import Event
 from rules.model import Rule
+from rules.operators import getter
+
+EVIDENCE_MAX = 20
+BASE_PATHS = ("region", "department", "entity.kind", "entity.id")
 
 
-def group_key(rule: Rule, event: Event) -> str | None:
-    """The rule's group key for an event, ``a|b`` over ``group_by``; None if a part is missing.
+def key_function(rule: Rule) -> Callable[[Any], str | None]:
+    """The rule's group key for an event, ``a|b`` over ``group_by``; None if a part is
+    missing or empty.
 
     >>> from rules.model import parse_rule
+    >>> from riskloop.testing import make_event
     >>> rule = parse_rule(
     ...     "id: r1\\ntitle: t\\ntype: threshold\\nmatch: {type: x.y}\\n"
     ...     "group_by: [region, attrs.item]\\nwindow: 1h\\ncondition: {gte: 2}\\n", "r.yaml")
-    >>> ev = Event.from_dict({"id": "e", "type": "x.y", "stream": "service",
-    ...     "ts": "2026-03-02T09:00:00+08:00", "source": "s", "region": "330106",
-    ...     "department": "d", "entity": {"kind": "k", "id": "i"}, "attrs": {"item": "food"}})
-    >>> group_key(rule, ev)
+    >>> key_function(rule)(make_event(ts_ms=1772414100000, item="food"))
     '330106|food'
     """
-    parts = []
-    for path in rule.group_by:
-        v = event.get(path)
-        if v is None or v == "":
-            return None
-        parts.append(str(v))
-    return "|".join(parts)
+    getters = [getter(p) for p in rule.group_by]
+    head, _, name = rule.group_by[0].partition(".")
+    if len(getters) == 1 and head == "attrs" and "." not in name:
+
+        def attr(ev: Any) -> str | None:  # the common case, one call less
+            v = ev.attrs.get(name)
+            if v is None or v == "":
+                return None
+            return v if isinstance(v, str) else str(v)
+
+        return attr
+    if len(getters) == 1:
+        only = getters[0]
+
+        def one(ev: Any) -> str | None:
+            v = only(ev)
+            if v is None or v == "":
+                return None
+            return v if isinstance(v, str) else str(v)
+
+        return one
+
+    def many(ev: Any) -> str | None:
+        parts = []
+        for g in getters:
+            v = g(ev)
+            if v is None or v == "":
+                return None
+            parts.append(str(v))
+        return "|".join(parts)
+
+    return many
+
+
+def group_key(rule: Rule, event: Event) -> str | None:
+    """The group key of one event (see :func:`key_function`)."""
+    return key_function(rule)(event)
+
+
+def capture_function(rule: Rule) -> Callable[[Any], dict[str, Any]]:
+    """What a warning needs from its triggering event: region, department, entity and
+    the fields the rule's output names. Kept in state for warnings fired later."""
+    paths = tuple(dict.fromkeys((*BASE_PATHS, *sorted(rule.output.paths))))
+    pairs = [(p, getter(p)) for p in paths]
+    return lambda ev: {p: g(ev) for p, g in pairs}
+
+
+@dataclass(slots=True)
+class Hit:
+    """The condition held: for ``key`` at event time ``ts_ms``, at ``stage``.
+
+    ``episode`` (with ``stage`` and ``key``) makes the warning id; ``escalation`` is set
+    when a warning is re-emitted in the same episode because its severity rose.
+    """
+
+    key: str
+    ts_ms: int
+    stage: str
+    episode: int
+    ctx: dict[str, Any]
+    value: float | None = None
+    window: tuple[int, int] | None = None
+    evidence: tuple[str, ...] = ()
+    severity: str | None = None
+    escalation: str = ""
+    top: dict[str, list[list[Any]]] | None = None
+    extra: dict[str, Any] | None = None  # type-specific values: previous, reference, ratio
 
 
 @dataclass
 class RuleState:
-    """All state of one rule in one engine: per-key objects plus one rule-wide model.
+    """All state of one rule in one engine: per-key objects, one rule-wide model, the
+    suppression entries and small rule-wide facts (``meta``).
 
-    ``dirty`` names the keys changed since the last checkpoint; ``model_dirty`` the model.
+    ``dirty`` names the keys changed since the last checkpoint; the other parts have
+    their own flags. Everything here must pickle (that is the checkpoint).
     """
 
     keys: dict[str, Any] = field(default_factory=dict)
     dirty: set[str] = field(default_factory=set)
     model: Any = None
     model_dirty: bool = False
+    sup: dict[str, list[Any]] = field(default_factory=dict)
+    sup_dirty: set[str] = field(default_factory=set)
+    meta: dict[str, Any] = field(default_factory=dict)
+    meta_dirty: bool = False
 
     def put(self, key: str, value: Any) -> None:
         self.keys[key] = value
@@ -52,56 +126,24 @@ class RuleState:
         if self.keys.pop(key, None) is not None:
             self.dirty.add(key)
 
-
-class _Fields(string.Formatter):
-    def get_value(self, key: Any, args: Any, kwargs: Any) -> Any:
-        return kwargs.get(key, "{" + str(key) + "}")
-
-
-_FMT = _Fields()
+    def set_meta(self, name: str, value: Any) -> None:
+        self.meta[name] = value
+        self.meta_dirty = True
 
 
-def render(template: str, values: dict[str, Any]) -> str:
-    """Fill ``{name}`` placeholders; unknown names stay as written, bad templates stay as is."""
-    try:
-        return _FMT.format(template, **values)
-    except (ValueError, IndexError):
-        return template
+def top_values(rows: Any, fields: tuple[str, ...], n: int) -> dict[str, list[list[Any]]]:
+    """Most frequent values per field over ``rows`` (tuples aligned with ``fields``).
 
-
-def make_warning(
-    rule: Rule,
-    key: str,
-    *,
-    ts_ms: int,
-    region: str,
-    department: str,
-    stage: str,
-    episode_ms: int,
-    value: float | None = None,
-    window: tuple[int, int] | None = None,
-    evidence: tuple[str, ...] = (),
-) -> RiskWarning:
-    """A warning whose id depends only on (rule, logic, key, stage, episode)."""
-    names = {p.rsplit(".", 1)[-1]: v for p, v in zip(rule.group_by, key.split("|"), strict=False)}
-    values = {"key": key, "value": value, "rule": rule.id, "stage": stage, **names}
-    return RiskWarning(
-        id=stable_id(rule.id, rule.logic_hash, key, stage, episode_ms, prefix="w-"),
-        fingerprint=stable_id(rule.id, key, prefix="f-"),
-        rule_id=rule.id,
-        rule_version=rule.version,
-        logic_hash=rule.logic_hash,
-        severity=rule.severity,
-        title=render(rule.output_title or rule.title, values),
-        summary=render(rule.output_summary, values),
-        key=key,
-        ts_ms=ts_ms,
-        region=region,
-        department=department,
-        stage=stage,
-        value=value,
-        window_start_ms=window[0] if window else None,
-        window_end_ms=window[1] if window else None,
-        tags=rule.tags,
-        evidence=evidence,
-    )
+    >>> top_values([("a", 1), ("b", 1), ("a", 2)], ("x", "y"), 1)
+    {'x': [['a', 2]], 'y': [[1, 2]]}
+    """
+    out: dict[str, list[list[Any]]] = {}
+    for i, name in enumerate(fields):
+        counts: dict[Any, int] = {}
+        for row in rows:
+            v = row[i]
+            if v is not None and not isinstance(v, dict | list):
+                counts[v] = counts.get(v, 0) + 1
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:n]
+        out[name] = [[v, c] for v, c in ranked]
+    return out

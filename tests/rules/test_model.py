@@ -55,7 +55,11 @@ def test_yaml_syntax_error_has_position():
 
 def test_unknown_type_lists_known_types():
     err = error_of(GOOD.replace("type: threshold", "type: thresh"))
-    assert err.line == 3 and "threshold, absence, anomaly" in err.message
+    assert (
+        err.line == 3
+        and "unknown rule type" in err.message
+        and "did you mean 'threshold'" in err.message
+    )
 
 
 def test_logic_hash_ignores_wording_but_not_logic():
@@ -84,3 +88,222 @@ def test_duplicate_rule_ids_across_files(tmp_path):
 def test_shipped_library_loads():
     ids = {r.id for r in load_rules(LIBRARY).rules}
     assert {"approval-overdue", "repeated-submissions", "hotline-surge", "staff-bulk-access"} <= ids
+
+
+# --- bad input: each a typed error with file, line and a fix ------------------------------
+
+THRESHOLD = GOOD
+
+
+@pytest.mark.parametrize(
+    ("change", "line", "col", "message"),
+    [
+        (
+            ("condition: {gte: 3}", 'condition: {gte: 3}\nwhere: "region > 5"'),
+            8,
+            16,
+            "in expression: '>' compares text with a number",
+        ),
+        (
+            ("condition: {gte: 3}", "condition: {gte: 3}\nwhere: attrs.n >"),
+            8,
+            17,
+            "expected a value",
+        ),
+        (("condition: {gte: 3}", "condition: {between: [5, 1]}"), 7, 13, "low end first"),
+        (("condition: {gte: 3}", "condition: {above: 3}"), 7, 13, "unknown comparison 'above'"),
+        (
+            ("condition: {gte: 3}", "condition: {gte: 3}\naggregate: percentile(attrs.x, 150)"),
+            8,
+            1,
+            "percentile must be a number from 0 to 100",
+        ),
+        (
+            ("condition: {gte: 3}", "condition: {gte: 3}\naggregate: median(attrs.x)"),
+            8,
+            1,
+            "unknown aggregate 'median'",
+        ),
+        (("window: 10m", "window: 0m"), 6, 1, "'window' must be a duration like '10m'"),
+        (("group_by: [attrs.k]", "group_by: [k]"), 5, 11, "unknown field 'k': use attrs.k"),
+        (("title: t", "title: t\nstatus: live"), 3, 1, "'live' is not allowed"),
+        (
+            ("title: t", "title: t\noutput: {title: '{valeu} times'}"),
+            3,
+            10,
+            "unknown placeholder {valeu}: did you mean {value}?",
+        ),
+        (("title: t", "title: t\nresolve: {on: fulfilled}"), 3, 1, "resolve: {on: cleared}"),
+        (("{type: a.b}", "{attrs.n|gte: many}"), 4, 9, "needs a number"),
+        (("{type: a.b}", "{attrs.ds: $list:nope}"), 4, 9, "unknown list 'nope'"),
+        (("id: r-one", "id: R One"), 1, 1, "must be 2-63 lowercase letters"),
+    ],
+)
+def test_bad_input_is_a_typed_error_with_position(change, line, col, message) -> None:
+    err = error_of(THRESHOLD.replace(*change))
+    assert isinstance(err, RuleError) and err.path == "rules/r.yaml"
+    assert (err.line, err.col) == (line, col), str(err)
+    assert message in err.message
+
+
+IMPOSSIBLE = [
+    (
+        """id: s1\ntitle: t\ntype: spike\nmatch: {type: a.b}\ngroup_by: [region]\n"""
+        """window: 1h\nstep: 7m\n"""
+        """condition: {ratio_gte: 2}\n""",
+        "'step' must divide",
+    ),
+    (
+        """id: s1\ntitle: t\ntype: spike\nmatch: {type: a.b}\ngroup_by: [region]\nwindow: 1d\n"""
+        """reference: {period: 1h}\ncondition: {ratio_gte: 2}\n""",
+        "period must be at least the window",
+    ),
+    (
+        """id: s1\ntitle: t\ntype: spike\nmatch: {type: a.b}\ngroup_by: [region]\nwindow: 4m\n"""
+        """reference: {period: 7d, count: 52}\ncondition: {ratio_gte: 2}\n""",
+        "more than 20000 steps",
+    ),
+    (
+        """id: a1\ntitle: t\ntype: absence\ngroup_by: [attrs.k]\nanchor: {type: a.b}\n"""
+        """deadline: {after: 1d, workdays: 3}\n""",
+        "exactly one of",
+    ),
+    (
+        """id: a1\ntitle: t\ntype: absence\ngroup_by: [attrs.k]\nanchor: {type: a.b}\n"""
+        """deadline: {after: 1d}\nstages: [{at: 100%, name: late}, {at: 50%, name: soon}]\n""",
+        "rising order",
+    ),
+    (
+        """id: a1\ntitle: t\ntype: absence\ngroup_by: [attrs.k]\nanchor: {type: a.b}\n"""
+        """deadline: {after: 1d}\nheartbeat: {match: {type: x.y}, every: 1h}\n""",
+        "not a heartbeat",
+    ),
+    (
+        """id: r1\ntitle: t\ntype: ratio\nmatch: {type: a.b}\nnumerator: {attrs.x: 1}\n"""
+        """group_by: [region]\nwindow: 1d\ncondition: {gt: 40}\n""",
+        "share from 0 to 1",
+    ),
+    (
+        """id: q1\ntitle: t\ntype: sequence\ngroup_by: [region]\nwithin: 1d\n"""
+        """steps: [{name: one, match: {type: a.b}}]\n""",
+        "at least 2 item",
+    ),
+    (
+        """id: t1\ntitle: t\ntype: threshold\ngroup_by: [region]\nwindow: 1d\n"""
+        """condition: {gte: 1}\n""",
+        "needs 'match'",
+    ),
+    (
+        """id: x1\ntitle: t\ntype: threshold\nmatch: {type: a.b}\ngroup_by: [region]\n"""
+        """window: 1h\n"""
+        """condition: {gte: 1}\nexceptions: [{name: e, match: {region: '1'}, approved_by: li}]\n""",
+        "needs 'reason'",
+    ),
+    (
+        """id: x1\ntitle: t\ntype: threshold\nmatch: {type: a.b}\ngroup_by: [region]\n"""
+        """window: 1h\n"""
+        """condition: {gte: 1}\nexceptions: [{name: e, match: {region: '1'}, reason: r, """
+        """approved_by: li, expires: someday}]\n""",
+        "must be a date like 2026-12-31",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), IMPOSSIBLE)
+def test_impossible_rules_are_rejected(text: str, message: str) -> None:
+    assert message in error_of(text).message
+
+
+def test_where_error_in_a_block_scalar_points_at_its_line() -> None:
+    err = error_of(GOOD + "where: |\n  attrs.n > 1 and\n  region > 5\n")
+    assert err.line == 10 and "compares text with a number" in err.message
+
+
+def test_empty_and_non_mapping_files() -> None:
+    assert "the file is empty" in error_of("").message
+    assert "one mapping" in error_of("- a\n- b\n").message
+    assert "rule needs 'type'" in error_of("id: x1\ntitle: t\n").message
+
+
+def test_yaml_11_booleans_stay_text() -> None:
+    rule = parse_rule(GOOD + "resolve: {on: cleared}\n", "r.yaml")
+    assert rule.resolve is not None and rule.resolve.on == "cleared"
+
+
+def test_logic_hash_counts_lists_and_macros_it_uses(tmp_path) -> None:
+    text = GOOD.replace("{type: a.b}", "{type: a.b, attrs.ds: $list:hot}")
+    (tmp_path / "r.yaml").write_text(text)
+    (tmp_path / "_shared.yaml").write_text("lists: {hot: [a, b]}\n")
+    first = load_rules(tmp_path).rules[0].logic_hash
+    (tmp_path / "_shared.yaml").write_text("lists: {hot: [a, b, c]}\n")
+    assert load_rules(tmp_path).rules[0].logic_hash != first
+
+
+def test_wording_severity_output_and_exceptions_keep_the_logic_hash() -> None:
+    base = parse_rule(GOOD, "r.yaml").logic_hash
+    reworded = GOOD.replace(
+        "title: t",
+        "title: other\nseverity: critical\ndescription: d\n"
+        "output: {title: '{value}'}\nsuppress: {for: 1d}\n"
+        "exceptions: [{name: e, match: {region: '1'}, reason: r, "
+        "approved_by: li, expires: 2026-12-31}]",
+    )
+    assert parse_rule(reworded, "r.yaml").logic_hash == base
+    assert parse_rule(GOOD + "where: attrs.n > 1\n", "r.yaml").logic_hash != base
+
+
+# --- folders: shared lists and macros, tests/ ignored -------------------------------------
+
+
+def test_shared_lists_and_macros_across_files(tmp_path) -> None:
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists" / "datasets.yaml").write_text(
+        "lists:\n  hot: {items: [medical], owner: ds}\n"
+    )
+    (tmp_path / "_macros.yaml").write_text(
+        "macros:\n  night: 'hour(ts_ms) < 6'\n  hot_night: night and attrs.ds in $list:hot\n"
+    )
+    (tmp_path / "r.yaml").write_text(GOOD + "where: hot_night\n")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "r.yaml").write_text("not: [a rule")
+    ruleset = load_rules(tmp_path)
+    [rule] = ruleset.rules
+    assert rule.macros_used == {"night", "hot_night"} and rule.lists_used == {"hot"}
+    assert set(ruleset.lists) == {"hot"} and set(ruleset.macros) == {"night", "hot_night"}
+
+
+def test_a_macro_must_be_defined_before_use(tmp_path) -> None:
+    (tmp_path / "_macros.yaml").write_text("macros:\n  a: b and true\n  b: 'true'\n")
+    with pytest.raises(RuleSetError) as info:
+        load_rules(tmp_path)
+    [err] = info.value.errors
+    assert (
+        err.path.endswith("_macros.yaml") and err.line == 2 and "unknown field 'b'" in err.message
+    )
+
+
+def test_a_shared_name_is_defined_once(tmp_path) -> None:
+    (tmp_path / "_a.yaml").write_text("lists: {hot: [a]}\n")
+    (tmp_path / "_b.yaml").write_text("macros: {hot: 'true'}\n")
+    with pytest.raises(RuleSetError, match="'hot' is already defined at"):
+        load_rules(tmp_path)
+
+
+def test_unknown_macro_suggests_a_name(tmp_path) -> None:
+    (tmp_path / "_m.yaml").write_text("macros: {night_time: 'hour(ts_ms) < 6'}\n")
+    (tmp_path / "r.yaml").write_text(GOOD + "where: night_tme\n")
+    with pytest.raises(RuleSetError, match="did you mean the macro 'night_time'"):
+        load_rules(tmp_path)
+
+
+def test_every_bad_file_is_listed(tmp_path) -> None:
+    (tmp_path / "a.yaml").write_text(GOOD.replace("gte: 3", "gte: x"))
+    (tmp_path / "b.yaml").write_text("id: [\n")
+    (tmp_path / "c.yaml").write_bytes(b"\xff\xfe")
+    with pytest.raises(RuleSetError) as info:
+        load_rules(tmp_path)
+    assert sorted(e.path.rsplit("/", 1)[-1] for e in info.value.errors) == [
+        "a.yaml",
+        "b.yaml",
+        "c.yaml",
+    ]

@@ -1,5 +1,8 @@
 """threshold rules: window edges on event time, one warning per episode, deterministic ids."""
 
+from rule_factories import HOUR, ev, feed
+from rule_factories import engine as make_engine
+
 from riskloop.testing import make_event
 from rules import RuleSet
 from rules.engine import Engine
@@ -114,3 +117,90 @@ def test_idle_keys_are_forgotten_once_their_window_passes():
     assert eng.key_count() == 50
     eng.process(submit(T0 + 30 * MIN, applicant="late"))
     assert eng.key_count() == 1
+
+
+# --- aggregates, ranges, min_events, time-driven evaluation --------------------------------
+
+
+def agg_rule(aggregate: str, condition: str, extra: str = "") -> str:
+    return (
+        "id: agg\ntitle: t\ntype: threshold\nmatch: {type: data.export}\n"
+        "group_by: [attrs.account]\nwindow: 1h\n"
+        f"aggregate: {aggregate}\ncondition: {condition}\n{extra}"
+    )
+
+
+def export(ts_ms: int, rows: object, account: str = "a1"):
+    return ev(ts_ms, "data.export", account=account, rows=rows)
+
+
+def test_sum_of_a_field():
+    eng = make_engine(agg_rule("sum(attrs.rows)", "{gte: 1000}"))
+    out = feed(eng, [export(T0, 400), export(T0 + MIN, "350"), export(T0 + 2 * MIN, "n/a")])
+    assert out == []
+    [w] = eng.process(export(T0 + 3 * MIN, 250))
+    assert w.value == 1000.0 and len(w.evidence) == 3  # the non-number was skipped
+
+
+def test_max_and_percentile():
+    eng = make_engine(agg_rule("max(attrs.rows)", "{gt: 500}"))
+    assert [w.value for w in feed(eng, [export(T0, 10), export(T0 + MIN, 900)])] == [900.0]
+    eng = make_engine(agg_rule("percentile(attrs.rows, 90)", "{gte: 90}", "min_events: 10\n"))
+    out = feed(eng, [export(T0 + i * MIN, (i + 1) * 10) for i in range(10)])
+    assert [w.value for w in out] == [91.0]  # needs ten values, then the 90th percentile
+
+
+def test_between_fires_inside_the_range_only():
+    eng = make_engine(agg_rule("count", "{between: [2, 3]}"))
+    out = feed(eng, [export(T0 + i * MIN, 1) for i in range(5)])
+    assert [w.value for w in out] == [2.0]  # one episode: 2..3, over at 4
+
+
+def test_lt_fires_when_the_window_shrinks_at_the_exact_instant():
+    eng = make_engine(agg_rule("count", "{lt: 2}", "min_events: 1\nresolve: {on: cleared}\n"))
+    first = feed(eng, [export(T0, 1), export(T0 + MIN, 1)])
+    assert [w.stage for w in first] == ["fired", "resolved"]  # 1 < 2 at T0, cleared at 2 events
+    out = eng.advance_to(T0 + 2 * HOUR)
+    # at T0 + 1h the first event leaves: one left, the condition holds again
+    assert [(w.stage, w.ts_ms, w.value) for w in out] == [
+        ("fired", T0 + HOUR, 1.0),
+        ("resolved", T0 + MIN + HOUR, 0.0),
+    ]
+
+
+def test_resolve_when_the_count_drops_below_the_limit():
+    eng = make_engine(COUNT_RULE + "resolve: {on: cleared}\n")
+    fired = feed(eng, [submit(T0 + i * MIN) for i in range(3)])
+    [resolved] = eng.advance_to(T0 + HOUR)
+    assert resolved.stage == "resolved" and resolved.ts_ms == T0 + 10 * MIN
+    assert resolved.key == fired[0].key and resolved.id != fired[0].id
+
+
+def test_severity_tiers_report_each_rise_once():
+    tiers = (
+        "severity: [{when: {gte: 5}, level: critical}, {when: {gte: 4}, level: high},"
+        " {level: low}]\n"
+    )
+    eng = make_engine(COUNT_RULE + tiers)
+    out = feed(eng, [submit(T0 + i * 1000) for i in range(7)])
+    assert [(w.value, w.severity) for w in out] == [(3.0, "low"), (4.0, "high"), (5.0, "critical")]
+    assert len({w.id for w in out}) == 3
+
+
+def test_top_values_and_fields_go_into_details():
+    eng = make_engine(
+        COUNT_RULE + "output: {top_values: {fields: [attrs.item], n: 1}, fields: [attrs.item]}\n"
+    )
+    events = [
+        ev(T0 + i * MIN, "application.submitted", applicant="c1", item=it)
+        for i, it in enumerate(["food", "bar", "food"])
+    ]
+    [w] = feed(eng, events)
+    assert w.details["top"] == {"attrs.item": [["food", 2]]}
+    assert w.details["fields"] == {"attrs.item": "food"}
+
+
+def test_a_key_missing_a_group_field_is_ignored():
+    eng = make_engine(COUNT_RULE)
+    assert feed(eng, [ev(T0 + i, "application.submitted") for i in range(5)]) == []
+    assert eng.key_count() == 0

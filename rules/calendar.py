@@ -1,0 +1,143 @@
+"""Working days in mainland China: statutory holidays and make-up workdays, on event time.
+
+The holiday data comes from the ``chinese-calendar`` package (kept up to date upstream
+from the State Council's yearly notices); this module wraps it in a few small pure
+functions over epoch milliseconds in China Standard Time (UTC+8, no daylight saving).
+For a year the package does not cover yet, Monday to Friday count as working days;
+:func:`covers` tells a lint whether a date is inside the published data.
+
+Examples:
+    >>> from riskloop.testing import iso
+    >>> eve = 1770944400000  # Fri 2026-02-13 09:00+08:00, before the Spring Festival break
+    >>> iso(add_working_days(eve, 1))  # Sat 14 Feb is a make-up workday
+    '2026-02-14T09:00:00+08:00'
+    >>> iso(add_working_days(eve, 2))  # 15-23 Feb are holidays
+    '2026-02-24T09:00:00+08:00'
+    >>> is_workday(eve + 86_400_000 * 4)  # Tue 17 Feb, Spring Festival
+    False
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from functools import lru_cache
+
+import chinese_calendar
+
+CST = timezone(timedelta(hours=8))
+DAY_MS = 86_400_000
+_OFFSET_MS = 8 * 3_600_000
+_EPOCH = date(1970, 1, 1)
+
+
+def local_date(ts_ms: int) -> date:
+    """The calendar date in China Standard Time of an instant.
+
+    >>> local_date(1772384400000)  # 2026-03-01T17:00:00Z is already 2 March in Beijing
+    datetime.date(2026, 3, 2)
+    """
+    return _EPOCH + timedelta(days=(ts_ms + _OFFSET_MS) // DAY_MS)
+
+
+def local_hour(ts_ms: int) -> int:
+    """Hour of the day (0-23) in China Standard Time.
+
+    >>> local_hour(1772414100000)  # 2026-03-02T09:15:00+08:00
+    9
+    """
+    return ((ts_ms + _OFFSET_MS) % DAY_MS) // 3_600_000
+
+
+def local_weekday(ts_ms: int) -> int:
+    """ISO weekday (1 = Monday .. 7 = Sunday) in China Standard Time.
+
+    >>> local_weekday(1772414100000)  # Monday 2 March 2026
+    1
+    """
+    return local_date(ts_ms).isoweekday()
+
+
+@lru_cache(maxsize=8192)
+def _workday(day: date) -> bool:
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError:  # outside the published years: Monday to Friday
+        return day.weekday() < 5
+
+
+def covers(day: date) -> bool:
+    """Does the holiday data cover ``day``'s year? (False: the weekday rule applies.)
+
+    >>> covers(date(2026, 10, 1)), covers(date(2199, 1, 1))
+    (True, False)
+    """
+    try:
+        chinese_calendar.is_workday(day)
+    except NotImplementedError:
+        return False
+    return True
+
+
+def is_workday(ts_ms: int) -> bool:
+    """Is the local day of ``ts_ms`` a working day (make-up Saturdays and Sundays included)?
+
+    >>> is_workday(1759021200000)  # Sun 2025-09-28, make-up day for National Day
+    True
+    >>> is_workday(1759453200000)  # Fri 2025-10-03, National Day holiday
+    False
+    """
+    return _workday(local_date(ts_ms))
+
+
+def add_working_days(ts_ms: int, n: int) -> int:
+    """The same local clock time on the ``n``-th working day after the day of ``ts_ms``.
+
+    ``n = 0`` returns ``ts_ms``; the day of ``ts_ms`` itself never counts, whether or not
+    it is a working day (an application accepted on Saturday starts counting on Monday).
+
+    >>> from riskloop.testing import iso
+    >>> iso(add_working_days(1759194000000, 1))  # Tue 2025-09-30 09:00, then 1-8 Oct off
+    '2025-10-09T09:00:00+08:00'
+    >>> iso(add_working_days(1759194000000, 3))  # Sat 11 Oct is a make-up workday
+    '2025-10-11T09:00:00+08:00'
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    day = local_date(ts_ms)
+    start = day
+    left = n
+    while left:
+        day += timedelta(days=1)
+        if _workday(day):
+            left -= 1
+    return ts_ms + (day - start).days * DAY_MS
+
+
+def working_days_between(start_ms: int, end_ms: int) -> int:
+    """Working days whose local date lies after the day of ``start_ms`` and up to the day of
+    ``end_ms`` (0 if ``end_ms`` is on the same day or earlier).
+
+    >>> working_days_between(1770944400000, 1771894800000)  # Fri 13 Feb .. Tue 24 Feb 2026
+    2
+    """
+    day, last = local_date(start_ms), local_date(end_ms)
+    count = 0
+    while day < last:
+        day += timedelta(days=1)
+        count += _workday(day)
+    return count
+
+
+def day_start_ms(ts_ms: int) -> int:
+    """Local midnight (China Standard Time) of the day of ``ts_ms``.
+
+    >>> from riskloop.testing import iso
+    >>> iso(day_start_ms(1772414100000))
+    '2026-03-02T00:00:00+08:00'
+    """
+    return ts_ms - (ts_ms + _OFFSET_MS) % DAY_MS
+
+
+def to_datetime(ts_ms: int) -> datetime:
+    """Epoch ms as an aware datetime in China Standard Time."""
+    return datetime.fromtimestamp(ts_ms / 1000, UTC).astimezone(CST)

@@ -1,0 +1,153 @@
+"""One rule at work in one engine: its input filter, its evaluator, its state, its emitter.
+
+The filter applies the rule's ``match`` (without the ``type`` test when the engine has
+already routed the event by type), its ``where`` and its unexpired exceptions. The
+evaluator for the rule's type comes from :data:`EVALUATORS`, an explicit table imported
+lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from riskloop.events import Event, RiskWarning
+from rules.emit import Emitter
+from rules.kinds.common import Hit, RuleState
+from rules.model import Rule
+from rules.operators import Selection
+from rules.specs import HeartbeatSpec
+from rules.timers import INF, Timers, Wake
+
+EMPTY: list[RiskWarning] = []
+
+
+class Evaluator(Protocol):
+    rule: Rule
+
+    def selections(self) -> list[Selection]: ...
+    def on_event(self, ev: Event, st: RuleState) -> list[Hit] | None: ...
+    def on_watermark(self, wm_ms: int, st: RuleState) -> list[Hit] | None: ...
+    def rebuild(self, st: RuleState) -> None: ...
+    def describe(self, key: str, st: RuleState) -> dict[str, Any]: ...
+
+
+# rule type (or spec variant) -> "module:class", imported when a rule of that type loads
+EVALUATORS: dict[str, str] = {
+    "match": "rules.kinds.match:MatchEvaluator",
+    "threshold": "rules.kinds.threshold:ThresholdEvaluator",
+    "ratio": "rules.kinds.ratio:RatioEvaluator",
+    "spike": "rules.kinds.spike:SpikeEvaluator",
+    "new_value": "rules.kinds.new_value:NewValueEvaluator",
+    "change": "rules.kinds.change:ChangeEvaluator",
+    "sequence": "rules.kinds.sequence:SequenceEvaluator",
+    "absence": "rules.kinds.absence:AbsenceEvaluator",
+    "heartbeat": "rules.kinds.heartbeat:HeartbeatEvaluator",
+    "anomaly": "rules.kinds.anomaly:AnomalyEvaluator",
+}
+
+
+def make_evaluator(rule: Rule, timers: Timers) -> Evaluator:
+    name = "heartbeat" if isinstance(rule.spec, HeartbeatSpec) else rule.type
+    module, _, cls = EVALUATORS[name].partition(":")
+    return getattr(importlib.import_module(module), cls)(rule, timers)
+
+
+def routing_types(rule: Rule, evaluator: Evaluator) -> frozenset[str] | None:
+    """Event types the rule can react to, or None for "any type"."""
+    if rule.match is not None and rule.match.types is not None:
+        return rule.match.types
+    types: set[str] = set()
+    for sel in evaluator.selections():
+        if sel.types is None:
+            return None
+        types |= sel.types
+    return frozenset(types) if rule.match is None else None
+
+
+def build_filter(rule: Rule, routed: bool, stats: Counter[str]) -> Callable[[Any], bool] | None:
+    """One predicate for match, where and exceptions; None when there is nothing to test."""
+    checks: list[Callable[[Any], bool]] = []
+    sel = rule.match
+    if sel is not None:
+        sel = sel.without_types() if routed else sel
+        if sel.alternatives != ((),):
+            checks.append(sel.fast)
+    if rule.where is not None:
+        checks.append(rule.where.holds)
+    if rule.exceptions:
+        exemptions = rule.exceptions
+
+        def not_exempt(ev: Any) -> bool:
+            for x in exemptions:
+                if x.applies(ev):
+                    stats["excepted"] += 1
+                    return False
+            return True
+
+        checks.append(not_exempt)
+    if not checks:
+        return None
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        c1, c2 = checks
+        return lambda ev: c1(ev) and c2(ev)
+    c1, c2, c3 = checks
+    return lambda ev: c1(ev) and c2(ev) and c3(ev)
+
+
+class Runner:
+    """A rule with its state in one engine."""
+
+    def __init__(self, rule: Rule, wake: Wake, stats: Counter[str], index: int = 0) -> None:
+        self.rule = rule
+        self.ns = f"{rule.id}@{rule.logic_hash}"
+        self.stats = stats
+        self.timers = Timers(wake, index)
+        self.sup_timers = Timers(wake, index)
+        self.evaluator = make_evaluator(rule, self.timers)
+        self.state = RuleState()
+        self.emitter = Emitter(rule, self.sup_timers, stats)
+        self.types = routing_types(rule, self.evaluator)
+        self.accepts = build_filter(rule, self.types is not None, stats)
+        self.silent = False
+        self.on_event = self._handler()
+
+    def _handler(self) -> Callable[[Event], list[RiskWarning]]:
+        """``on_event(ev)`` as one closure: filter, evaluate, emit (the hot path)."""
+        accepts, evaluate, state, runner = self.accepts, self.evaluator.on_event, self.state, self
+
+        def handle(ev: Event) -> list[RiskWarning]:
+            if accepts is not None and not accepts(ev):
+                return EMPTY
+            hits = evaluate(ev, state)
+            if not hits or runner.silent:
+                return EMPTY
+            return runner.emitter.emit(hits, state)
+
+        return handle
+
+    def on_watermark(self, wm_ms: int) -> list[RiskWarning]:
+        out = EMPTY
+        if self.timers.head() <= wm_ms:
+            hits = self.evaluator.on_watermark(wm_ms, self.state)
+            if hits and not self.silent:
+                out = self.emitter.emit(hits, self.state)
+        if self.sup_timers.head() <= wm_ms:
+            self.emitter.expire(wm_ms, self.state)
+        self.timers.report()
+        self.sup_timers.report()
+        return out
+
+    def head(self) -> int:
+        return min(self.timers.head(), self.sup_timers.head())
+
+    def rebuild(self) -> None:
+        self.evaluator.rebuild(self.state)
+        self.emitter.rebuild(self.state)
+
+
+__all__ = ["EVALUATORS", "INF", "Runner", "make_evaluator"]
