@@ -76,6 +76,16 @@ def register(app: faust.App, settings: Settings, ruleset: RuleSet, t: Topics) ->
             _record_disposition(feedback_table, value)
 
     @app.timer(interval=5.0)
+    async def refresh_rule_stats() -> None:
+        totals: dict[tuple[str, str], int] = {}
+        for st in engines:
+            for rule_id, counter in st.engine.stats.items():
+                for stat, n in counter.items():
+                    totals[(rule_id, stat)] = totals.get((rule_id, stat), 0) + n
+        for (rule_id, stat), n in totals.items():
+            m.RULE_STATS.labels(rule_id, stat).set(n)
+
+    @app.timer(interval=5.0)
     async def refresh_precision() -> None:
         for rule, c in precision(feedback_table.values()).items():
             if c["precision"] is not None:

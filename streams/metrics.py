@@ -18,6 +18,11 @@ SHADOW_WARNINGS = Counter(
     "Warnings of experimental rules (shadow mode: never enqueued)",
     ["rule"],
 )
+RULE_STATS = Gauge(
+    "riskloop_rule_stats",
+    "Per-rule engine counters since the rule set was loaded (emitted, suppressed, ...)",
+    ["rule", "stat"],
+)
 PROCESSING = Histogram(
     "riskloop_event_processing_seconds",
     "Rule engine time per event",
