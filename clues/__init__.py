@@ -1,6 +1,15 @@
-"""riskloop clues: the Redis clue queue, its HTTP API and the disposition outbox.
+"""riskloop clues: the clue verification queue inspectors work, in Redis, with its HTTP API.
 
-One module per noun: ``model`` (record, states, transitions), ``keys`` (Redis layout),
-``scripts`` (Lua), ``store`` (ClueStore), ``outbox`` (Kafka publisher), ``metrics``
-(Prometheus) and ``api`` (routes and app factory).
+One module per noun:
+
+- ``model`` (states, the transition table with roles, codes, errors) and ``records`` (Clue,
+  AuditEntry);
+- ``workdays`` (China's working-day calendar, deadline policy, colours), ``access``
+  (principals, scopes, token hashing), ``privacy`` (pseudonyms), ``listing`` (queries and
+  cursors), ``actions`` (argument checks) — all pure;
+- ``keys`` (Redis layout), ``scripts`` / ``lua_transition`` / ``lua_list`` (Lua), ``store``
+  (ClueStore), ``sla`` (deadline ticker), ``tokens`` (TokenStore), ``outbox`` (Kafka
+  publisher), ``metrics`` (Prometheus);
+- ``api`` (app factory), ``routes`` and ``bodies`` (endpoints), ``page`` (inspector web
+  page), ``cli`` (``riskloop clues …``), ``bench`` (``python -m clues.bench``).
 """

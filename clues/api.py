@@ -1,9 +1,13 @@
-"""The clue HTTP API: list, read, claim and dispose clues; health and Prometheus metrics.
+"""The clue HTTP API: app factory, error replies, request timing and background tasks.
 
 Run it with ``uvicorn clues.api:create_app --factory`` (settings from ``RISKLOOP_*``) or
-``serve(settings)``. The caller names themselves in the ``X-Actor`` header (required on
-writes) until tokens with roles arrive. The app's lifespan runs the lease reaper and, when a
-broker is configured, the outbox publisher.
+``serve(settings)``. Endpoints: ``clues.routes`` (clues, transitions, bulk, tickets, tokens)
+and ``clues.page`` (the inspector page at ``/ui``); OpenAPI at ``/openapi.json``, docs at
+``/docs``. Callers authenticate with ``Authorization: Bearer <token>``; tokens are created
+with ``riskloop clues token create``, ``POST /admin/tokens`` or, at start-up, from
+``RISKLOOP_API_BOOTSTRAP_TOKENS``. The lifespan runs the lease reaper and the deadline
+ticker (every ``tick_s``, on the injectable ``clock``) and, when a broker is configured, the
+outbox publisher.
 """
 
 from __future__ import annotations
@@ -15,128 +19,40 @@ import os
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any
 
 import redis.asyncio as aioredis
 import uvicorn
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, Field, field_validator
 from redis.exceptions import RedisError
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from clues import metrics
-from clues.model import DISPOSITION_CODES, STATUSES, ClueError, ClueNotFound, IllegalTransition
+from clues import metrics, page, routes
+from clues.access import BadTokenSpec
+from clues.model import ClueError, ClueNotFound, Forbidden, IllegalTransition
 from clues.outbox import OutboxPublisher
+from clues.sla import run_ticker
 from clues.store import ClueStore
+from clues.tokens import TokenStore
+from clues.workdays import DeadlinePolicy, WorkCalendar
 from riskloop.settings import Settings
 
 log = logging.getLogger(__name__)
 
-REAP_INTERVAL_S = 5.0
+TICK_S = 5.0
 Clock = Callable[[], int]
 
 
 def wall_clock_ms() -> int:
-    """Queue bookkeeping time (claims, leases, dispositions) in epoch ms."""
+    """Queue bookkeeping time (claims, leases, deadlines) in epoch ms."""
     return int(time.time() * 1000)
-
-
-# --- request models and dependencies ------------------------------------------------------
-
-
-class DisposeBody(BaseModel):
-    """Body of POST /clues/{id}/dispose."""
-
-    code: str = Field(description="disposition code: " + ", ".join(DISPOSITION_CODES))
-    note: str = Field(default="", max_length=4000, description="what the verification found")
-
-    @field_validator("code")
-    @classmethod
-    def _known_code(cls, v: str) -> str:
-        if v not in DISPOSITION_CODES:
-            valid = ", ".join(DISPOSITION_CODES)
-            raise ValueError(f"unknown disposition code {v!r}; valid codes: {valid}")
-        return v
-
-
-class ClaimBody(BaseModel):
-    """Optional body of POST /clues/{id}/claim."""
-
-    lease_s: int = Field(
-        default=1800, ge=60, le=7 * 24 * 3600, description="lease length in seconds"
-    )
-
-
-def require_actor(x_actor: Annotated[str | None, Header()] = None) -> str:
-    """The caller's identity from ``X-Actor``; 401 when missing."""
-    if not x_actor or not x_actor.strip():
-        raise HTTPException(401, "missing X-Actor header: say who you are, e.g. 'X-Actor: alice'")
-    return x_actor.strip()
-
-
-Actor = Annotated[str, Depends(require_actor)]
 
 
 def _store(request: Request) -> ClueStore:
     store: ClueStore = request.app.state.store
     return store
-
-
-def _now(request: Request) -> int:
-    clock: Clock = request.app.state.clock
-    return clock()
-
-
-# --- endpoints -----------------------------------------------------------------------------
-
-
-async def list_clues(
-    request: Request,
-    status: Annotated[str | None, Query(description="one of " + ", ".join(STATUSES))] = None,
-    rule: Annotated[str | None, Query(description="rule id")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
-) -> dict[str, Any]:
-    """Clues in a status (default: all, newest first), optionally of one rule, a page at a time."""
-    if status is not None and status not in STATUSES:
-        valid = ", ".join(STATUSES)
-        raise HTTPException(422, f"unknown status {status!r}; valid statuses: {valid}")
-    items, nxt = await _store(request).list(status, rule, limit, cursor)
-    return {"items": [c.to_dict() for c in items], "next_cursor": nxt}
-
-
-async def get_clue(request: Request, clue_id: str) -> dict[str, Any]:
-    """One clue with its audit trail (oldest first) and latest warning ids."""
-    store = _store(request)
-    clue = await store.get(clue_id)
-    if clue is None:
-        raise ClueNotFound(clue_id)
-    body = clue.to_dict()
-    body["audit"] = [e.to_dict() for e in await store.audit(clue_id)]
-    body["warning_ids"] = await store.warning_ids(clue_id)
-    return body
-
-
-async def claim_clue(
-    request: Request, clue_id: str, actor: Actor, body: ClaimBody | None = None
-) -> dict[str, Any]:
-    """Claim a new clue (or one whose lease ran out) for the caller, with a lease."""
-    lease_s = (body or ClaimBody()).lease_s
-    clue = await _store(request).claim(clue_id, actor, lease_s, now_ms=_now(request))
-    return clue.to_dict()
-
-
-async def dispose_clue(
-    request: Request, clue_id: str, body: DisposeBody, actor: Actor
-) -> dict[str, Any]:
-    """Record the verdict on a clue the caller holds; publishes a Disposition."""
-    clue = await _store(request).dispose(
-        clue_id, actor, DISPOSITION_CODES[body.code], body.code, body.note, _now(request)
-    )
-    return clue.to_dict()
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -149,17 +65,17 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def prometheus_metrics(request: Request) -> Response:
-    """Prometheus text; the clue gauge is read from Redis on every scrape."""
-    metrics.set_clue_counts(await _store(request).counts_by_status())
+    """Prometheus text; gauges and durable counters are read from Redis on every scrape."""
+    store = _store(request)
+    metrics.set_clue_counts(await store.counts_by_status())
+    metrics.REDIS_STATS.update(*await store.stats())
     return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)
 
 
 ROUTES: list[BaseRoute] = [
-    APIRoute("/clues", list_clues, methods=["GET"]),
-    APIRoute("/clues/{clue_id}", get_clue, methods=["GET"]),
-    APIRoute("/clues/{clue_id}/claim", claim_clue, methods=["POST"]),
-    APIRoute("/clues/{clue_id}/dispose", dispose_clue, methods=["POST"]),
-    APIRoute("/healthz", healthz, methods=["GET"]),
+    *routes.ROUTES,
+    *page.ROUTES,
+    APIRoute("/healthz", healthz, methods=["GET"], tags=["ops"]),
     APIRoute("/metrics", prometheus_metrics, methods=["GET"], include_in_schema=False),
 ]
 
@@ -169,9 +85,11 @@ ROUTES: list[BaseRoute] = [
 async def _clue_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, ClueNotFound):
         return JSONResponse({"detail": str(exc)}, status_code=404)
+    if isinstance(exc, Forbidden):
+        return JSONResponse({"detail": str(exc)}, status_code=403)
     if isinstance(exc, IllegalTransition):
         return JSONResponse({"detail": str(exc), "status": exc.status}, status_code=409)
-    return JSONResponse({"detail": str(exc)}, status_code=422)  # InvalidCursor, BadDisposition
+    return JSONResponse({"detail": str(exc)}, status_code=422)  # bad args, cursor, query
 
 
 class RequestTimer:
@@ -203,25 +121,18 @@ class RequestTimer:
             metrics.observe_request(scope["method"], route, status, time.monotonic() - start)
 
 
-async def _reap_forever(store: ClueStore, clock: Clock, stop: asyncio.Event) -> None:
-    """Return clues with expired leases to the queue every few seconds."""
-    while not stop.is_set():
-        try:
-            await store.expire_leases(clock())
-        except Exception as exc:  # Redis blip: try again next round
-            log.warning("lease reaper failed: %s", exc)
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(stop.wait(), REAP_INTERVAL_S)
-
-
 def _lifespan(
-    settings: Settings, publish: bool, owns_redis: bool
+    settings: Settings, publish: bool, owns_redis: bool, tick_s: float
 ) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store: ClueStore = app.state.store
+        spec = getattr(settings, "api_bootstrap_tokens", "") or ""
+        if spec:
+            n = await app.state.tokens.bootstrap(spec)
+            log.info("stored %d bootstrap token(s)", n)
         stop = asyncio.Event()
-        tasks = [asyncio.create_task(_reap_forever(store, app.state.clock, stop))]
+        tasks = [asyncio.create_task(run_ticker(store, app.state.clock, stop, tick_s))]
         if publish and settings.broker:
             pub = OutboxPublisher(
                 store.redis,
@@ -248,18 +159,30 @@ def create_app(
     prefix: str = "rl",
     clock: Clock = wall_clock_ms,
     publish: bool = True,
+    tick_s: float = TICK_S,
+    policy: DeadlinePolicy | None = None,
+    calendar: WorkCalendar | None = None,
 ) -> FastAPI:
     """The API app. Without ``redis`` it connects to ``settings.redis_url`` (and closes it)."""
     settings = settings or Settings.from_env()
+    spec = getattr(settings, "api_bootstrap_tokens", "") or ""
+    if spec:
+        try:
+            from clues.access import parse_bootstrap
+
+            parse_bootstrap(spec)  # a bad spec stops the start, naming the entry
+        except BadTokenSpec as exc:
+            raise SystemExit(f"RISKLOOP_API_BOOTSTRAP_TOKENS: {exc}") from None
     owns_redis = redis is None
     client = redis or aioredis.from_url(settings.redis_url, decode_responses=True)
     app = FastAPI(
         title="riskloop clues",
-        summary="The clue queue: list, claim and dispose of risk clues.",
+        summary="The clue verification queue: dispatch, sign for, verify, dispose, review.",
         routes=ROUTES,
-        lifespan=_lifespan(settings, publish, owns_redis),
+        lifespan=_lifespan(settings, publish, owns_redis, tick_s),
     )
-    app.state.store = ClueStore(client, prefix)
+    app.state.store = ClueStore(client, prefix, policy=policy, calendar=calendar)
+    app.state.tokens = TokenStore(client, prefix)
     app.state.clock = clock
     app.add_exception_handler(ClueError, _clue_error)
     app.add_middleware(RequestTimer)
@@ -269,8 +192,8 @@ def create_app(
 def serve(settings: Settings | None = None, host: str | None = None) -> None:
     """Run the API with uvicorn on ``settings.api_port`` (blocks).
 
-    The interface is ``host``, else ``settings.api_host`` once Settings has it, else
-    ``$RISKLOOP_API_HOST`` (docker-compose sets 0.0.0.0), else loopback.
+    The interface is ``host``, else ``settings.api_host``, else ``$RISKLOOP_API_HOST``
+    (docker-compose sets 0.0.0.0), else loopback.
     """
     settings = settings or Settings.from_env()
     host = host or getattr(settings, "api_host", None) or os.environ.get("RISKLOOP_API_HOST")

@@ -5,16 +5,32 @@ With the default prefix ``rl``:
 =====================================  ======  ==============================================
 key                                    type    content
 =====================================  ======  ==============================================
-``rl:clue:{clue_id}``                  HASH    the clue record (fields of ``clues.model.Clue``)
+``rl:clue:{clue_id}``                  HASH    the clue record (fields of ``clues.records.Clue``)
 ``rl:clue:{clue_id}:warnings``         LIST    latest 100 warning ids, newest first
-``rl:clue:{clue_id}:audit``            STREAM  the clue's audit trail (one entry per transition)
+``rl:clue:{clue_id}:audit``            STREAM  the clue's audit trail (one entry per step, with
+                                               the changed fields before and after)
 ``rl:fp:{fingerprint}``                HASH    ``clue_id`` and ``generation`` of the
                                                fingerprint's current clue
 ``rl:fp:{fingerprint}:seen``           SET     warning ids already ingested (idempotency)
-``rl:q:{status}``                      ZSET    clue ids in a status, score = display order
+``rl:q:{status}``                      ZSET    clue ids in a status, score = queue order
 ``rl:q:{status}:rule:{rule_id}``       ZSET    same, for one rule
-``rl:q:all`` / ``rl:q:all:rule:{r}``   ZSET    every clue, newest first_seen first
-``rl:audit``                           STREAM  every transition of every clue (MAXLEN ~100k)
+``rl:q:{status}:dept:{department}``    ZSET    same, for one department
+``rl:q:all`` (``:rule:{r}``,           ZSET    every clue, newest first_seen first
+``:dept:{d}``)
+``rl:q:due`` (``:dept:{d}``)           ZSET    clues whose deadline runs, score = due time
+``rl:q:colour:{colour}``               ZSET    clues of a deadline colour, score = due time
+``rl:q:assignee:{actor}``              ZSET    clues an inspector holds, score = due time
+``rl:sla``                             ZSET    clues the deadline ticker must look at, score =
+                                               when (next midnight, a deadline passing)
+``rl:ticket:{id}`` / ``rl:tickets``    HASH /  supervision tickets (督办单) raised on red /
+                                       ZSET    by opening time
+``rl:stats`` / ``rl:stats:backlog`` /  HASH    durable counters: on-time sign/dispose, returns,
+``rl:stats:dispositions``                      rework, pauses; clues per ``status|colour``;
+                                               closed clues per ``rule|code``
+``rl:token:{sha256}`` / ``rl:tokens``  HASH /  API tokens (hashed) and the set of their hashes
+                                       SET
+``rl:secret:pseudonym``                STRING  the HMAC key for pseudonyms (made on first use)
+``rl:audit``                           STREAM  every step of every clue (MAXLEN ~100k)
 ``rl:outbox``                          STREAM  dispositions to publish to Kafka; group
                                                ``outbox-publisher``; entries are deleted
                                                once the broker acknowledged them
@@ -26,8 +42,8 @@ the fingerprint's current clue), so the store targets a single Redis (or Sentine
 Redis Cluster.
 
 >>> k = Keys("rl")
->>> k.clue("clue-1"), k.queue("new"), k.queue("new", "r.x")
-('rl:clue:clue-1', 'rl:q:new', 'rl:q:new:rule:r.x')
+>>> k.clue("clue-1"), k.queue("new"), k.queue("new", "r.x"), k.queue("all", dept="d")
+('rl:clue:clue-1', 'rl:q:new', 'rl:q:new:rule:r.x', 'rl:q:all:dept:d')
 """
 
 from __future__ import annotations
@@ -58,9 +74,52 @@ class Keys:
     def seen(self, fingerprint: str) -> str:
         return f"{self.prefix}:fp:{fingerprint}:seen"
 
-    def queue(self, status: str, rule_id: str | None = None) -> str:
-        base = f"{self.prefix}:q:{status}"
-        return f"{base}:rule:{rule_id}" if rule_id else base
+    def queue(self, family: str, rule_id: str | None = None, dept: str | None = None) -> str:
+        """An index: a status, ``all`` or ``due``, optionally for one rule or department."""
+        base = f"{self.prefix}:q:{family}"
+        if rule_id:
+            return f"{base}:rule:{rule_id}"
+        return f"{base}:dept:{dept}" if dept else base
+
+    def colour(self, colour: str) -> str:
+        return f"{self.prefix}:q:colour:{colour}"
+
+    def assignee(self, actor: str) -> str:
+        return f"{self.prefix}:q:assignee:{actor}"
+
+    def ticket(self, ticket_id: str) -> str:
+        return f"{self.prefix}:ticket:{ticket_id}"
+
+    def token(self, digest: str) -> str:
+        return f"{self.prefix}:token:{digest}"
+
+    @property
+    def sla(self) -> str:
+        return f"{self.prefix}:sla"
+
+    @property
+    def tickets(self) -> str:
+        return f"{self.prefix}:tickets"
+
+    @property
+    def stats(self) -> str:
+        return f"{self.prefix}:stats"
+
+    @property
+    def backlog(self) -> str:
+        return f"{self.prefix}:stats:backlog"
+
+    @property
+    def dispositions(self) -> str:
+        return f"{self.prefix}:stats:dispositions"
+
+    @property
+    def tokens(self) -> str:
+        return f"{self.prefix}:tokens"
+
+    @property
+    def secret(self) -> str:
+        return f"{self.prefix}:secret:pseudonym"
 
     @property
     def audit(self) -> str:

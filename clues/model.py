@@ -1,78 +1,162 @@
-"""The clue record, its states and the one table of legal transitions.
+"""The clue's states, who may move it where, the disposition codes and the store's errors.
 
-Pure module: no Redis, no clock. The store (``clues.store``) generates its Lua scripts from the
-tables here, so the state machine is written down once. To grow the machine (dispatched,
-verifying, escalated, closed, ...) add statuses and rows to ``TRANSITIONS``; the scripts pick
-them up.
+Pure module: no Redis, no clock. ``clues.scripts`` generates its Lua tables from
+``TRANSITIONS`` here, so the state machine, the roles and the holder rules are written down
+once. The flow (a 12345-style work-order loop)::
+
+    new ─dispatch─► dispatched ─claim─► claimed (in verification, a lease) ─dispose─► disposed
+     │                │  ▲  ▲              │ ▲  │escalate            ▲          │submit
+     │dismiss         │  │  └release/expire┘ │  ▼                   │          ▼
+     ▼          return│  │dispatch  suspend/resume investigating ───┘      reviewing
+    closed ◄──────────┼──┼─────────────────────────────────────────approve──┘  │reject
+                      ▼  │                                                     ▼ (rework)
+                 returned (2nd return: arbitration ─arbitrate─► dispatched)  claimed
+
+``merge`` sends an unclaimed clue into another (``merged``, terminal); ``closed`` is terminal
+too: a later warning opens a new clue linked to it. Actions with an empty target
+(comments, evidence, labels, extensions) keep the status.
 
 Examples:
     >>> clue_id("fp-1")
     'clue-316e2296dc2206084d37'
-    >>> clue_id("fp-1", 1) != clue_id("fp-1", 0)
-    True
-    >>> check_transition("claim", NEW)
+    >>> check_transition("claim", DISPATCHED)
     'claimed'
     >>> check_transition("dispose", NEW)
     Traceback (most recent call last):
     ...
-    clues.model.IllegalTransition: cannot dispose a clue that is new (allowed from: claimed)
+    clues.model.IllegalTransition: cannot dispose a clue that is new (allowed from: claimed, investigating)
     >>> outcome_of("rectified"), outcome_of("false_positive")
     ('confirmed', 'dismissed')
-"""
+    >>> may("dispatch", INSPECTOR), may("dispatch", SUPERVISOR)
+    (False, True)
+"""  # noqa: E501
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-import orjson
+from clues.records import AuditEntry, Clue
+
+__all__ = ["AuditEntry", "Clue"]
 
 # --- statuses -------------------------------------------------------------------------------
 
 NEW = "new"
-CLAIMED = "claimed"
+DISPATCHED = "dispatched"
+RETURNED = "returned"
+ARBITRATION = "arbitration"
+CLAIMED = "claimed"  # "in verification": an inspector holds it under a lease
+SUSPENDED = "suspended"
+INVESTIGATING = "investigating"
 DISPOSED = "disposed"
-STATUSES = (NEW, CLAIMED, DISPOSED)
-# A warning whose fingerprint points at an open clue merges into it; otherwise a new
-# generation is opened. Terminal statuses are never reopened.
-OPEN_STATUSES = (NEW, CLAIMED)
-TERMINAL_STATUSES = (DISPOSED,)
-
-# How each status index orders its clues (ascending score = display order); the Lua in
-# clues.store computes these scores:
-#   new       most severe first, then oldest first_seen   (the work queue)
-#   claimed   soonest lease expiry first                   (the reaper reads it)
-#   disposed  most recently disposed first
-#   all       most recent first_seen first                 (GET /clues without a status)
+REVIEWING = "reviewing"
+CLOSED = "closed"
+MERGED = "merged"
+STATUSES = (
+    NEW,
+    DISPATCHED,
+    RETURNED,
+    ARBITRATION,
+    CLAIMED,
+    SUSPENDED,
+    INVESTIGATING,
+    DISPOSED,
+    REVIEWING,
+    CLOSED,
+    MERGED,
+)
+STATUS_LABELS = {CLAIMED: "in verification"}
+TERMINAL_STATUSES = (CLOSED, MERGED)
+# A warning whose fingerprint points at a clue in one of these merges into it.
+OPEN_STATUSES = tuple(s for s in STATUSES if s not in TERMINAL_STATUSES)
+# The department's deadline runs in these; suspended freezes it; after disposal it stops.
+CLOCKED_STATUSES = (DISPATCHED, RETURNED, ARBITRATION, CLAIMED, INVESTIGATING)
+# Statuses in which the inspector named by ``claimed_by`` holds the clue ("mine").
+HELD_STATUSES = (CLAIMED, SUSPENDED, INVESTIGATING, DISPOSED)
 ALL = "all"
+
+# --- roles ------------------------------------------------------------------------------------
+
+INSPECTOR = "inspector"
+LEAD = "lead"  # department lead
+SUPERVISOR = "supervisor"  # dispatch centre / supervision office
+ADMIN = "admin"
+ROLES = (INSPECTOR, LEAD, SUPERVISOR, ADMIN)
+SYSTEM = "system"  # the store itself: ingest, lease reaper, deadline ticker
+
+_DEPT = (INSPECTOR, LEAD)
+_CENTRE = (SUPERVISOR, ADMIN)
+_REVIEW = (LEAD, SUPERVISOR, ADMIN)
 
 
 @dataclass(frozen=True, slots=True)
 class Transition:
-    """One verb of the state machine: legal source statuses and the target status."""
+    """One verb: legal source statuses, target ("" = unchanged) and who may do it.
+
+    ``holder``: the caller must be the inspector holding the clue unless their role is in
+    ``override``. ``renews``: a holder's action renews the claim's lease. Empty ``roles``: only
+    the store itself (system) performs it.
+    """
 
     action: str
     sources: tuple[str, ...]
     target: str
+    roles: tuple[str, ...] = ()
+    holder: bool = False
+    override: tuple[str, ...] = (LEAD,)
+    renews: bool = True
 
+
+_ANY = STATUSES
+_LIVE = OPEN_STATUSES
+_UNCLAIMED = (NEW, DISPATCHED, RETURNED, ARBITRATION)
 
 TRANSITIONS: dict[str, Transition] = {
     t.action: t
     for t in (
-        Transition("open", (), NEW),  # a warning with no open clue for its fingerprint
-        Transition("claim", (NEW,), CLAIMED),  # an inspector takes it, with a lease
-        Transition("expire", (CLAIMED,), NEW),  # the lease ran out: back to the queue
-        Transition("dispose", (CLAIMED,), DISPOSED),  # verdict by the claim holder
+        Transition("open", (), NEW),
+        Transition("dispatch", (NEW, RETURNED), DISPATCHED, _CENTRE),
+        Transition("return", (DISPATCHED, CLAIMED), RETURNED, _DEPT),  # 2nd: ARBITRATION
+        Transition("arbitrate", (ARBITRATION,), DISPATCHED, _CENTRE),
+        Transition("claim", (DISPATCHED,), CLAIMED, _DEPT),
+        Transition("release", (CLAIMED,), DISPATCHED, _DEPT, holder=True),
+        Transition("expire", (CLAIMED,), DISPATCHED),
+        Transition("escalate", (CLAIMED,), INVESTIGATING, _DEPT, holder=True),
+        Transition("suspend", (CLAIMED,), SUSPENDED, _DEPT, holder=True),
+        Transition("resume", (SUSPENDED,), CLAIMED, _DEPT, holder=True),
+        Transition("request_extension", (CLAIMED, INVESTIGATING), "", _DEPT, holder=True),
+        Transition("decide_extension", (CLAIMED, INVESTIGATING), "", _REVIEW),
+        Transition("dispose", (CLAIMED, INVESTIGATING), DISPOSED, _DEPT, holder=True),
+        Transition("submit", (DISPOSED,), REVIEWING, _DEPT, holder=True),
+        Transition("approve", (REVIEWING,), CLOSED, _CENTRE),
+        Transition("reject", (REVIEWING,), CLAIMED, _CENTRE),  # rework, counted
+        Transition("dismiss", (NEW,), CLOSED, _CENTRE),
+        Transition("merge", _UNCLAIMED, MERGED, _CENTRE),
+        Transition("absorb", _LIVE, ""),  # the other side of a merge
+        Transition("comment", _ANY, "", ROLES),
+        Transition("label", _LIVE, "", ROLES),
+        Transition("evidence", _LIVE, "", ROLES),
+        Transition("reveal", _ANY, "", ROLES, holder=True, override=_REVIEW, renews=False),
+        Transition("raise_priority", _LIVE, ""),  # a merged warning of higher severity
+        Transition("recolour", CLOCKED_STATUSES, ""),
+        Transition("escalate_overdue", CLOCKED_STATUSES, ""),
     )
 }
+USER_ACTIONS = tuple(a for a, t in TRANSITIONS.items() if t.roles)
+# Actions that change nothing but the audit trail (the version stays).
+READ_ACTIONS = ("reveal",)
+RETURNS_BEFORE_ARBITRATION = 2
+REWORK_TICKET_AFTER = 3
+MAX_ESCALATION = 3
 
-# --- severities and disposition codes ---------------------------------------------------------
+# --- codes ------------------------------------------------------------------------------------
 
 SEVERITY_RANK: dict[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 MAX_SEVERITY_RANK = max(SEVERITY_RANK.values())
+MAX_PRIORITY = MAX_SEVERITY_RANK + 1  # a repeat of a closed clue can outrank "critical"
+REPEAT_WINDOW_MS = 90 * 86_400_000  # event time since the previous clue's last warning
 
 # code -> outcome published in riskloop.events.Disposition (one table, used by API and store).
 DISPOSITION_CODES: dict[str, str] = {
@@ -83,6 +167,22 @@ DISPOSITION_CODES: dict[str, str] = {
     "duplicate": "dismissed",
     "not_applicable": "dismissed",
 }
+EVIDENCE_REQUIRED = tuple(c for c, o in DISPOSITION_CODES.items() if o == "confirmed")
+FALSE_POSITIVE_REASONS = (
+    "data_quality",
+    "rule_too_sensitive",
+    "expected_behaviour",
+    "already_handled",
+)
+DISMISS_CODES = ("duplicate", "not_applicable", "false_positive")
+RETURN_REASONS = ("wrong_region", "wrong_function", "incomplete_information", "duplicate")
+SUSPEND_REASONS = (
+    "awaiting_test",
+    "awaiting_external_assistance",
+    "awaiting_party",
+    "force_majeure",
+)
+COLOURS = ("green", "blue", "yellow", "red")
 
 # --- errors -----------------------------------------------------------------------------------
 
@@ -100,15 +200,23 @@ class ClueNotFound(ClueError):
 
 
 class IllegalTransition(ClueError):
-    """The verb is not allowed in the clue's current status or for this actor."""
+    """The verb is not allowed in the clue's current status (or the clue changed meanwhile)."""
 
     def __init__(self, message: str, status: str | None = None) -> None:
         super().__init__(message)
         self.status = status
 
 
+class Conflict(IllegalTransition):
+    """The clue's version is not the one the caller expected (HTTP 409 / If-Match)."""
+
+
+class Forbidden(ClueError):
+    """The caller's role or scope (departments, regions) does not allow this (HTTP 403)."""
+
+
 class BadDisposition(ClueError, ValueError):
-    """A disposition that cannot be recorded as given (the API answers 422)."""
+    """A request that cannot be recorded as given (the API answers 422)."""
 
 
 class UnknownDispositionCode(BadDisposition):
@@ -134,7 +242,7 @@ def clue_id(fingerprint: str, generation: int = 0) -> str:
 
 
 def check_transition(action: str, status: str) -> str:
-    """Target status of ``action`` from ``status``; raises IllegalTransition if not allowed."""
+    """Status after ``action`` from ``status``; raises IllegalTransition if not allowed."""
     t = TRANSITIONS.get(action)
     if t is None:
         raise IllegalTransition(f"unknown action {action!r}", status)
@@ -143,7 +251,13 @@ def check_transition(action: str, status: str) -> str:
         raise IllegalTransition(
             f"cannot {action} a clue that is {status} (allowed from: {allowed})", status
         )
-    return t.target
+    return t.target or status
+
+
+def may(action: str, role: str) -> bool:
+    """Whether ``role`` may perform ``action`` at all (scope and holder rules aside)."""
+    t = TRANSITIONS.get(action)
+    return t is not None and role in t.roles
 
 
 def outcome_of(code: str) -> str:
@@ -166,140 +280,3 @@ def iso_ms(ms: int) -> str:
     '2026-03-02T01:15:00Z'
     """
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-# --- records ----------------------------------------------------------------------------------
-
-
-def _int(h: Mapping[str, str], name: str) -> int | None:
-    v = h.get(name)
-    return int(v) if v not in (None, "") else None
-
-
-def _float(h: Mapping[str, str], name: str) -> float | None:
-    v = h.get(name)
-    return float(v) if v not in (None, "") else None
-
-
-def _json_list(h: Mapping[str, str], name: str) -> tuple[str, ...]:
-    v = h.get(name)
-    return tuple(orjson.loads(v)) if v else ()
-
-
-@dataclass(frozen=True, slots=True)
-class Clue:
-    """A clue as stored in its Redis hash. Times are epoch ms; ``*_seen_ms`` are event time."""
-
-    id: str
-    fingerprint: str
-    generation: int
-    status: str
-    rule_id: str
-    rule_version: int
-    severity: str
-    title: str
-    key: str
-    region: str
-    department: str
-    first_seen_ms: int
-    last_seen_ms: int
-    warning_count: int
-    version: int
-    stage: str = ""
-    value: float | None = None
-    summary: str = ""
-    evidence: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-    last_warning_id: str = ""
-    previous_clue_id: str | None = None
-    next_clue_id: str | None = None
-    claimed_by: str | None = None
-    claimed_ms: int | None = None
-    lease_expires_ms: int | None = None
-    disposed_by: str | None = None
-    disposed_ms: int | None = None
-    disposition_code: str | None = None
-    outcome: str | None = None
-    note: str = ""
-
-    @classmethod
-    def from_hash(cls, h: Mapping[str, str]) -> Clue:
-        """Build from the decoded ``HGETALL`` of a clue hash."""
-        return cls(
-            id=h["id"],
-            fingerprint=h["fingerprint"],
-            generation=int(h["generation"]),
-            status=h["status"],
-            rule_id=h["rule_id"],
-            rule_version=int(h.get("rule_version") or 0),
-            severity=h.get("severity", ""),
-            title=h.get("title", ""),
-            key=h.get("key", ""),
-            region=h.get("region", ""),
-            department=h.get("department", ""),
-            first_seen_ms=int(h["first_seen_ms"]),
-            last_seen_ms=int(h["last_seen_ms"]),
-            warning_count=int(h["warning_count"]),
-            version=int(h["version"]),
-            stage=h.get("stage", ""),
-            value=_float(h, "value"),
-            summary=h.get("summary", ""),
-            evidence=_json_list(h, "evidence"),
-            tags=_json_list(h, "tags"),
-            last_warning_id=h.get("last_warning_id", ""),
-            previous_clue_id=h.get("previous_clue_id") or None,
-            next_clue_id=h.get("next_clue_id") or None,
-            claimed_by=h.get("claimed_by") or None,
-            claimed_ms=_int(h, "claimed_ms"),
-            lease_expires_ms=_int(h, "lease_expires_ms"),
-            disposed_by=h.get("disposed_by") or None,
-            disposed_ms=_int(h, "disposed_ms"),
-            disposition_code=h.get("disposition_code") or None,
-            outcome=h.get("outcome") or None,
-            note=h.get("note", ""),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (the API's clue representation)."""
-        d = {name: getattr(self, name) for name in self.__slots__}
-        d["evidence"] = list(self.evidence)
-        d["tags"] = list(self.tags)
-        return d
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """One line of a clue's audit trail: who moved it from where to where, when, and why."""
-
-    id: str
-    clue_id: str
-    ts_ms: int
-    actor: str
-    action: str
-    from_status: str
-    to_status: str
-    reason: str
-
-    @classmethod
-    def from_fields(cls, entry_id: str, f: Mapping[str, str]) -> AuditEntry:
-        return cls(
-            id=entry_id,
-            clue_id=f.get("clue_id", ""),
-            ts_ms=int(f.get("ts_ms") or 0),
-            actor=f.get("actor", ""),
-            action=f.get("action", ""),
-            from_status=f.get("from", ""),
-            to_status=f.get("to", ""),
-            reason=f.get("reason", ""),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "ts_ms": self.ts_ms,
-            "actor": self.actor,
-            "action": self.action,
-            "from": self.from_status,
-            "to": self.to_status,
-            "reason": self.reason,
-        }

@@ -1,35 +1,100 @@
-"""Lua sources of the clue store: one script per verb, sharing a prelude.
+"""Lua of the clue store: a shared prelude and the ingest, reaper, ticker and list scripts.
 
-Every script takes the key prefix as ``ARGV[1]`` and builds key names as in ``clues.keys``.
-The state machine tables are generated from ``clues.model`` so the Lua and the Python agree.
-Scripts never read the Redis clock: times come in as arguments (event time for upserts, the
-caller's clock for transitions), so they stay deterministic and testable.
+The transition script (one verb per call, every verb atomic) is in ``clues.lua_transition``,
+the list script in ``clues.lua_list``.
+Every script takes the key prefix as ``ARGV[1]`` and builds key names as ``clues.keys``
+does. The state machine tables are generated from ``clues.model`` so the Lua and the Python
+agree. Scripts never read the Redis clock: times come in as arguments (event time for
+upserts, the caller's clock for the rest), so they stay deterministic and testable.
 
-Replies are flat arrays of strings: ``{'OK', ...hash fields...}`` or ``{'ERR', CODE, ...}``.
+Replies are flat arrays of strings: ``{'OK', ...}`` or ``{'ERR', CODE, ...}``.
 """
 
 from __future__ import annotations
 
-from clues.model import MAX_SEVERITY_RANK, OPEN_STATUSES, TRANSITIONS
+from clues import model
+from clues.model import TRANSITIONS
 
 AUDIT_MAXLEN = 100_000
 WARNINGS_KEPT = 100
+# State fields whose changes every audit entry records (before/after): replaying the "after"
+# of a clue's entries in order rebuilds exactly these fields.
+TRACKED = (
+    "status",
+    "claimed_by",
+    "department",
+    "priority",
+    "due_ms",
+    "sign_due_ms",
+    "colour",
+    "escalation_level",
+    "ticket_id",
+    "return_count",
+    "arbitrated",
+    "rework_count",
+    "disposition_code",
+    "sub_reason",
+    "outcome",
+    "case_ref",
+    "merged_into",
+    "extension_count",
+    "ext_new_due_ms",
+    "suspend_reason",
+    "paused_ms",
+    "labels",
+    "evidence_refs",
+    "closed_by",
+)
+INDEXED = (
+    "status",
+    "rule_id",
+    "department",
+    "colour",
+    "claimed_by",
+    "priority",
+    "first_seen_ms",
+    "due_ms",
+    "lease_expires_ms",
+    "updated_ms",
+)
 
 
-def _lua_set(names: tuple[str, ...]) -> str:
+def _set(names: tuple[str, ...]) -> str:
     return "{" + ", ".join(f"[{n!r}]=true" for n in names) + "}"
 
 
+def _map(pairs: dict[str, str]) -> str:
+    return "{" + ", ".join(f"[{k!r}]={v}" for k, v in pairs.items()) + "}"
+
+
+def _list(names: tuple[str, ...]) -> str:
+    return "{" + ", ".join(repr(n) for n in names) + "}"
+
+
 def _tables() -> str:
-    sources = ", ".join(f"[{a!r}]={_lua_set(t.sources)}" for a, t in TRANSITIONS.items())
-    targets = ", ".join(f"[{a!r}]={t.target!r}" for a, t in TRANSITIONS.items())
-    return (
-        f"local SOURCES = {{{sources}}}\n"
-        f"local TARGET = {{{targets}}}\n"
-        f"local OPEN = {_lua_set(OPEN_STATUSES)}\n"
-        f"local MAX_RANK = {MAX_SEVERITY_RANK}\n"
-        f"local AUDIT_MAXLEN = '{AUDIT_MAXLEN}'\n"
-        f"local WARNINGS_LAST = {WARNINGS_KEPT - 1}\n"
+    t = TRANSITIONS
+    return "\n".join(
+        [
+            f"local SOURCES = {_map({a: _set(x.sources) for a, x in t.items()})}",
+            f"local TARGET = {_map({a: repr(x.target) for a, x in t.items()})}",
+            f"local ROLES = {_map({a: _set(x.roles) for a, x in t.items()})}",
+            f"local HOLDER = {_set(tuple(a for a, x in t.items() if x.holder))}",
+            f"local OVERRIDE = {_map({a: _set(x.override) for a, x in t.items()})}",
+            f"local RENEWS = {_set(tuple(a for a, x in t.items() if x.renews))}",
+            f"local READONLY = {_set(model.READ_ACTIONS)}",
+            f"local OPEN = {_set(model.OPEN_STATUSES)}",
+            f"local CLOCKED = {_set(model.CLOCKED_STATUSES)}",
+            f"local HELD = {_set(model.HELD_STATUSES)}",
+            f"local EVIDENCE_REQUIRED = {_set(model.EVIDENCE_REQUIRED)}",
+            f"local TRACKED = {_list(TRACKED)}",
+            f"local INDEXED = {_list(INDEXED)}",
+            f"local MAX_PRIO = {model.MAX_PRIORITY}",
+            f"local RETURNS_ARB = {model.RETURNS_BEFORE_ARBITRATION}",
+            f"local REWORK_TICKET = {model.REWORK_TICKET_AFTER}",
+            f"local REPEAT_WINDOW = {model.REPEAT_WINDOW_MS}",
+            f"local AUDIT_MAXLEN = '{AUDIT_MAXLEN}'",
+            f"local WARNINGS_LAST = {WARNINGS_KEPT - 1}",
+        ]
     )
 
 
@@ -38,57 +103,136 @@ PRELUDE = (
     + _tables()
     + r"""
 local function int(x) return string.format('%d', x) end
-local function ckey(id) return P .. ':clue:' .. id end
-local function qkey(status, rule)
-  if rule then return P .. ':q:' .. status .. ':rule:' .. rule end
-  return P .. ':q:' .. status
+local function num(x) return tonumber(x) or 0 end
+local function key(...) return P .. ':' .. table.concat({...}, ':') end
+local function ckey(id) return key('clue', id) end
+local function snap(ck, names)
+  local v = redis.call('HMGET', ck, unpack(names))
+  local t = {}
+  for i, n in ipairs(names) do t[n] = v[i] or '' end
+  return t
+end
+local EMPTY_IDX, EMPTY_TRACKED = {}, {}
+for _, n in ipairs(INDEXED) do EMPTY_IDX[n] = '' end
+for _, n in ipairs(TRACKED) do EMPTY_TRACKED[n] = '' end
+
+-- queue order inside a status index (ascending score = display order)
+local function qscore(s)
+  local st, prio = s.status, MAX_PRIO - num(s.priority)
+  if st == 'new' then return prio * 1e13 + num(s.first_seen_ms) end
+  if st == 'claimed' then return num(s.lease_expires_ms) end  -- the reaper reads this
+  if CLOCKED[st] or st == 'suspended' then return prio * 1e13 + num(s.due_ms) end
+  return -num(s.updated_ms)
 end
 
--- display order inside a status index (see clues.model)
-local function score(status, ck)
-  if status == 'new' then
-    local f = redis.call('HMGET', ck, 'severity_rank', 'first_seen_ms')
-    return (MAX_RANK - tonumber(f[1])) * 1e13 + tonumber(f[2])
-  elseif status == 'claimed' then
-    return tonumber(redis.call('HGET', ck, 'lease_expires_ms'))
-  elseif status == 'disposed' then
-    return -tonumber(redis.call('HGET', ck, 'disposed_ms'))
+-- every index a clue in state s belongs to, with its score there
+local function entries(s)
+  local e = {}
+  if s.status == '' then return e end
+  local q, fs, due = qscore(s), -num(s.first_seen_ms), num(s.due_ms)
+  e[key('q', s.status)] = q
+  e[key('q', s.status, 'rule', s.rule_id)] = q
+  e[key('q', s.status, 'dept', s.department)] = q
+  e[key('q', 'all')] = fs
+  e[key('q', 'all', 'rule', s.rule_id)] = fs
+  e[key('q', 'all', 'dept', s.department)] = fs
+  if CLOCKED[s.status] and s.due_ms ~= '' then
+    e[key('q', 'due')] = due
+    e[key('q', 'due', 'dept', s.department)] = due
   end
-  return 0
+  if s.colour ~= '' then e[key('q', 'colour', s.colour)] = due end
+  if HELD[s.status] and s.claimed_by ~= '' then e[key('q', 'assignee', s.claimed_by)] = due end
+  return e
 end
 
-local function reindex(id, from, to, rule)
-  if from ~= '' and from ~= to then
-    redis.call('ZREM', qkey(from), id)
-    redis.call('ZREM', qkey(from, rule), id)
+local function reindex(id, b, a)
+  local eb, ea = entries(b), entries(a)
+  for k, _ in pairs(eb) do if ea[k] == nil then redis.call('ZREM', k, id) end end
+  for k, sc in pairs(ea) do
+    if eb[k] ~= sc then redis.call('ZADD', k, int(sc), id) end
   end
-  local s = int(score(to, ckey(id)))
-  redis.call('ZADD', qkey(to), s, id)
-  redis.call('ZADD', qkey(to, rule), s, id)
+  local kb, ka = b.status .. '|' .. b.colour, a.status .. '|' .. a.colour
+  if kb ~= ka then
+    if b.status ~= '' then redis.call('HINCRBY', key('stats', 'backlog'), kb, -1) end
+    if a.status ~= '' then redis.call('HINCRBY', key('stats', 'backlog'), ka, 1) end
+  end
 end
 
-local function index_all(id, rule, first_seen_s)
-  local s = int(-tonumber(first_seen_s))
-  redis.call('ZADD', qkey('all'), s, id)
-  redis.call('ZADD', qkey('all', rule), s, id)
+local function diff(b, a)
+  local before, after, n = {}, {}, 0
+  for _, f in ipairs(TRACKED) do
+    if b[f] ~= a[f] then before[f] = b[f]; after[f] = a[f]; n = n + 1 end
+  end
+  if n == 0 then return '{}', '{}' end
+  return cjson.encode(before), cjson.encode(after)
 end
 
-local function audit(id, ts_s, actor, action, from, to, reason)
-  local f = {'clue_id', id, 'ts_ms', ts_s, 'actor', actor, 'action', action,
-             'from', from, 'to', to, 'reason', reason}
+local function audit(id, now_s, actor, role, action, from, to, reason, bj, aj, version)
+  local f = {'clue_id', id, 'ts_ms', now_s, 'actor', actor, 'role', role, 'action', action,
+             'from', from, 'to', to, 'reason', reason, 'before', bj, 'after', aj,
+             'version', version}
   redis.call('XADD', ckey(id) .. ':audit', '*', unpack(f))
-  redis.call('XADD', P .. ':audit', 'MAXLEN', '~', AUDIT_MAXLEN, '*', unpack(f))
+  redis.call('XADD', key('audit'), 'MAXLEN', '~', AUDIT_MAXLEN, '*', unpack(f))
+end
+
+local function begin(id)
+  local ck = ckey(id)
+  return {id = id, ck = ck, idx = snap(ck, INDEXED), tracked = snap(ck, TRACKED)}
+end
+
+local function open_ticket(c, now_s, level, why)
+  local tid = 'tkt-' .. string.sub(redis.sha1hex(c.id .. '\31' .. now_s .. '\31' .. why), 1, 16)
+  local f = redis.call('HMGET', c.ck, 'department', 'region', 'due_ms', 'rule_id')
+  redis.call('HSET', key('ticket', tid), 'id', tid, 'clue_id', c.id, 'department', f[1] or '',
+             'region', f[2] or '', 'due_ms', f[3] or '', 'rule_id', f[4] or '', 'level', level,
+             'reason', why, 'opened_ms', now_s, 'status', 'open')
+  redis.call('ZADD', key('tickets'), now_s, tid)
+  redis.call('HSET', c.ck, 'ticket_id', tid, 'escalation_level', level)
+  redis.call('HINCRBY', key('stats'), 'tickets|' .. why, 1)
+end
+
+local function close_ticket(ck, now_s)
+  local tid = redis.call('HGET', ck, 'ticket_id')
+  if tid and tid ~= '' then
+    local tk = key('ticket', tid)
+    if redis.call('HGET', tk, 'status') == 'open' then
+      redis.call('HSET', tk, 'status', 'closed', 'closed_ms', now_s)
+    end
+  end
+end
+
+-- the common end of every step: deadline bookkeeping, version, indexes, audit
+local function finish(c, action, actor, role, now_s, reason, bump)
+  local ck = c.ck
+  local st = redis.call('HGET', ck, 'status')
+  if not CLOCKED[st] and st ~= 'suspended' then
+    redis.call('HDEL', ck, 'colour', 'red_since_ms')
+    redis.call('ZREM', key('sla'), c.id)
+    close_ticket(ck, now_s)
+  end
+  local v
+  if bump then
+    redis.call('HSET', ck, 'updated_ms', now_s)
+    v = redis.call('HINCRBY', ck, 'version', 1)
+  else
+    v = num(redis.call('HGET', ck, 'version'))
+  end
+  local a = snap(ck, INDEXED)
+  reindex(c.id, c.idx, a)
+  local bj, aj = diff(c.tracked, snap(ck, TRACKED))
+  audit(c.id, now_s, actor, role, action, c.idx.status, a.status, reason, bj, aj, int(v))
+  return v
 end
 
 local function expire(id, now_s)
-  local ck = ckey(id)
-  local f = redis.call('HMGET', ck, 'status', 'rule_id', 'claimed_by')
-  local to = TARGET['expire']
-  redis.call('HSET', ck, 'status', to)
-  redis.call('HDEL', ck, 'claimed_by', 'claimed_ms', 'lease_expires_ms')
-  redis.call('HINCRBY', ck, 'version', 1)
-  reindex(id, f[1], to, f[2])
-  audit(id, now_s, 'system', 'expire', f[1], to, 'lease of ' .. (f[3] or '?') .. ' expired')
+  local c = begin(id)
+  local holder = redis.call('HGET', c.ck, 'claimed_by') or '?'
+  redis.call('HSET', c.ck, 'status', TARGET['expire'])
+  redis.call('HDEL', c.ck, 'claimed_by', 'claimed_ms', 'lease_expires_ms')
+  redis.call('HINCRBY', c.ck, 'lease_expired_count', 1)
+  redis.call('HINCRBY', key('stats'), 'lease_expired', 1)
+  redis.call('ZADD', key('sla'), now_s, id)
+  finish(c, 'expire', 'system', 'system', now_s, 'lease of ' .. holder .. ' expired', true)
 end
 """
 )
@@ -103,7 +247,7 @@ UPSERT = (
 local wid, fp, ts_s, rank_s, severity = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local ts, rank = tonumber(ts_s), tonumber(rank_s)
 local ident, content = cjson.decode(ARGV[7]), cjson.decode(ARGV[8])
-local fpkey = P .. ':fp:' .. fp
+local fpkey = key('fp', fp)
 
 if redis.call('SADD', fpkey .. ':seen', wid) == 0 then
   return {'duplicate', redis.call('HGET', fpkey, 'clue_id') or ''}
@@ -114,26 +258,27 @@ local prev, gen = '', 0
 if cur[1] then
   local ck = ckey(cur[1])
   local f = redis.call('HMGET', ck, 'status', 'first_seen_ms', 'last_seen_ms', 'severity_rank',
-                       'rule_id')
+                       'priority')
   if OPEN[f[1]] then
+    local raise = rank > num(f[4])
+    local c = nil
+    if raise then c = begin(cur[1]) end
+    local b = nil
+    if ts < num(f[2]) and not raise then b = snap(ck, INDEXED) end
     redis.call('HINCRBY', ck, 'warning_count', 1)
     redis.call('HINCRBY', ck, 'version', 1)
-    local rescore = false
-    if ts < tonumber(f[2]) then
-      redis.call('HSET', ck, 'first_seen_ms', ts_s)
-      index_all(cur[1], f[5], ts_s)
-      rescore = true
-    end
-    if ts >= tonumber(f[3]) then
-      redis.call('HSET', ck, 'last_seen_ms', ts_s, unpack(content))
-    end
-    if rank > tonumber(f[4]) then
-      redis.call('HSET', ck, 'severity', severity, 'severity_rank', rank_s)
-      rescore = true
-    end
-    if rescore then reindex(cur[1], f[1], f[1], f[5]) end
+    if ts < num(f[2]) then redis.call('HSET', ck, 'first_seen_ms', ts_s) end
+    if ts >= num(f[3]) then redis.call('HSET', ck, 'last_seen_ms', ts_s, unpack(content)) end
     redis.call('LPUSH', ck .. ':warnings', wid)
     redis.call('LTRIM', ck .. ':warnings', 0, WARNINGS_LAST)
+    if raise then
+      redis.call('HSET', ck, 'severity', severity, 'severity_rank', rank_s)
+      if rank > num(f[5]) then redis.call('HSET', ck, 'priority', rank_s) end
+      finish(c, 'raise_priority', 'system', 'system', ts_s, 'warning ' .. wid .. ': ' .. severity,
+             false)
+    elseif b then
+      reindex(cur[1], b, snap(ck, INDEXED))
+    end
     return {'merged', cur[1]}
   end
   prev, gen = cur[1], tonumber(cur[2]) + 1
@@ -141,85 +286,79 @@ end
 
 local id = 'clue-' .. string.sub(redis.sha1hex(fp .. '\31' .. int(gen)), 1, 20)
 local ck = ckey(id)
-local to = TARGET['open']
-redis.call('HSET', ck, 'id', id, 'fingerprint', fp, 'generation', int(gen), 'status', to,
-           'severity', severity, 'severity_rank', rank_s, 'first_seen_ms', ts_s,
-           'last_seen_ms', ts_s, 'warning_count', 1, 'version', 1, 'previous_clue_id', prev,
-           unpack(ident))
+local prio, repeat_of = rank, ''
+if prev ~= '' then
+  local p = redis.call('HMGET', ckey(prev), 'priority', 'last_seen_ms', 'status')
+  if p[3] == 'closed' and ts - num(p[2]) <= REPEAT_WINDOW then
+    prio, repeat_of = math.min(math.max(rank, num(p[1])) + 1, MAX_PRIO), prev
+  end
+  redis.call('HSET', ckey(prev), 'next_clue_id', id)
+end
+redis.call('HSET', ck, 'id', id, 'fingerprint', fp, 'generation', int(gen), 'status', 'new',
+           'severity', severity, 'severity_rank', rank_s, 'priority', int(prio),
+           'first_seen_ms', ts_s, 'last_seen_ms', ts_s, 'warning_count', 1, 'version', 1,
+           'updated_ms', ts_s, 'previous_clue_id', prev, 'repeat_of', repeat_of, unpack(ident))
 redis.call('HSET', ck, unpack(content))
 redis.call('HSET', fpkey, 'clue_id', id, 'generation', int(gen))
-if prev ~= '' then redis.call('HSET', ckey(prev), 'next_clue_id', id) end
 redis.call('LPUSH', ck .. ':warnings', wid)
-local rule = redis.call('HGET', ck, 'rule_id')
-reindex(id, '', to, rule)
-index_all(id, rule, ts_s)
-audit(id, ts_s, 'system', 'open', '', to, 'warning ' .. wid)
+local c = {id = id, ck = ck, idx = EMPTY_IDX, tracked = EMPTY_TRACKED}
+local why = 'warning ' .. wid
+if repeat_of ~= '' then why = why .. ', repeat of ' .. repeat_of end
+finish(c, 'open', 'system', 'system', ts_s, why, false)
 return {'new', id}
 """
 )
 
-# ARGV: P, clue_id, actor, now_ms, lease_ms
-CLAIM = (
-    PRELUDE
-    + r"""
-local id, actor, now_s = ARGV[2], ARGV[3], ARGV[4]
-local now = tonumber(now_s)
-local ck = ckey(id)
-local f = redis.call('HMGET', ck, 'status', 'lease_expires_ms', 'claimed_by', 'rule_id')
-if not f[1] then return {'ERR', 'NOT_FOUND'} end
-local expired = '0'
-if SOURCES['expire'][f[1]] and f[2] and tonumber(f[2]) <= now then
-  expire(id, now_s)
-  expired = '1'
-  f = redis.call('HMGET', ck, 'status', 'lease_expires_ms', 'claimed_by', 'rule_id')
-end
-if not SOURCES['claim'][f[1]] then
-  return {'ERR', 'BAD_STATE', f[1], f[3] or '', f[2] or ''}
-end
-local to = TARGET['claim']
-redis.call('HSET', ck, 'status', to, 'claimed_by', actor, 'claimed_ms', now_s,
-           'lease_expires_ms', int(now + tonumber(ARGV[5])))
-redis.call('HINCRBY', ck, 'version', 1)
-reindex(id, f[1], to, f[4])
-audit(id, now_s, actor, 'claim', f[1], to, '')
-return {'OK', expired, unpack(redis.call('HGETALL', ck))}
-"""
-)
-
-# ARGV: P, clue_id, actor, now_ms, expected_version, code, outcome, note, disposition_json
-DISPOSE = (
-    PRELUDE
-    + r"""
-local id, actor, now_s = ARGV[2], ARGV[3], ARGV[4]
-local ck = ckey(id)
-local f = redis.call('HMGET', ck, 'status', 'claimed_by', 'lease_expires_ms', 'version',
-                     'rule_id', 'disposed_by', 'disposition_code')
-if not f[1] then return {'ERR', 'NOT_FOUND'} end
-if not SOURCES['dispose'][f[1]] then
-  return {'ERR', 'BAD_STATE', f[1], f[6] or '', f[7] or ''}
-end
-if f[2] ~= actor then return {'ERR', 'NOT_HOLDER', f[1], f[2] or ''} end
-if tonumber(f[3]) <= tonumber(now_s) then return {'ERR', 'LEASE_EXPIRED', f[1], f[3]} end
-if f[4] ~= ARGV[5] then return {'ERR', 'CONFLICT', f[1], f[4]} end
-local to = TARGET['dispose']
-redis.call('HSET', ck, 'status', to, 'disposed_by', actor, 'disposed_ms', now_s,
-           'disposition_code', ARGV[6], 'outcome', ARGV[7], 'note', ARGV[8])
-redis.call('HDEL', ck, 'lease_expires_ms')
-redis.call('HINCRBY', ck, 'version', 1)
-reindex(id, f[1], to, f[5])
-audit(id, now_s, actor, 'dispose', f[1], to, ARGV[6])
-redis.call('XADD', P .. ':outbox', '*', 'kind', 'disposition', 'key', id, 'value', ARGV[9])
-return {'OK', unpack(redis.call('HGETALL', ck))}
-"""
-)
-
-# ARGV: P, now_ms, limit. Returns the ids whose lease ran out (back in the queue now).
+# ARGV: P, now_ms, limit. Returns the ids whose lease ran out (back in their department queue).
 REAP = (
     PRELUDE
     + r"""
-local ids = redis.call('ZRANGE', qkey(TARGET['claim']), '-inf', ARGV[2], 'BYSCORE',
+local ids = redis.call('ZRANGE', key('q', 'claimed'), '-inf', ARGV[2], 'BYSCORE',
                        'LIMIT', 0, ARGV[3])
 for _, id in ipairs(ids) do expire(id, ARGV[2]) end
 return ids
+"""
+)
+
+# ARGV: P, now_ms, JSON list of {id, version, colour, escalate ('1'|'0'), next (ms)} decided
+# by the ticker in Python (it owns the calendar). A clue that changed since the ticker read
+# it is skipped and looked at again on the next tick. Returns how many were applied.
+SLA_STEP = (
+    PRELUDE
+    + r"""
+local now_s = ARGV[2]
+local done = 0
+for _, d in ipairs(cjson.decode(ARGV[3])) do
+  local ck = ckey(d.id)
+  local f = redis.call('HMGET', ck, 'status', 'version', 'colour')
+  if not f[1] or not CLOCKED[f[1]] then
+    redis.call('ZREM', key('sla'), d.id)
+  elseif f[2] == d.version then
+    local old = f[3] or ''
+    if d.colour ~= old then
+      local c = begin(d.id)
+      redis.call('HSET', ck, 'colour', d.colour)
+      if d.colour == 'red' then
+        redis.call('HSET', ck, 'red_since_ms', now_s)
+        open_ticket(c, now_s, 1, 'overdue')
+      elseif old == 'red' then
+        redis.call('HDEL', ck, 'red_since_ms')
+        close_ticket(ck, now_s)
+      end
+      finish(c, 'recolour', 'system', 'system', now_s, old .. ' -> ' .. d.colour, true)
+    end
+    if d.escalate == '1' then
+      local c = begin(d.id)
+      local lvl = redis.call('HINCRBY', ck, 'escalation_level', 1)
+      local tid = redis.call('HGET', ck, 'ticket_id')
+      if tid then redis.call('HSET', key('ticket', tid), 'level', lvl) end
+      redis.call('HINCRBY', key('stats'), 'escalations', 1)
+      finish(c, 'escalate_overdue', 'system', 'system', now_s, 'level ' .. lvl, true)
+    end
+    redis.call('ZADD', key('sla'), d.next, d.id)
+    done = done + 1
+  end
+end
+return done
 """
 )

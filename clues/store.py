@@ -1,7 +1,13 @@
-"""ClueStore: warnings in, clues out, transitions checked and audited — all in Redis.
+"""ClueStore: warnings in, clues out, every step checked, audited and atomic — all in Redis.
 
-Each verb is one Lua script call, so it is atomic; a batch of upserts is pipelined (each
-warning atomic, the batch not). Key layout: ``clues.keys``; scripts: ``clues.scripts``.
+Each step is one Lua script call, so it is atomic; a batch of upserts is pipelined (each
+warning atomic, the batch not). Key layout: ``clues.keys``; scripts: ``clues.scripts`` and
+``clues.lua_transition``; argument checks and deadlines: ``clues.actions``.
+
+A transition reads the clue, checks the caller's scope and role, prepares the arguments and
+runs the script with the version it read: if the clue changed in between (a merged warning,
+another inspector) the script refuses and the store tries again with a fresh read, unless the
+caller named the version it expected (HTTP ``If-Match``): then the caller hears of it.
 
 The store works with a ``redis.asyncio.Redis`` client built with or without
 ``decode_responses``. It does not count upserts in Prometheus: the caller does, with
@@ -10,40 +16,48 @@ The store works with a ``redis.asyncio.Redis`` client built with or without
 
 from __future__ import annotations
 
-import base64
 import builtins
-from collections.abc import Sequence
+import secrets
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
 
-from clues import metrics, scripts
+from clues import actions, metrics, scripts
+from clues.access import Principal
+from clues.errors import error_from_reply
 from clues.keys import Keys
+from clues.listing import (
+    MAX_SCAN,
+    InvalidCursor,
+    ListQuery,
+    decode_cursor,
+    encode_cursor,
+    plan,
+)
+from clues.lua_list import LIST
+from clues.lua_transition import TRANSITION
 from clues.model import (
-    ALL,
     STATUSES,
     AuditEntry,
     BadDisposition,
     Clue,
-    ClueError,
     ClueNotFound,
-    IllegalTransition,
+    Conflict,
+    Forbidden,
     clue_id,
-    iso_ms,
-    outcome_of,
+    may,
     severity_rank,
 )
+from clues.privacy import Masker
+from clues.workdays import DeadlinePolicy, WorkCalendar, default_policy
 from riskloop.events import Disposition, RiskWarning, stable_id
 
-__all__ = ["ClueStore", "clue_id", "InvalidCursor"]
+__all__ = ["ClueStore", "clue_id", "InvalidCursor", "ListQuery"]
 
 BATCH = 500
-_CONFLICT_RETRIES = 5
-
-
-class InvalidCursor(ClueError, ValueError):
-    """A pagination cursor this store did not hand out."""
+_CONFLICT_RETRIES = 8
 
 
 def _text(v: Any) -> str:
@@ -75,6 +89,7 @@ def warning_args(prefix: str, w: RiskWarning) -> list[str]:
         "summary": w.summary,
         "evidence": orjson.dumps(list(w.evidence)).decode(),
         "tags": orjson.dumps(list(w.tags)).decode(),
+        "details": orjson.dumps(w.details).decode() if w.details else "",
         "window_start_ms": _num(w.window_start_ms),
         "window_end_ms": _num(w.window_end_ms),
         "last_warning_id": w.id,
@@ -92,33 +107,38 @@ def warning_args(prefix: str, w: RiskWarning) -> list[str]:
     ]
 
 
-def encode_cursor(score: float, member: str) -> str:
-    raw = f"{score!r}\x1f{member}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[float, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        score, member = raw.split("\x1f", 1)
-        return float(score), member
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidCursor(
-            f"bad cursor {cursor!r}: pass back the next_cursor of a previous page"
-        ) from None
+def _scope(who: Principal) -> str:
+    """The caller's scope as the transition script checks it."""
+    scope: dict[str, Any] = {}
+    if who.departments is not None:
+        scope["departments"] = {d: True for d in who.departments} or {"\x00none": True}
+    if who.regions is not None:
+        scope["regions"] = list(who.regions)
+    return orjson.dumps(scope).decode()
 
 
 class ClueStore:
     """The clue queue in Redis under a key prefix (default ``rl``)."""
 
-    def __init__(self, redis: aioredis.Redis, prefix: str = "rl") -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        prefix: str = "rl",
+        *,
+        policy: DeadlinePolicy | None = None,
+        calendar: WorkCalendar | None = None,
+    ) -> None:
         self.redis = redis
         self.prefix = prefix
         self.keys = Keys(prefix)
+        self.policy = policy or default_policy()
+        self.calendar = calendar or WorkCalendar()
         self._upsert = redis.register_script(scripts.UPSERT)
-        self._claim = redis.register_script(scripts.CLAIM)
-        self._dispose = redis.register_script(scripts.DISPOSE)
+        self._transition = redis.register_script(TRANSITION)
         self._reap = redis.register_script(scripts.REAP)
+        self._sla = redis.register_script(scripts.SLA_STEP)
+        self._list = redis.register_script(LIST)
+        self._masker: Masker | None = None
 
     # --- ingest ---------------------------------------------------------------------------
 
@@ -138,6 +158,15 @@ class ClueStore:
         """The clue, or None."""
         h = await self.redis.hgetall(self.keys.clue(clue_id))  # type: ignore[misc]
         return Clue.from_hash({_text(k): _text(v) for k, v in h.items()}) if h else None
+
+    async def get_for(self, clue_id: str, who: Principal) -> Clue:
+        """The clue if ``who`` may see it: ClueNotFound or Forbidden otherwise."""
+        clue = await self.get(clue_id)
+        if clue is None:
+            raise ClueNotFound(clue_id)
+        if not who.covers(clue.department, clue.region):
+            raise Forbidden(f"clue {clue_id} is outside {who.name}'s departments and regions")
+        return clue
 
     async def audit(self, clue_id: str, limit: int = 1000) -> builtins.list[AuditEntry]:
         """The clue's audit trail, oldest first."""
@@ -159,71 +188,123 @@ class ClueStore:
             pipe.zcard(self.keys.queue(status))
         return dict(zip(STATUSES, (int(n) for n in await pipe.execute()), strict=True))
 
+    async def stats(self) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+        """The durable counters: ``rl:stats``, ``rl:stats:backlog``, ``rl:stats:dispositions``."""
+        pipe = self.redis.pipeline(transaction=False)
+        for k in (self.keys.stats, self.keys.backlog, self.keys.dispositions):
+            pipe.hgetall(k)
+        a, b, c = [{_text(k): int(v) for k, v in h.items()} for h in await pipe.execute()]
+        return a, b, c
+
+    async def masker(self) -> Masker:
+        """The pseudonymiser, with the store's secret key (made once, kept in Redis)."""
+        if self._masker is None:
+            await self.redis.set(self.keys.secret, secrets.token_hex(32), nx=True)
+            key = _text(await self.redis.get(self.keys.secret))
+            self._masker = Masker(key.encode())
+        return self._masker
+
     # --- transitions ----------------------------------------------------------------------
 
-    async def claim(self, clue_id: str, actor: str, lease_s: int = 1800, *, now_ms: int) -> Clue:
-        """new -> claimed for ``lease_s``; a claim whose lease ran out can be taken over."""
-        if lease_s < 1:
-            raise ValueError(f"lease_s={lease_s!r}: a lease lasts at least 1 second")
-        reply = await self._claim(
-            args=[self.prefix, clue_id, actor, str(now_ms), str(lease_s * 1000)]
-        )
-        reply = [_text(x) for x in reply]
-        if reply[0] != "OK":
-            raise _claim_error(clue_id, actor, reply)
-        metrics.record_transitions(["expire", "claim"] if reply[1] == "1" else ["claim"])
-        return Clue.from_hash(_pairs(reply[2:]))
-
-    async def dispose(
-        self, clue_id: str, actor: str, outcome: str, code: str, note: str, now_ms: int
+    async def transition(
+        self,
+        clue_id: str,
+        action: str,
+        who: Principal,
+        now_ms: int,
+        args: Mapping[str, Any] | None = None,
+        expected_version: int | None = None,
     ) -> Clue:
-        """claimed -> disposed by the claim holder; the Disposition goes to the outbox.
+        """Perform ``action`` on a clue as ``who``; the clue after it.
 
-        ``outcome`` must agree with ``code`` (``clues.model.DISPOSITION_CODES``); pass ``""``
-        to derive it from the code.
+        Raises ClueNotFound, Forbidden (role or scope), Conflict (``expected_version`` is
+        stale), IllegalTransition (not from this status, not the holder, a guard) or
+        BadDisposition (bad arguments).
         """
-        expected = outcome_of(code)
-        if outcome and outcome != expected:
-            raise BadDisposition(
-                f"disposition code {code!r} means outcome {expected!r}, not {outcome!r}"
-            )
+        if not may(action, who.role):
+            raise Forbidden(f"a {who.role} may not {action.replace('_', ' ')} clues")
+        reads = action in actions.READS_CLUE or action == "merge"
+        scope = _scope(who)
         for _ in range(_CONFLICT_RETRIES):
-            clue = await self.get(clue_id)
-            if clue is None:
-                raise ClueNotFound(clue_id)
-            disposition = await self._disposition(clue, actor, expected, code, now_ms)
-            reply = await self._dispose(
-                args=[self.prefix, clue_id, actor, str(now_ms), str(clue.version), code]
-                + [expected, note, disposition.to_json().decode()]
+            clue = await self.get_for(clue_id, who) if reads else None
+            version = expected_version
+            if version is None and clue is not None:
+                version = clue.version
+            prepared, disposition = await self._prepare(action, clue, who, now_ms, args or {})
+            reply = await self._transition(
+                args=[self.prefix, clue_id, action, who.name, who.role, str(now_ms)]
+                + ["" if version is None else str(version), orjson.dumps(prepared).decode()]
+                + [disposition, scope]
             )
             reply = [_text(x) for x in reply]
             if reply[0] == "OK":
-                metrics.record_transitions(["dispose"])
-                return Clue.from_hash(_pairs(reply[1:]))
-            if reply[1] != "CONFLICT":  # anything but a concurrent change is final
-                raise _dispose_error(clue_id, actor, reply)
-        raise IllegalTransition(f"clue {clue_id} keeps changing; try again", None)
+                after = Clue.from_hash(_pairs(reply[2:]))
+                metrics.record_transition(action, after, expired=reply[1] == "1")
+                return after
+            if reply[1] != "CONFLICT" or expected_version is not None:
+                raise error_from_reply(clue_id, action, who.name, reply)
+        raise Conflict(f"clue {clue_id} keeps changing; try again", None)
+
+    async def _prepare(
+        self,
+        action: str,
+        clue: Clue | None,
+        who: Principal,
+        now_ms: int,
+        args: Mapping[str, Any],
+    ) -> tuple[dict[str, str], str]:
+        if action == "merge":
+            assert clue is not None
+            return await self._prepare_merge(clue, who, args), ""
+        ctx = actions.Context(clue, who, now_ms, self.policy, self.calendar)
+        prepared = actions.prepare(action, ctx, args)
+        disposition = ""
+        if action in ("dispose", "dismiss"):
+            assert clue is not None
+            d = await self._disposition(clue, who.name, prepared, now_ms)
+            disposition = d.to_json().decode()
+        return prepared, disposition
+
+    async def _prepare_merge(
+        self, clue: Clue, who: Principal, args: Mapping[str, Any]
+    ) -> dict[str, str]:
+        into = args.get("into")
+        if not isinstance(into, str) or not into:
+            raise BadDisposition("into is required: the id of the clue to merge into")
+        target = await self.get_for(into, who)
+        return {"into": into, "into_department": target.department, "reason": f"into {into}"}
 
     async def _disposition(
-        self, clue: Clue, actor: str, outcome: str, code: str, now_ms: int
+        self, clue: Clue, actor: str, prepared: Mapping[str, str], now_ms: int
     ) -> Disposition:
         return Disposition(
             id=stable_id(clue.id, clue.version + 1, prefix="disp-"),
             clue_id=clue.id,
             rule_id=clue.rule_id,
             key=clue.key,
-            outcome=outcome,
-            code=code,
+            outcome=prepared["outcome"],
+            code=prepared["code"],
             actor=actor,
             ts_ms=now_ms,
             warning_ids=tuple(await self.warning_ids(clue.id)),
         )
 
+    async def reveal(self, clue_id: str, who: Principal, now_ms: int) -> Clue:
+        """The clue with personal identifiers, for an authorised caller; the view is audited."""
+        return await self.transition(clue_id, "reveal", who, now_ms)
+
     async def expire_leases(self, now_ms: int, limit: int = 500) -> builtins.list[str]:
-        """Return every clue whose lease ran out by ``now_ms`` to the queue; their ids."""
+        """Return every clue whose lease ran out by ``now_ms`` to its department's queue."""
         ids = [_text(i) for i in await self._reap(args=[self.prefix, str(now_ms), str(limit)])]
         metrics.record_transitions(["expire"] * len(ids))
         return ids
+
+    async def apply_sla(self, now_ms: int, decisions: Sequence[Mapping[str, str]]) -> int:
+        """Apply the deadline ticker's decisions (see ``clues.sla``); how many applied."""
+        if not decisions:
+            return 0
+        payload = orjson.dumps(list(decisions)).decode()
+        return int(await self._sla(args=[self.prefix, str(now_ms), payload]))
 
     # --- listing (last: the method name shadows the builtin in the class body) -----------
 
@@ -233,73 +314,32 @@ class ClueStore:
         rule_id: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        *,
+        query: ListQuery | None = None,
+        who: Principal | None = None,
     ) -> tuple[builtins.list[Clue], str | None]:
-        """One page of clues in a status (or all) and rule, in the status's display order.
+        """One page of clues matching a query, in its sort order, and the next page's cursor.
 
-        Returns the page and the cursor of the next page (None on the last page).
+        ``status`` and ``rule_id`` are shorthands for a query with just those filters;
+        ``who`` scopes the page to a caller's departments and regions (None: everything).
+        The cursor is None on the last page; a page can be short before the last one.
         """
         if limit < 1:
             raise ValueError(f"limit={limit!r}: ask for at least 1 clue")
-        if status is not None and status not in STATUSES:
-            raise ValueError(f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
-        key = self.keys.queue(status or ALL, rule_id)
-        rows = await self._page(key, limit, cursor)
-        page = rows[:limit]
+        q = query or ListQuery(status=(status,) if status else (), rule_id=rule_id)
+        p = plan(self.keys, q.validate(), who)
+        score, member = decode_cursor(cursor) if cursor else ("0", "")
+        reply = await self._list(
+            args=[self.prefix, p.key, "1" if p.reverse else "0", score, member, str(limit)]
+            + [str(max(MAX_SCAN, limit * 4)), orjson.dumps(p.filters).decode()]
+        )
+        reply = [_text(x) for x in reply]
         pipe = self.redis.pipeline(transaction=False)
-        for member, _ in page:
-            pipe.hgetall(self.keys.clue(member))
+        for member_id in reply[3:]:
+            pipe.hgetall(self.keys.clue(member_id))
         clues = [
             Clue.from_hash({_text(k): _text(v) for k, v in h.items()})
             for h in await pipe.execute()
             if h
         ]
-        nxt = encode_cursor(page[-1][1], page[-1][0]) if len(rows) > limit else None
-        return clues, nxt
-
-    async def _page(
-        self, key: str, limit: int, cursor: str | None
-    ) -> builtins.list[tuple[str, float]]:
-        """Up to limit+1 (member, score) rows after the cursor, ties broken by member."""
-        if cursor is None:
-            rows = await self.redis.zrange(key, 0, limit, withscores=True)
-            return [(_text(m), float(s)) for m, s in rows]
-        score, member = decode_cursor(cursor)
-        ties = await self.redis.zcount(key, score, score)
-        rows = await self.redis.zrange(
-            key, score, "+inf", byscore=True, offset=0, num=limit + 1 + ties, withscores=True
-        )
-        out = [(_text(m), float(s)) for m, s in rows]
-        return [(m, s) for m, s in out if s > score or m > member][: limit + 1]
-
-
-def _claim_error(clue_id: str, actor: str, reply: Sequence[str]) -> ClueError:
-    if reply[1] == "NOT_FOUND":
-        return ClueNotFound(clue_id)
-    status, holder, lease = reply[2], reply[3], reply[4]
-    if holder:
-        who = "you" if holder == actor else holder
-        until = f" until {iso_ms(int(lease))}" if lease else ""
-        return IllegalTransition(
-            f"cannot claim clue {clue_id}: it is already claimed by {who}{until}", status
-        )
-    return IllegalTransition(
-        f"cannot claim clue {clue_id}: it is {status}; only new clues can be claimed", status
-    )
-
-
-def _dispose_error(clue_id: str, actor: str, reply: Sequence[str]) -> ClueError:
-    code, status = reply[1], (reply[2] if len(reply) > 2 else None)
-    if code == "NOT_FOUND":
-        return ClueNotFound(clue_id)
-    if code == "BAD_STATE" and reply[3]:
-        msg = f"clue {clue_id} is already {status} ({reply[4]} by {reply[3]})"
-    elif code == "BAD_STATE":
-        msg = f"cannot dispose clue {clue_id}: it is {status}; claim it first"
-    elif code == "NOT_HOLDER":
-        msg = f"cannot dispose clue {clue_id}: it is claimed by {reply[3]}, not {actor}"
-    else:  # LEASE_EXPIRED
-        msg = (
-            f"cannot dispose clue {clue_id}: your claim expired at {iso_ms(int(reply[3]))};"
-            " claim it again"
-        )
-    return IllegalTransition(msg, status)
+        return clues, encode_cursor(reply[1], reply[2]) if reply[0] == "1" else None

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -56,6 +57,11 @@ API_READY_TIMEOUT_S = 60.0
 SINK_STABLE_S = 3.0
 SINK_TIMEOUT_S = 120.0
 PROGRESS_EVERY_S = 5.0
+# API tokens for this run (the API stores them hashed at start): the dispatch centre, alice.
+DEMO_TOKENS = {
+    "centre": "demo-centre-" + secrets.token_hex(8),
+    "alice": "demo-alice-" + secrets.token_hex(8),
+}
 STALL_S = 90.0
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -200,6 +206,8 @@ def _child_env(broker: Service, redis: Service) -> dict[str, str]:
         "RISKLOOP_BROKER": broker.url,
         "RISKLOOP_REDIS_URL": redis.url,
         "RISKLOOP_API_HOST": "127.0.0.1",
+        "RISKLOOP_API_BOOTSTRAP_TOKENS": f"{DEMO_TOKENS['centre']}=centre:supervisor:*:* "
+        f"{DEMO_TOKENS['alice']}=alice:inspector:*:*",
         # a source checkout runs too: the children's working folder is not the repository
         "PYTHONPATH": os.pathsep.join(p for p in pythonpath if p),
         "PYTHONUNBUFFERED": "1",
@@ -424,8 +432,11 @@ def _print_summary(stack: Stack, counts: WorkerCounts, clues: Clues, labels: int
     say(f"  clue queue       {api}/clues?status=new")
     say(f"  worker metrics   {worker}/metrics")
     say(f"  API metrics      {api}/metrics")
-    say("claim the first clue of the queue as inspector alice:")
-    say(f"  curl -s -X POST -H 'X-Actor: alice' {api}/clues/{clues.top_new_id or 'CLUE_ID'}/claim")
+    first = f"{api}/clues/{clues.top_new_id or 'CLUE_ID'}"
+    say("dispatch the first clue of the queue as the centre, then claim it as inspector alice:")
+    say(f"  curl -s -X POST -H 'Authorization: Bearer {DEMO_TOKENS['centre']}' {first}/dispatch")
+    say(f"  curl -s -X POST -H 'Authorization: Bearer {DEMO_TOKENS['alice']}' {first}/claim")
+    say(f"  inspector page {api}/ui (sign in with alice's token)")
     say()
 
 

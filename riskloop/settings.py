@@ -57,6 +57,10 @@ class Settings:
     session_timeout_s: float = 30.0
     # The partition key of event topics: every rule's group key must live inside it.
     partition_field: str = "region"
+    # API tokens stored (hashed) when the API starts, for demos and tests:
+    # "TOKEN=actor:role:departments:regions" entries separated by ';' or spaces, ',' between
+    # several departments or regions, '*' for all (see clues.access). Empty: none.
+    api_bootstrap_tokens: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from clues.access import Principal
+from clues.model import Clue
+from clues.store import ClueStore
 from riskloop.events import RiskWarning
 
 T0 = 1_772_414_100_000  # 2026-03-02T01:15:00Z
@@ -30,3 +33,31 @@ def make_warning(
     }
     fields.update(overrides)
     return RiskWarning(**fields)
+
+
+# --- callers and a shortcut through the flow ---------------------------------------------------
+
+DEPT = "market-supervision"
+CENTRE = Principal("sam", "supervisor")  # the dispatch centre, every department and region
+ALICE = Principal("alice", "inspector", (DEPT,), ("3301",))
+BOB = Principal("bob", "inspector", (DEPT,), ("3301",))
+LEAD = Principal("lena", "lead", (DEPT,), None)
+OUTSIDER = Principal("olga", "inspector", ("housing",), None)
+ADMIN = Principal("root", "admin")
+EVIDENCE = [{"uri": "file:///site/photo-1.jpg", "name": "photo"}]
+VERDICT_ARGS: dict[str, dict[str, Any]] = {
+    "confirmed_violation": {"evidence_refs": EVIDENCE},
+    "rectified": {"evidence_refs": EVIDENCE},
+    "risk_confirmed_no_violation": {"evidence_refs": EVIDENCE},
+    "false_positive": {"sub_reason": "data_quality"},
+}
+
+
+async def dispose_clue(
+    store: ClueStore, cid: str, code: str, now_ms: int = T0, who: Principal = ALICE
+) -> Clue:
+    """Dispatch (as the centre), claim and dispose of a clue (as ``who``)."""
+    await store.transition(cid, "dispatch", CENTRE, now_ms)
+    await store.transition(cid, "claim", who, now_ms + 1)
+    args = {"code": code, **VERDICT_ARGS.get(code, {})}
+    return await store.transition(cid, "dispose", who, now_ms + 2, args)

@@ -1,4 +1,4 @@
-"""The clue HTTP API end to end over ASGI, with a real Redis behind it."""
+"""The clue HTTP API end to end over ASGI, with a real Redis behind it and real tokens."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from clue_factories import T0, make_warning
+from clue_factories import EVIDENCE, T0, make_warning
 from fastapi import FastAPI
 
 from clues.api import create_app
@@ -21,13 +21,21 @@ from riskloop.settings import Settings
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 NOW = T0 + 3_600_000
-ALICE = {"X-Actor": "alice"}
-BOB = {"X-Actor": "bob"}
+TOKENS = (
+    "t-alice=alice:inspector:market-supervision:3301 t-bob=bob:inspector:market-supervision:3301"
+    " t-sam=sam:supervisor:*:* t-root=root:admin:*:* t-lena=lena:lead:market-supervision:*"
+)
+ALICE, BOB, SAM, ROOT, LENA = (
+    {"Authorization": f"Bearer t-{n}"} for n in ("alice", "bob", "sam", "root", "lena")
+)
 
 
 @pytest.fixture
-def app(redis_client: aioredis.Redis, prefix: str) -> FastAPI:
-    return create_app(Settings(), redis_client, prefix=prefix, clock=lambda: NOW, publish=False)
+async def app(redis_client: aioredis.Redis, prefix: str) -> AsyncIterator[FastAPI]:
+    settings = Settings(api_bootstrap_tokens=TOKENS)
+    app = create_app(settings, redis_client, prefix=prefix, clock=lambda: NOW, publish=False)
+    async with app.router.lifespan_context(app):
+        yield app
 
 
 @pytest.fixture
@@ -39,182 +47,294 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 async def seed(store: ClueStore, n: int = 3) -> list[str]:
     await store.upsert_warnings(
-        [make_warning(f"w{i}", fingerprint=f"fp-{i}", ts_ms=T0 + i) for i in range(n)]
+        [
+            make_warning(
+                f"w{i}",
+                fingerprint=f"fp-{i}",
+                ts_ms=T0 + i,
+                key=f"region=330106|applicant=cit-{i}",
+                details={"entity": {"kind": "citizen", "id": f"cit-{i}"}},
+            )
+            for i in range(n)
+        ]
     )
     return [clue_id(f"fp-{i}") for i in range(n)]
 
 
 def metric(text: str, name: str, **labels: str) -> float:
-    """Value of one sample in Prometheus text (0 when absent)."""
-    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    m = re.search(rf"^{re.escape(name)}\{{{re.escape(want)}\}} (\S+)$", text, re.MULTILINE)
-    return float(m.group(1)) if m else 0.0
+    """Value of one sample in Prometheus text (0 when absent); labels in any order."""
+    for line in text.splitlines():
+        m = re.match(rf"^{re.escape(name)}(?:\{{(.*)\}})? (\S+)$", line)
+        if m:
+            have = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1) or ""))
+            if have == labels:
+                return float(m.group(2))
+    return 0.0
 
 
-async def test_inspector_lists_claims_and_disposes_a_clue(
+async def post(client: httpx.AsyncClient, cid: str, action: str, who: dict, body=None):  # type: ignore[no-untyped-def]
+    return await client.post(f"/clues/{cid}/{action}", headers=who, json=body or {})
+
+
+async def test_inspector_works_a_clue_from_queue_to_close(
     client: httpx.AsyncClient, store: ClueStore, redis_client: aioredis.Redis, prefix: str
 ) -> None:
     ids = await seed(store)
+    await post(client, ids[1], "dispatch", SAM)
 
-    listed = (await client.get("/clues", params={"status": "new"})).json()
-    claimed = await client.post(f"/clues/{ids[1]}/claim", headers=ALICE)
-    disposed = await client.post(
-        f"/clues/{ids[1]}/dispose",
-        headers=ALICE,
-        json={"code": "false_positive", "note": "data entry error"},
+    queue = (await client.get("/clues", params={"status": "dispatched"}, headers=ALICE)).json()
+    claimed = await post(client, ids[1], "claim", ALICE)
+    disposed = await post(
+        client, ids[1], "dispose", ALICE, {"code": "rectified", "evidence_refs": EVIDENCE}
     )
-    detail = (await client.get(f"/clues/{ids[1]}")).json()
+    submitted = await post(client, ids[1], "submit", ALICE)
+    closed = await post(client, ids[1], "approve", SAM, {"note": "checked"})
+    detail = (await client.get(f"/clues/{ids[1]}", headers=ALICE)).json()
 
-    assert [c["id"] for c in listed["items"]] == ids and listed["next_cursor"] is None
-    assert claimed.status_code == 200
-    assert claimed.json()["claimed_by"] == "alice"
+    assert [c["id"] for c in queue["items"]] == [ids[1]] and queue["next_cursor"] is None
+    assert (claimed.status_code, claimed.json()["status_label"]) == (200, "in verification")
     assert claimed.json()["lease_expires_ms"] == NOW + 1_800_000
-    assert disposed.status_code == 200
-    assert disposed.json()["status"] == "disposed"
-    assert (detail["outcome"], detail["note"]) == ("dismissed", "data entry error")
+    assert disposed.json()["status"] == "disposed" and submitted.json()["status"] == "reviewing"
+    assert closed.json()["status"] == "closed"
     assert [(a["action"], a["actor"], a["to"]) for a in detail["audit"]] == [
         ("open", "system", "new"),
+        ("dispatch", "sam", "dispatched"),
         ("claim", "alice", "claimed"),
         ("dispose", "alice", "disposed"),
+        ("submit", "alice", "reviewing"),
+        ("approve", "sam", "closed"),
     ]
     assert detail["warning_ids"] == ["w1"]
     (entry,) = await redis_client.xrange(f"{prefix}:outbox")
-    assert Disposition.from_json(entry[1]["value"]).code == "false_positive"
+    assert Disposition.from_json(entry[1]["value"]).code == "rectified"
 
 
-async def test_list_pages_with_next_cursor(client: httpx.AsyncClient, store: ClueStore) -> None:
-    ids = await seed(store, 5)
+async def test_personal_identifiers_are_pseudonymised_except_in_the_audited_identity_view(
+    client: httpx.AsyncClient, store: ClueStore
+) -> None:
+    ids = await seed(store, 1)
+    await post(client, ids[0], "dispatch", SAM)
 
-    first = (await client.get("/clues", params={"limit": 2})).json()
-    second = await client.get("/clues", params={"limit": 2, "cursor": first["next_cursor"]})
-    third = await client.get("/clues", params={"limit": 2, "cursor": second.json()["next_cursor"]})
+    listed = (await client.get("/clues", headers=SAM)).json()["items"][0]
+    detail = (await client.get(f"/clues/{ids[0]}", headers=ALICE)).json()
+    refused = await client.get(f"/clues/{ids[0]}/identity", headers=ALICE)  # not her clue yet
+    shown = await client.get(f"/clues/{ids[0]}/identity", headers=LENA)
 
-    pages = [first, second.json(), third.json()]
-    seen = [c["id"] for p in pages for c in p["items"]]
-    assert seen == list(reversed(ids))  # all clues: newest first_seen first
-    assert third.json()["next_cursor"] is None
-
-
-async def test_list_filters_by_rule(client: httpx.AsyncClient, store: ClueStore) -> None:
-    await store.upsert_warnings(
-        [
-            make_warning("a", fingerprint="fp-a"),
-            make_warning("b", fingerprint="fp-b", rule_id="hotline.surge"),
-        ]
+    for view in (listed, detail):
+        assert "cit-0" not in str(view)
+        assert view["key"].startswith("region=330106|applicant=pid-")
+        assert view["details"]["entity"]["id"] == view["key"].rsplit("=", 1)[1]
+    assert refused.status_code == 409 and "claimed by nobody" in refused.json()["detail"]
+    assert shown.status_code == 200 and shown.json()["key"] == "region=330106|applicant=cit-0"
+    trail = (await client.get(f"/clues/{ids[0]}/audit", headers=SAM)).json()
+    assert [(e["action"], e["actor"], e["reason"]) for e in trail][-1] == (
+        "reveal",
+        "lena",
+        "identity viewed",
     )
 
-    body = (await client.get("/clues", params={"rule": "hotline.surge"})).json()
 
-    assert [c["id"] for c in body["items"]] == [clue_id("fp-b")]
-
-
-async def test_write_without_actor_is_401_with_a_message(
+async def test_requests_without_a_valid_token_are_401_and_ops_pages_are_open(
     client: httpx.AsyncClient, store: ClueStore
 ) -> None:
     ids = await seed(store, 1)
 
-    resp = await client.post(f"/clues/{ids[0]}/claim")
+    none = await client.post(f"/clues/{ids[0]}/claim")
+    bad = await client.get("/clues", headers={"Authorization": "Bearer nope"})
 
-    assert resp.status_code == 401
-    assert "X-Actor" in resp.json()["detail"]
+    assert (none.status_code, bad.status_code) == (401, 401)
+    assert "Authorization: Bearer" in none.json()["detail"]
+    assert none.headers["www-authenticate"] == "Bearer"
+    for path in ("/healthz", "/metrics", "/ui", "/ui/inspector.js", "/openapi.json"):
+        assert (await client.get(path)).status_code == 200, path
     assert (await store.get(ids[0])).status == "new"  # type: ignore[union-attr]
 
 
-async def test_unknown_clue_is_404_with_a_message(client: httpx.AsyncClient) -> None:
-    got = await client.get("/clues/clue-missing")
-    claimed = await client.post("/clues/clue-missing/claim", headers=ALICE)
-
-    assert got.status_code == claimed.status_code == 404
-    assert claimed.json()["detail"] == "no clue with id 'clue-missing'"
-
-
-async def test_conflicting_transitions_are_409_with_a_message(
+async def test_conflicts_are_409_and_bad_input_422_with_a_message(
     client: httpx.AsyncClient, store: ClueStore
 ) -> None:
     ids = await seed(store, 1)
-    await client.post(f"/clues/{ids[0]}/claim", headers=ALICE)
+    await post(client, ids[0], "dispatch", SAM)
+    await post(client, ids[0], "claim", ALICE)
 
-    second_claim = await client.post(f"/clues/{ids[0]}/claim", headers=BOB)
-    foreign_dispose = await client.post(
-        f"/clues/{ids[0]}/dispose", headers=BOB, json={"code": "rectified"}
+    second = await post(client, ids[0], "claim", BOB)
+    foreign = await post(client, ids[0], "dispose", BOB, {"code": "duplicate"})
+    stale = await client.post(
+        f"/clues/{ids[0]}/comments", headers={**ALICE, "If-Match": "1"}, json={"text": "hi"}
     )
+    bad_code = await post(client, ids[0], "dispose", ALICE, {"code": "closed"})
+    no_proof = await post(client, ids[0], "dispose", ALICE, {"code": "confirmed_violation"})
+    bad_status = await client.get("/clues", params={"status": "open"}, headers=ALICE)
+    bad_cursor = await client.get("/clues", params={"cursor": "garbage"}, headers=ALICE)
 
-    assert second_claim.status_code == 409
-    assert "already claimed by alice until 2026-03-02T02:45:00Z" in second_claim.json()["detail"]
-    assert second_claim.json()["status"] == "claimed"
-    assert foreign_dispose.status_code == 409
-    assert "claimed by alice, not bob" in foreign_dispose.json()["detail"]
-
-
-async def test_bad_input_is_422_naming_what_is_valid(
-    client: httpx.AsyncClient, store: ClueStore
-) -> None:
-    ids = await seed(store, 1)
-    await client.post(f"/clues/{ids[0]}/claim", headers=ALICE)
-
-    bad_code = await client.post(f"/clues/{ids[0]}/dispose", headers=ALICE, json={"code": "closed"})
-    bad_status = await client.get("/clues", params={"status": "open"})
-    bad_cursor = await client.get("/clues", params={"cursor": "garbage"})
-    bad_lease = await client.post(f"/clues/{ids[0]}/claim", headers=BOB, json={"lease_s": 5})
-
-    assert bad_code.status_code == 422
-    assert "unknown disposition code 'closed'" in bad_code.text
-    assert "confirmed_violation" in bad_code.text and "not_applicable" in bad_code.text
-    assert bad_status.status_code == 422
-    assert "valid statuses: new, claimed, disposed" in bad_status.json()["detail"]
+    assert second.status_code == 409 and "already claimed by alice" in second.json()["detail"]
+    assert foreign.status_code == 409 and "claimed by alice, not bob" in foreign.json()["detail"]
+    assert stale.status_code == 409 and "reload it" in stale.json()["detail"]
+    assert bad_code.status_code == 422 and "confirmed_violation" in bad_code.text
+    assert no_proof.status_code == 422 and "evidence reference" in no_proof.json()["detail"]
+    assert bad_status.status_code == 422 and "valid statuses: new," in bad_status.text
     assert bad_cursor.status_code == 422 and "next_cursor" in bad_cursor.json()["detail"]
-    assert bad_lease.status_code == 422 and "lease_s" in bad_lease.text
     assert (await store.get(ids[0])).status == "claimed"  # type: ignore[union-attr]
 
 
-async def test_metrics_show_queue_by_status_transitions_and_request_times(
+async def test_list_pages_with_next_cursor_and_filters_mine(
+    client: httpx.AsyncClient, store: ClueStore
+) -> None:
+    ids = await seed(store, 5)
+    await post(client, ids[2], "dispatch", SAM)
+    await post(client, ids[2], "claim", ALICE)
+
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        body = (await client.get("/clues", params=params, headers=SAM)).json()
+        seen += [c["id"] for c in body["items"]]
+        if not (cursor := body["next_cursor"]):
+            break
+    mine = (await client.get("/clues", params={"mine": "true"}, headers=ALICE)).json()
+
+    assert seen == list(reversed(ids))  # newest first_seen first
+    assert [c["id"] for c in mine["items"]] == [ids[2]]
+
+
+async def test_bulk_dispatch_and_close_report_each_item(
+    client: httpx.AsyncClient, store: ClueStore
+) -> None:
+    ids = await seed(store, 3)
+
+    dispatched = await client.post(
+        "/clues/bulk", headers=SAM, json={"action": "dispatch", "ids": [*ids[:2], "clue-nope"]}
+    )
+    closed = await client.post(
+        "/clues/bulk",
+        headers=SAM,
+        json={"action": "close", "ids": [ids[2], ids[0]], "args": {"code": "not_applicable"}},
+    )
+
+    body = dispatched.json()
+    assert (body["ok"], body["failed"]) == (2, 1)
+    assert [(r["id"], r["ok"]) for r in body["results"]] == [
+        (ids[0], True),
+        (ids[1], True),
+        ("clue-nope", False),
+    ]
+    results = closed.json()["results"]
+    assert (results[0]["ok"], results[0]["status"]) == (True, "closed")  # new: dismissed
+    assert results[1]["ok"] is False and "reviewing" in results[1]["detail"]
+
+
+async def test_an_admin_creates_tokens_others_cannot(
+    client: httpx.AsyncClient, store: ClueStore
+) -> None:
+    body = {"name": "carol", "role": "inspector", "departments": ["housing"]}
+
+    refused = await client.post("/admin/tokens", headers=SAM, json=body)
+    made = await client.post("/admin/tokens", headers=ROOT, json=body)
+    who = await client.get("/whoami", headers={"Authorization": f"Bearer {made.json()['token']}"})
+    listed = (await client.get("/admin/tokens", headers=ROOT)).json()
+
+    assert refused.status_code == 403
+    assert who.json() == {
+        "name": "carol",
+        "role": "inspector",
+        "departments": ["housing"],
+        "regions": ["*"],
+    }
+    assert made.json()["token"] not in str(listed)  # only hashes are kept
+    assert made.json()["id"] in {t["id"] for t in listed}
+    gone = await client.delete(f"/admin/tokens/{made.json()['id']}", headers=ROOT)
+    after = await client.get("/whoami", headers={"Authorization": f"Bearer {made.json()['token']}"})
+    assert (gone.status_code, after.status_code) == (200, 401)
+
+
+async def test_metrics_show_backlog_deadlines_and_precision_per_rule(
     client: httpx.AsyncClient, store: ClueStore
 ) -> None:
     ids = await seed(store, 3)
     before = (await client.get("/metrics")).text
+    for cid, verdict in (
+        (ids[0], {"code": "rectified", "evidence_refs": EVIDENCE}),
+        (ids[1], {"code": "false_positive", "sub_reason": "rule_too_sensitive"}),
+    ):
+        await post(client, cid, "dispatch", SAM)
+        await post(client, cid, "claim", ALICE)
+        await post(client, cid, "dispose", ALICE, verdict)
+        await post(client, cid, "submit", ALICE)
+        await post(client, cid, "approve", SAM)
+    await post(client, ids[2], "dispatch", SAM)
+    text = (await client.get("/metrics")).text
 
-    await client.post(f"/clues/{ids[0]}/claim", headers=ALICE)
-    await client.get(f"/clues/{ids[0]}")
-    await client.get("/openapi.json")
-    await client.get("/no/such/page")
-    after = await client.get("/metrics")
-
-    text = after.text
-    assert after.headers["content-type"].startswith("text/plain")
-    assert metric(text, "riskloop_clues", status="new") == 2
-    assert metric(text, "riskloop_clues", status="claimed") == 1
+    assert metric(text, "riskloop_clues", status="closed") == 2
+    assert metric(text, "riskloop_clue_backlog", status="dispatched", colour="green") == 1
+    assert metric(text, "riskloop_clue_on_time_ratio", stage="sign") == 1.0
+    assert metric(text, "riskloop_clue_deadlines_total", stage="dispose", result="on_time") == 2
+    assert metric(text, "riskloop_clue_rule_precision", rule="approval.overdue") == 0.5
+    closed = "riskloop_clue_closed_total"
+    labels = {"rule": "approval.overdue", "code": "false_positive", "outcome": "dismissed"}
+    assert metric(text, closed, **labels) == 1
     claims = "riskloop_clue_transitions_total"
-    assert metric(text, claims, action="claim") == metric(before, claims, action="claim") + 1
+    assert metric(text, claims, action="claim") == metric(before, claims, action="claim") + 2
     hist = "riskloop_api_request_seconds_count"
-    labels = {"method": "GET", "route": "/clues/{clue_id}", "status": "200"}
-    assert metric(text, hist, **labels) == metric(before, hist, **labels) + 1
-    docs = {"method": "GET", "route": "/openapi.json", "status": "200"}
-    assert metric(text, hist, **docs) == metric(before, hist, **docs) + 1
-    lost = {"method": "GET", "route": "unmatched", "status": "404"}
-    assert metric(text, hist, **lost) == metric(before, hist, **lost) + 1
-    assert 'riskloop_clue_upserts_total{result="duplicate"}' in text
+    route = {"method": "POST", "route": "/clues/{clue_id}/claim", "status": "200"}
+    assert metric(text, hist, **route) >= 2
+    assert metric(text, "riskloop_clue_time_to_claim_seconds_count") >= 2
 
 
-async def test_healthz_answers_when_redis_does(client: httpx.AsyncClient) -> None:
-    resp = await client.get("/healthz")
+async def test_tickets_list_red_clues_in_scope(client: httpx.AsyncClient, store: ClueStore) -> None:
+    from clues import sla
+    from clues.workdays import ms_of
 
-    assert (resp.status_code, resp.json()) == (200, {"status": "ok"})
+    ids = await seed(store, 1)
+    await post(client, ids[0], "dispatch", SAM)
+    await sla.tick(store, ms_of(2026, 3, 25, 9))
+
+    mine = (await client.get("/tickets", headers=LENA)).json()
+    outsider = await client.post(
+        "/admin/tokens", headers=ROOT, json={"name": "h", "role": "lead", "departments": ["x"]}
+    )
+    theirs = await client.get(
+        "/tickets", headers={"Authorization": f"Bearer {outsider.json()['token']}"}
+    )
+
+    assert [(t["clue_id"], t["status"], t["level"]) for t in mine] == [(ids[0], "open", "1")]
+    assert theirs.json() == []
+
+
+async def test_the_inspector_page_and_its_state_machine_are_served(
+    client: httpx.AsyncClient,
+) -> None:
+    page = await client.get("/ui")
+    meta = (await client.get("/ui/meta.json")).json()
+
+    assert page.headers["content-type"].startswith("text/html") and "clue queue" in page.text
+    assert meta["actions"]["claim"] == {
+        "path": "claim",
+        "sources": ["dispatched"],
+        "roles": ["inspector", "lead"],
+        "holder": False,
+        "override": ["lead"],
+    }
+    assert meta["labels"]["claimed"] == "in verification"
 
 
 async def test_lifespan_reaper_returns_expired_claims_and_survives_a_missing_broker(
     redis_client: aioredis.Redis, prefix: str, store: ClueStore
 ) -> None:
+    from clue_factories import ALICE as alice
+    from clue_factories import CENTRE
+
     ids = await seed(store, 1)
-    await store.claim(ids[0], "alice", now_ms=T0)  # lease ended long before NOW
+    await store.transition(ids[0], "dispatch", CENTRE, T0)
+    await store.transition(ids[0], "claim", alice, T0)  # lease ended long before NOW
     settings = Settings(broker="kafka://127.0.0.1:9")  # nothing listens there
-    app = create_app(settings, redis_client, prefix=prefix, clock=lambda: NOW)
+    app = create_app(settings, redis_client, prefix=prefix, clock=lambda: NOW, tick_s=0.05)
 
     async with app.router.lifespan_context(app):
         for _ in range(50):
             clue = await store.get(ids[0])
-            if clue is not None and clue.status == "new":
+            if clue is not None and clue.status == "dispatched":
                 break
             await asyncio.sleep(0.05)
 
-    assert clue is not None and clue.status == "new"
-    assert await redis_client.ping()  # type: ignore[misc]  # the app did not close a client it does not own
+    assert clue is not None and clue.status == "dispatched" and clue.claimed_by is None
+    assert await redis_client.ping()  # type: ignore[misc]  # the app did not close its client

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 
@@ -35,3 +36,22 @@ async def test_upsert_throughput(store: ClueStore) -> None:
     )
     assert Counter(first) == {"new": N_FINGERPRINTS, "merged": N_WARNINGS - N_FINGERPRINTS}
     assert set(again) == {"duplicate"}
+
+
+def test_the_benchmark_prints_every_figure(
+    redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from clues import bench
+
+    url = redis_url.rsplit("/", 1)[0] + "/8"  # the benchmark flushes its database
+    code = bench.main(
+        ["--clues", "2000", "--dispatch", "300", "--seconds", "1", "--repeat", "5"]
+        + ["--redis-url", url]
+    )
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "ingest: 2,000 clues" in out
+    assert re.search(r"300 dispatches in [\d.]+ s = [\d,]+ transitions/s", out)
+    assert re.search(r"claim / comment / release latency +p50 +[\d.]+ ms +p99", out)
+    assert "list latency over 2,000 clues" in out

@@ -12,7 +12,7 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 from aiokafka.errors import KafkaConnectionError
-from clue_factories import T0, make_warning
+from clue_factories import T0, dispose_clue, make_warning
 
 from clues.keys import OUTBOX_GROUP
 from clues.model import clue_id
@@ -71,8 +71,7 @@ async def dispose_two(store: ClueStore) -> list[str]:
     await store.upsert_warnings([make_warning("a", "fp-a"), make_warning("b", "fp-b")])
     ids = [clue_id("fp-a"), clue_id("fp-b")]
     for n, cid in enumerate(ids):
-        await store.claim(cid, "alice", now_ms=T0)
-        await store.dispose(cid, "alice", "", "rectified", "", T0 + n)
+        await dispose_clue(store, cid, "rectified", T0 + 10 * n)
     return ids
 
 
@@ -127,8 +126,7 @@ async def test_a_send_the_broker_took_but_not_acked_is_resent_with_the_same_id(
     store: ClueStore, redis_client: aioredis.Redis, prefix: str
 ) -> None:
     await store.upsert_warnings([make_warning("a", "fp-a")])
-    await store.claim(clue_id("fp-a"), "alice", now_ms=T0)
-    await store.dispose(clue_id("fp-a"), "alice", "", "false_positive", "", T0 + 1)
+    await dispose_clue(store, clue_id("fp-a"), "false_positive")
     pub = publisher(redis_client, prefix)
     await pub.ensure_group()
     dying = FakeKafkaProducer(die_after_send=True)

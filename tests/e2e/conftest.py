@@ -28,6 +28,12 @@ from riskloop.services import (
 from riskloop.settings import DEFAULT_RULES_DIR
 
 WEEK_SEED = 11
+# API tokens the stack's API stores at start-up (RISKLOOP_API_BOOTSTRAP_TOKENS), by role.
+TOKENS = {
+    "dispatcher": "e2e-dispatcher-token",
+    "inspector-7": "e2e-inspector-7-token",
+    "inspector-9": "e2e-inspector-9-token",
+}
 
 
 @dataclass
@@ -37,6 +43,7 @@ class Stack:
     api: Service
     redis_url: str
     env: dict[str, str]
+    tokens: dict[str, str]
 
     def redis(self) -> redis.Redis:
         return redis.Redis.from_url(self.redis_url, decode_responses=True)
@@ -75,11 +82,15 @@ def stack(e2e_broker: Service, redis_url: str, services_dir: Path) -> Iterator[S
     env = stack_env(e2e_broker, url, "riskloop-e2e") | {
         "RISKLOOP_RULES_DIR": str(rules_dir),
         "RISKLOOP_RELOAD_INTERVAL_S": "1",
+        "RISKLOOP_API_BOOTSTRAP_TOKENS": " ".join(
+            f"{TOKENS[who]}={who}:{'supervisor' if who == 'dispatcher' else 'inspector'}:*:*"
+            for who in TOKENS
+        ),
     }
     with ServiceGroup(services_dir / "e2e") as group:
         worker = group.add(start_worker(group.workdir("worker"), env))
         api = group.add(start_api(group.workdir("api"), env))
-        yield Stack(e2e_broker, worker, api, url, env)
+        yield Stack(e2e_broker, worker, api, url, env, TOKENS)
 
 
 @pytest.fixture(scope="session")

@@ -58,12 +58,12 @@ def wait_for(check: Callable[[], T | None], timeout_s: float, what: str, every_s
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last: {last!r})")
 
 
-def http_json(method: str, url: str, body: dict | None = None, actor: str | None = None) -> Any:
+def http_json(method: str, url: str, body: dict | None = None, token: str | None = None) -> Any:
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, method=method)
     req.add_header("Content-Type", "application/json")
-    if actor:
-        req.add_header("X-Actor", actor)
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read())
 

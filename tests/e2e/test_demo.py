@@ -97,7 +97,8 @@ def test_summary_prints_where_to_look(demo: DemoRun) -> None:
     assert demo.line(rf"API metrics\s+{URL}/metrics$").group(1) == api
     worker = demo.line(rf"worker metrics\s+{URL}/metrics$").group(1)
     assert worker != api
-    curl = demo.line(rf"curl -s -X POST -H 'X-Actor: alice' {URL}/clues/(clue-\w+)/claim$")
+    claim = r"curl -s -X POST -H 'Authorization: Bearer \S+' "
+    curl = demo.line(claim + rf"{URL}/clues/(clue-\w+)/claim$")
     assert curl.group(1) == api
 
 

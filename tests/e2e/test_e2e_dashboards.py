@@ -33,14 +33,13 @@ def exercise(stack) -> None:
     """One claim, one disposal and one malformed event, so every series exists."""
     asyncio.run(publish_raw(stack.broker.bootstrap, b"{malformed"))
     api = stack.api.url
-    clue = http_json("GET", f"{api}/clues?status=new&limit=1")["items"][0]
-    http_json("POST", f"{api}/clues/{clue['id']}/claim", {}, actor="inspector-9")
-    http_json(
-        "POST",
-        f"{api}/clues/{clue['id']}/dispose",
-        {"code": "rectified", "note": "ok"},
-        actor="inspector-9",
-    )
+    centre, inspector = stack.tokens["dispatcher"], stack.tokens["inspector-9"]
+    clue = http_json("GET", f"{api}/clues?status=new&limit=1", token=centre)["items"][0]
+    url = f"{api}/clues/{clue['id']}"
+    http_json("POST", f"{url}/dispatch", {}, token=centre)
+    http_json("POST", f"{url}/claim", {}, token=inspector)
+    body = {"code": "rectified", "note": "ok", "evidence_refs": [{"uri": "file:///fix.jpg"}]}
+    http_json("POST", f"{url}/dispose", body, token=inspector)
 
 
 async def publish_raw(bootstrap: str, value: bytes) -> None:

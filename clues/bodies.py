@@ -1,0 +1,146 @@
+"""Request bodies of the clue API: one pydantic model per action, so the OpenAPI spec lists
+every field, every code and every limit (and clients and fuzzers can read them)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from clues import model
+
+Code = Literal[
+    "confirmed_violation",
+    "rectified",
+    "risk_confirmed_no_violation",
+    "false_positive",
+    "duplicate",
+    "not_applicable",
+]
+DismissCode = Literal["duplicate", "not_applicable", "false_positive"]
+FalsePositiveReason = Literal[
+    "data_quality", "rule_too_sensitive", "expected_behaviour", "already_handled"
+]
+ReturnReason = Literal["wrong_region", "wrong_function", "incomplete_information", "duplicate"]
+SuspendReason = Literal[
+    "awaiting_test", "awaiting_external_assistance", "awaiting_party", "force_majeure"
+]
+Note = Field(default="", max_length=4000, description="free text for the audit trail")
+Name = Field(min_length=1, max_length=100)
+
+assert set(Code.__args__) == set(model.DISPOSITION_CODES)  # type: ignore[attr-defined]
+assert set(ReturnReason.__args__) == set(model.RETURN_REASONS)  # type: ignore[attr-defined]
+assert set(SuspendReason.__args__) == set(model.SUSPEND_REASONS)  # type: ignore[attr-defined]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NoteBody(Body):
+    """Release, resume, submit for review, approve."""
+
+    note: str = Note
+
+
+class DispatchBody(Body):
+    department: str | None = Field(
+        default=None, max_length=100, description="default: the warning's department"
+    )
+    note: str = Note
+
+
+class ArbitrateBody(Body):
+    department: str = Field(min_length=1, max_length=100, description="binding: cannot return")
+    note: str = Note
+
+
+class ReturnBody(Body):
+    reason_code: ReturnReason
+    note: str = Note
+
+
+class ClaimBody(Body):
+    lease_s: int = Field(
+        default=1800, ge=60, le=7 * 24 * 3600, description="lease length in seconds"
+    )
+
+
+class EscalateBody(Body):
+    case_ref: str = Field(min_length=1, max_length=100, description="enforcement case number")
+    note: str = Note
+
+
+class SuspendBody(Body):
+    reason_code: SuspendReason
+    note: str = Note
+
+
+class ExtensionBody(Body):
+    days: int = Field(ge=1, le=60, description="working days to add to the deadline")
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+class ExtensionDecisionBody(Body):
+    decision: Literal["approve", "reject"]
+    note: str = Note
+
+
+class EvidenceRef(Body):
+    uri: str = Field(min_length=1, max_length=500, description="where the file is kept")
+    name: str | None = Field(default=None, max_length=200)
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+
+class DisposeBody(Body):
+    code: Code
+    sub_reason: FalsePositiveReason | None = Field(
+        default=None, description="required for false_positive, only there"
+    )
+    note: str = Note
+    evidence_refs: list[EvidenceRef] = Field(
+        default_factory=list, max_length=50, description="required for confirmed outcomes"
+    )
+
+
+class DismissBody(Body):
+    code: DismissCode
+    sub_reason: FalsePositiveReason | None = None
+    note: str = Note
+
+
+class RejectBody(Body):
+    reason: str = Field(min_length=1, max_length=4000, description="what to redo")
+
+
+class MergeBody(Body):
+    into: str = Field(min_length=1, max_length=100, description="id of the clue to merge into")
+
+
+class CommentBody(Body):
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class LabelBody(Body):
+    add: list[str] = Field(default_factory=list, max_length=20)
+    remove: list[str] = Field(default_factory=list, max_length=20)
+
+
+class EvidenceBody(Body):
+    evidence_refs: list[EvidenceRef] = Field(min_length=1, max_length=50)
+
+
+BulkAction = Literal["dispatch", "claim", "release", "approve", "dismiss", "close"]
+
+
+class BulkBody(Body):
+    action: BulkAction = Field(description="close: approve a reviewed clue, dismiss a new one")
+    ids: list[str] = Field(min_length=1, max_length=100)
+    args: dict[str, str | int] = Field(default_factory=dict, description="the action's body")
+
+
+class TokenBody(Body):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[\w.@-]+$")
+    role: Literal["inspector", "lead", "supervisor", "admin"]
+    departments: list[str] = Field(default_factory=lambda: ["*"], max_length=50)
+    regions: list[str] = Field(default_factory=lambda: ["*"], max_length=50)

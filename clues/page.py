@@ -1,0 +1,76 @@
+"""The inspector web page: plain HTML and a little JavaScript, served by the API at ``/ui``.
+
+No build step: ``static/inspector.html`` and ``static/inspector.js`` are sent as they are.
+The page asks for a token once (kept in the tab's sessionStorage), then lists the queue with
+filters, shows a clue's detail, evidence and audit trail, and offers the actions the caller's
+role allows in the clue's status, from ``/ui/meta.json`` (generated from ``clues.model``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
+
+from clues import model
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def meta() -> dict[str, Any]:
+    """The state machine and codes, for the page to offer only what is allowed."""
+    from clues.routes import ACTIONS
+
+    paths = {action: path for path, action, *_ in ACTIONS}
+    return {
+        "statuses": list(model.STATUSES),
+        "labels": {s: model.STATUS_LABELS.get(s, s) for s in model.STATUSES},
+        "colours": list(model.COLOURS),
+        "actions": {
+            a: {
+                "path": paths[a],
+                "sources": list(t.sources),
+                "roles": list(t.roles),
+                "holder": t.holder,
+                "override": list(t.override),
+            }
+            for a, t in model.TRANSITIONS.items()
+            if a in paths
+        },
+        "codes": {
+            "disposition": list(model.DISPOSITION_CODES),
+            "dismiss": list(model.DISMISS_CODES),
+            "false_positive": list(model.FALSE_POSITIVE_REASONS),
+            "return": list(model.RETURN_REASONS),
+            "suspend": list(model.SUSPEND_REASONS),
+            "evidence_required": list(model.EVIDENCE_REQUIRED),
+        },
+    }
+
+
+async def inspector_page() -> FileResponse:
+    """The inspector page."""
+    return FileResponse(STATIC / "inspector.html", media_type="text/html")
+
+
+async def inspector_js() -> FileResponse:
+    return FileResponse(STATIC / "inspector.js", media_type="text/javascript")
+
+
+async def meta_json() -> JSONResponse:
+    return JSONResponse(meta())
+
+
+async def root() -> RedirectResponse:
+    return RedirectResponse("/ui")
+
+
+ROUTES: list[BaseRoute] = [
+    APIRoute("/", root, methods=["GET"], include_in_schema=False),
+    APIRoute("/ui", inspector_page, methods=["GET"], include_in_schema=False),
+    APIRoute("/ui/inspector.js", inspector_js, methods=["GET"], include_in_schema=False),
+    APIRoute("/ui/meta.json", meta_json, methods=["GET"], include_in_schema=False),
+]

@@ -1,0 +1,203 @@
+"""Deadlines in working days on China's statutory calendar, and the four supervision colours.
+
+Pure module: every function takes the time as an argument. Working days come from the
+``chinese-calendar`` package (public holidays *and* the weekend days made into working days,
+调休); for years it does not cover yet, Monday to Friday are working days, and ``overrides``
+(date -> is working day) can patch a year the State Council has announced but the package
+does not know. Deadlines fall at the end (23:59:59.999, UTC+8) of the n-th working day after
+the day of dispatch, as statutory periods count from the next day.
+
+Colours (奎屯/宿迁-style 三色督办 plus green):
+
+- ``red``: overdue;
+- ``yellow``: due today, or behind (not signed for by the sign-for deadline);
+- ``blue``: at most ``blue_days`` working days left;
+- ``green``: otherwise.
+
+Examples:
+    >>> cal = WorkCalendar()
+    >>> cal.is_workday(date(2026, 2, 14)), cal.is_workday(date(2026, 2, 17))  # 调休 / 春节
+    (True, False)
+    >>> iso_local(deadline_ms(ms_of(2026, 3, 2, 10), 15, cal))
+    '2026-03-23T23:59:59.999+08:00'
+    >>> colour(ms_of(2026, 3, 20, 9), ms_of(2026, 3, 23, 23, 59), None, True, Terms(), cal)
+    'blue'
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+import chinese_calendar
+
+CST = timezone(timedelta(hours=8), "CST")
+DAY_MS = 86_400_000
+GREEN, BLUE, YELLOW, RED = "green", "blue", "yellow", "red"
+
+
+def ms_of(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> int:
+    """Epoch ms of a local (UTC+8) wall time; for literal times in tests and docs."""
+    return int(datetime(year, month, day, hour, minute, tzinfo=CST).timestamp() * 1000)
+
+
+def local_date(ms: int) -> date:
+    """The UTC+8 calendar date of an epoch-ms instant."""
+    return datetime.fromtimestamp(ms / 1000, tz=CST).date()
+
+
+def iso_local(ms: int) -> str:
+    """Epoch ms -> ISO 8601 in UTC+8 with milliseconds."""
+    return datetime.fromtimestamp(ms / 1000, tz=CST).isoformat(timespec="milliseconds")
+
+
+def end_of_day_ms(d: date) -> int:
+    """The last millisecond of a local day."""
+    start = datetime.combine(d + timedelta(days=1), time(), tzinfo=CST)
+    return int(start.timestamp() * 1000) - 1
+
+
+def next_midnight_ms(ms: int) -> int:
+    """The first millisecond of the local day after the one ``ms`` falls in."""
+    return end_of_day_ms(local_date(ms)) + 1
+
+
+@functools.lru_cache(maxsize=4096)
+def _statutory_workday(d: date) -> bool:
+    try:
+        return bool(chinese_calendar.is_workday(d))
+    except NotImplementedError:  # a year the package does not cover
+        return d.weekday() < 5
+
+
+@dataclass(frozen=True)
+class WorkCalendar:
+    """Working days: chinese-calendar, Monday-Friday outside its years, then ``overrides``."""
+
+    overrides: Mapping[date, bool] = field(default_factory=dict)
+
+    def is_workday(self, d: date) -> bool:
+        if d in self.overrides:
+            return self.overrides[d]
+        return _statutory_workday(d)
+
+    def add_workdays(self, d: date, n: int) -> date:
+        """The n-th working day after ``d`` (n = 0: ``d`` itself)."""
+        while n > 0:
+            d += timedelta(days=1)
+            if self.is_workday(d):
+                n -= 1
+        return d
+
+    def workdays_between(self, start: date, end: date) -> int:
+        """Working days d with start < d <= end (0 when end <= start)."""
+        n, d = 0, start
+        while d < end:
+            d += timedelta(days=1)
+            n += self.is_workday(d)
+        return n
+
+
+@dataclass(frozen=True)
+class Terms:
+    """The deadline terms for one (category, risk level), snapshotted onto a clue at dispatch."""
+
+    sign_days: int = 1  # working days to sign for (claim) the clue
+    dispose_days: int = 15  # working days to verify and dispose of it
+    blue_days: int = 3  # "near the deadline" threshold
+    escalate_after_days: int = 3  # red this many working days -> escalate one more level
+    max_extensions: int = 1
+    max_extension_days: int = 15
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> Terms:
+        known = {k: int(v) for k, v in (d or {}).items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+# Anchored to the 12345 feedback limits and 《市场监督管理行政处罚程序规定》 Art. 18 (verify
+# within 15 working days, one extension of 15): the business owner sets the real table.
+DEFAULT_TERMS: dict[str, Terms] = {
+    "critical": Terms(sign_days=0, dispose_days=5),
+    "high": Terms(sign_days=1, dispose_days=10),
+    "medium": Terms(sign_days=1, dispose_days=15),
+    "low": Terms(sign_days=2, dispose_days=30),
+    "info": Terms(sign_days=2, dispose_days=30),
+}
+STATUTORY_CAPS: dict[str, int] = {"market-supervision": 15}
+
+
+@dataclass(frozen=True)
+class DeadlinePolicy:
+    """Terms per (category, risk level); category ``*`` is the fallback for any category."""
+
+    terms: Mapping[tuple[str, str], Terms]
+
+    def lookup(self, category: str, severity: str) -> Terms:
+        for key in ((category, severity), ("*", severity), (category, "*"), ("*", "*")):
+            if key in self.terms:
+                return self.terms[key]
+        return Terms()
+
+
+def default_policy() -> DeadlinePolicy:
+    """The shipped policy: ``DEFAULT_TERMS`` with statutory caps per category."""
+    table: dict[tuple[str, str], Terms] = {("*", s): t for s, t in DEFAULT_TERMS.items()}
+    for category, cap in STATUTORY_CAPS.items():
+        for s, t in DEFAULT_TERMS.items():
+            capped = min(t.dispose_days, cap)
+            table[(category, s)] = Terms(**{**t.to_dict(), "dispose_days": capped})
+    return DeadlinePolicy(table)
+
+
+def deadline_ms(start_ms: int, workdays: int, cal: WorkCalendar) -> int:
+    """End of the ``workdays``-th working day after the local day of ``start_ms``."""
+    return end_of_day_ms(cal.add_workdays(local_date(start_ms), workdays))
+
+
+def extend_ms(due_ms: int, workdays: int, cal: WorkCalendar) -> int:
+    """A deadline moved by ``workdays`` working days (an approved extension)."""
+    return deadline_ms(due_ms, workdays, cal)
+
+
+def colour(
+    now_ms: int,
+    due_ms: int,
+    sign_due_ms: int | None,
+    claimed: bool,
+    terms: Terms,
+    cal: WorkCalendar,
+) -> str:
+    """The supervision colour of a running deadline at ``now_ms``."""
+    if now_ms > due_ms:
+        return RED
+    today, due_day = local_date(now_ms), local_date(due_ms)
+    if today == due_day or (not claimed and sign_due_ms is not None and now_ms > sign_due_ms):
+        return YELLOW
+    if cal.workdays_between(today, due_day) <= terms.blue_days:
+        return BLUE
+    return GREEN
+
+
+def escalation_due(
+    now_ms: int, red_since_ms: int, level: int, terms: Terms, cal: WorkCalendar
+) -> bool:
+    """Still red ``escalate_after_days`` working days per level reached: escalate once more."""
+    red_days = cal.workdays_between(local_date(red_since_ms), local_date(now_ms))
+    return red_days >= terms.escalate_after_days * max(level, 1)
+
+
+def next_check_ms(now_ms: int, due_ms: int, sign_due_ms: int | None, claimed: bool) -> int:
+    """When a colour can next change: the next local midnight or a deadline passing."""
+    candidates = [next_midnight_ms(now_ms)]
+    if due_ms >= now_ms:
+        candidates.append(due_ms + 1)
+    if not claimed and sign_due_ms is not None and sign_due_ms >= now_ms:
+        candidates.append(sign_due_ms + 1)
+    return min(candidates)
