@@ -182,15 +182,16 @@ async def _apply(
         await emit.deadletter(event, f"rule engine error: {type(exc).__name__}: {exc}")
         return
     m.PROCESSING.observe(time.perf_counter() - t0)
-    m.EVENTS_IN.labels(event.message.topic).inc()
+    m.events_in(event.message.topic).inc()
+    if warnings:
+        await emit.warnings(warnings)
+
+
+def _observe(st: PartitionState) -> None:
+    """Once a second, not per event: watermark lag and each detector's latest score."""
     if st.engine.max_ts_ms is not None:
         lag_s = (st.engine.max_ts_ms - st.engine.watermark_ms) / 1000
         m.WATERMARK_LAG.labels(str(st.partition)).set(lag_s)
-    _observe_models(st)
-    await emit.warnings(warnings)
-
-
-def _observe_models(st: PartitionState) -> None:
     for rule, model in st.engine.models():
         m.DETECTOR_SCORE.labels(rule.id).observe(model.last_score)
         if model.threshold.value is not None:
@@ -200,6 +201,7 @@ def _observe_models(st: PartitionState) -> None:
 async def _advance_idle(engines: PartitionEngines, emit: _Emitter, idle_after_s: float) -> None:
     now = time.monotonic()
     for st in engines:
+        _observe(st)
         if st.pending and engines.due(st, now):
             _checkpoint_quiet_partition(engines, st, now)
         if now - st.last_event < idle_after_s:

@@ -42,6 +42,17 @@ DETECTOR_SCORE = Histogram(
 DETECTOR_THRESHOLD = Gauge("riskloop_detector_threshold", "Adaptive threshold per rule", ["rule"])
 
 
+_EVENTS_IN_BY_TOPIC: dict[str, Counter] = {}
+
+
+def events_in(topic: str) -> Counter:
+    """The events-in counter child of a topic, looked up once (this runs per event)."""
+    child = _EVENTS_IN_BY_TOPIC.get(topic)
+    if child is None:
+        child = _EVENTS_IN_BY_TOPIC[topic] = EVENTS_IN.labels(topic)
+    return child
+
+
 def reason_kind(reason: str) -> str:
     """A short label for a dead-letter reason (bounded cardinality).
 
