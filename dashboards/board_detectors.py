@@ -6,13 +6,12 @@ from typing import Any
 
 from grafana_foundation_sdk.builders import dashboard as dash_b
 
+from dashboards.promql import quantile, rate_by
 from dashboards.widgets import (
     dashboard,
     heatmap,
-    quantile,
     quantile_targets,
     query,
-    rate_by,
     timeseries,
     to_dict,
     variable,

@@ -1,4 +1,5 @@
-"""Pipeline health: events/s per topic, consumer lag, dead letters, latency, warnings/s."""
+"""Pipeline health: events/s per topic, consumer lag, dead letters, latency, warnings/s, and
+the rule set the worker runs (version, reloads)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ from typing import Any
 
 from grafana_foundation_sdk.builders import dashboard as dash_b
 
+from dashboards.promql import increase_in_range, or_zero, rate_by
 from dashboards.widgets import (
     dashboard,
     quantile_targets,
     query,
-    rate_by,
     stat,
     timeseries,
     to_dict,
@@ -145,8 +146,46 @@ def _pipeline_errors() -> dash_b.Row:
     )
 
 
+def _pipeline_rules() -> dash_b.Row:
+    reloads = "riskloop_rules_reloads_total"
+    return (
+        dash_b.Row("Rule set")
+        .with_panel(
+            stat(
+                "Running rule set",
+                "short",
+                query("max by (version) (riskloop_ruleset_info)", "{{version}}", instant=True),
+                description="Content hash of the rules folder each worker runs; two values "
+                "mean the workers disagree.",
+                show="name",
+                w=8,
+            )
+        )
+        .with_panel(
+            stat(
+                "Rule set reloads in range",
+                "short",
+                query(or_zero(increase_in_range(reloads, "", 'result="accepted"'))),
+                description="Changed rules folders validated and swapped in without a restart.",
+                w=8,
+            )
+        )
+        .with_panel(
+            stat(
+                "Rejected reloads in range",
+                "short",
+                query(or_zero(increase_in_range(reloads, "", 'result="rejected"'))),
+                description="Changed rules folders that failed validation: the old set kept "
+                "running; the worker log names file:line of each error.",
+                alarm_at=1,
+                w=8,
+            )
+        )
+    )
+
+
 def pipeline_health() -> dict[str, Any]:
-    """Events/s per topic, consumer lag, dead letters, processing latency, warnings/s."""
+    """Events/s per topic, lag, dead letters, latency, warnings/s, rule set and reloads."""
     board = (
         dashboard(
             "riskloop-pipeline-health",
@@ -157,5 +196,6 @@ def pipeline_health() -> dict[str, Any]:
         .with_row(_pipeline_overview())
         .with_row(_pipeline_throughput())
         .with_row(_pipeline_errors())
+        .with_row(_pipeline_rules())
     )
     return to_dict(board)

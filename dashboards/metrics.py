@@ -28,6 +28,10 @@ WORKER_METRICS = FAUST_SENSOR_METRICS | frozenset(
         "riskloop_detector_score_bucket",  # histogram {rule}
         "riskloop_detector_threshold",  # gauge {rule}
         "riskloop_clue_upserts_total",  # {result=new|merged|duplicate}
+        "riskloop_rule_stats",  # gauge {rule, stat=emitted|suppressed|excepted|shadow|resolved}
+        "riskloop_shadow_warnings_total",  # {rule}: experimental rules, never enqueued
+        "riskloop_rules_reloads_total",  # {result=accepted|rejected}, no series before one
+        "riskloop_ruleset_info",  # gauge {version}: 1 for the running rules folder's hash
     }
 )
 # Scraped as job "riskloop-api" (:8000/metrics).
@@ -36,6 +40,18 @@ API_METRICS = frozenset(
         "riskloop_clues",  # gauge {status}
         "riskloop_clue_transitions_total",  # {action}
         "riskloop_api_request_seconds_bucket",  # histogram {method, route, status}
+        "riskloop_clue_time_to_claim_seconds_bucket",  # histogram: dispatch -> first claim
+        "riskloop_clue_time_to_dispose_seconds_bucket",  # histogram: dispatch -> disposal
+        # Read from Redis on every scrape (durable across API restarts):
+        "riskloop_clue_backlog",  # gauge {status, colour=green|blue|yellow|red|""}, 0s left out
+        "riskloop_clue_deadlines_total",  # {stage=sign|dispose|dispose_unpaused, result}
+        "riskloop_clue_on_time_ratio",  # gauge {stage}, only once a deadline of it was counted
+        "riskloop_clue_returns_total",  # {reason}, no series before a return
+        "riskloop_clue_rework_total",
+        "riskloop_clue_supervision_tickets_total",  # {reason=overdue|rework}, none before one
+        "riskloop_clue_escalations_total",
+        "riskloop_clue_closed_total",  # {rule, code, outcome}, none before a clue closes
+        "riskloop_clue_rule_precision",  # gauge {rule}, over closed clues
     }
 )
 CONTRACT = WORKER_METRICS | API_METRICS

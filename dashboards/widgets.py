@@ -2,14 +2,8 @@
 output stable and importable.
 
 Every panel uses the Prometheus data source ``prom`` (provisioned in
-``dashboards/provisioning/datasources/riskloop.yaml``) and sets a unit. PromQL helpers keep
-the house conventions in one place: counters are always read through ``rate``/``increase``
-over ``$__rate_interval``, latencies through ``histogram_quantile``.
-
->>> rate_by("riskloop_events_in_total", "topic", 'topic=~"$topic"')
-'sum by (topic) (rate(riskloop_events_in_total{topic=~"$topic"}[$__rate_interval]))'
->>> quantile(0.95, "api_seconds_bucket", "route")
-'histogram_quantile(0.95, sum by (le, route) (rate(api_seconds_bucket[$__rate_interval])))'
+``dashboards/provisioning/datasources/riskloop.yaml``) and sets a unit. The PromQL itself is
+written with the helpers of :mod:`dashboards.promql`.
 """
 
 from __future__ import annotations
@@ -32,39 +26,10 @@ from grafana_foundation_sdk.models import dashboard as dash_m
 from grafana_foundation_sdk.models import heatmap as heatmap_m
 from grafana_foundation_sdk.models import prometheus as prom_m
 
+from dashboards.promql import quantile
+
 PROM_UID = "prom"
 PROM = dash_m.DataSourceRef(type_val="prometheus", uid=PROM_UID)
-RATE = "$__rate_interval"
-
-
-# --- PromQL helpers -------------------------------------------------------------------------
-
-
-def _sel(selector: str) -> str:
-    return "{" + selector + "}" if selector else ""
-
-
-def _sum(by: str) -> str:
-    return f"sum by ({by}) " if by else "sum"
-
-
-def rate_by(metric: str, by: str = "", selector: str = "", *, fn: str = "rate") -> str:
-    """``sum [by (labels)] (rate(metric{selector}[$__rate_interval]))``."""
-    return f"{_sum(by)}({fn}({metric}{_sel(selector)}[{RATE}]))"
-
-
-def increase_in_range(metric: str, by: str = "", selector: str = "") -> str:
-    """Total increase of a counter over the dashboard's time range (``$__range``)."""
-    return f"{_sum(by)}(increase({metric}{_sel(selector)}[$__range]))"
-
-
-def quantile(q: float, bucket_metric: str, by: str = "", selector: str = "") -> str:
-    """``histogram_quantile`` of a Prometheus histogram, optionally kept apart by labels."""
-    labels = f"le, {by}" if by else "le"
-    return (
-        f"histogram_quantile({q}, sum by ({labels}) "
-        f"(rate({bucket_metric}{_sel(selector)}[{RATE}])))"
-    )
 
 
 # --- targets and variables ------------------------------------------------------------------
@@ -128,10 +93,14 @@ def timeseries(
     description: str,
     stacked: bool = False,
     bounds: tuple[float, float] | None = None,
+    colours: dict[str, str] | None = None,
     w: int = 12,
     h: int = 8,
 ) -> ts_b.Panel:
-    """A time-series panel with a table legend (last, max) and a sorted shared tooltip."""
+    """A time-series panel with a table legend (last, max) and a sorted shared tooltip.
+
+    ``colours`` fixes the colour of series by display name (``{"red": "red"}``).
+    """
     stacking = common_m.StackingMode.NORMAL if stacked else common_m.StackingMode.NONE
     panel = (
         ts_b.Panel()
@@ -150,15 +119,33 @@ def timeseries(
     )
     if bounds is not None:
         panel = panel.min(bounds[0]).max(bounds[1])
+    for name, colour in (colours or {}).items():
+        # "byNames" (object options) rather than "byName": Grafana's JSON Schema wants objects.
+        names = dash_m.MatcherConfig(id_val="byNames", options={"mode": "include", "names": [name]})
+        fixed = {"mode": "fixed", "fixedColor": colour}
+        panel = panel.with_override(names, [dash_m.DynamicConfigValue(id_val="color", value=fixed)])
     return panel
 
 
 def stat(
-    title: str, unit: str, target: prom_b.Dataquery, *, description: str, w: int = 6, h: int = 4
+    title: str,
+    unit: str,
+    target: prom_b.Dataquery | list[prom_b.Dataquery],
+    *,
+    description: str,
+    w: int = 6,
+    h: int = 4,
+    show: str = "auto",
+    alarm_at: float | None = None,
 ) -> stat_b.Panel:
-    """A single-number panel with a sparkline, reducing the series to its last value."""
+    """A single-number panel with a sparkline, reducing each series to its last value.
+
+    ``show="name"`` shows the series' legend instead of its value (a version label);
+    ``alarm_at`` turns the number red from that value up (green below).
+    """
     reduce = common_b.ReduceDataOptions().calcs(["lastNotNull"]).values(False)
-    return (
+    queries = target if isinstance(target, list) else [target]
+    panel = (
         stat_b.Panel()
         .title(title)
         .description(description)
@@ -166,16 +153,28 @@ def stat(
         .unit(unit)
         .span(w)
         .height(h)
-        .with_target(target)
+        .targets(list(queries))
         .graph_mode(common_m.BigValueGraphMode.AREA)
         .color_mode(common_m.BigValueColorMode.VALUE)
         .justify_mode(common_m.BigValueJustifyMode.AUTO)
-        .text_mode(common_m.BigValueTextMode.AUTO)
+        .text_mode(common_m.BigValueTextMode(show))
         .wide_layout(True)
         .show_percent_change(False)
         .percent_change_color_mode(common_m.PercentChangeColorMode.STANDARD)
         .orientation(common_m.VizOrientation.AUTO)
         .reduce_options(reduce)
+    )
+    if alarm_at is not None:
+        panel = panel.thresholds(thresholds((None, "green"), (alarm_at, "red")))
+    return panel
+
+
+def thresholds(*steps: tuple[float | None, str]) -> dash_b.ThresholdsConfig:
+    """Absolute thresholds: ``(None, base colour), (value, colour from there up), …``."""
+    return (
+        dash_b.ThresholdsConfig()
+        .mode(dash_m.ThresholdsMode.ABSOLUTE)
+        .steps([dash_m.Threshold(value=v, color=c) for v, c in steps])
     )
 
 
@@ -186,16 +185,27 @@ def table(
     *,
     description: str,
     sort_by: str = "Value",
+    matrix: tuple[str, str] | None = None,
     w: int = 12,
     h: int = 8,
 ) -> table_b.Panel:
-    """A table of an instant query (one row per series), the ``Time`` column hidden."""
+    """A table of an instant query (one row per series), the ``Time`` column hidden.
+
+    ``matrix=(row_label, column_label)`` pivots the series into a grid instead: one row per
+    value of the first label, one column per value of the second, missing cells empty.
+    """
     organize = dash_m.DataTransformerConfig(
         id_val="organize", options={"excludeByName": {"Time": True}}
     )
+    panel = table_b.Panel()
+    if matrix is not None:
+        options = {"rowField": matrix[0], "columnField": matrix[1], "valueField": "Value"}
+        pivot = dash_m.DataTransformerConfig(
+            id_val="groupingToMatrix", options={**options, "emptyValue": "null"}
+        )
+        panel = panel.with_transformation(pivot)
     return (
-        table_b.Panel()
-        .title(title)
+        panel.title(title)
         .description(description)
         .datasource(PROM)
         .unit(unit)
@@ -278,16 +288,14 @@ def dashboard(uid: str, title: str, description: str) -> dash_b.Dashboard:
 
 
 def quantile_targets(
-    metric: str, qs: tuple[float, ...], by: str = "", selector: str = ""
+    metric: str, qs: tuple[float, ...], by: str = "", selector: str = "", *, in_range: bool = False
 ) -> list[prom_b.Dataquery]:
-    """One target per quantile, legend ``[{{by}} ]pNN``."""
+    """One target per quantile, legend ``[{{by}} ]pNN`` (see ``promql.quantile``)."""
     prefix = "{{" + by + "}} " if by else ""
-    return [query(quantile(q, metric, by, selector), f"{prefix}p{round(q * 100)}") for q in qs]
-
-
-def per_minute(metric: str, by: str = "", selector: str = "") -> str:
-    """A counter's rate in events per minute (for slow, human-scale counts)."""
-    return f"60 * {rate_by(metric, by, selector)}"
+    return [
+        query(quantile(q, metric, by, selector, in_range=in_range), f"{prefix}p{round(q * 100)}")
+        for q in qs
+    ]
 
 
 # --- post-processing ------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from streams.state import PartitionEngines, PartitionState
 from streams.topics import Topics
 
 log = logging.getLogger("riskloop.worker")
+RULE_STATS = ("emitted", "suppressed", "excepted", "shadow", "resolved")
 
 
 def register(app: faust.App, settings: Settings, ruleset: RuleSet, t: Topics) -> None:
@@ -77,7 +78,7 @@ def register(app: faust.App, settings: Settings, ruleset: RuleSet, t: Topics) ->
 
     @app.timer(interval=5.0)
     async def refresh_rule_stats() -> None:
-        totals: dict[tuple[str, str], int] = {}
+        totals = {(r.id, stat): 0 for r in watcher.ruleset.rules for stat in RULE_STATS}
         for st in engines:
             for rule_id, counter in st.engine.stats.items():
                 for stat, n in counter.items():

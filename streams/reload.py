@@ -20,6 +20,8 @@ log = logging.getLogger("riskloop.rules")
 
 RELOADS = Counter("riskloop_rules_reloads", "Rule set reload attempts", ["result"])
 RULESET = Gauge("riskloop_ruleset_info", "The running rule set", ["version"])
+for _result in ("accepted", "rejected"):  # series exist at zero: increase() counts the first
+    RELOADS.labels(_result)
 
 
 def folder_digest(folder: Path) -> str:

@@ -60,7 +60,7 @@ def metric_names(expr: str) -> set[str]:
     names = set()
     for match in _IDENT.finditer(text):
         name, call = match.group(1), match.group(2)
-        if call or name in _KEYWORDS:
+        if call or name.lower() in _KEYWORDS:  # NaN and Inf are literals in any case
             continue
         names.add(name)
     return names
