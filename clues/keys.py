@@ -31,7 +31,8 @@ key                                    type    content
                                        SET
 ``rl:secret:pseudonym``                STRING  the HMAC key for pseudonyms (made on first use)
 ``rl:audit``                           STREAM  every step of every clue (MAXLEN ~100k)
-``rl:outbox``                          STREAM  dispositions to publish to Kafka; group
+``rl:outbox``                          STREAM  transitions and dispositions to publish to
+                                               Kafka (``kind``, ``key``, ``value``); group
                                                ``outbox-publisher``; entries are deleted
                                                once the broker acknowledged them
 ``rl:outbox:dead``                     STREAM  outbox entries that could not be published

@@ -10,7 +10,9 @@ expired lease is returned to the department queue first; the status is a legal s
 holder-only action comes from the holder (or an override role); then the action's own
 guards. Nothing is written before every check passed. The
 common ``finish`` (in the prelude) bumps the version, renews the holder's lease, moves the
-clue between indexes and appends the audit entry with the changed fields before and after.
+clue between indexes, appends the audit entry with the changed fields before and after and
+writes the step to the outbox (a ``ClueTransition``; ``dispose`` and ``dismiss`` also write
+their ``Disposition`` first), so every step reaches ``clue.dispositions``.
 
 Replies: ``{'OK', expired, ...HGETALL}`` or ``{'ERR', CODE, status, detail...}``.
 """

@@ -1,13 +1,22 @@
-"""Outbox publisher: dispositions written by ``ClueStore.dispose`` go from Redis to Kafka.
+"""Outbox publisher: every clue step and every verdict goes from Redis to Kafka.
 
-``dispose`` appends the ``riskloop.events.Disposition`` JSON to the ``{prefix}:outbox``
-stream in the same Lua call as the transition, so a verdict is never recorded without its
-message. This publisher reads that stream with a consumer group, sends each entry to
-``clue.dispositions`` (key = clue id) and acknowledges and deletes it only after the broker
-acknowledged the send. Anything unacknowledged stays pending and is sent again — after a
-failure, after a restart (own pending entries first), or by another publisher once it has
-been idle for ``min_idle_ms`` (XAUTOCLAIM). So nothing is lost; duplicates are possible, and
-consumers dedupe on the deterministic ``Disposition.id``.
+Each step of a clue (open, dispatch, claim, return, dispose, ...; not the audited read of
+identities) appends a ``riskloop.events.ClueTransition`` to the ``{prefix}:outbox`` stream
+in the same Lua call as the step, and ``dispose`` / ``dismiss`` also append the verdict's
+``riskloop.events.Disposition``; so nothing is recorded without its message. Entries carry
+``kind`` (``transition`` | ``disposition``), ``key`` (the clue id) and ``value`` (the JSON).
+
+This publisher reads that stream with a consumer group, sends each entry to
+``clue.dispositions`` (key = clue id, so a clue's records stay in order on one partition)
+and acknowledges and deletes it only after the broker acknowledged the send. Anything
+unacknowledged stays pending and is sent again — after a failure, after a restart (own
+pending entries first), or by another publisher once it has been idle for ``min_idle_ms``
+(XAUTOCLAIM). So nothing is lost; duplicates are possible, and consumers dedupe on the
+deterministic ids (``Disposition.id``; ``ClueTransition.id`` = clue id @ version).
+
+A transition's free text (``reason``: comments, notes) and changed fields are pseudonymised
+on the way out with the store's key (``clues.privacy``), as in every view but the audited
+identity view; the same entry always yields the same bytes.
 """
 
 from __future__ import annotations
@@ -18,17 +27,23 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+import orjson
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 from redis.exceptions import ResponseError
 
 from clues.keys import OUTBOX_GROUP, Keys
+from clues.privacy import Masker
+from clues.store import load_masker
+from riskloop.events import KIND_DISPOSITION, KIND_TRANSITION
 from riskloop.settings import TOPIC_DISPOSITIONS
 
 log = logging.getLogger(__name__)
 
 Entry = tuple[str, dict[str, str]]
 MAX_BACKOFF_S = 30.0
+KINDS = (KIND_DISPOSITION, KIND_TRANSITION)
+MASKED = ("reason", "before", "after")  # a transition's fields that may name a person
 
 
 class Producer(Protocol):
@@ -78,6 +93,7 @@ class OutboxPublisher:
         self.min_idle_ms = min_idle_ms
         self.retry_s = retry_s
         self._factory = producer_factory or self._kafka_producer
+        self._masker: Masker | None = None
 
     def _kafka_producer(self) -> Producer:
         return AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
@@ -144,12 +160,31 @@ class OutboxPublisher:
         return _entries(reply[1])
 
     async def _publish(self, producer: Producer, entry_id: str, fields: dict[str, str]) -> None:
-        key, value = fields.get("key"), fields.get("value")
-        if fields.get("kind") != "disposition" or not key or not value:
-            await self._dead_letter(entry_id, fields, "not a disposition entry (kind/key/value)")
+        kind, key, value = fields.get("kind"), fields.get("key"), fields.get("value")
+        if kind not in KINDS or not key or not value:
+            reason = "not a disposition or transition entry (kind/key/value)"
+            await self._dead_letter(entry_id, fields, reason)
             return
+        if kind == KIND_TRANSITION:
+            try:
+                value = await self.masked(value)
+            except (ValueError, TypeError) as exc:
+                await self._dead_letter(entry_id, fields, f"bad transition JSON: {exc}")
+                return
         await producer.send_and_wait(self.topic, value=value.encode(), key=key.encode())
         await self._done(entry_id)
+
+    async def masked(self, value: str) -> str:
+        """A transition's JSON with its free text and changed fields pseudonymised."""
+        if self._masker is None:
+            self._masker = await load_masker(self.redis, self.keys)
+        record = orjson.loads(value)
+        if not isinstance(record, dict):
+            raise TypeError(f"expected a JSON object, got {type(record).__name__}")
+        for name in MASKED:
+            if name in record:
+                record[name] = self._masker.value(record[name], ())
+        return orjson.dumps(record).decode()
 
     async def _done(self, entry_id: str) -> None:
         pipe = self.redis.pipeline(transaction=True)

@@ -175,6 +175,18 @@ local function audit(id, now_s, actor, role, action, from, to, reason, bj, aj, v
   redis.call('XADD', key('audit'), 'MAXLEN', '~', AUDIT_MAXLEN, '*', unpack(f))
 end
 
+-- the step as a riskloop.events.ClueTransition in the outbox (published to Kafka by
+-- clues.outbox), written in the same call as the step itself; id = clue id @ version
+local function publish(c, a, action, actor, role, now_s, reason, bj, aj, v)
+  local rec = {kind = 'transition', id = c.id .. '@v' .. int(v), clue_id = c.id,
+               rule_id = a.rule_id, action = action, from_status = c.idx.status,
+               to_status = a.status, actor = actor, role = role, ts_ms = tonumber(now_s),
+               reason = reason, version = v, before = cjson.decode(bj),
+               after = cjson.decode(aj)}
+  redis.call('XADD', key('outbox'), '*', 'kind', 'transition', 'key', c.id, 'value',
+             cjson.encode(rec))
+end
+
 local function begin(id)
   local ck = ckey(id)
   return {id = id, ck = ck, idx = snap(ck, INDEXED), tracked = snap(ck, TRACKED)}
@@ -201,7 +213,8 @@ local function close_ticket(ck, now_s)
   end
 end
 
--- the common end of every step: deadline bookkeeping, version, indexes, audit
+-- the common end of every step: deadline bookkeeping, version, indexes, audit, outbox
+-- (every step but a read: a read keeps the version, so it is no transition)
 local function finish(c, action, actor, role, now_s, reason, bump)
   local ck = c.ck
   local st = redis.call('HGET', ck, 'status')
@@ -221,6 +234,7 @@ local function finish(c, action, actor, role, now_s, reason, bump)
   reindex(c.id, c.idx, a)
   local bj, aj = diff(c.tracked, snap(ck, TRACKED))
   audit(c.id, now_s, actor, role, action, c.idx.status, a.status, reason, bj, aj, int(v))
+  if not READONLY[action] then publish(c, a, action, actor, role, now_s, reason, bj, aj, v) end
   return v
 end
 

@@ -107,6 +107,12 @@ def warning_args(prefix: str, w: RiskWarning) -> list[str]:
     ]
 
 
+async def load_masker(redis: aioredis.Redis, keys: Keys) -> Masker:
+    """The pseudonymiser under the secret key kept in Redis (made on first use)."""
+    await redis.set(keys.secret, secrets.token_hex(32), nx=True)
+    return Masker(_text(await redis.get(keys.secret)).encode())
+
+
 def _scope(who: Principal) -> str:
     """The caller's scope as the transition script checks it."""
     scope: dict[str, Any] = {}
@@ -199,9 +205,7 @@ class ClueStore:
     async def masker(self) -> Masker:
         """The pseudonymiser, with the store's secret key (made once, kept in Redis)."""
         if self._masker is None:
-            await self.redis.set(self.keys.secret, secrets.token_hex(32), nx=True)
-            key = _text(await self.redis.get(self.keys.secret))
-            self._masker = Masker(key.encode())
+            self._masker = await load_masker(self.redis, self.keys)
         return self._masker
 
     # --- transitions ----------------------------------------------------------------------

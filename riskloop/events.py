@@ -1,4 +1,4 @@
-"""The records that cross riskloop's boundaries: event envelopes, risk warnings, dispositions.
+"""The records that cross riskloop's boundaries: event envelopes, risk warnings, clue records.
 
 Pure module: no Kafka, no Redis, no clock. Everything here is plain data with strict parsing,
 so the live worker, the replay tools and the rule tests read events the same way.
@@ -243,6 +243,9 @@ class RiskWarning:
 
 
 OUTCOMES = ("confirmed", "dismissed")
+# ``kind`` of the records on ``clue.dispositions``: a verdict, or any step of a clue.
+KIND_DISPOSITION = "disposition"
+KIND_TRANSITION = "transition"
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +253,8 @@ class Disposition:
     """An inspector's verdict on a clue, published to ``clue.dispositions``.
 
     ``outcome`` is ``confirmed`` (a real risk) or ``dismissed`` (a false positive); ``code``
-    carries the finer disposition code.
+    carries the finer disposition code. The JSON carries ``"kind": "disposition"``; records
+    written before that field existed (no ``kind``) still parse.
     """
 
     id: str
@@ -265,6 +269,7 @@ class Disposition:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "kind": KIND_DISPOSITION,
             "id": self.id,
             "clue_id": self.clue_id,
             "rule_id": self.rule_id,
@@ -280,6 +285,111 @@ class Disposition:
         return orjson.dumps(self.to_dict())
 
     @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Disposition:
+        fields = {k: v for k, v in d.items() if k != "kind"}
+        _expect_kind(d, KIND_DISPOSITION)
+        return cls(**{**fields, "warning_ids": tuple(d.get("warning_ids") or ())})
+
+    @classmethod
     def from_json(cls, raw: bytes | str) -> Disposition:
-        d = orjson.loads(raw)
-        return cls(**{**d, "warning_ids": tuple(d.get("warning_ids") or ())})
+        return cls.from_dict(orjson.loads(raw))
+
+
+def _expect_kind(d: dict[str, Any], kind: str) -> None:
+    got = d.get("kind", KIND_DISPOSITION)  # records without a kind predate transitions
+    if got != kind:
+        raise ValueError(f"record {d.get('id')!r} is a {got!r}, not a {kind!r}")
+
+
+def transition_id(clue_id: str, version: int) -> str:
+    """Deterministic id of a clue's step: the clue and the version the step produced.
+
+    The clue store's Lua builds the same string, so a re-sent record keeps its id.
+
+    >>> transition_id("clue-316e2296dc2206084d37", 3)
+    'clue-316e2296dc2206084d37@v3'
+    """
+    return f"{clue_id}@v{version}"
+
+
+@dataclass(frozen=True, slots=True)
+class ClueTransition:
+    """One step of a clue (dispatch, claim, return, dispose, ...) on ``clue.dispositions``.
+
+    Published next to the verdicts, keyed by clue id so a clue's steps stay in order.
+    ``before`` / ``after`` hold the state fields the step changed ("" = absent);
+    ``reason`` and both maps are pseudonymised when published. Steps that keep the status
+    (comment, label, deadline colour) have ``from_status == to_status``.
+    """
+
+    id: str
+    clue_id: str
+    rule_id: str
+    action: str
+    from_status: str
+    to_status: str
+    actor: str
+    role: str
+    ts_ms: int
+    reason: str
+    version: int
+    before: dict[str, Any] = field(default_factory=dict)
+    after: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": KIND_TRANSITION,
+            "id": self.id,
+            "clue_id": self.clue_id,
+            "rule_id": self.rule_id,
+            "action": self.action,
+            "from_status": self.from_status,
+            "to_status": self.to_status,
+            "actor": self.actor,
+            "role": self.role,
+            "ts_ms": self.ts_ms,
+            "reason": self.reason,
+            "version": self.version,
+            "before": self.before,
+            "after": self.after,
+        }
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ClueTransition:
+        if "kind" not in d:
+            raise ValueError(f"record {d.get('id')!r} has no kind: not a clue transition")
+        _expect_kind(d, KIND_TRANSITION)
+        fields = {k: v for k, v in d.items() if k != "kind"}
+        return cls(
+            **{
+                **fields,
+                "ts_ms": int(d["ts_ms"]),
+                "version": int(d["version"]),
+                "before": dict(d.get("before") or {}),
+                "after": dict(d.get("after") or {}),
+            }
+        )
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> ClueTransition:
+        return cls.from_dict(orjson.loads(raw))
+
+
+def parse_clue_record(raw: bytes | str) -> Disposition | ClueTransition:
+    """A record from ``clue.dispositions``, by its ``kind`` (none: an older Disposition).
+
+    >>> parse_clue_record(b'{"kind": "transition", "id": "c@v2", "clue_id": "c", '
+    ...     b'"rule_id": "r", "action": "claim", "from_status": "dispatched", '
+    ...     b'"to_status": "claimed", "actor": "alice", "role": "inspector", '
+    ...     b'"ts_ms": 1772414100000, "reason": "", "version": 2}').to_status
+    'claimed'
+    """
+    d = orjson.loads(raw)
+    if not isinstance(d, dict):
+        raise ValueError(f"a clue record must be a JSON object, got {type(d).__name__}")
+    if d.get("kind") == KIND_TRANSITION:
+        return ClueTransition.from_dict(d)
+    return Disposition.from_dict(d)

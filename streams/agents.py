@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 
 from clues.metrics import record_upserts
 from clues.store import ClueStore
-from riskloop.events import Disposition, Event, InvalidEvent, RiskWarning
+from riskloop.events import Disposition, Event, InvalidEvent, RiskWarning, parse_clue_record
 from riskloop.settings import Settings
 from rules import RuleSet
 from streams import metrics as m
@@ -243,7 +243,10 @@ async def _retry(fn: Any, *args: Any) -> Any:
 
 
 def _record_disposition(table: Any, value: bytes) -> None:
-    d = Disposition.from_json(value)
+    """Count a clue's verdict once per disposition id; the clue's other steps are skipped."""
+    d = parse_clue_record(value)
+    if not isinstance(d, Disposition):
+        return  # a ClueTransition (dispatch, claim, ...): not a verdict, precision ignores it
     previous = table.get(d.clue_id)
     if previous is not None and previous["id"] == d.id:
         return  # redelivered: already counted

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import orjson
 
-from riskloop.events import Disposition, RiskWarning
+from riskloop.events import Disposition, RiskWarning, parse_clue_record
 
 
 @dataclass
@@ -60,16 +60,19 @@ class VerdictScore:
 
 
 def read_dispositions(path: str | Path) -> list[Disposition]:
-    """Dispositions from a JSON lines file; a bad line raises ValueError naming it."""
+    """Dispositions from a JSON lines file (an export of ``clue.dispositions``); the topic's
+    other records, clue transitions, are skipped; a bad line raises ValueError naming it."""
     out = []
     with Path(path).open("rb") as f:
         for number, line in enumerate(f, start=1):
             if not line.strip():
                 continue
             try:
-                out.append(Disposition.from_json(line))
-            except (orjson.JSONDecodeError, TypeError) as exc:
+                record = parse_clue_record(line)
+            except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
                 raise ValueError(f"{path}:{number}: not a disposition record: {exc}") from None
+            if isinstance(record, Disposition):
+                out.append(record)
     return out
 
 

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from clues.api import create_app
 from clues.model import clue_id
 from clues.store import ClueStore
-from riskloop.events import Disposition
+from riskloop.events import ClueTransition, Disposition
 from riskloop.settings import Settings
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -105,8 +105,13 @@ async def test_inspector_works_a_clue_from_queue_to_close(
         ("approve", "sam", "closed"),
     ]
     assert detail["warning_ids"] == ["w1"]
-    (entry,) = await redis_client.xrange(f"{prefix}:outbox")
-    assert Disposition.from_json(entry[1]["value"]).code == "rectified"
+    outbox = [f for _, f in await redis_client.xrange(f"{prefix}:outbox")]
+    (entry,) = [f for f in outbox if f["kind"] == "disposition"]
+    assert Disposition.from_json(entry["value"]).code == "rectified"
+    steps = [ClueTransition.from_json(f["value"]) for f in outbox if f["kind"] == "transition"]
+    assert [(t.action, t.actor) for t in steps if t.clue_id == ids[1]] == [
+        (a["action"], a["actor"]) for a in detail["audit"]
+    ]
 
 
 async def test_personal_identifiers_are_pseudonymised_except_in_the_audited_identity_view(

@@ -12,13 +12,13 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 from aiokafka.errors import KafkaConnectionError
-from clue_factories import T0, dispose_clue, make_warning
+from clue_factories import ALICE, CENTRE, T0, dispose_clue, make_warning
 
 from clues.keys import OUTBOX_GROUP
 from clues.model import clue_id
 from clues.outbox import OutboxPublisher
 from clues.store import ClueStore
-from riskloop.events import Disposition
+from riskloop.events import ClueTransition, Disposition, parse_clue_record
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -75,32 +75,45 @@ async def dispose_two(store: ClueStore) -> list[str]:
     return ids
 
 
+# each disposed clue: open, dispatch, claim, then the verdict and the dispose step
+STEPS_PER_DISPOSED_CLUE = 5
+
+
 async def pending(redis_client: aioredis.Redis, prefix: str) -> int:
     return int((await redis_client.xpending(f"{prefix}:outbox", OUTBOX_GROUP))["pending"])
 
 
-async def test_each_disposition_is_sent_keyed_by_clue_then_acked_and_removed(
+def dispositions(kafka: FakeKafkaProducer) -> list[Disposition]:
+    records = [parse_clue_record(v or b"") for _, _, v in kafka.sent]
+    return [r for r in records if isinstance(r, Disposition)]
+
+
+async def test_each_record_is_sent_keyed_by_clue_then_acked_and_removed(
     store: ClueStore, redis_client: aioredis.Redis, prefix: str
 ) -> None:
     ids = await dispose_two(store)
     pub, kafka = publisher(redis_client, prefix), FakeKafkaProducer()
     await pub.ensure_group()
 
-    assert await pub.step(kafka) == 2
+    assert await pub.step(kafka) == 2 * STEPS_PER_DISPOSED_CLUE
 
-    assert [(t, k) for t, k, _ in kafka.sent] == [
-        ("clue.dispositions", ids[0].encode()),
-        ("clue.dispositions", ids[1].encode()),
-    ]
-    sent = [Disposition.from_json(v or b"") for _, _, v in kafka.sent]
-    assert [(d.clue_id, d.code, d.outcome) for d in sent] == [
+    assert {t for t, _, _ in kafka.sent} == {"clue.dispositions"}
+    records = [parse_clue_record(v or b"") for _, _, v in kafka.sent]
+    assert all(k == r.clue_id.encode() for (_, k, _), r in zip(kafka.sent, records, strict=True))
+    assert [(d.clue_id, d.code, d.outcome) for d in dispositions(kafka)] == [
         (ids[0], "rectified", "confirmed"),
         (ids[1], "rectified", "confirmed"),
+    ]
+    steps = [(r.clue_id, r.action) for r in records if isinstance(r, ClueTransition)]
+    assert steps == [  # both opened by the one ingest batch, then worked one after the other
+        (ids[0], "open"),
+        (ids[1], "open"),
+        *[(cid, a) for cid in ids for a in ("dispatch", "claim", "dispose")],
     ]
     assert await redis_client.xlen(f"{prefix}:outbox") == 0
     assert await pending(redis_client, prefix) == 0
     assert await pub.step(kafka) == 0  # nothing left, nothing sent twice
-    assert len(kafka.sent) == 2
+    assert len(kafka.sent) == 2 * STEPS_PER_DISPOSED_CLUE
 
 
 async def test_a_failed_send_keeps_entries_pending_and_a_restart_sends_them(
@@ -113,12 +126,13 @@ async def test_a_failed_send_keeps_entries_pending_and_a_restart_sends_them(
     with pytest.raises(KafkaConnectionError):
         await first.step(FakeKafkaProducer(fail_sends=1))
 
-    assert await redis_client.xlen(f"{prefix}:outbox") == 2
-    assert await pending(redis_client, prefix) == 2
+    total = 2 * STEPS_PER_DISPOSED_CLUE
+    assert await redis_client.xlen(f"{prefix}:outbox") == total
+    assert await pending(redis_client, prefix) == total
     restarted, kafka = publisher(redis_client, prefix), FakeKafkaProducer()
     await restarted.ensure_group()
-    assert await restarted.step(kafka) == 2
-    assert [k for _, k, _ in kafka.sent] == [i.encode() for i in ids]
+    assert await restarted.step(kafka) == total
+    assert [d.clue_id for d in dispositions(kafka)] == ids
     assert await pending(redis_client, prefix) == 0
 
 
@@ -136,8 +150,11 @@ async def test_a_send_the_broker_took_but_not_acked_is_resent_with_the_same_id(
     kafka = FakeKafkaProducer()
     await publisher(redis_client, prefix).step(kafka)
 
-    (before,), (after,) = dying.sent, kafka.sent
-    assert Disposition.from_json(before[2] or b"").id == Disposition.from_json(after[2] or b"").id
+    (before, *_), first_again = dying.sent, kafka.sent[0]
+    assert before == first_again  # the same record again: same key, same bytes, same id
+    assert parse_clue_record(before[2] or b"").id == f"{clue_id('fp-a')}@v1"
+    assert len(kafka.sent) == STEPS_PER_DISPOSED_CLUE  # the rest went out after the restart
+    assert len(dispositions(kafka)) == 1
     assert await redis_client.xlen(f"{prefix}:outbox") == 0
 
 
@@ -155,12 +172,12 @@ async def test_entries_of_a_dead_publisher_are_taken_over_once_idle(
         FakeKafkaProducer(),
     )
 
-    assert await other.step(kafka) == 2
-    assert [k for _, k, _ in kafka.sent] == [i.encode() for i in ids]
+    assert await other.step(kafka) == 2 * STEPS_PER_DISPOSED_CLUE
+    assert [d.clue_id for d in dispositions(kafka)] == ids
     assert await pending(redis_client, prefix) == 0
 
 
-async def test_an_entry_that_is_not_a_disposition_is_dead_lettered_not_sent(
+async def test_an_entry_of_an_unknown_kind_is_dead_lettered_not_sent(
     redis_client: aioredis.Redis, prefix: str
 ) -> None:
     pub, kafka = publisher(redis_client, prefix), FakeKafkaProducer()
@@ -175,6 +192,23 @@ async def test_an_entry_that_is_not_a_disposition_is_dead_lettered_not_sent(
     assert await pending(redis_client, prefix) == 0
 
 
+async def test_a_transition_entry_that_is_not_json_is_dead_lettered_not_sent(
+    redis_client: aioredis.Redis, prefix: str
+) -> None:
+    pub, kafka = publisher(redis_client, prefix), FakeKafkaProducer()
+    await pub.ensure_group()
+    await redis_client.xadd(
+        f"{prefix}:outbox", {"kind": "transition", "key": "clue-1", "value": "{not json"}
+    )
+
+    assert await pub.step(kafka) == 1
+
+    assert kafka.sent == []
+    (dead,) = await redis_client.xrange(f"{prefix}:outbox:dead")
+    assert dead[1]["value"] == "{not json" and "bad transition JSON" in dead[1]["reason"]
+    assert await pending(redis_client, prefix) == 0
+
+
 async def test_run_publishes_dispositions_until_stopped(
     store: ClueStore, redis_client: aioredis.Redis, prefix: str
 ) -> None:
@@ -185,12 +219,33 @@ async def test_run_publishes_dispositions_until_stopped(
     ids = await dispose_two(store)
 
     for _ in range(100):
-        if len(kafka.sent) == 2:
+        if len(kafka.sent) == 2 * STEPS_PER_DISPOSED_CLUE:
             break
         await asyncio.sleep(0.05)
     stop.set()
     await asyncio.wait_for(task, 5)
 
-    assert [k for _, k, _ in kafka.sent] == [i.encode() for i in ids]
+    assert [d.clue_id for d in dispositions(kafka)] == ids
     assert kafka.started and kafka.stopped
     assert await redis_client.xlen(f"{prefix}:outbox") == 0
+
+
+async def test_a_transitions_free_text_is_pseudonymised_on_the_way_out(
+    store: ClueStore, redis_client: aioredis.Redis, prefix: str
+) -> None:
+    cid = clue_id("fp-a")
+    await store.upsert_warnings([make_warning("a", "fp-a")])
+    await store.transition(cid, "dispatch", CENTRE, T0)
+    await store.transition(cid, "claim", ALICE, T0)
+    text = "called 13800138000 about applicant=cit-42"
+    await store.transition(cid, "comment", ALICE, T0 + 1, {"text": text})
+    pub, kafka = publisher(redis_client, prefix), FakeKafkaProducer()
+    await pub.ensure_group()
+
+    assert await pub.step(kafka) == 4
+
+    comment = ClueTransition.from_json(kafka.sent[-1][2] or b"")
+    assert (comment.action, comment.id) == ("comment", f"{cid}@v4")
+    assert "13800138000" not in comment.reason and "cit-42" not in comment.reason
+    assert comment.reason == (await store.masker()).text(text, ())  # the views' pseudonyms
+    assert (await store.audit(cid))[-1].reason == text  # the audit keeps what was written

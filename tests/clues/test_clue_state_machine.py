@@ -25,6 +25,7 @@ from clues.access import Principal
 from clues.model import (
     CLAIMED,
     HELD_STATUSES,
+    READ_ACTIONS,
     STATUSES,
     TRANSITIONS,
     USER_ACTIONS,
@@ -35,6 +36,7 @@ from clues.model import (
 )
 from clues.scripts import TRACKED
 from clues.store import ClueStore
+from riskloop.events import ClueTransition, transition_id
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -175,6 +177,25 @@ class ClueMachine(RuleBasedStateMachine):
             self.audit_replays(cid, h)
         backlog = self.run(self.redis.hgetall(f"{self.prefix}:stats:backlog"))
         assert {k: int(v) for k, v in backlog.items() if int(v)} == dict(actual)
+        self.outbox_mirrors_audit(ids)
+
+    def outbox_mirrors_audit(self, ids: set[str]) -> None:
+        """Every step but a read was published, once, in order, as it was audited."""
+        published: dict[str, list[ClueTransition]] = {cid: [] for cid in ids}
+        for _, f in self.run(self.redis.xrange(f"{self.prefix}:outbox")):
+            if f["kind"] == "transition":
+                t = ClueTransition.from_json(f["value"])
+                assert f["key"] == t.clue_id and t.id == transition_id(t.clue_id, t.version)
+                published[t.clue_id].append(t)
+        for cid in ids:
+            steps = published[cid]
+            audited = [e for e in self.run(self.store.audit(cid)) if e.action not in READ_ACTIONS]
+            assert [(t.action, t.from_status, t.to_status, t.actor, t.version) for t in steps] == [
+                (e.action, e.from_status, e.to_status, e.actor, e.version) for e in audited
+            ], cid
+            assert [(t.before, t.after) for t in steps] == [(e.before, e.after) for e in audited]
+            versions = [t.version for t in steps]
+            assert versions == sorted(set(versions)), (cid, versions)  # ids never repeat
 
     def audit_replays(self, cid: str, h: dict[str, str]) -> None:
         state: dict[str, str] = {}

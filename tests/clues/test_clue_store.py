@@ -143,8 +143,10 @@ async def test_the_whole_flow_from_warning_to_closed_is_audited_step_by_step(
     assert trail[3].reason == "visiting friday"
     assert trail[5].before["status"] == "investigating"
     assert trail[5].after["disposition_code"] == "confirmed_violation"
-    (entry,) = await redis_client.xrange(f"{prefix}:outbox")
-    d = Disposition.from_json(entry[1]["value"])
+    outbox = [f for _, f in await redis_client.xrange(f"{prefix}:outbox")]
+    assert [f["kind"] for f in outbox].count("transition") == len(trail)  # every step, too
+    (entry,) = [f for f in outbox if f["kind"] == "disposition"]
+    d = Disposition.from_json(entry["value"])
     assert (d.clue_id, d.outcome, d.code, d.actor, d.warning_ids) == (
         cid,
         "confirmed",
@@ -186,6 +188,7 @@ async def test_roles_scope_and_holder_are_enforced_and_refusals_change_nothing(
         await store.transition(cid, "claim", OUTSIDER, T0)
     await store.transition(cid, "claim", ALICE, T0)
     before = await store.get(cid)
+    published = await redis_client.xrange(f"{prefix}:outbox")
 
     with pytest.raises(IllegalTransition, match="it is already claimed by alice"):
         await store.transition(cid, "claim", BOB, T0 + 1)
@@ -196,7 +199,8 @@ async def test_roles_scope_and_holder_are_enforced_and_refusals_change_nothing(
 
     assert await store.get(cid) == before
     assert [e.action for e in await store.audit(cid)] == ["open", "dispatch", "claim"]
-    assert await redis_client.xlen(f"{prefix}:outbox") == 0
+    assert [f["kind"] for _, f in published] == ["transition"] * 3  # the three steps only
+    assert await redis_client.xrange(f"{prefix}:outbox") == published  # refusals: nothing
 
 
 async def test_a_lead_can_release_an_inspectors_claim(store: ClueStore) -> None:

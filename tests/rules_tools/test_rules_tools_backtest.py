@@ -182,3 +182,28 @@ def test_cli_backtest_exit_codes(cli, setup, tmp_path, capsys, write_files):
     assert cli(["rules", "backtest", str(path), "--rules", str(broken)]) == 2
     assert f"{broken / 'a.yaml'}:8:1:" in capsys.readouterr().err
     assert cli(["rules", "backtest", str(tmp_path / "none.jsonl"), "--rules", str(candidate)]) == 2
+
+
+def test_an_exported_topic_with_transitions_reads_only_the_dispositions(tmp_path):
+    from riskloop.events import ClueTransition, Disposition
+    from rules.tools.verdicts import read_dispositions
+
+    d = Disposition("d-1", "clue-1", "r1", "k", "confirmed", "confirmed_violation", "alice", 5)
+    t = ClueTransition(
+        id="clue-1@v2",
+        clue_id="clue-1",
+        rule_id="r1",
+        action="claim",
+        from_status="dispatched",
+        to_status="claimed",
+        actor="alice",
+        role="inspector",
+        ts_ms=4,
+        reason="",
+        version=2,
+        before={},
+        after={},
+    )
+    path = tmp_path / "export.jsonl"
+    path.write_bytes(t.to_json() + b"\n" + d.to_json() + b"\n")
+    assert read_dispositions(path) == [d]

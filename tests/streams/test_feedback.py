@@ -1,0 +1,104 @@
+"""The feedback agent's step: ``clue.dispositions`` carries every step of a clue, but only the
+verdicts are counted, each once (a plain dict stands in for the Faust table)."""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY
+
+from riskloop.events import ClueTransition, Disposition, transition_id
+from streams.agents import _record_disposition, precision
+
+T0 = 1_772_414_100_000  # 2026-03-02T01:15:00Z
+
+
+def counted(rule: str, outcome: str) -> float:
+    labels = {"rule": rule, "outcome": outcome}
+    return REGISTRY.get_sample_value("riskloop_dispositions_total", labels) or 0.0
+
+
+def step(clue: str, rule: str, action: str, frm: str, to: str, version: int) -> bytes:
+    return ClueTransition(
+        id=transition_id(clue, version),
+        clue_id=clue,
+        rule_id=rule,
+        action=action,
+        from_status=frm,
+        to_status=to,
+        actor="alice",
+        role="inspector",
+        ts_ms=T0 + version,
+        reason="",
+        version=version,
+        before={"status": frm},
+        after={"status": to},
+    ).to_json()
+
+
+def verdict(clue: str, rule: str, outcome: str, code: str, version: int) -> bytes:
+    return Disposition(
+        f"disp-{clue}-{version}", clue, rule, "k", outcome, code, "alice", T0 + version
+    ).to_json()
+
+
+def test_transitions_are_skipped_and_each_verdict_is_counted_once() -> None:
+    rule = "feedback.mixed"
+    table: dict[str, dict[str, str]] = {}
+    messages = [
+        step("c1", rule, "open", "", "new", 1),
+        step("c1", rule, "dispatch", "new", "dispatched", 2),
+        step("c1", rule, "claim", "dispatched", "claimed", 3),
+        verdict("c1", rule, "confirmed", "rectified", 4),
+        step("c1", rule, "dispose", "claimed", "disposed", 4),
+        step("c2", rule, "open", "", "new", 1),
+        verdict("c2", rule, "dismissed", "false_positive", 2),
+        step("c2", rule, "dismiss", "new", "closed", 2),
+        verdict("c1", rule, "confirmed", "rectified", 4),  # redelivered after a restart
+        step("c1", rule, "submit", "disposed", "reviewing", 5),
+    ]
+
+    for raw in messages:
+        _record_disposition(table, raw)
+
+    assert table == {
+        "c1": {"id": "disp-c1-4", "rule": rule, "outcome": "confirmed"},
+        "c2": {"id": "disp-c2-2", "rule": rule, "outcome": "dismissed"},
+    }
+    assert (counted(rule, "confirmed"), counted(rule, "dismissed")) == (1.0, 1.0)
+    assert precision(table.values()) == {rule: {"confirmed": 1, "dismissed": 1, "precision": 0.5}}
+
+
+def test_a_transition_alone_leaves_the_table_and_the_counters_untouched() -> None:
+    rule = "feedback.steps-only"
+    table: dict[str, dict[str, str]] = {}
+
+    _record_disposition(table, step("c9", rule, "return", "claimed", "returned", 4))
+
+    assert table == {}
+    assert counted(rule, "confirmed") + counted(rule, "dismissed") == 0.0
+
+
+def test_a_disposition_written_before_records_had_a_kind_is_still_counted() -> None:
+    rule = "feedback.legacy"
+    table: dict[str, dict[str, str]] = {}
+    legacy = (
+        b'{"id": "disp-old", "clue_id": "c7", "rule_id": "feedback.legacy", "key": "k",'
+        b' "outcome": "dismissed", "code": "duplicate", "actor": "bob", "ts_ms": 1772414100000,'
+        b' "warning_ids": ["w1"]}'
+    )
+
+    _record_disposition(table, legacy)
+
+    assert table == {"c7": {"id": "disp-old", "rule": rule, "outcome": "dismissed"}}
+    assert counted(rule, "dismissed") == 1.0
+
+
+def test_a_later_verdict_on_the_same_clue_replaces_the_earlier_one() -> None:
+    rule = "feedback.rework"
+    table: dict[str, dict[str, str]] = {}
+
+    _record_disposition(table, verdict("c3", rule, "confirmed", "rectified", 4))
+    _record_disposition(table, step("c3", rule, "reject", "reviewing", "claimed", 6))
+    _record_disposition(table, verdict("c3", rule, "dismissed", "not_applicable", 8))
+
+    assert table["c3"] == {"id": "disp-c3-8", "rule": rule, "outcome": "dismissed"}
+    assert precision(table.values())[rule]["precision"] == 0.0
