@@ -290,6 +290,7 @@ class FeatureExtractor:
         self.utc_offset_ms = utc_offset_ms
         self._uses_times = any(f.uses_times for _, f, _ in self._plan)
         self._fields = list(dict.fromkeys(arg for _, f, arg in self._plan if f.uses_values))
+        self._steps = [(name, f.compute, arg) for name, f, arg in self._plan]
 
     def __repr__(self) -> str:
         return f"FeatureExtractor({self.names!r})"
@@ -303,8 +304,8 @@ class FeatureExtractor:
             _remember_value(key_state, field, event.get(field), ts_ms, self.max_distinct)
         obs = Observation(ts_ms, ts_ms + self.utc_offset_ms, event, key_state, prev)
         out: dict[str, float] = {}
-        for name, feature, arg in self._plan:
-            value = feature.compute(obs, arg)
+        for name, compute, arg in self._steps:
+            value = compute(obs, arg)
             if value is not None:
                 out[name] = value
         return out

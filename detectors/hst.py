@@ -12,6 +12,7 @@ the engine keeps one per rule and partition, never one per key.
 
 from __future__ import annotations
 
+from math import isfinite
 from typing import Any
 
 from river import anomaly, preprocessing
@@ -87,10 +88,18 @@ class HalfSpaceTreesDetector:
         )
 
     def _known(self, x: dict[str, Any]) -> dict[str, float]:
-        clean = numeric_features(x)
+        """The finite numeric values of the learned features present in ``x``, in the
+        learned order (all numeric features before the first sample)."""
         if self._features is None:
-            return clean
-        return {name: clean[name] for name in self._features if name in clean}
+            return numeric_features(x)
+        out: dict[str, float] = {}
+        for name in self._features:
+            value = x.get(name)
+            if isinstance(value, int | float):
+                v = float(value)
+                if isfinite(v):
+                    out[name] = v
+        return out
 
     def learn_one(self, x: dict[str, float]) -> None:
         """Learn one sample (scaler first, then the trees' current window)."""

@@ -23,6 +23,7 @@ import math
 from bisect import bisect_left, insort
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 # --- window arithmetic ------------------------------------------------------------------
@@ -75,8 +76,9 @@ def bucket_sum(buckets: dict[int, int], first: int, last: int) -> int:
     >>> bucket_sum({1: 2, 3: 5, 9: 1}, 1, 3), bucket_sum({1: 2}, 4, 8)
     (7, 0)
     """
-    if last - first < len(buckets):
-        return sum(buckets.get(i, 0) for i in range(first, last + 1))
+    span = last - first + 1
+    if span <= len(buckets):
+        return sum(map(buckets.get, range(first, last + 1), repeat(0, span))) if span > 0 else 0
     return sum(n for i, n in buckets.items() if first <= i <= last)
 
 
@@ -112,10 +114,19 @@ COMPARATORS: dict[str, Callable[[float, Any], bool]] = {
     "outside": lambda a, b: a < b[0] or a > b[1],
 }
 RANGES = ("between", "outside")
+# one bound as a single closure (the common condition, tested on every windowed event)
+_BOUNDS: dict[str, Callable[[Any], Callable[[float | None], bool]]] = {
+    "gt": lambda b: lambda v: v is not None and v > b,
+    "gte": lambda b: lambda v: v is not None and v >= b,
+    "lt": lambda b: lambda v: v is not None and v < b,
+    "lte": lambda b: lambda v: v is not None and v <= b,
+}
 
 
 def _compile(parts: tuple[tuple[str, Any], ...]) -> Callable[[float | None], bool]:
     tests = [(COMPARATORS[op], operand) for op, operand in parts]
+    if len(parts) == 1 and parts[0][0] in _BOUNDS:
+        return _BOUNDS[parts[0][0]](parts[0][1])
     if len(tests) == 1:
         fn, operand = tests[0]
         return lambda v: v is not None and fn(v, operand)

@@ -132,10 +132,11 @@ class Engine:
                 out.extend(ws)
         if self._on_warnings and out:
             out.extend(self._feed(out, 0))
-        if self.max_ts_ms is None or ev.ts_ms > self.max_ts_ms:
-            self.max_ts_ms = ev.ts_ms
+        ts = ev.ts_ms
+        if self.max_ts_ms is None or ts > self.max_ts_ms:
+            self.max_ts_ms = ts
             if advance:
-                wm = ev.ts_ms - self.lateness_ms
+                wm = ts - self.lateness_ms
                 if wm > self.watermark_ms:
                     heap = self._wake.heap
                     if heap and heap[0][0] <= wm:

@@ -218,9 +218,14 @@ def _fast(c: Condition) -> Callable[[Any], bool]:
     head, _, rest = c.path.partition(".")
     if c.op == "in" and head == "attrs" and "." not in rest:
 
-        def attr_in(ev: Any) -> bool:
+        def attr_in(ev: Any) -> bool:  # _in, inlined
             v = ev.attrs.get(rest)
-            return v is not None and _in(v, operand)
+            if v is None:
+                return False
+            try:
+                return v in operand or str(v) in operand
+            except TypeError:  # an unhashable value (a list or a mapping)
+                return False
 
         return attr_in
     if c.op == "eq" and isinstance(operand[0], str):

@@ -69,6 +69,24 @@ def routing_types(rule: Rule, evaluator: Evaluator) -> frozenset[str] | None:
 
 def build_filter(rule: Rule, routed: bool, stats: Counter[str]) -> Callable[[Any], bool] | None:
     """One predicate for match, where and exceptions; None when there is nothing to test."""
+    return combine(filter_checks(rule, routed, stats))
+
+
+def combine(checks: list[Callable[[Any], bool]]) -> Callable[[Any], bool] | None:
+    """All of ``checks`` as one predicate, tested in order; None for no checks."""
+    if not checks:
+        return None
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        c1, c2 = checks
+        return lambda ev: c1(ev) and c2(ev)
+    c1, c2, c3 = checks
+    return lambda ev: c1(ev) and c2(ev) and c3(ev)
+
+
+def filter_checks(rule: Rule, routed: bool, stats: Counter[str]) -> list[Callable[[Any], bool]]:
+    """The predicates of :func:`build_filter`, in the order they are tested."""
     checks: list[Callable[[Any], bool]] = []
     sel = rule.match
     if sel is not None:
@@ -88,15 +106,7 @@ def build_filter(rule: Rule, routed: bool, stats: Counter[str]) -> Callable[[Any
             return True
 
         checks.append(not_exempt)
-    if not checks:
-        return None
-    if len(checks) == 1:
-        return checks[0]
-    if len(checks) == 2:
-        c1, c2 = checks
-        return lambda ev: c1(ev) and c2(ev)
-    c1, c2, c3 = checks
-    return lambda ev: c1(ev) and c2(ev) and c3(ev)
+    return checks
 
 
 class Runner:
@@ -112,13 +122,35 @@ class Runner:
         self.state = RuleState()
         self.emitter = Emitter(rule, self.sup_timers, stats)
         self.types = routing_types(rule, self.evaluator)
-        self.accepts = build_filter(rule, self.types is not None, stats)
+        self.checks = filter_checks(rule, self.types is not None, stats)
+        self.accepts = combine(self.checks)
         self.silent = False
         self.on_event = self._handler()
 
     def _handler(self) -> Callable[[Event], list[RiskWarning]]:
         """``on_event(ev)`` as one closure: filter, evaluate, emit (the hot path)."""
         accepts, evaluate, state, runner = self.accepts, self.evaluator.on_event, self.state, self
+        if accepts is None:
+
+            def handle_all(ev: Event) -> list[RiskWarning]:
+                hits = evaluate(ev, state)
+                if not hits or runner.silent:
+                    return EMPTY
+                return runner.emitter.emit(hits, state)
+
+            return handle_all
+        if len(self.checks) == 2:  # the filter inlined: one call less per event
+            c1, c2 = self.checks
+
+            def handle_two(ev: Event) -> list[RiskWarning]:
+                if not (c1(ev) and c2(ev)):
+                    return EMPTY
+                hits = evaluate(ev, state)
+                if not hits or runner.silent:
+                    return EMPTY
+                return runner.emitter.emit(hits, state)
+
+            return handle_two
 
         def handle(ev: Event) -> list[RiskWarning]:
             if accepts is not None and not accepts(ev):
@@ -132,14 +164,21 @@ class Runner:
 
     def on_watermark(self, wm_ms: int) -> list[RiskWarning]:
         out = EMPTY
-        if self.timers.head() <= wm_ms:
+        timers, sup = self.timers, self.sup_timers
+        heap = timers.heap
+        if heap and heap[0][0] <= wm_ms:
             hits = self.evaluator.on_watermark(wm_ms, self.state)
             if hits and not self.silent:
                 out = self.emitter.emit(hits, self.state)
-        if self.sup_timers.head() <= wm_ms:
+        heap = sup.heap
+        if heap and heap[0][0] <= wm_ms:
             self.emitter.expire(wm_ms, self.state)
-        self.timers.report()
-        self.sup_timers.report()
+        # Timers.report() of both heaps, inlined (heaps re-read: a callee may replace one)
+        add = timers.wake.add
+        if heap := timers.heap:
+            add(heap[0][0], timers.owner)
+        if heap := sup.heap:
+            add(heap[0][0], sup.owner)
         return out
 
     def head(self) -> int:

@@ -53,6 +53,20 @@ def key_function(rule: Rule) -> Callable[[Any], str | None]:
 
         return one
 
+    if len(getters) == 2:
+        g1, g2 = getters
+
+        def two(ev: Any) -> str | None:
+            a = g1(ev)
+            if a is None or a == "":
+                return None
+            b = g2(ev)
+            if b is None or b == "":
+                return None
+            return str(a) + "|" + str(b)
+
+        return two
+
     def many(ev: Any) -> str | None:
         parts = []
         for g in getters:

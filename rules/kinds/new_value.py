@@ -62,9 +62,26 @@ class NewValueEvaluator:
         self.getters = [getter(p) for p in spec.fields]
         self.sweep_ms = max(spec.lookback_ms // 8, HOUR_MS)
         self.swept = False
+        self.lookback_ms = spec.lookback_ms
+        self.warmup_ms = spec.warmup_ms
+        if len(self.getters) == 1:
+            self.value_of = self._one_value(self.getters[0], spec.ignore_null)  # type: ignore[method-assign]
 
     def selections(self) -> list[Selection]:
         return []
+
+    @staticmethod
+    def _one_value(get: Any, ignore_null: bool) -> Any:
+        """``value_of`` for a single field, as one closure (the common case)."""
+        empty = None if ignore_null else ""
+
+        def one(ev: Event) -> str | None:
+            v = get(ev)
+            if v is None or v == "":
+                return empty
+            return v if isinstance(v, str) else str(v)
+
+        return one
 
     def value_of(self, ev: Event) -> str | None:
         if len(self.getters) == 1:
@@ -84,22 +101,26 @@ class NewValueEvaluator:
         value = self.value_of(ev)
         if value is None:
             return None
-        seen = st.keys.get(key)
+        ts = ev.ts_ms
+        keys = st.keys
+        seen = keys.get(key)
         if seen is None:
-            seen = Seen(ev.ts_ms)
-            st.keys[key] = seen
+            seen = Seen(ts)
+            keys[key] = seen
             if not self.swept:
                 self.swept = True
-                self.timers.push(ev.ts_ms + self.sweep_ms, SWEEP)
+                self.timers.push(ts + self.sweep_ms, SWEEP)
         st.dirty.add(key)
-        last = seen.values.get(value)
-        seen.first_ms = min(seen.first_ms, ev.ts_ms)
-        if last is not None and ev.ts_ms - last <= self.spec.lookback_ms:
-            if ev.ts_ms > last:
-                seen.values[value] = ev.ts_ms
+        values = seen.values
+        last = values.get(value)
+        if ts < seen.first_ms:
+            seen.first_ms = ts
+        if last is not None and ts - last <= self.lookback_ms:
+            if ts > last:
+                values[value] = ts
             return None
-        seen.values[value] = max(ev.ts_ms, last or ev.ts_ms)
-        if ev.ts_ms - seen.first_ms < self.spec.warmup_ms:
+        values[value] = ts if last is None or ts > last else last
+        if ts - seen.first_ms < self.warmup_ms:
             return None
         return [
             Hit(

@@ -62,8 +62,17 @@ def _value_function(spec: ThresholdSpec) -> Callable[[Event], Any]:
     or as a number; ``SKIP`` when the field is missing or not a number."""
     if spec.aggregate.field is None:
         return lambda ev: None
-    get = getter(spec.aggregate.field)
+    path = spec.aggregate.field
+    get = getter(path)
     if spec.aggregate.name == "distinct":
+        head, _, name = path.partition(".")
+        if head == "attrs" and "." not in name:
+
+            def attr_text(ev: Event) -> Any:  # the common case, one call less
+                v = ev.attrs.get(name)
+                return SKIP if v is None else v if isinstance(v, str) else str(v)
+
+            return attr_text
 
         def text(ev: Event) -> Any:
             v = get(ev)

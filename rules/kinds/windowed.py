@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from bisect import insort
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from heapq import heappop
 from typing import Any
 
 from riskloop.events import Event
@@ -81,7 +83,7 @@ class WindowedEvaluator:
         self.key_of = key_function(rule)
         self.capture = capture_function(rule)
         self.top_fields = rule.output.top_fields
-        self.top_getters = [getter(p) for p in self.top_fields]
+        self.top_of = _row_function(self.top_fields)
         self.tiers = rule.severities is not None
 
     def setup(self) -> None:
@@ -94,6 +96,9 @@ class WindowedEvaluator:
         # adding to a rising aggregate cannot end an open episode: no need to decide then
         self.skip_open = not self.stepwise and not self.tiers
         self._add = self.agg.add
+        self._remove = self.agg.remove
+        self._result = self.agg.result
+        self._holds = self.limits.holds
 
     def selections(self) -> list[Any]:
         return []
@@ -108,25 +113,32 @@ class WindowedEvaluator:
         value = self.value_of(ev)
         if value is SKIP:
             return None
-        win = st.keys.get(key)
+        keys = st.keys
+        win = keys.get(key)
         if win is None:
-            win = st.keys[key] = Window(deque(), self.agg.initialize())
+            win = keys[key] = Window(deque(), self.agg.initialize())
         st.dirty.add(key)
-        getters = self.top_getters
+        top_of = self.top_of
         ts = ev.ts_ms
-        entry = (ts, value, ev.id, tuple([g(ev) for g in getters]) if getters else None)
+        entry = (ts, value, ev.id, top_of(ev) if top_of is not None else None)
         entries = win.entries
         if entries and ts < entries[-1][0]:
             insort(entries, entry, key=_ts)
         else:
             entries.append(entry)
             win.last = ev
-        self._add(win.acc, value)
+        acc = win.acc
+        self._add(acc, value)
         end = entries[-1][0]
-        if entries[0][0] <= end - self.window_ms:
-            evict(win, end - self.window_ms, self.agg)
-            hits = self.decide(key, win, end)
-        elif win.episode is not None and self.skip_open:
+        horizon = end - self.window_ms
+        evicted = entries[0][0] <= horizon
+        if evicted:
+            remove, popleft = self._remove, entries.popleft
+            while entries and entries[0][0] <= horizon:
+                remove(acc, popleft()[1])
+        if win.episode is None:  # decide() in short while the condition does not hold
+            hits = self.decide(key, win, end) if self._holds(self._result(acc)) else None
+        elif self.skip_open and not evicted:
             hits = None
         else:
             hits = self.decide(key, win, end)
@@ -145,8 +157,8 @@ class WindowedEvaluator:
 
     def decide(self, key: str, win: Window, t: int) -> list[Hit] | None:
         """Evaluate the window ending at ``t``: open, escalate or close the episode."""
-        value = self.agg.result(win.acc)
-        if self.limits.holds(value) and len(win.entries) >= self.min_events:
+        value = self._result(win.acc)
+        if self._holds(value) and len(win.entries) >= self.min_events:
             if win.episode is None:
                 win.episode = t
                 win.level = RANK[self.rule.severity_for(value)]
@@ -188,9 +200,10 @@ class WindowedEvaluator:
 
     def on_watermark(self, wm_ms: int, st: RuleState) -> list[Hit] | None:
         hits: list[Hit] = []
-        while (item := self.timers.pop_one(wm_ms)) is not None:
-            due, key = item
-            win = st.keys.get(key)
+        heap, keys = self.timers.heap, st.keys
+        while heap and heap[0][0] <= wm_ms:
+            due, key = heappop(heap)
+            win = keys.get(key)
             if win is None or win.due != due:
                 continue
             win.due = INF
@@ -249,6 +262,27 @@ class WindowedEvaluator:
 
 def _ts(entry: tuple[Any, ...]) -> Any:
     return entry[0]
+
+
+def _row_function(paths: tuple[str, ...]) -> Callable[[Event], tuple[Any, ...]] | None:
+    """The top-value fields of an event as one tuple (None when the rule names none); a
+    single call for the common case of first-level attributes.
+
+    >>> from riskloop.testing import make_event
+    >>> ev = make_event(ts_ms=1772414100000, dataset="tax", rows=3)
+    >>> _row_function(("attrs.dataset", "attrs.purpose", "region"))(ev)
+    ('tax', None, '330106')
+    """
+    if not paths:
+        return None
+    names = [p.partition(".")[2] for p in paths]
+    if all(p.startswith("attrs.") and "." not in n for p, n in zip(paths, names, strict=True)):
+        if len(names) == 2:
+            n1, n2 = names
+            return lambda ev: ((a := ev.attrs).get(n1), a.get(n2))
+        return lambda ev: tuple(map(ev.attrs.get, names))
+    getters = [getter(p) for p in paths]
+    return lambda ev: tuple([g(ev) for g in getters])
 
 
 __all__ = ["SKIP", "Window", "WindowedEvaluator", "evict"]
