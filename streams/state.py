@@ -105,8 +105,11 @@ class PartitionEngines:
             st = self.parts[partition] = self._restore(partition)
         return st
 
+    def _new_engine(self, partition: int) -> Engine:
+        return Engine(self.ruleset, partition=partition, lateness_ms=self.lateness_ms)
+
     def _restore(self, partition: int) -> PartitionState:
-        engine = Engine(self.ruleset, partition=partition, lateness_ms=self.lateness_ms)
+        engine = self._new_engine(partition)
         prefix = f"{partition}|"
         buckets: dict[int, dict[StateKey, bytes]] = {}
         offsets: dict[str, int] = {}
@@ -139,16 +142,8 @@ class PartitionEngines:
         the changelog partition of the event being processed).
         """
         p = st.partition
-        changed: set[int] = set(st.buckets) if st.rewrite else set()
+        changed = _absorb_dirty(st) | (set(st.buckets) if st.rewrite else set())
         st.rewrite = False
-        for key, blob in st.engine.export_dirty().items():
-            b = bucket_of(key)
-            bucket = st.buckets.setdefault(b, {})
-            if blob is None:
-                bucket.pop(key, None)
-            else:
-                bucket[key] = blob
-            changed.add(b)
         for b in changed:
             blob = pickle.dumps(st.buckets[b], protocol=5)
             self.table[f"{p}|b{b:03d}"] = base64.b64encode(blob).decode("ascii")
@@ -163,15 +158,10 @@ class PartitionEngines:
         self.ruleset = ruleset
         keep = {f"{r.id}@{r.logic_hash}" for r in ruleset.rules} | {"__engine__"}
         for st in self.parts.values():
-            for key, blob in st.engine.export_dirty().items():
-                bucket = st.buckets.setdefault(bucket_of(key), {})
-                if blob is None:
-                    bucket.pop(key, None)
-                else:
-                    bucket[key] = blob
+            _absorb_dirty(st)
             for b, bucket in st.buckets.items():
                 st.buckets[b] = {k: v for k, v in bucket.items() if k[0] in keep}
-            engine = Engine(ruleset, partition=st.partition, lateness_ms=self.lateness_ms)
+            engine = self._new_engine(st.partition)
             engine.restore(item for bucket in st.buckets.values() for item in bucket.items())
             st.engine = engine
             st.rewrite = True
@@ -184,3 +174,18 @@ class PartitionEngines:
 
     def __iter__(self) -> Iterator[PartitionState]:
         return iter(list(self.parts.values()))
+
+
+def _absorb_dirty(st: PartitionState) -> set[int]:
+    """Move the engine's changes since the last call into the in-memory buckets; return the
+    buckets that changed."""
+    changed = set()
+    for key, blob in st.engine.export_dirty().items():
+        b = bucket_of(key)
+        bucket = st.buckets.setdefault(b, {})
+        if blob is None:
+            bucket.pop(key, None)
+        else:
+            bucket[key] = blob
+        changed.add(b)
+    return changed
