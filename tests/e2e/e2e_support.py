@@ -68,6 +68,22 @@ def http_json(method: str, url: str, body: dict | None = None, token: str | None
         return json.loads(resp.read())
 
 
+def send_raw(bootstrap: str, topic: str, values: list[bytes], key: bytes) -> None:
+    """Publish raw values (valid or not) in order, each acknowledged by the broker."""
+    from aiokafka import AIOKafkaProducer
+
+    async def run() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        try:
+            for value in values:
+                await producer.send_and_wait(topic, value, key=key)
+        finally:
+            await producer.stop()
+
+    asyncio.run(run())
+
+
 def read_topic(bootstrap: str, topic: str, idle_ms: int = 2000) -> list[tuple[bytes | None, bytes]]:
     """Every (key, value) on a topic, from the beginning, until it is quiet for ``idle_ms``."""
     from aiokafka import AIOKafkaConsumer

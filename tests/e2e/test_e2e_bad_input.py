@@ -3,13 +3,11 @@ around them are processed and the worker keeps going."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
-from e2e_support import BAD_REGION, read_topic, wait_for
+from e2e_support import BAD_REGION, read_topic, send_raw, wait_for
 
 from riskloop.settings import TOPIC_DEADLETTER, TOPIC_SERVICE
 from riskloop.testing import make_event
@@ -65,16 +63,6 @@ def good_reads() -> list[bytes]:
     ]
 
 
-async def publish(bootstrap: str, values: list[bytes]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for v in values:
-            await producer.send_and_wait(TOPIC_SERVICE, v, key=BAD_REGION.encode())
-    finally:
-        await producer.stop()
-
-
 def test_malformed_events_are_dead_lettered_and_good_ones_processed(stack, replayed):
     good = good_reads()
     mixed: list[bytes] = []
@@ -84,7 +72,7 @@ def test_malformed_events_are_dead_lettered_and_good_ones_processed(stack, repla
         if i % 12 == 5 and bad:
             mixed.append(bad.pop())
     mixed.extend(bad)
-    asyncio.run(publish(stack.broker.bootstrap, mixed))
+    send_raw(stack.broker.bootstrap, TOPIC_SERVICE, mixed, key=BAD_REGION.encode())
 
     def dead_letters():
         found = {}

@@ -3,7 +3,6 @@ scraping the live worker and API. Grafana itself cannot run here; its queries ca
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import urllib.parse
@@ -11,8 +10,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
-from e2e_support import BAD_REGION, http_json, wait_for
+from e2e_support import BAD_REGION, http_json, send_raw, wait_for
 
 from dashboards.panels import panel_queries
 from riskloop.services import ServiceGroup, start_prometheus
@@ -31,7 +29,7 @@ def query(prom_url: str, expr: str) -> dict:
 
 def exercise(stack) -> None:
     """One claim, one disposal and one malformed event, so every series exists."""
-    asyncio.run(publish_raw(stack.broker.bootstrap, b"{malformed"))
+    send_raw(stack.broker.bootstrap, TOPIC_REGULATORY, [b"{malformed"], key=BAD_REGION.encode())
     api = stack.api.url
     centre, inspector = stack.tokens["dispatcher"], stack.tokens["inspector-9"]
     clue = http_json("GET", f"{api}/clues?status=new&limit=1", token=centre)["items"][0]
@@ -40,15 +38,6 @@ def exercise(stack) -> None:
     http_json("POST", f"{url}/claim", {}, token=inspector)
     body = {"code": "rectified", "note": "ok", "evidence_refs": [{"uri": "file:///fix.jpg"}]}
     http_json("POST", f"{url}/dispose", body, token=inspector)
-
-
-async def publish_raw(bootstrap: str, value: bytes) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
-    try:
-        await producer.send_and_wait(TOPIC_REGULATORY, value, key=BAD_REGION.encode())
-    finally:
-        await producer.stop()
 
 
 def empty_panels(prom_url: str, queries: dict[str, str]) -> dict[str, str]:

@@ -3,12 +3,10 @@ working; a new valid rule starts firing without a restart."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
-from e2e_support import BAD_REGION, metric_sum, wait_for
+from e2e_support import BAD_REGION, metric_sum, send_raw, wait_for
 
 from riskloop.settings import TOPIC_SERVICE
 from riskloop.testing import make_event
@@ -24,15 +22,6 @@ group_by: [region]
 window: 1h
 condition: {gte: 1}
 """
-
-
-async def send(bootstrap: str, value: bytes) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
-    try:
-        await producer.send_and_wait(TOPIC_SERVICE, value, key=BAD_REGION.encode())
-    finally:
-        await producer.stop()
 
 
 def test_rules_reload_without_restart(stack, replayed):
@@ -56,7 +45,7 @@ def test_rules_reload_without_restart(stack, replayed):
         "the new rule set to be loaded",
     )
     probe = make_event(ts_ms=1772586000000, type="probe.event", region=BAD_REGION, id="probe-1")
-    asyncio.run(send(stack.broker.bootstrap, probe.to_json()))
+    send_raw(stack.broker.bootstrap, TOPIC_SERVICE, [probe.to_json()], key=BAD_REGION.encode())
     wait_for(
         lambda: metric_sum(url, "riskloop_warnings_total", rule="reload-probe") >= 1,
         30,
