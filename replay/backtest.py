@@ -8,6 +8,12 @@ event time (lagging at most ``IDLE_STEP_MS``), so a quiet partition still fires 
 deadlines. At the end of the file every engine's watermark moves to the newest event time:
 the file is complete, nothing can arrive late any more.
 
+With ``open_end=True`` the file is instead taken as a stream that goes on: each partition's
+watermark passes only what all of its input topics have reached (``rules.watermark``),
+nothing follows other partitions and nothing moves at the end. That is exactly what a live
+worker has raised once it has taken in the whole file at full speed, before any idle time
+has let its watermarks go further; the end-to-end tests compare the two warning by warning.
+
 Pure apart from reading the files: no broker, no Redis.
 """
 
@@ -25,10 +31,11 @@ import orjson
 
 from replay.formats import partition_key, read_rows
 from replay.score import DEFAULT_GRACE_MS, Score, format_table, score
-from riskloop.events import Event, RiskWarning
+from riskloop.events import STREAMS, Event, RiskWarning
 from riskloop.partitioning import partition_for
 from rules import load_rules
 from rules.engine import Engine
+from rules.watermark import InputClock, process_held
 
 # A quiet partition's watermark trails the file's newest event time by at most this much.
 IDLE_STEP_MS = 60_000
@@ -62,15 +69,20 @@ class BacktestReport:
 class _Shards:
     """One engine per partition and the dedup of the warnings they raise."""
 
-    def __init__(self, engines: list[Engine], report: BacktestReport) -> None:
+    def __init__(self, engines: list[Engine], report: BacktestReport, open_end: bool) -> None:
         self.engines = engines
         self.report = report
         self.seen: set[str] = set()
         self.max_ts_ms: int | None = None
         self.lateness_ms = engines[0].lateness_ms
+        self.clocks = [InputClock(STREAMS) for _ in engines] if open_end else None
 
     def feed(self, partition: int, event: Event) -> None:
-        self.collect(self.engines[partition].process(event))
+        engine = self.engines[partition]
+        if self.clocks is not None:  # as live: held back to what every input has reached
+            self.collect(process_held(engine, self.clocks[partition], event.stream, event))
+            return
+        self.collect(engine.process(event))
         if self.max_ts_ms is None or event.ts_ms > self.max_ts_ms:
             self.max_ts_ms = event.ts_ms
             wm_ms = event.ts_ms - self.lateness_ms
@@ -79,7 +91,7 @@ class _Shards:
                     self.collect(engine.advance_to(wm_ms))
 
     def finish(self) -> None:
-        if self.max_ts_ms is not None:
+        if self.max_ts_ms is not None and self.clocks is None:
             for engine in self.engines:
                 self.collect(engine.advance_to(self.max_ts_ms))
 
@@ -99,8 +111,10 @@ def backtest(
     lateness_ms: int = 300_000,
     grace_ms: int = DEFAULT_GRACE_MS,
     encoding: str = "utf-8",
+    open_end: bool = False,
 ) -> BacktestReport:
     """Run ``path`` through the rules in ``rules_dir``; score against labels if given.
+    ``open_end``: the file is a stream still going on (see the module's docstring).
 
     Raises ``rules.errors.RuleSetError`` (file:line) for bad rules and
     ``replay.formats.FormatError`` for an unsupported file, before reading any event.
@@ -112,7 +126,7 @@ def backtest(
     report = BacktestReport(
         path=str(path), rules=[r.id for r in ruleset.rules], partitions=partitions
     )
-    shards = _Shards(engines, report)
+    shards = _Shards(engines, report, open_end)
     started = time.monotonic()
     first_tz: tzinfo | None = None
     for key, event in _events(path, partition_field, report, encoding):

@@ -13,17 +13,20 @@ import base64
 import logging
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import faust
 import orjson
 import redis.asyncio as aioredis
+from faust.types import TP
 
 from clues.metrics import record_upserts
 from clues.store import ClueStore
 from riskloop.events import Disposition, Event, InvalidEvent, RiskWarning, parse_clue_record
 from riskloop.settings import Settings
 from rules import RuleSet
+from rules.watermark import process_held
 from streams import metrics as m
 from streams.reload import RuleWatcher
 from streams.state import PartitionEngines, PartitionState
@@ -42,6 +45,7 @@ def register(app: faust.App, settings: Settings, ruleset: RuleSet, t: Topics) ->
         lateness_ms=settings.lateness_ms,
         checkpoint_every=settings.checkpoint_every,
         checkpoint_interval_s=settings.checkpoint_interval_s,
+        inputs=tuple(t.events.topics),
     )
     emit = _Emitter(t)
     watcher = RuleWatcher(settings.rules_dir, ruleset)
@@ -50,11 +54,19 @@ def register(app: faust.App, settings: Settings, ruleset: RuleSet, t: Topics) ->
     async def evaluate(stream: faust.StreamT) -> None:
         # noack() is on faust's Stream, not on its StreamT protocol
         async for event in stream.noack().events():  # type: ignore[attr-defined]
-            await _evaluate_one(engines, emit, event, _lagging(app, event))
+            await _evaluate_one(engines, emit, event)
+
+    def caught_up(topic: str, partition: int, offset: int | None) -> bool:
+        """Everything the broker holds of ``topic[partition]`` has been applied."""
+        try:
+            highwater = app.consumer.highwater(TP(topic, partition))
+        except Exception:  # not known yet: assume more is coming, the safe side
+            return False
+        return highwater is not None and (offset if offset is not None else -1) + 1 >= highwater
 
     @app.timer(interval=1.0)
     async def advance_idle() -> None:
-        await _advance_idle(engines, emit, settings.idle_after_s)
+        await _advance_idle(engines, emit, settings.idle_after_s, caught_up)
 
     @app.timer(interval=settings.reload_interval_s)
     async def reload_rules() -> None:
@@ -135,22 +147,11 @@ class _Emitter:
         await self.t.deadletter.send(key=msg.key, value=orjson.dumps(record))
 
 
-def _lagging(app: faust.App, event: faust.EventT) -> bool:
-    """Does the event's topic partition hold unread events behind this one?"""
-    msg = event.message
-    try:
-        return msg.offset + 1 < app.consumer.highwater(msg.tp)
-    except Exception:  # highwater unknown yet: assume behind, the safe side
-        return True
-
-
-async def _evaluate_one(
-    engines: PartitionEngines, emit: _Emitter, event: faust.EventT, lagging: bool
-) -> None:
+async def _evaluate_one(engines: PartitionEngines, emit: _Emitter, event: faust.EventT) -> None:
     msg = event.message
     st = engines.get(msg.partition)
     now = time.monotonic()
-    st.last_event = st.last_idle_tick = now
+    st.last_event = st.last_idle_tick = st.last_seen[msg.topic] = now
     if engines.already_applied(st, msg.topic, msg.offset):
         event.ack()
         return
@@ -159,7 +160,7 @@ async def _evaluate_one(
     except InvalidEvent as exc:
         await emit.deadletter(event, str(exc))
     else:
-        await _apply(st, emit, event, ev, lagging)
+        await _apply(st, emit, event, ev)
     st.offsets[msg.topic] = msg.offset
     st.pending.append(event)
     if engines.due(st, now):
@@ -167,14 +168,10 @@ async def _evaluate_one(
             done.ack()
 
 
-async def _apply(
-    st: PartitionState, emit: _Emitter, event: faust.EventT, ev: Event, lagging: bool
-) -> None:
+async def _apply(st: PartitionState, emit: _Emitter, event: faust.EventT, ev: Event) -> None:
     t0 = time.perf_counter()
     try:
-        warnings = st.engine.process(ev, advance=False)
-        wm = st.watermark_candidate(event.message.topic, ev.ts_ms, lagging)
-        warnings += st.engine.advance_to(wm - st.engine.lateness_ms)
+        warnings = process_held(st.engine, st.clock, event.message.topic, ev)
     except Exception as exc:  # the error policy: one bad event never stops the worker
         msg = event.message
         log.exception(
@@ -199,17 +196,39 @@ def _observe(st: PartitionState) -> None:
             m.DETECTOR_THRESHOLD.labels(rule.id).set(model.threshold.value)
 
 
-async def _advance_idle(engines: PartitionEngines, emit: _Emitter, idle_after_s: float) -> None:
+CaughtUp = Callable[[str, int, "int | None"], bool]
+
+
+async def _advance_idle(
+    engines: PartitionEngines, emit: _Emitter, idle_after_s: float, caught_up: CaughtUp
+) -> None:
     now = time.monotonic()
     for st in engines:
         _observe(st)
         if st.pending and engines.due(st, now):
             _checkpoint_quiet_partition(engines, st, now)
-        if now - st.last_event < idle_after_s:
+        await emit.warnings(_release_quiet_topics(st, now, idle_after_s, caught_up))
+        if now - st.last_event < idle_after_s or st.clock.holding():
             continue
         elapsed_ms = int((now - st.last_idle_tick) * 1000)
         st.last_idle_tick = now
         await emit.warnings(st.engine.advance_idle(elapsed_ms))
+
+
+def _release_quiet_topics(
+    st: PartitionState, now: float, idle_after_s: float, caught_up: CaughtUp
+) -> list[RiskWarning]:
+    """A topic that has delivered everything it holds and then nothing for ``idle_after_s``
+    stops holding the partition's watermark back; what the others reached may now fire."""
+    released = False
+    for topic in st.clock.holding():
+        quiet_s = now - st.last_seen.get(topic, st.last_checkpoint)
+        if quiet_s >= idle_after_s and caught_up(topic, st.partition, st.offsets.get(topic)):
+            released = st.clock.release(topic) or released
+    reached = st.clock.reached()
+    if not released or reached is None:
+        return []
+    return st.engine.advance_to(reached - st.engine.lateness_ms)
 
 
 def _checkpoint_quiet_partition(engines: PartitionEngines, st: PartitionState, now: float) -> None:

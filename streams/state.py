@@ -2,8 +2,8 @@
 
 Each assigned partition of the event topics has its own :class:`~rules.engine.Engine`.
 Events of a partition are held un-acknowledged until a checkpoint has saved the state they
-changed together with the last applied offset per topic; only then are they acknowledged,
-so Kafka never commits past state that was not saved. State keys are grouped into
+changed together with the last applied offset and event time per topic; only then are they
+acknowledged, so Kafka never commits past state that was not saved. State keys are grouped into
 ``BUCKETS`` buckets per partition and a checkpoint rewrites only the buckets that changed:
 at most ``BUCKETS`` table writes per partition per checkpoint, however many events or keys
 (one table write per event would cost 60 % of throughput). After a crash the engine is
@@ -29,8 +29,10 @@ import orjson
 
 from rules import RuleSet
 from rules.engine import Engine
+from rules.watermark import InputClock
 
 OFFSETS = "offsets"
+CLOCK = "clock"
 BUCKETS = 64
 StateKey = tuple[str, str]
 
@@ -52,30 +54,10 @@ class PartitionState:
     pending: list[Any] = field(default_factory=list)
     buckets: dict[int, dict[StateKey, bytes]] = field(default_factory=dict)
     rewrite: bool = False  # after a rule swap every bucket is written at the next checkpoint
-    # per input topic: newest event time seen, and whether the topic is still behind
-    source_max_ms: dict[str, int] = field(default_factory=dict)
-    source_lagging: dict[str, bool] = field(default_factory=dict)
-
-    def watermark_candidate(self, topic: str, ts_ms: int, lagging: bool) -> int:
-        """Event time every input has reached: the newest time seen, held back to the
-        newest time of any input topic that still has unread events. A topic that is
-        caught up does not hold the others back.
-
-        >>> st = PartitionState(0, None)  # type: ignore[arg-type]
-        >>> st.watermark_candidate("events.regulatory", 5_000, lagging=True)
-        5000
-        >>> st.watermark_candidate("events.service", 9_000, lagging=True)
-        5000
-        >>> st.watermark_candidate("events.regulatory", 6_000, lagging=False)
-        9000
-        """
-        if ts_ms > self.source_max_ms.get(topic, ts_ms - 1):
-            self.source_max_ms[topic] = ts_ms
-        self.source_lagging[topic] = lagging
-        behind = [t for t, lag in self.source_lagging.items() if lag]
-        if behind:
-            return min(self.source_max_ms[t] for t in behind)
-        return max(self.source_max_ms.values())
+    # event time every input topic has reached (held back by a topic still delivering),
+    # and when each topic last delivered (wall time, to release one that went quiet)
+    clock: InputClock = field(default_factory=InputClock)
+    last_seen: dict[str, float] = field(default_factory=dict)
 
     last_checkpoint: float = field(default_factory=time.monotonic)
     last_event: float = field(default_factory=time.monotonic)
@@ -91,8 +73,10 @@ class PartitionEngines:
         lateness_ms: int,
         checkpoint_every: int,
         checkpoint_interval_s: float,
+        inputs: tuple[str, ...] = (),
     ) -> None:
         self.ruleset = ruleset
+        self.inputs = inputs  # the input topics every partition's watermark waits for
         self.table = table
         self.lateness_ms = lateness_ms
         self.checkpoint_every = checkpoint_every
@@ -113,16 +97,19 @@ class PartitionEngines:
         prefix = f"{partition}|"
         buckets: dict[int, dict[StateKey, bytes]] = {}
         offsets: dict[str, int] = {}
+        clock = InputClock(self.inputs)
         for k, v in list(self.table.items()):
             if not isinstance(k, str) or not k.startswith(prefix) or v is None:
                 continue
             name = k[len(prefix) :]
             if name == OFFSETS:
                 offsets = orjson.loads(v)
+            elif name == CLOCK:
+                clock = InputClock.from_dict(orjson.loads(v), self.inputs)
             elif name.startswith("b"):
                 buckets[int(name[1:])] = pickle.loads(base64.b64decode(v))
         engine.restore(item for b in buckets.values() for item in b.items())
-        return PartitionState(partition, engine, offsets, buckets=buckets)
+        return PartitionState(partition, engine, offsets, buckets=buckets, clock=clock)
 
     @staticmethod
     def already_applied(st: PartitionState, topic: str, offset: int) -> bool:
@@ -148,6 +135,7 @@ class PartitionEngines:
             blob = pickle.dumps(st.buckets[b], protocol=5)
             self.table[f"{p}|b{b:03d}"] = base64.b64encode(blob).decode("ascii")
         self.table[f"{p}|{OFFSETS}"] = orjson.dumps(st.offsets).decode()
+        self.table[f"{p}|{CLOCK}"] = orjson.dumps(st.clock.to_dict()).decode()
         pending, st.pending = st.pending, []
         st.last_checkpoint = now
         return pending

@@ -26,6 +26,7 @@ MODULES = [
     "rules.valuekinds",
     "rules.templates",
     "rules.timers",
+    "rules.watermark",
     "rules.yamlloc",
     "rules.kinds.absence",
     "rules.kinds.anomaly",
