@@ -58,6 +58,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         partition_field=settings.partition_field,
         labels_path=args.labels,
         lateness_ms=settings.lateness_ms,
+        open_end=args.open_end,
     )
     print(format_report(report))
     return 0
@@ -137,6 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--rules", help="rules folder (default: the shipped library)")
     s.add_argument("--labels", help="labels file: print recall and precision per scenario")
     s.add_argument("--partitions", type=int, help="shard like a topic with N partitions")
+    s.add_argument(
+        "--open-end",
+        action="store_true",
+        help="the file is a stream still going on: what a live worker has raised right after "
+        "replaying it (no deadline past what both topics of a partition reached)",
+    )
     s.set_defaults(fn=cmd_backtest)
 
     s = sub.add_parser("worker", help="run the stream worker (Faust)")

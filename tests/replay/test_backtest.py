@@ -139,6 +139,26 @@ def test_deadlines_in_the_last_lateness_window_fire_at_the_end_of_the_file(
     assert [w.key for w in report.warnings] == ["A-9"]
 
 
+def test_open_end_stops_where_both_topics_of_a_partition_have_got_to(
+    tmp_path: Path, rules_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from riskloop.cli import main
+
+    events = [
+        ev(1, "02T09:00:00", "application.accepted", A, application_id="A-9"),
+        {**ev(2, "02T09:30:00", "inspection.performed", A), "stream": "regulatory"},
+        ev(3, "02T12:00:00", "data.access", A, account="stf-1"),
+    ]
+    path = _file(tmp_path, events)
+    argv = ["backtest", str(path), "--rules", str(rules_dir), "--partitions", "4"]
+    assert main(argv) == 0
+    assert "warnings: 1" in capsys.readouterr().out, "the file is complete: A-9 is overdue"
+    # Live, the regulatory topic holds the watermark at 09:30 until it goes quiet: the
+    # deadline at 10:00 has not passed yet.
+    assert main([*argv, "--open-end"]) == 0
+    assert "warnings: 0" in capsys.readouterr().out
+
+
 def test_sharding_changes_answers_only_for_keys_spanning_partitions(
     tmp_path: Path, rules_dir: Path
 ) -> None:
