@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what riskloop needs on a fresh Debian machine with Python 3.11:
-# Debian packages (only the missing ones) and the Python package with its dev extras.
-# Apache Kafka's jars are fetched with Maven on first use by the test harness (cached).
+# Debian packages (only the missing ones, Java and Maven included) and the Python package
+# with its dev extras. Apache Kafka's jars are fetched with Maven on first use by the test
+# harness (cached).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,9 @@ missing=()
 for pkg in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
+# Apache Kafka for the test harness runs from Maven Central's jars on a Java 17+ runtime.
+command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

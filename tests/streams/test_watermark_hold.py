@@ -92,3 +92,32 @@ def test_the_held_clock_survives_a_checkpoint():
     assert late == []
     fired = process_held(again.engine, again.clock, REGULATORY, regulatory(T0 + HOUR + 1, "x.y"))
     assert [w.key for w in fired] == ["c-1"]
+
+
+def test_an_idle_partition_fires_its_deadline_as_wall_time_passes():
+    """The worker's once-a-second timer: both topics caught up and quiet, the partition idle
+    for an hour of wall time -> event time moves an hour on and the deadline fires."""
+    import asyncio
+    import time
+
+    from streams.agents import _advance_idle
+
+    class Emit:  # what the timer hands to risk.warnings
+        def __init__(self) -> None:
+            self.sent: list = []
+
+        async def warnings(self, ws: list) -> None:
+            self.sent.extend(ws)
+
+    pe = engines({})
+    st = pe.get(0)
+    process_held(st.engine, st.clock, REGULATORY, regulatory(T0, "inspection.finding"))
+    process_held(st.engine, st.clock, SERVICE, service(T0 + 10 * 60_000))
+    st.offsets = {REGULATORY: 0, SERVICE: 0}
+    long_ago = time.monotonic() - 3600
+    st.last_event = st.last_idle_tick = long_ago
+    st.last_seen = {REGULATORY: long_ago, SERVICE: long_ago}
+    emit = Emit()
+    asyncio.run(_advance_idle(pe, emit, 5.0, lambda topic, p, offset: True))  # type: ignore[arg-type]
+    assert [w.key for w in emit.sent] == ["c-1"]
+    assert st.engine.watermark_ms >= T0 + 10 * 60_000 + 3_590_000
