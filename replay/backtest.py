@@ -59,6 +59,8 @@ class BacktestReport:
     tz: str = "+00:00"
     elapsed_s: float = 0.0
     scores: dict[str, Score] | None = None
+    # per rule, every repeat suppression held back over the whole file (the engines' count)
+    suppressed: Counter[str] = field(default_factory=Counter)
     labels_path: str | None = None
 
     @property
@@ -133,6 +135,10 @@ def backtest(
         first_tz = first_tz or _tz_of(event)
         shards.feed(partition_for(key, partitions), event)
     shards.finish()
+    for engine in engines:
+        for rule_id, stats in engine.stats.items():
+            if stats["suppressed"]:
+                report.suppressed[rule_id] += stats["suppressed"]
     report.elapsed_s = time.monotonic() - started
     _count(report, first_tz or UTC)
     if labels_path is not None:

@@ -4,7 +4,8 @@ compares with another rule folder, with labels or with inspectors' verdicts.
 The file runs through :func:`replay.backtest.backtest` (the same engine, sharded like the
 live worker). Events before ``--from`` warm state up; only warnings whose time lies in
 ``[since, until)`` are reported: per day (in the file's UTC offset), per severity, per
-rule, the top keys, suppressed and shadow-mode counts, the diff against
+rule, the top keys, suppressed counts (those carried by the reported warnings, and every
+repeat held back over the whole file), shadow-mode counts, the diff against
 another folder, and scores against labels (:mod:`replay.score`) or dispositions.
 """
 
@@ -36,6 +37,12 @@ class Window:
     since: str | None = None
     until: str | None = None
 
+    def __post_init__(self) -> None:
+        """Bad or reversed bounds fail here, before any event is read."""
+        bounds = [_bound(raw, UTC, 0) for raw in (self.since, self.until)]  # raises ValueError
+        if bounds[0] is not None and bounds[1] is not None and bounds[0] > bounds[1]:
+            raise ValueError(f"--from {self.since} is after --to {self.until}")
+
     def bounds_ms(self, tz: tzinfo) -> tuple[int | None, int | None]:
         return _bound(self.since, tz, 0), _bound(self.until, tz, 1)
 
@@ -48,7 +55,13 @@ def _bound(raw: str | None, tz: tzinfo, days_after: int) -> int | None:
     try:
         day = date.fromisoformat(raw)
     except ValueError:
-        moment = datetime.fromisoformat(raw)
+        try:
+            moment = datetime.fromisoformat(raw)
+        except ValueError:
+            raise ValueError(
+                f"{raw!r} is not a date: write a day like 2026-03-02 "
+                "or a time like 2026-03-02T09:00+08:00"
+            ) from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=tz)
         return int(moment.timestamp() * 1000)
@@ -184,6 +197,9 @@ def format_text(bt: RulesBacktest) -> str:
         lines += _block("suppressed repeats", c["suppressed"], sorted(c["suppressed"]))
     else:
         lines.append("suppressed repeats: none carried by these warnings")
+    if r.suppressed:
+        title = "held back by suppression over the whole file (warm-up included)"
+        lines += _block(title, r.suppressed, sorted(r.suppressed))
     if c["shadow"]:
         lines += _block("shadow mode (counted, never enqueued)", c["shadow"], sorted(c["shadow"]))
     if bt.diff is not None:
@@ -232,6 +248,7 @@ def to_json(bt: RulesBacktest) -> str:
         "per_rule": dict(c["rule"]),
         "top_keys": dict(c["key"].most_common(bt.top)),
         "suppressed": dict(c["suppressed"]),
+        "suppressed_whole_file": dict(r.suppressed),
         "shadow": dict(c["shadow"]),
     }
     if bt.diff is not None:

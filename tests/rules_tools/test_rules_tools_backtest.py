@@ -91,6 +91,34 @@ def test_counts_per_day_severity_rule_and_key(setup):
     assert "suppressed repeats: none carried by these warnings" in text
 
 
+def test_every_repeat_held_back_by_suppression_is_counted(write_files, tmp_path):
+    """Five bursts of two big reads, three hours apart, under a 1-day suppression: one
+    warning, and the four repeats held back are reported though no warning carries them."""
+    rule = BIG.replace("{gte: 1}", "{gte: 2}") + "suppress: {for: 1d}\n"
+    rules = write_files("suppressing", {"big.yaml": rule})
+    path = tmp_path / "reads.jsonl"
+    reads = [
+        make_event(
+            ts_ms=T0 + burst * 10_800_000 + i * 60_000,
+            type="data.access",
+            id=f"r{burst}-{i}",
+            account="stf-1",
+            rows=500,
+        )
+        for burst in range(5)
+        for i in range(2)
+    ]
+    path.write_bytes(b"\n".join(ev.to_json() for ev in reads) + b"\n")
+    bt = backtest(path, rules)
+    assert len(bt.warnings) == 1
+    text = format_text(bt)
+    assert (
+        "held back by suppression over the whole file (warm-up included):\n  big-read        4"
+        in text
+    )
+    assert json.loads(to_json(bt))["suppressed_whole_file"] == {"big-read": 4}
+
+
 def test_diff_new_lost_unchanged_between_two_folders(setup):
     path, candidate, baseline = setup
     bt = backtest(path, candidate, against=baseline)
@@ -207,3 +235,13 @@ def test_an_exported_topic_with_transitions_reads_only_the_dispositions(tmp_path
     path = tmp_path / "export.jsonl"
     path.write_bytes(t.to_json() + b"\n" + d.to_json() + b"\n")
     assert read_dispositions(path) == [d]
+
+
+def test_bad_or_reversed_dates_are_refused_before_the_file_is_read(cli, setup, tmp_path, capsys):
+    _, candidate, _ = setup
+    missing = str(tmp_path / "not-there.jsonl")  # reading it would fail differently
+    assert cli(["rules", "backtest", missing, "--rules", str(candidate), "--from", "03/02"]) == 2
+    assert "'03/02' is not a date: write a day like 2026-03-02" in capsys.readouterr().err
+    argv = ["rules", "backtest", missing, "--rules", str(candidate)]
+    assert cli([*argv, "--from", "2026-03-05", "--to", "2026-03-01"]) == 2
+    assert "--from 2026-03-05 is after --to 2026-03-01" in capsys.readouterr().err
