@@ -16,8 +16,10 @@ test: deps  ## every test: unit, integration (Tansu, Apache Kafka, Redis, Promet
 test-fast: deps  ## skip the slow suites (worker start-ups, Apache Kafka)
 	$(PYTEST) -q -m "not slow" $(PYTEST_ARGS)
 
-bench: deps  ## throughput figures (printed, never asserted)
+bench: deps  ## throughput figures (printed, never asserted): worker, rule engine, clue queue
 	$(PYTHON) -m riskloop.cli bench
+	$(PYTHON) -m rules.bench $(RULES_BENCH_ARGS)
+	$(PYTHON) -m clues.bench $(CLUES_BENCH_ARGS)
 
 lint: deps
 	$(PYTHON) -m ruff format --check .
