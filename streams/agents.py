@@ -24,7 +24,7 @@ from faust.types import TP
 from clues.metrics import record_upserts
 from clues.store import ClueStore
 from riskloop.events import Disposition, Event, InvalidEvent, RiskWarning, parse_clue_record
-from riskloop.settings import Settings
+from riskloop.settings import EVENT_TOPICS, Settings
 from rules import RuleSet
 from rules.watermark import process_held
 from streams import metrics as m
@@ -160,7 +160,11 @@ async def _evaluate_one(engines: PartitionEngines, emit: _Emitter, event: faust.
     except InvalidEvent as exc:
         await emit.deadletter(event, str(exc))
     else:
-        await _apply(st, emit, event, ev)
+        if EVENT_TOPICS[ev.stream] != msg.topic:  # a producer routed it wrong
+            reason = f"wrong topic: a {ev.stream} event belongs on {EVENT_TOPICS[ev.stream]}"
+            await emit.deadletter(event, reason)
+        else:
+            await _apply(st, emit, event, ev)
     st.offsets[msg.topic] = msg.offset
     st.pending.append(event)
     if engines.due(st, now):

@@ -64,6 +64,7 @@ def reason_kind(reason: str) -> str:
         ("missing field", "missing_field"),
         ("bad timestamp", "bad_timestamp"),
         ("unknown stream", "unknown_stream"),
+        ("wrong topic", "wrong_topic"),
         ("rule ", "rule_error"),
     ):
         if reason.startswith(prefix):

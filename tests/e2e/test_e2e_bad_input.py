@@ -43,6 +43,9 @@ MALFORMED = {
         }
     ): "unknown stream",
     b"\xff\xfe binary": "bad JSON",
+    make_event(
+        ts_ms=T0, type="inspection.performed", stream="regulatory", region=BAD_REGION, id="bad-4"
+    ).to_json(): "wrong topic: a regulatory event belongs on events.regulatory",
 }
 
 
