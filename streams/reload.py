@@ -53,7 +53,11 @@ class RuleWatcher:
             return None
         try:
             ruleset = load_rules(self.folder)
+            if folder_digest(self.folder) != digest:  # changed while it was read: next time
+                return None
         except RuleSetError as exc:
+            if folder_digest(self.folder) != digest:  # a copy in progress, not yet a verdict
+                return None
             self.rejected = digest
             RELOADS.labels("rejected").inc()
             log.error("rule set %s rejected, %s keeps running:\n%s", digest, self.digest, exc)

@@ -43,3 +43,25 @@ def test_bad_set_rejected_then_good_set_accepted(tmp_path, caplog):
     new = watcher.poll()
     assert new is not None and "reload-probe" in {r.id for r in new.rules}
     assert watcher.poll() is None
+
+
+def test_a_folder_changing_while_it_is_read_is_taken_at_the_next_poll(tmp_path, monkeypatch):
+    import streams.reload as reload
+
+    folder = tmp_path / "rules"
+    shutil.copytree(LIBRARY, folder)
+    watcher = RuleWatcher(folder, load_rules(folder))
+    (folder / "probe.yaml").write_text(EXTRA)
+    real = reload.load_rules
+
+    def load_while_a_copy_goes_on(path):
+        ruleset = real(path)
+        (folder / "probe2.yaml").write_text(EXTRA.replace("reload-probe", "reload-probe-2"))
+        return ruleset
+
+    monkeypatch.setattr(reload, "load_rules", load_while_a_copy_goes_on)
+    assert watcher.poll() is None, "what was read is not what the folder now holds"
+    monkeypatch.setattr(reload, "load_rules", real)
+    new = watcher.poll()
+    assert new is not None and {"reload-probe", "reload-probe-2"} <= {r.id for r in new.rules}
+    assert watcher.digest == reload.folder_digest(folder)
