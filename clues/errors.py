@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from clues.model import (
+    READ_ACTIONS,
     TRANSITIONS,
     BadDisposition,
     ClueError,
@@ -59,6 +60,30 @@ def _bad_state(clue_id: str, action: str, actor: str, r: Sequence[str]) -> ClueE
     )
 
 
+def _not_entitled(clue_id: str, action: str, actor: str, r: Sequence[str]) -> ClueError:
+    """A holder-only read refused: the caller lacks the right, the clue is in no bad state.
+
+    A read the caller is not entitled to is 403 (``Forbidden``), not 409: trying again in
+    another state of the clue would not help them. The refused read writes nothing, no audit
+    entry either: like every refused step, it leaves the trail as it was (the trail records
+    what happened to the clue, and the view did not happen).
+    """
+    holder = r[3] if len(r) > 3 and r[3] else ""
+    expired = len(r) > 4 and r[4] == "1"
+    roles = TRANSITIONS[action].override
+    who = " or ".join((", ".join(roles[:-1]), roles[-1])) if len(roles) > 1 else roles[0]
+    if expired:
+        held = "the claim's lease expired and it went back to the department queue"
+    elif holder:
+        held = f"it is claimed by {holder}, not {actor}"
+    else:
+        held = "nobody has claimed it"
+    return Forbidden(
+        f"{actor} may not see the identities in clue {clue_id}: only the inspector holding it"
+        f" or a {who} may, and {held}"
+    )
+
+
 def error_from_reply(clue_id: str, action: str, actor: str, r: Sequence[str]) -> ClueError:
     """The error for a script reply ``{'ERR', CODE, status, detail...}``."""
     code = r[1]
@@ -75,6 +100,8 @@ def error_from_reply(clue_id: str, action: str, actor: str, r: Sequence[str]) ->
         )
     if code == "BAD_STATE":
         return _bad_state(clue_id, action, actor, r)
+    if code == "NOT_HOLDER" and action in READ_ACTIONS:
+        return _not_entitled(clue_id, action, actor, r)
     if code == "NOT_HOLDER":
         holder = r[3] or "nobody"
         return IllegalTransition(

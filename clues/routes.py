@@ -4,7 +4,8 @@ Every endpoint but ``/healthz``, ``/metrics`` and the page needs ``Authorization
 <token>``; every read and write is scoped to the caller's departments and regions (403
 otherwise, and nothing changes). Clues are shown with personal identifiers pseudonymised,
 except by ``GET /clues/{id}/identity``, which is allowed to the holder, leads, supervisors and
-admins and leaves an audit entry. Mutations accept ``If-Match: <version>``.
+admins (403 for anyone else, with nothing written) and leaves an audit entry. Mutations
+accept ``If-Match: <version>``.
 
 (No ``from __future__ import annotations`` here: FastAPI reads the body models from the
 annotations of endpoints made in a loop.)

@@ -219,7 +219,10 @@ local function finish(c, action, actor, role, now_s, reason, bump)
   local ck = c.ck
   local st = redis.call('HGET', ck, 'status')
   if not CLOCKED[st] and st ~= 'suspended' then
-    redis.call('HDEL', ck, 'colour', 'red_since_ms')
+    -- a disposed or reviewed clue can come back by rework: it keeps when it went red (and
+    -- its escalation level), so the ticker does not take its return for a fresh overdue
+    redis.call('HDEL', ck, 'colour')
+    if not OPEN[st] then redis.call('HDEL', ck, 'red_since_ms') end
     redis.call('ZREM', key('sla'), c.id)
     close_ticket(ck, now_s)
   end
@@ -353,11 +356,12 @@ for _, d in ipairs(cjson.decode(ARGV[3])) do
       local c = begin(d.id)
       redis.call('HSET', ck, 'colour', d.colour)
       if d.colour == 'red' then
-        redis.call('HSET', ck, 'red_since_ms', now_s)
-        open_ticket(c, now_s, 1, 'overdue')
-      elseif old == 'red' then
+        -- red_since_ms still set: red before a disposal that review sent back; keep it
+        redis.call('HSETNX', ck, 'red_since_ms', now_s)
+        open_ticket(c, now_s, math.max(num(c.tracked.escalation_level), 1), 'overdue')
+      else
         redis.call('HDEL', ck, 'red_since_ms')
-        close_ticket(ck, now_s)
+        if old == 'red' then close_ticket(ck, now_s) end
       end
       finish(c, 'recolour', 'system', 'system', now_s, old .. ' -> ' .. d.colour, true)
     end

@@ -294,7 +294,11 @@ class ClueStore:
         )
 
     async def reveal(self, clue_id: str, who: Principal, now_ms: int) -> Clue:
-        """The clue with personal identifiers, for an authorised caller; the view is audited."""
+        """The clue with personal identifiers, for an authorised caller; the view is audited.
+
+        Forbidden (HTTP 403, nothing written) for a caller outside the clue's scope or, below
+        the lead, supervisor and admin roles, for anyone but the inspector holding it.
+        """
         return await self.transition(clue_id, "reveal", who, now_ms)
 
     async def expire_leases(self, now_ms: int, limit: int = 500) -> builtins.list[str]:

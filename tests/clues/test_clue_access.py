@@ -153,3 +153,25 @@ async def test_reads_outside_the_scope_are_refused_or_empty(
     assert listed.json()["items"] == [] and by_dept.json()["items"] == []
     assert bulk.json()["results"][0]["error"] == "Forbidden"
     assert [e.action for e in await store.audit(cid)] == ["open", "dispatch", "claim"]
+
+
+async def test_an_inspector_not_holding_the_clue_is_403_for_its_identities_and_nothing_changes(
+    client: httpx.AsyncClient, store: ClueStore, redis_client: aioredis.Redis, prefix: str
+) -> None:
+    cid = await claimed_clue(store)  # alice holds it
+    tokens = TokenStore(redis_client, prefix)
+    await tokens.add("bob", Principal("bob", "inspector", ("market-supervision",), ("3301",)))
+    await tokens.add("alice", ALICE)
+    before = await snapshot(store, redis_client, prefix)
+
+    refused = await client.get(f"/clues/{cid}/identity", headers={"Authorization": "Bearer bob"})
+    after_refusal = await snapshot(store, redis_client, prefix)
+    shown = await client.get(f"/clues/{cid}/identity", headers={"Authorization": "Bearer alice"})
+
+    assert refused.status_code == 403, refused.text
+    detail = refused.json()["detail"]
+    assert "bob may not see the identities" in detail and "claimed by alice" in detail
+    assert "applicant=ph-7f3a" not in refused.text
+    assert after_refusal == before  # no audit entry, no version, no outbox record
+    assert shown.status_code == 200 and shown.json()["key"] == "region=330106|applicant=ph-7f3a"
+    assert [e.actor for e in await store.audit(cid)][-1] == "alice"

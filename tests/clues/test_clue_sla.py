@@ -73,6 +73,32 @@ async def test_entering_red_raises_a_ticket_and_staying_red_escalates(
     assert ticket["department"] == "market-supervision"
 
 
+async def test_rework_of_an_escalated_red_clue_keeps_its_level_and_red_since(
+    store: ClueStore, redis_client: aioredis.Redis, prefix: str
+) -> None:
+    cid = await dispatched(store)
+    await colour_at(store, cid, ms_of(2026, 3, 24, 8))  # red: level 1
+    await colour_at(store, cid, ms_of(2026, 3, 27, 8))  # three working days red: level 2
+    escalated = await store.get(cid)
+    assert escalated is not None and escalated.escalation_level == 2
+    at = ms_of(2026, 3, 27, 9)
+    await store.transition(cid, "claim", ALICE, at, {"lease_s": 7 * 24 * 3600})
+    await store.transition(cid, "dispose", ALICE, at + 1, {"code": "duplicate"})
+    await store.transition(cid, "submit", ALICE, at + 2)
+    await store.transition(cid, "reject", CENTRE, at + 3, {"reason": "redo the visit"})
+
+    assert await colour_at(store, cid, ms_of(2026, 3, 27, 10)) == "red"  # red again at once
+    reworked = await store.get(cid)
+
+    assert reworked is not None and reworked.escalation_level == 2  # not back to 1
+    assert reworked.red_since_ms == escalated.red_since_ms == ms_of(2026, 3, 24, 8)
+    ticket = await redis_client.hgetall(f"{prefix}:ticket:{reworked.ticket_id}")
+    assert (ticket["status"], ticket["level"]) == ("open", "2")
+    # red since 03-24: six working days by 04-01 reach the next level, as if never disposed
+    await colour_at(store, cid, ms_of(2026, 4, 1, 8))
+    assert (await store.get(cid)).escalation_level == 3  # type: ignore[union-attr]
+
+
 async def test_not_signed_for_by_the_sign_deadline_is_yellow(store: ClueStore) -> None:
     cid = await dispatched(store)
 
