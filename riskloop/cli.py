@@ -165,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_optional(sub, "rules.tools.cli")  # riskloop rules check|test|explain|backtest
     _add_optional(sub, "clues.cli")  # riskloop clues …
+    _add_optional(sub, "streams.ruleset_cli")  # riskloop ruleset publish|show
 
     s = sub.add_parser("bench", help="print throughput figures")
     s.add_argument("--events", type=int, default=20_000)

@@ -22,6 +22,7 @@ TOPIC_REGULATORY = "events.regulatory"
 TOPIC_DEADLETTER = "events.deadletter"
 TOPIC_WARNINGS = "risk.warnings"
 TOPIC_DISPOSITIONS = "clue.dispositions"
+TOPIC_RULESETS = "rules.sets"
 EVENT_TOPICS = {"service": TOPIC_SERVICE, "regulatory": TOPIC_REGULATORY}
 
 DEFAULT_RULES_DIR = Path(__file__).resolve().parent.parent / "rules" / "library"
@@ -61,6 +62,24 @@ class Settings:
     # "TOKEN=actor:role:departments:regions" entries separated by ';' or spaces, ',' between
     # several departments or regions, '*' for all (see clues.access). Empty: none.
     api_bootstrap_tokens: str = ""
+    # Where workers take their rule set from: "folder" (each worker polls rules_dir) or
+    # "topic" (every worker follows the sets published to rules.sets with
+    # `riskloop ruleset publish`, so all of them run the same version).
+    rules_source: str = "folder"
+    # A YAML file of calendar days that patch the statutory working-day calendar (a year the
+    # chinese-calendar package does not cover yet). Empty: none.
+    calendar_file: str = ""
+    # A YAML file of deadline terms per (category, risk level) for clues. Empty: shipped.
+    deadline_policy_file: str = ""
+    # An event file (JSON lines, CSV, Parquet) a partition without saved state learns from
+    # before its first event, so new_value and spike baselines do not flood. Empty: none.
+    seed_file: str = ""
+
+    def __post_init__(self) -> None:
+        if self.rules_source not in ("folder", "topic"):
+            raise SettingsError(
+                f"RISKLOOP_RULES_SOURCE={self.rules_source!r}: must be 'folder' or 'topic'"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
