@@ -155,8 +155,9 @@ def _pipeline_rules() -> dash_b.Row:
                 "Running rule set",
                 "short",
                 query("max by (version) (riskloop_ruleset_info)", "{{version}}", instant=True),
-                description="Content hash of the rules folder each worker runs; two values "
-                "mean the workers disagree.",
+                description="Version (content hash) of the rule set each worker runs. Two "
+                "values mean the workers disagree: with RISKLOOP_RULES_SOURCE=topic only for "
+                "the second of a switch; with per-worker folders until every folder is copied.",
                 show="name",
                 w=8,
             )

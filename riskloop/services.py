@@ -7,7 +7,7 @@ Services still running when the interpreter exits are stopped by an ``atexit`` h
 started from the main thread they also get SIGTERM from the kernel if this process dies.
 
 >>> sorted(riskloop_topics(2).values())
-[2, 2, 2, 2, 2]
+[1, 2, 2, 2, 2, 2]
 """
 
 from __future__ import annotations
@@ -540,7 +540,8 @@ def start_kafka(workdir: Path, port: int | None = None, version: str = KAFKA_VER
 
 
 def riskloop_topics(partitions: int) -> dict[str, int]:
-    """The five riskloop topics, each with ``partitions`` partitions."""
+    """riskloop's topics: the five data topics with ``partitions`` partitions each, and the
+    rule-set topic with one (every worker reads all of it)."""
     names = [
         settings.TOPIC_SERVICE,
         settings.TOPIC_REGULATORY,
@@ -548,7 +549,11 @@ def riskloop_topics(partitions: int) -> dict[str, int]:
         settings.TOPIC_WARNINGS,
         settings.TOPIC_DISPOSITIONS,
     ]
-    return {name: partitions for name in names}
+    return {name: partitions for name in names} | {settings.TOPIC_RULESETS: 1}
+
+
+# Topics that keep only the newest record per key (Kafka's log compaction).
+COMPACTED = {settings.TOPIC_RULESETS}
 
 
 async def create_topics(
@@ -568,7 +573,11 @@ async def create_topics(
     try:
         existing = await _partitions(admin)
         _check_counts(existing, topics)
-        missing = [NewTopic(t, n, replication) for t, n in topics.items() if t not in existing]
+        missing = [
+            NewTopic(t, n, replication, topic_configs=_configs(t))
+            for t, n in topics.items()
+            if t not in existing
+        ]
         if missing:
             response = await admin.create_topics(missing, timeout_ms=int(timeout_s * 1000))
             for topic, code, *message in response.topic_errors:
@@ -578,6 +587,10 @@ async def create_topics(
         await _await_partitions(admin, topics, timeout_s)
     finally:
         await admin.close()
+
+
+def _configs(topic: str) -> dict[str, str]:
+    return {"cleanup.policy": "compact"} if topic in COMPACTED else {}
 
 
 async def _partitions(admin: Any) -> dict[str, tuple[int, int]]:

@@ -24,7 +24,10 @@ fi
 PY=${PYTHON:-python3}
 stamp=.deps-stamp
 want="$(sha256sum pyproject.toml | cut -c1-16)-$($PY --version 2>&1)"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! $PY -c "import riskloop" 2>/dev/null; then
+# where riskloop imports from outside this folder: the editable install must point here
+# (a moved or re-cloned checkout leaves it pointing at the old path)
+installed="$(cd / && $PY -c 'import os, riskloop; print(os.path.dirname(os.path.dirname(riskloop.__file__)))' 2>/dev/null || true)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ "$installed" != "$(pwd -P)" ]; then
   echo "installing Python packages (pip install -e '.[dev]')"
   $PY -m pip install -q --disable-pip-version-check -e '.[dev]'
   echo "$want" > "$stamp"

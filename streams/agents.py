@@ -14,6 +14,7 @@ import logging
 import time
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import faust
@@ -29,6 +30,7 @@ from rules import RuleSet
 from rules.watermark import process_held
 from streams import metrics as m
 from streams.reload import RuleWatcher
+from streams.ruleset_topic import RuleSetRecord, TopicRules, follow_forever
 from streams.state import PartitionEngines, PartitionState
 from streams.topics import Topics
 
@@ -36,7 +38,17 @@ log = logging.getLogger("riskloop.worker")
 RULE_STATS = ("emitted", "suppressed", "excepted", "shadow", "resolved")
 
 
-def register(app: faust.App, settings: Settings, ruleset: RuleSet, t: Topics) -> None:
+@dataclass(frozen=True)
+class Origin:
+    """Where a worker following rules.sets stands: the running version, the next offset."""
+
+    version: str
+    follow_from: int
+
+
+def register(
+    app: faust.App, settings: Settings, ruleset: RuleSet, t: Topics, origin: Origin | None = None
+) -> None:
     state_table = app.Table("engine-state", partitions=settings.partitions)
     feedback_table = app.Table("feedback", partitions=settings.partitions)
     engines = PartitionEngines(
@@ -48,7 +60,7 @@ def register(app: faust.App, settings: Settings, ruleset: RuleSet, t: Topics) ->
         inputs=tuple(t.events.topics),
     )
     emit = _Emitter(t)
-    watcher = RuleWatcher(settings.rules_dir, ruleset)
+    rules = _follow_rules(app, settings, ruleset, engines, origin)
 
     @app.agent(t.events, name="evaluate")
     async def evaluate(stream: faust.StreamT) -> None:
@@ -68,12 +80,6 @@ def register(app: faust.App, settings: Settings, ruleset: RuleSet, t: Topics) ->
     async def advance_idle() -> None:
         await _advance_idle(engines, emit, settings.idle_after_s, caught_up)
 
-    @app.timer(interval=settings.reload_interval_s)
-    async def reload_rules() -> None:
-        new = watcher.poll()
-        if new is not None:
-            engines.swap(new)
-
     @app.agent(t.warnings, name="clue-sink")
     async def clue_sink(stream: faust.StreamT) -> None:
         store = ClueStore(aioredis.from_url(settings.redis_url))
@@ -90,7 +96,7 @@ def register(app: faust.App, settings: Settings, ruleset: RuleSet, t: Topics) ->
 
     @app.timer(interval=5.0)
     async def refresh_rule_stats() -> None:
-        totals = {(r.id, stat): 0 for r in watcher.ruleset.rules for stat in RULE_STATS}
+        totals = {(r.id, stat): 0 for r in rules.ruleset.rules for stat in RULE_STATS}
         for st in engines:
             for rule_id, counter in st.engine.stats.items():
                 for stat, n in counter.items():
@@ -111,6 +117,39 @@ def register(app: faust.App, settings: Settings, ruleset: RuleSet, t: Topics) ->
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
         engines.revoke({tp.partition for tp in revoked if tp.topic in t.events.topics})
+
+
+def _follow_rules(
+    app: faust.App,
+    settings: Settings,
+    ruleset: RuleSet,
+    engines: PartitionEngines,
+    origin: Origin | None,
+) -> RuleWatcher | TopicRules:
+    """Hot reload: follow rules.sets (every worker the same set) or poll the rules folder."""
+    if origin is not None:
+        topic_rules = TopicRules(ruleset, origin.version)
+
+        def on_record(record: RuleSetRecord) -> None:
+            new = topic_rules.accept(record)
+            if new is not None:
+                engines.swap(new)
+
+        @app.task
+        async def follow_rule_sets() -> None:
+            await follow_forever(settings.bootstrap, origin.follow_from, on_record)
+
+        return topic_rules
+
+    watcher = RuleWatcher(settings.rules_dir, ruleset)
+
+    @app.timer(interval=settings.reload_interval_s)
+    async def reload_rules() -> None:
+        new = watcher.poll()
+        if new is not None:
+            engines.swap(new)
+
+    return watcher
 
 
 class _Emitter:

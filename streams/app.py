@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from pathlib import Path
 
 import faust
@@ -9,12 +11,20 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 
 from riskloop.settings import Settings
 from rules import load_rules
-from streams import agents, topics
+from streams import agents, ruleset_topic, topics
 
 
 def create_app(settings: Settings | None = None) -> faust.App:
     settings = settings or Settings.from_env()
-    ruleset = load_rules(settings.rules_dir)  # a bad rule set stops start-up with file:line
+    if settings.rules_source == "topic":  # the newest set every worker runs
+        by = f"worker {socket.gethostname()}:{settings.worker_web_port}"
+        record, ruleset, follow_from = ruleset_topic.initial_set(
+            settings.bootstrap, settings.rules_dir, by, time.time_ns() // 1_000_000
+        )
+        origin: agents.Origin | None = agents.Origin(record.version, follow_from)
+    else:
+        ruleset = load_rules(settings.rules_dir)  # a bad rule set stops start-up with file:line
+        origin = None
     data_dir = Path(settings.data_dir).expanduser()
     data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -35,5 +45,5 @@ def create_app(settings: Settings | None = None) -> faust.App:
         consumer_max_fetch_size=4 * 1024 * 1024,
     )
     setup_prometheus_sensors(app, name_prefix="riskloop")  # names independent of app id
-    agents.register(app, settings, ruleset, topics.declare(app, settings))
+    agents.register(app, settings, ruleset, topics.declare(app, settings), origin)
     return app

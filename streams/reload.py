@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 
 from prometheus_client import Counter, Gauge
@@ -24,13 +25,37 @@ for _result in ("accepted", "rejected"):  # series exist at zero: increase() cou
     RELOADS.labels(_result)
 
 
+def folder_files(folder: Path) -> list[tuple[str, bytes]]:
+    """Every YAML file of a rules folder (recursively): path inside the folder, bytes."""
+    return [
+        (str(path.relative_to(folder)), path.read_bytes())
+        for path in sorted(folder.rglob("*.yaml"))
+    ]
+
+
+def digest_files(files: Iterable[tuple[str, bytes]]) -> str:
+    """Content hash of a rule set's files (names and bytes), the set's version.
+
+    >>> digest_files([("a.yaml", b"id: a")]) == digest_files([("a.yaml", b"id: a")])
+    True
+    """
+    h = hashlib.sha256()
+    for name, data in sorted(files):
+        h.update(name.encode() + b"\0")
+        h.update(data + b"\0")
+    return h.hexdigest()[:12]
+
+
 def folder_digest(folder: Path) -> str:
     """Content hash of a rules folder (names and bytes of its YAML files, recursively)."""
-    h = hashlib.sha256()
-    for path in sorted(folder.rglob("*.yaml")):
-        h.update(str(path.relative_to(folder)).encode() + b"\0")
-        h.update(path.read_bytes() + b"\0")
-    return h.hexdigest()[:12]
+    return digest_files(folder_files(folder))
+
+
+def switch_gauge(old: str | None, new: str) -> None:
+    """``riskloop_ruleset_info{version}`` shows the running set only."""
+    if old is not None:
+        RULESET.remove(old)
+    RULESET.labels(new).set(1)
 
 
 class RuleWatcher:
@@ -41,7 +66,7 @@ class RuleWatcher:
         self.digest = folder_digest(self.folder)
         self.rejected: str | None = None
         self.ruleset = running
-        RULESET.labels(self.digest).set(1)
+        switch_gauge(None, self.digest)
 
     def poll(self) -> RuleSet | None:
         try:
@@ -62,8 +87,7 @@ class RuleWatcher:
             RELOADS.labels("rejected").inc()
             log.error("rule set %s rejected, %s keeps running:\n%s", digest, self.digest, exc)
             return None
-        RULESET.remove(self.digest)
-        RULESET.labels(digest).set(1)
+        switch_gauge(self.digest, digest)
         RELOADS.labels("accepted").inc()
         log.warning(
             "rule set %s loaded (%d rules), replacing %s", digest, len(ruleset.rules), self.digest

@@ -73,7 +73,7 @@ def redis_url(services_dir: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def tansu(services_dir: Path) -> Iterator[Service]:
-    """A Tansu broker with the five riskloop topics, ``TOPIC_PARTITIONS`` partitions each."""
+    """A Tansu broker with riskloop's topics (``riskloop_topics(TOPIC_PARTITIONS)``)."""
     with _serve(services_dir / "tansu", start_tansu) as service:
         asyncio.run(create_topics(service.bootstrap, riskloop_topics(TOPIC_PARTITIONS)))
         yield service
@@ -81,7 +81,7 @@ def tansu(services_dir: Path) -> Iterator[Service]:
 
 @pytest.fixture(scope="session")
 def kafka(services_dir: Path) -> Iterator[Service]:
-    """Apache Kafka (KRaft, one node) with the five riskloop topics; slow: jars + JVM."""
+    """Apache Kafka (KRaft, one node) with riskloop's topics; slow: jars + JVM."""
     with _serve(services_dir / "kafka", start_kafka) as service:
         asyncio.run(create_topics(service.bootstrap, riskloop_topics(TOPIC_PARTITIONS)))
         yield service

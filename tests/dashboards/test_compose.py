@@ -13,6 +13,8 @@ import pytest
 import yaml
 from dashboard_checks import REPO
 
+from riskloop.settings import Settings
+
 COMPOSE = REPO / "docker-compose.yml"
 
 
@@ -77,6 +79,8 @@ def test_worker_and_api_run_riskloop_against_the_compose_services(
         assert " ".join(svc["command"]) == f"riskloop {command}"
         assert svc["environment"]["RISKLOOP_BROKER"] == "kafka://kafka:9092"
         assert svc["environment"]["RISKLOOP_REDIS_URL"] == "redis://redis:6379/0"
+        Settings.from_env(svc["environment"])  # every RISKLOOP_* value is a valid setting
+    assert services["worker"]["environment"]["RISKLOOP_RULES_SOURCE"] == "topic"
     topics_done = {"condition": "service_completed_successfully"}
     assert services["worker"]["depends_on"]["topics"] == topics_done
     assert services["topics"]["depends_on"]["kafka"] == {"condition": "service_healthy"}
