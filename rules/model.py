@@ -116,7 +116,10 @@ COMMON: tuple[Field, ...] = (
     ),
     Field("output", OUTPUT, logic=False),
     Field("suppress", SUPPRESS, logic=False),
-    Field("resolve", RESOLVE, logic=False),
+    Field("resolve", RESOLVE),  # counts: spike and threshold keys are re-evaluated to resolve
+    # Exceptions stay out of the logic hash: they decide which events the rule takes in from
+    # now on, not what the state it holds means; adding or retiring one must neither drop every
+    # key's windows and deadlines nor change warning ids.
     Field("exceptions", Many(EXCEPTION, single_ok=False), logic=False),
 )
 
@@ -174,8 +177,8 @@ class Rule:
 
 
 def logic_hash(node: Mapping[str, Any], fields: tuple[Field, ...], ctx: Ctx) -> str:
-    """Hash of what decides what fires, with the shared lists and macros the rule uses;
-    wording, severity, output, suppression and exceptions do not count."""
+    """Hash of what decides what fires and when it resolves, with the shared lists and macros
+    the rule uses; wording, severity, output, suppression and exceptions do not count."""
     logic = {f.name: node[f.name] for f in fields if f.logic and f.name in node}
     logic["$lists"] = {n: list(ctx.lists[n]) for n in sorted(ctx.used_lists)}
     logic["$macros"] = {n: ctx.macros[n].text for n in sorted(ctx.used_macros)}

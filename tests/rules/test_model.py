@@ -252,6 +252,19 @@ def test_wording_severity_output_and_exceptions_keep_the_logic_hash() -> None:
     assert parse_rule(GOOD + "where: attrs.n > 1\n", "r.yaml").logic_hash != base
 
 
+def test_resolve_counts_for_the_logic_hash_but_its_wording_does_not() -> None:
+    """Adding ``resolve`` changes when keys are re-evaluated, so hot reload must start that
+    rule fresh; rewording it afterwards keeps its state."""
+    base = parse_rule(GOOD, "r.yaml")
+    resolving = parse_rule(GOOD + "resolve: {on: cleared}\n", "r.yaml")
+    reworded = parse_rule(
+        GOOD.replace("title: t", "title: other\nseverity: high") + "resolve: {on: cleared}\n",
+        "r.yaml",
+    )
+    assert resolving.logic_hash != base.logic_hash
+    assert reworded.logic_hash == resolving.logic_hash
+
+
 # --- folders: shared lists and macros, tests/ ignored -------------------------------------
 
 
