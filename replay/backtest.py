@@ -14,6 +14,9 @@ nothing follows other partitions and nothing moves at the end. That is exactly w
 worker has raised once it has taken in the whole file at full speed, before any idle time
 has let its watermarks go further; the end-to-end tests compare the two warning by warning.
 
+With ``seed_path`` the run starts as a seeded deployment does (:mod:`replay.seed`): each
+partition's engine first learns silently from the seed file's events of that partition.
+
 Pure apart from reading the files: no broker, no Redis.
 """
 
@@ -31,6 +34,7 @@ import orjson
 
 from replay.formats import partition_key, read_rows
 from replay.score import DEFAULT_GRACE_MS, Score, format_table, score
+from replay.seed import SeedFile
 from riskloop.events import STREAMS, Event, RiskWarning
 from riskloop.partitioning import partition_for
 from rules import load_rules
@@ -62,6 +66,8 @@ class BacktestReport:
     # per rule, every repeat suppression held back over the whole file (the engines' count)
     suppressed: Counter[str] = field(default_factory=Counter)
     labels_path: str | None = None
+    seed_path: str | None = None
+    seeded: int = 0  # seed events the engines learned from before the file
 
     @property
     def events_per_s(self) -> float:
@@ -114,12 +120,15 @@ def backtest(
     grace_ms: int = DEFAULT_GRACE_MS,
     encoding: str = "utf-8",
     open_end: bool = False,
+    seed_path: str | Path | None = None,
 ) -> BacktestReport:
     """Run ``path`` through the rules in ``rules_dir``; score against labels if given.
-    ``open_end``: the file is a stream still going on (see the module's docstring).
+    ``open_end``: the file is a stream still going on (see the module's docstring);
+    ``seed_path``: an event file the engines learn from first, emitting nothing.
 
     Raises ``rules.errors.RuleSetError`` (file:line) for bad rules and
-    ``replay.formats.FormatError`` for an unsupported file, before reading any event.
+    ``replay.formats.FormatError`` for an unsupported file or a bad seed row, before reading
+    any event.
     """
     if partitions < 1:
         raise ValueError(f"partitions must be >= 1, got {partitions}")
@@ -128,6 +137,10 @@ def backtest(
     report = BacktestReport(
         path=str(path), rules=[r.id for r in ruleset.rules], partitions=partitions
     )
+    if seed_path is not None:
+        seed = SeedFile(seed_path, partitions, partition_field)
+        report.seed_path = str(seed_path)
+        report.seeded = sum(engine.seed(seed(engine.partition)) for engine in engines)
     shards = _Shards(engines, report, open_end)
     started = time.monotonic()
     first_tz: tzinfo | None = None
@@ -211,6 +224,8 @@ def format_report(report: BacktestReport) -> str:
         f"({report.events_per_s:,.0f} events/s); {report.rejected:,} rows rejected",
         f"warnings: {len(report.warnings):,}",
     ]
+    if report.seed_path is not None:
+        lines.insert(1, f"seeded with {report.seeded:,} events from {report.seed_path}")
     lines += _block("by rule", report.by_rule)
     severities = [s for s in SEVERITIES if s in report.by_severity]
     severities += sorted(set(report.by_severity) - set(SEVERITIES))

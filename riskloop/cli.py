@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from riskloop.settings import Settings, SettingsError
@@ -59,8 +60,33 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         labels_path=args.labels,
         lateness_ms=settings.lateness_ms,
         open_end=args.open_end,
+        seed_path=args.seed,
     )
     print(format_report(report))
+    return 0
+
+
+def cmd_export_dispositions(args: argparse.Namespace) -> int:
+    from replay.export import export_dispositions
+    from rules.tools.backtest import Window
+
+    settings = Settings.from_env()
+    local = datetime.now().astimezone().tzinfo  # dates are days where the export runs
+    try:
+        since_ms, until_ms = Window(args.since, args.until).bounds_ms(local or UTC)
+    except ValueError as exc:
+        print(f"riskloop export-dispositions: {exc}", file=sys.stderr)
+        return 2
+    report = asyncio.run(
+        export_dispositions(
+            args.out,
+            args.bootstrap or settings.bootstrap,
+            since_ms=since_ms,
+            until_ms=until_ms,
+            progress=not args.quiet,
+        )
+    )
+    print(report)
     return 0
 
 
@@ -139,12 +165,31 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--labels", help="labels file: print recall and precision per scenario")
     s.add_argument("--partitions", type=int, help="shard like a topic with N partitions")
     s.add_argument(
+        "--seed",
+        metavar="FILE",
+        help="past events each partition learns from first, as a seeded deployment does",
+    )
+    s.add_argument(
         "--open-end",
         action="store_true",
         help="the file is a stream still going on: what a live worker has raised right after "
         "replaying it (no deadline past what both topics of a partition reached)",
     )
     s.set_defaults(fn=cmd_backtest)
+
+    s = sub.add_parser(
+        "export-dispositions",
+        help="write the verdicts on clue.dispositions to a JSON lines file (rules backtest "
+        "--dispositions reads it)",
+    )
+    s.add_argument("--out", required=True, help="FILE.jsonl to write")
+    s.add_argument("--bootstrap", help="host:port of the broker (default from RISKLOOP_BROKER)")
+    s.add_argument(
+        "--from", dest="since", metavar="DATE", help="first day of verdicts kept (local time)"
+    )
+    s.add_argument("--to", dest="until", metavar="DATE", help="last day of verdicts kept")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(fn=cmd_export_dispositions)
 
     s = sub.add_parser("worker", help="run the stream worker (Faust)")
     s.add_argument("--loglevel", default="warning")
@@ -204,6 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # Errors that mean "your input or setup is wrong": printed as a message, not a traceback.
 USER_ERRORS = {
+    "ExportError",
     "FormatError",
     "PublishError",
     "RuleError",

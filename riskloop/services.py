@@ -566,10 +566,13 @@ async def create_topics(
     ServiceError naming it (partition counts decide which worker owns which key).
     """
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-    from aiokafka.errors import for_code
+    from aiokafka.errors import KafkaConnectionError, for_code
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap.split("://", 1)[-1])
-    await admin.start()
+    try:
+        await admin.start()
+    except KafkaConnectionError as exc:
+        raise ServiceError(f"cannot reach the Kafka broker at {bootstrap}: {exc}") from None
     try:
         existing = await _partitions(admin)
         _check_counts(existing, topics)

@@ -24,6 +24,7 @@ from faust.types import TP
 
 from clues.metrics import record_upserts
 from clues.store import ClueStore
+from replay.seed import seed_file
 from riskloop.events import Disposition, Event, InvalidEvent, RiskWarning, parse_clue_record
 from riskloop.settings import EVENT_TOPICS, Settings
 from rules import RuleSet
@@ -58,6 +59,7 @@ def register(
         checkpoint_every=settings.checkpoint_every,
         checkpoint_interval_s=settings.checkpoint_interval_s,
         inputs=tuple(t.events.topics),
+        seed=seed_file(settings.seed_file, settings.partitions, settings.partition_field),
     )
     emit = _Emitter(t)
     rules = _follow_rules(app, settings, ruleset, engines, origin)

@@ -13,6 +13,12 @@ counted twice, nothing is lost.
 Works over any ``MutableMapping[str, str]``; the worker passes a changelog-backed Faust
 table, tests pass a dict. Values are text (base64 of the pickled bucket, JSON of the
 offsets): Faust's changelog recovery decodes values as text, and raw bytes do not survive it.
+
+A partition with no saved state at all is new to this deployment: with a ``seed`` (e.g. a
+:class:`replay.seed.SeedFile`) its fresh engine first learns silently from the seed's events
+of that partition, so ``new_value`` and ``spike`` baselines do not flood. What it learned is
+saved at the next checkpoint like any other state; a partition restored from the table is
+never seeded again.
 """
 
 from __future__ import annotations
@@ -21,12 +27,13 @@ import base64
 import pickle
 import time
 import zlib
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from riskloop.events import Event
 from rules import RuleSet
 from rules.engine import Engine
 from rules.watermark import InputClock
@@ -35,6 +42,7 @@ OFFSETS = "offsets"
 CLOCK = "clock"
 BUCKETS = 64
 StateKey = tuple[str, str]
+Seed = Callable[[int], Iterable[Event]]  # partition -> past events of that partition
 
 
 def bucket_of(key: StateKey) -> int:
@@ -74,8 +82,10 @@ class PartitionEngines:
         checkpoint_every: int,
         checkpoint_interval_s: float,
         inputs: tuple[str, ...] = (),
+        seed: Seed | None = None,
     ) -> None:
         self.ruleset = ruleset
+        self.seed = seed  # for partitions without saved state
         self.inputs = inputs  # the input topics every partition's watermark waits for
         self.table = table
         self.lateness_ms = lateness_ms
@@ -98,9 +108,11 @@ class PartitionEngines:
         buckets: dict[int, dict[StateKey, bytes]] = {}
         offsets: dict[str, int] = {}
         clock = InputClock(self.inputs)
+        saved = False
         for k, v in list(self.table.items()):
             if not isinstance(k, str) or not k.startswith(prefix) or v is None:
                 continue
+            saved = True
             name = k[len(prefix) :]
             if name == OFFSETS:
                 offsets = orjson.loads(v)
@@ -109,6 +121,8 @@ class PartitionEngines:
             elif name.startswith("b"):
                 buckets[int(name[1:])] = pickle.loads(base64.b64decode(v))
         engine.restore(item for b in buckets.values() for item in b.items())
+        if not saved and self.seed is not None:
+            engine.seed(self.seed(partition))
         return PartitionState(partition, engine, offsets, buckets=buckets, clock=clock)
 
     @staticmethod

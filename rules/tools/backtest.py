@@ -6,7 +6,9 @@ live worker). Events before ``--from`` warm state up; only warnings whose time l
 ``[since, until)`` are reported: per day (in the file's UTC offset), per severity, per
 rule, the top keys, suppressed counts (those carried by the reported warnings, and every
 repeat held back over the whole file), shadow-mode counts, the diff against
-another folder, and scores against labels (:mod:`replay.score`) or dispositions.
+another folder, and scores against labels (:mod:`replay.score`) or dispositions. With a
+window, only what belongs to it is scored: labels whose span (with the matching grace)
+overlaps it, and verdicts about warnings inside it (:func:`rules.tools.verdicts.in_window`).
 """
 
 from __future__ import annotations
@@ -20,11 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from replay.backtest import BacktestReport, backtest, read_labels
-from replay.score import Score, format_table, label_window_ms, score
+from replay.score import DEFAULT_GRACE_MS, Score, format_table, label_window_ms, score
 from riskloop.events import RiskWarning
 from rules.tools.diff import WarningDiff, dedup_key, diff_warnings
 from rules.tools.times import show_at
-from rules.tools.verdicts import VerdictScore, format_verdicts, read_dispositions, score_verdicts
+from rules.tools.verdicts import (
+    VerdictScore,
+    format_verdicts,
+    in_window,
+    read_dispositions,
+    score_verdicts,
+)
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 LISTED = 10  # new / lost warnings listed by name in the text report
@@ -38,8 +46,14 @@ class Window:
     until: str | None = None
 
     def __post_init__(self) -> None:
-        """Bad or reversed bounds fail here, before any event is read."""
-        bounds = [_bound(raw, UTC, 0) for raw in (self.since, self.until)]  # raises ValueError
+        """Bad or reversed bounds fail here, before any event is read; the message names
+        the option."""
+        bounds = []
+        for option, raw in (("--from", self.since), ("--to", self.until)):
+            try:
+                bounds.append(_bound(raw, UTC, 0))
+            except ValueError as exc:
+                raise ValueError(f"{option} {exc}") from None
         if bounds[0] is not None and bounds[1] is not None and bounds[0] > bounds[1]:
             raise ValueError(f"--from {self.since} is after --to {self.until}")
 
@@ -103,13 +117,16 @@ def run_backtest(
     lateness_ms: int = 300_000,
     top: int = 10,
     tolerance_ms: int = 0,
+    seed: str | Path | None = None,
 ) -> RulesBacktest:
-    """Backtest ``rules_dir`` over ``path``; raises RuleSetError / FormatError / ValueError."""
+    """Backtest ``rules_dir`` over ``path`` (both folders as a deployment seeded with the
+    ``seed`` event file, if given); raises RuleSetError / FormatError / ValueError."""
     window = window or Window()
     opts = {
         "partitions": partitions,
         "partition_field": partition_field,
         "lateness_ms": lateness_ms,
+        "seed_path": seed,
     }
     report = backtest(path, rules_dir, **opts)  # type: ignore[arg-type]
     tz = tz_of(report.tz)
@@ -118,8 +135,10 @@ def run_backtest(
         report, since_ms, until_ms, _within(report.warnings, since_ms, until_ms), top
     )
     result.counts = count_warnings(result.warnings, tz)
+    raised = list(report.warnings)  # warm-up included: where verdicts are placed in time
     if against is not None:
         other = backtest(path, against, **opts)  # type: ignore[arg-type]
+        raised += other.warnings
         result.against = str(against)
         result.diff = diff_warnings(
             result.warnings, _within(other.warnings, since_ms, until_ms), tolerance_ms
@@ -128,7 +147,8 @@ def run_backtest(
         rows = [lb for lb in read_labels(labels) if _overlaps(lb, since_ms, until_ms)]
         result.labels = score(result.warnings, rows)
     if dispositions is not None:
-        result.verdicts = score_verdicts(result.warnings, read_dispositions(dispositions))
+        verdicts = in_window(read_dispositions(dispositions), raised, since_ms, until_ms)
+        result.verdicts = score_verdicts(result.warnings, verdicts)
     return result
 
 
@@ -143,7 +163,10 @@ def _within(
 
 
 def _overlaps(label: dict[str, Any], since_ms: int | None, until_ms: int | None) -> bool:
+    """Whether a label can be matched inside the window: a warning matches it up to
+    ``DEFAULT_GRACE_MS`` after its end (a deadline or a window closing late)."""
     start_ms, end_ms = label_window_ms(label)
+    end_ms += DEFAULT_GRACE_MS
     return (since_ms is None or end_ms >= since_ms) and (until_ms is None or start_ms < until_ms)
 
 
@@ -185,6 +208,8 @@ def format_text(bt: RulesBacktest) -> str:
         f"on {r.partitions} partitions in {r.elapsed_s:.1f} s",
         f"warnings from {since} until {until}: {len(bt.warnings):,}",
     ]
+    if r.seed_path is not None:
+        lines.insert(1, f"seeded with {r.seeded:,} events from {r.seed_path} (no warnings)")
     lines += _block(f"per day ({r.tz})", c["day"], sorted(c["day"]))
     sev = [s for s in SEVERITY_ORDER if s in c["severity"]] + sorted(
         set(c["severity"]) - set(SEVERITY_ORDER)
@@ -238,6 +263,7 @@ def to_json(bt: RulesBacktest) -> str:
         "events": r.events,
         "rejected": r.rejected,
         "rules": r.rules,
+        "seed": None if r.seed_path is None else {"file": r.seed_path, "events": r.seeded},
         "since": None if bt.since_ms is None else show_at(bt.since_ms),
         "until": None if bt.until_ms is None else show_at(bt.until_ms),
         "warnings": len(bt.warnings),

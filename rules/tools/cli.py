@@ -146,6 +146,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             lateness_ms=settings.lateness_ms,
             top=args.top,
             tolerance_ms=args.tolerance,
+            seed=args.seed,
         )
     except RuleSetError as exc:
         return _err(f"cannot load the rules:\n{exc}")
@@ -214,6 +215,9 @@ def _backtest_parser(sub: Any) -> None:
     s.add_argument("--labels", help="labels file (JSON lines): recall and precision per scenario")
     s.add_argument("--dispositions", help="exported dispositions (JSON lines): precision per rule")
     s.add_argument("--partitions", type=int, help="shard like a topic with N partitions")
+    s.add_argument(
+        "--seed", metavar="FILE", help="past events the engines learn from first (no warnings)"
+    )
     s.add_argument("--top", type=int, default=10, help="how many top keys to list")
     s.add_argument(
         "--tolerance",

@@ -76,6 +76,46 @@ def read_dispositions(path: str | Path) -> list[Disposition]:
     return out
 
 
+def in_window(
+    dispositions: Iterable[Disposition],
+    warnings: Iterable[RiskWarning],
+    since_ms: int | None,
+    until_ms: int | None,
+) -> list[Disposition]:
+    """The verdicts about warnings in ``[since_ms, until_ms)``, for a backtest's ``--from`` /
+    ``--to``. ``warnings`` are all the backtest raised (warm-up included): a verdict is placed
+    at the times of the warnings it lists, else of the warnings of its rule and key, else
+    (nothing of it was raised) at the time it was given. A clue of the window that the rules
+    missed still counts against recall; a clue of other days counts nowhere.
+
+    >>> from riskloop.events import Disposition, RiskWarning
+    >>> w = RiskWarning(id="w1", fingerprint="f", rule_id="r", rule_version=1,
+    ...     logic_hash="h", severity="high", title="t", key="A", ts_ms=10, region="x",
+    ...     department="d")
+    >>> d = [Disposition(id=f"d{i}", clue_id=f"c{i}", rule_id="r", key=k, outcome="confirmed",
+    ...     code="x", actor="insp", ts_ms=ts, warning_ids=ids)
+    ...     for i, (k, ts, ids) in enumerate([("Z", 99, ("w1",)), ("A", 99, ()), ("B", 99, ())])]
+    >>> [v.id for v in in_window(d, [w], 0, 50)], [v.id for v in in_window(d, [w], 50, None)]
+    (['d0', 'd1'], ['d2'])
+    """
+    by_id: dict[str, int] = {}
+    by_key: dict[tuple[str, str], list[int]] = {}
+    for w in warnings:
+        by_id[w.id] = w.ts_ms
+        by_key.setdefault((w.rule_id, w.key), []).append(w.ts_ms)
+
+    def inside(ts_ms: int) -> bool:
+        return (since_ms is None or ts_ms >= since_ms) and (until_ms is None or ts_ms < until_ms)
+
+    out = []
+    for d in dispositions:
+        times = [by_id[i] for i in d.warning_ids if i in by_id]
+        times = times or by_key.get((d.rule_id, d.key)) or [d.ts_ms]
+        if any(inside(t) for t in times):
+            out.append(d)
+    return out
+
+
 def score_verdicts(
     warnings: Iterable[RiskWarning], dispositions: Iterable[Disposition]
 ) -> dict[str, VerdictScore]:

@@ -245,3 +245,56 @@ def test_bad_or_reversed_dates_are_refused_before_the_file_is_read(cli, setup, t
     argv = ["rules", "backtest", missing, "--rules", str(candidate)]
     assert cli([*argv, "--from", "2026-03-05", "--to", "2026-03-01"]) == 2
     assert "--from 2026-03-05 is after --to 2026-03-01" in capsys.readouterr().err
+
+
+def test_from_to_score_only_the_verdicts_about_warnings_of_those_days(setup, tmp_path):
+    """A clue confirmed on day one (listed by warning id), one dismissed on day two (by rule
+    and key), one confirmed that no rule here raised, decided days later: a day's score
+    counts only that day's clues, so recall is not dragged down by other days."""
+    path, candidate, _ = setup
+    day_one = {w.key: w for w in backtest(path, candidate).warnings}["330106"]
+    verdicts = [
+        Disposition(
+            "d1",
+            "c1",
+            "surge",
+            "330106",
+            "confirmed",
+            "substantiated",
+            "insp",
+            T0 + 2 * DAY,
+            warning_ids=(day_one.id,),
+        ),
+        Disposition("d2", "c2", "surge", "330102", "dismissed", "fp", "insp", T0 + 2 * DAY),
+        Disposition("d3", "c3", "surge", "330555", "confirmed", "subst", "insp", T0 + 9 * DAY),
+    ]
+    exported = tmp_path / "dispositions.jsonl"
+    exported.write_bytes(b"\n".join(d.to_json() for d in verdicts))
+
+    whole = backtest(path, candidate, dispositions=exported).verdicts["surge"]
+    assert (whole.confirmed, whole.dismissed, whole.clues, whole.found) == (1, 1, 2, 1)
+    first = backtest(
+        path, candidate, window=Window("2026-03-02", "2026-03-02"), dispositions=exported
+    )
+    s = first.verdicts["surge"]
+    assert (s.warnings, s.confirmed, s.dismissed, s.clues, s.recall) == (1, 1, 0, 1, 1.0)
+    second = backtest(
+        path, candidate, window=Window("2026-03-03", "2026-03-03"), dispositions=exported
+    )
+    s = second.verdicts["surge"]
+    assert (s.warnings, s.confirmed, s.dismissed, s.clues, s.precision) == (1, 0, 1, 0, 0.0)
+    assert s.recall is None  # no confirmed clue of that day: nothing to recall
+    late = backtest(path, candidate, window=Window("2026-03-10", None), dispositions=exported)
+    assert (late.verdicts["surge"].clues, late.verdicts["surge"].found) == (1, 0)
+
+
+def test_from_counts_a_label_that_ended_just_before_it_within_the_grace(setup, tmp_path):
+    """The 330102 surge warning (09:02) matches a label that ended at 05:00 the same day, so
+    a window opening at 06:00 keeps that label: its warning is a hit, not a false alarm."""
+    path, candidate, _ = setup
+    labels = tmp_path / "labels.jsonl"
+    row = {"scenario": "surge", "key": "330102", "start": "2026-03-03T04:00:00+08:00"}
+    labels.write_text(json.dumps({**row, "end": "2026-03-03T05:00:00+08:00"}))
+    bt = backtest(path, candidate, window=Window("2026-03-03T06:00+08:00", None), labels=labels)
+    s = bt.labels["surge"]
+    assert (s.labels, s.detected, s.warnings, s.matched) == (1, 1, 1, 1)

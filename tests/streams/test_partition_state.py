@@ -93,3 +93,151 @@ def test_swap_keeps_state_of_unchanged_rules_and_drops_changed_ones():
     stricter = RuleSet([parse_rule(RULE.replace("gte: 5", "gte: 3"), "r.yaml")])
     pe.swap(stricter)
     assert st.engine.key_count() == 0, "a logic change starts with fresh state"
+
+
+# --- seeding a fresh deployment --------------------------------------------------------
+
+NEW_DATASET = """
+id: new-dataset
+title: reads a dataset it never read before
+type: new_value
+match: {type: data.access}
+group_by: [attrs.account]
+fields: [attrs.dataset]
+lookback: 30d
+"""
+OVERDUE = """
+id: overdue
+title: not decided in time
+type: absence
+group_by: [attrs.app]
+anchor: {type: app.accepted}
+fulfilled_by: {type: app.decided}
+deadline: {after: 2d}
+"""
+DAY = 86_400_000
+
+
+def seeded(table: dict, rule: str, seed) -> PartitionEngines:
+    return PartitionEngines(
+        RuleSet([parse_rule(rule, "r.yaml")]),
+        table,
+        lateness_ms=0,
+        checkpoint_every=1,
+        checkpoint_interval_s=60,
+        seed=seed,
+    )
+
+
+def dataset_reads(day: int, pairs, region: str = "330106"):
+    return [
+        make_event(
+            ts_ms=T0 + day * DAY + i * 1000,
+            type="data.access",
+            region=region,
+            account=a,
+            dataset=d,
+        )
+        for i, (a, d) in enumerate(pairs)
+    ]
+
+
+def seed_file(tmp_path, events, partitions: int = 4):
+    from replay.seed import SeedFile
+
+    path = tmp_path / "seed.jsonl"
+    path.write_bytes(b"\n".join(ev.to_json() for ev in events) + b"\n")
+    return SeedFile(path, partitions)
+
+
+def two_regions_on_two_partitions(partitions: int = 4) -> tuple[str, str]:
+    from riskloop.partitioning import partition_for
+
+    regions = [f"3301{n:02d}" for n in range(1, 30)]
+    first = regions[0]
+    other = next(
+        r
+        for r in regions
+        if partition_for(r.encode(), partitions) != partition_for(first.encode(), partitions)
+    )
+    return first, other
+
+
+def test_a_fresh_partition_learns_from_the_seed_and_does_not_flood(tmp_path):
+    from riskloop.partitioning import partition_for
+
+    known = [("stf-1", "tax"), ("stf-2", "household"), ("stf-3", "tax")]
+    live = dataset_reads(7, [*known, ("stf-1", "medical")])
+    p = partition_for(b"330106", 4)
+    unseeded = seeded({}, NEW_DATASET, None).get(p)
+    assert len([w for ev in live for w in unseeded.engine.process(ev)]) == 4
+
+    st = seeded({}, NEW_DATASET, seed_file(tmp_path, dataset_reads(0, known))).get(p)
+    fired = [w for ev in live for w in st.engine.process(ev)]
+    assert [(w.key, w.details["new"]) for w in fired] == [("stf-1", "medical")]
+
+
+def test_a_partition_is_seeded_only_with_the_keys_it_owns(tmp_path):
+    """An application accepted in each of two regions on two partitions and never decided:
+    each partition's engine holds only its own region's obligation, so each overdue warning
+    fires once, from the partition that will also see the application's decision."""
+    from riskloop.partitioning import partition_for
+
+    regions = two_regions_on_two_partitions()
+    anchors = [
+        make_event(ts_ms=T0 + i, type="app.accepted", region=region, app=f"A-{region}")
+        for i, region in enumerate(regions)
+    ]
+    seed = seed_file(tmp_path, anchors)
+    pe = seeded({}, OVERDUE, seed)
+    fired = []
+    for region in regions:
+        st = pe.get(partition_for(region.encode(), 4))
+        assert st.engine.key_count() == 1
+        fired += [(st.partition, w.key) for w in st.engine.advance_to(T0 + 3 * DAY)]
+    assert sorted(fired) == sorted((partition_for(r.encode(), 4), f"A-{r}") for r in regions)
+
+
+def test_a_partition_restored_from_a_checkpoint_is_not_seeded_again(tmp_path):
+    """Seeded with three reads of five, one live read, a checkpoint, a crash: after the
+    restore the fifth read fires, not the first one (a second seeding would count the seed
+    twice and fire at once)."""
+    rule = RULE.replace("aggregate: {distinct: attrs.citizen}\n", "")
+    past = [
+        make_event(ts_ms=T0 + i * 1000, type="data.access", account="stf-0", citizen=f"c{i}")
+        for i in range(5)
+    ]
+    path_seed = seed_file(tmp_path, past[:3], partitions=1)
+    calls: list[int] = []
+
+    def seed(partition: int):
+        calls.append(partition)
+        return path_seed(partition)
+
+    table: dict = {}
+    first = seeded(table, rule, seed)
+    st = first.get(0)
+    assert st.engine.process(past[3]) == []
+    st.pending.append(0)
+    first.checkpoint(st, now=0.0)
+
+    again = seeded(table, rule, seed).get(0)  # a new worker after a crash
+    assert calls == [0]
+    assert [w.value for w in again.engine.process(past[4])] == [5.0]
+
+
+def test_adding_resolve_to_a_rule_starts_its_state_fresh_on_reload():
+    """``resolve`` changes when keys are evaluated again, so a reload that adds it does not
+    carry windows built without it; rewording the resolving rule afterwards does."""
+    pe = engines({})
+    st = pe.get(0)
+    for ev in reads(8):
+        st.engine.process(ev)
+    resolving = RULE + "resolve: {on: cleared}\n"
+    pe.swap(RuleSet([parse_rule(resolving, "r.yaml")]))
+    assert st.engine.key_count() == 0
+    for ev in reads(8, start=8):
+        st.engine.process(ev)
+    reworded = resolving.replace("title: many reads", "title: reworded")
+    pe.swap(RuleSet([parse_rule(reworded, "r.yaml")]))
+    assert st.engine.key_count() == 2
