@@ -4,7 +4,8 @@ One module per noun:
 
 - ``model`` (states, the transition table with roles, codes, errors) and ``records`` (Clue,
   AuditEntry);
-- ``workdays`` (China's working-day calendar, deadline policy, colours), ``access``
+- ``workdays`` (China's working-day calendar, deadline policy, colours), ``policy_file``
+  (the deadline policy file, ``RISKLOOP_DEADLINE_POLICY_FILE``), ``access``
   (principals, scopes, token hashing), ``privacy`` (pseudonyms), ``listing`` (queries and
   cursors), ``actions`` (argument checks) — all pure;
 - ``keys`` (Redis layout), ``scripts`` / ``lua_transition`` / ``lua_list`` (Lua), ``store``

@@ -18,7 +18,15 @@ import orjson
 from clues import model
 from clues.access import Principal
 from clues.model import BadDisposition, Clue, Forbidden
-from clues.workdays import DeadlinePolicy, Terms, WorkCalendar, colour, deadline_ms, extend_ms
+from clues.workdays import (
+    DeadlinePolicy,
+    Terms,
+    WorkCalendar,
+    colour,
+    deadline_estimated,
+    deadline_ms,
+    extend_ms,
+)
 
 Args = Mapping[str, Any]
 MAX_TEXT = 4000
@@ -118,14 +126,20 @@ def _dispatch(ctx: Context, args: Args) -> dict[str, str]:
     due = deadline_ms(now, terms.dispose_days, cal)
     sign_due = deadline_ms(now, terms.sign_days, cal)
     snapshot = {**terms.to_dict(), "category": dept, "severity": ctx.clue.severity}
+    counted_to = sign_due if ctx.clue.due_ms is not None else max(due, sign_due)
     return {
         "department": dept,
         "due_ms": str(due),
         "sign_due_ms": str(sign_due),
         "sla": orjson.dumps(snapshot).decode(),
         "colour": colour(now, due, sign_due, False, terms, cal),
+        "estimated": _flag(deadline_estimated(now, counted_to, cal)),
         "reason": f"to {dept}" + _note(args),
     }
+
+
+def _flag(value: bool) -> str:
+    return "1" if value else ""
 
 
 def _note(args: Args) -> str:
@@ -137,7 +151,12 @@ def _arbitrate(ctx: Context, args: Args) -> dict[str, str]:
     dept = _department(ctx, args, required=True)
     terms = Terms.from_dict(ctx.clue.sla) if ctx.clue.sla else _terms(ctx, dept)
     sign_due = deadline_ms(ctx.now_ms, terms.sign_days, ctx.calendar)
-    return {"department": dept, "sign_due_ms": str(sign_due), "reason": f"to {dept}" + _note(args)}
+    return {
+        "department": dept,
+        "sign_due_ms": str(sign_due),
+        "estimated": _flag(deadline_estimated(ctx.now_ms, sign_due, ctx.calendar)),
+        "reason": f"to {dept}" + _note(args),
+    }
 
 
 def _return(ctx: Context, args: Args) -> dict[str, str]:
@@ -166,7 +185,12 @@ def _request_extension(ctx: Context, args: Args) -> dict[str, str]:
     if ctx.clue.due_ms is None:
         raise BadDisposition("this clue has no deadline to extend")
     new_due = extend_ms(ctx.clue.due_ms, days, ctx.calendar)
-    return {"days": str(days), "new_due_ms": str(new_due), "reason": reason}
+    return {
+        "days": str(days),
+        "new_due_ms": str(new_due),
+        "estimated": _flag(deadline_estimated(ctx.clue.due_ms, new_due, ctx.calendar)),
+        "reason": reason,
+    }
 
 
 def _decide_extension(ctx: Context, args: Args) -> dict[str, str]:

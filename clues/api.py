@@ -8,6 +8,12 @@ with ``riskloop clues token create``, ``POST /admin/tokens`` or, at start-up, fr
 ``RISKLOOP_API_BOOTSTRAP_TOKENS``. The lifespan runs the lease reaper and the deadline
 ticker (every ``tick_s``, on the injectable ``clock``) and, when a broker is configured, the
 outbox publisher.
+
+At start-up the calendar patch (``RISKLOOP_CALENDAR_FILE``) is installed and the deadline
+policy (``RISKLOOP_DEADLINE_POLICY_FILE``) read: a bad file stops the start with its
+``file:line`` message. The lifespan warns when the Redis behind the store does not promise
+what the store acknowledges: an acknowledged transition survives a crash only with
+``appendonly yes`` and ``appendfsync always``.
 """
 
 from __future__ import annotations
@@ -33,10 +39,12 @@ from clues import metrics, page, routes
 from clues.access import BadTokenSpec
 from clues.model import ClueError, ClueNotFound, Forbidden, IllegalTransition
 from clues.outbox import OutboxPublisher
+from clues.policy_file import PolicyFileError, load_policy
 from clues.sla import run_ticker
 from clues.store import ClueStore
 from clues.tokens import TokenStore
 from clues.workdays import DeadlinePolicy, WorkCalendar
+from riskloop import calendar_file
 from riskloop.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -121,12 +129,58 @@ class RequestTimer:
             metrics.observe_request(scope["method"], route, status, time.monotonic() - start)
 
 
+async def persistence_risk(redis: aioredis.Redis) -> str | None:
+    """Why this Redis could lose transitions the store acknowledged (None: it cannot).
+
+    Every acknowledged transition survives a crash of Redis or of its machine only if Redis
+    appends each write to its AOF and syncs it before replying: ``appendonly yes`` and
+    ``appendfsync always``.
+    """
+    fix = "run redis-server with --appendonly yes --appendfsync always"
+    try:
+        raw = await redis.config_get("append*")
+    except RedisError as exc:
+        return f"cannot read Redis's persistence settings ({exc}): check them, or {fix}"
+    conf = {_text(k): _text(v) for k, v in raw.items()}
+    if conf.get("appendonly") != "yes":
+        return f"Redis runs without its append-only file: a restart loses recent transitions; {fix}"
+    if conf.get("appendfsync") != "always":
+        return (
+            f"Redis syncs its append-only file {conf.get('appendfsync')!r}, not on every write: "
+            f"a crash of its machine can lose the last acknowledged transitions; {fix}"
+        )
+    return None
+
+
+def _text(v: object) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def _calendar_and_policy(
+    settings: Settings, policy: DeadlinePolicy | None
+) -> DeadlinePolicy | None:
+    """Install the calendar patch and read the deadline policy; a bad file stops the start."""
+    try:
+        calendar_file.install(settings)
+    except calendar_file.CalendarFileError as exc:
+        raise SystemExit(f"RISKLOOP_CALENDAR_FILE: {exc}") from None
+    if policy is not None or not settings.deadline_policy_file:
+        return policy
+    try:
+        return load_policy(settings.deadline_policy_file)
+    except PolicyFileError as exc:
+        raise SystemExit(f"RISKLOOP_DEADLINE_POLICY_FILE: {exc}") from None
+
+
 def _lifespan(
     settings: Settings, publish: bool, owns_redis: bool, tick_s: float
 ) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store: ClueStore = app.state.store
+        risk = await persistence_risk(store.redis)
+        if risk:
+            log.warning("clue store: %s", risk)
         spec = getattr(settings, "api_bootstrap_tokens", "") or ""
         if spec:
             n = await app.state.tokens.bootstrap(spec)
@@ -163,7 +217,11 @@ def create_app(
     policy: DeadlinePolicy | None = None,
     calendar: WorkCalendar | None = None,
 ) -> FastAPI:
-    """The API app. Without ``redis`` it connects to ``settings.redis_url`` (and closes it)."""
+    """The API app. Without ``redis`` it connects to ``settings.redis_url`` (and closes it).
+
+    ``policy`` (default: ``settings.deadline_policy_file``, else the shipped one) and
+    ``calendar`` (default: the installed calendar patch) are for tests.
+    """
     settings = settings or Settings.from_env()
     spec = getattr(settings, "api_bootstrap_tokens", "") or ""
     if spec:
@@ -173,6 +231,7 @@ def create_app(
             parse_bootstrap(spec)  # a bad spec stops the start, naming the entry
         except BadTokenSpec as exc:
             raise SystemExit(f"RISKLOOP_API_BOOTSTRAP_TOKENS: {exc}") from None
+    policy = _calendar_and_policy(settings, policy)
     owns_redis = redis is None
     client = redis or aioredis.from_url(settings.redis_url, decode_responses=True)
     app = FastAPI(

@@ -1,7 +1,8 @@
 """Benchmark of the clue store against a real Redis: ``python -m clues.bench``.
 
-Prints figures, asserts nothing. It starts a private ``redis-server`` (append-only file on,
-as in production) in a temporary folder unless ``--redis-url`` names one, then measures:
+Prints figures, asserts nothing. It starts a private ``redis-server`` (append-only file on and
+synced on every write, as in production; ``--appendfsync`` to compare) in a temporary folder
+unless ``--redis-url`` names one, then measures:
 
 1. ingest: warnings/s of ``upsert_warnings`` building the queue (``--clues`` clues);
 2. transitions/s, unpaced, with ``--concurrency`` callers (dispatching part of the queue);
@@ -205,16 +206,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--repeat", type=int, default=200, help="calls per list query")
     p.add_argument("--redis-url", help="use this Redis (its database is flushed!)")
+    p.add_argument(
+        "--appendfsync",
+        choices=("always", "everysec", "no"),
+        default="always",
+        help="AOF sync of the private Redis (always: what an acknowledged step needs)",
+    )
     args = p.parse_args(argv)
     if args.redis_url:
         asyncio.run(run(args, args.redis_url))
         return 0
+    import redis
+
     from riskloop.services import start_redis
 
     with tempfile.TemporaryDirectory(prefix="clues-bench-") as tmp:
         service = start_redis(Path(tmp))
         try:
-            print(f"redis-server {service.url} (appendonly yes, appendfsync everysec)")
+            redis.Redis.from_url(service.url).config_set("appendfsync", args.appendfsync)
+            print(f"redis-server {service.url} (appendonly yes, appendfsync {args.appendfsync})")
             asyncio.run(run(args, service.url))
         finally:
             service.stop()

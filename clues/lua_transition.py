@@ -28,6 +28,10 @@ local function lease(ck, now)
   hset(ck, 'lease_expires_ms', int(now + num(redis.call('HGET', ck, 'lease_ms') or 1800000)))
 end
 local function sla_now(c, now_s) redis.call('ZADD', key('sla'), now_s, c.id) end
+-- a deadline counted across days the calendar had to guess: flagged for good
+local function estimated(ck, flag)
+  if flag == '1' then hset(ck, 'deadline_estimated', '1') end
+end
 local function append_refs(ck, extra)
   local refs = cjson.decode(redis.call('HGET', ck, 'evidence_refs') or '[]')
   for _, r in ipairs(cjson.decode(extra or '[]')) do refs[#refs + 1] = r end
@@ -41,6 +45,7 @@ E['dispatch'] = function(c, a, actor, role, now, now_s)
     hset(c.ck, 'due_ms', a.due_ms, 'original_due_ms', a.due_ms, 'sla', a.sla,
          'colour', a.colour)
   end
+  estimated(c.ck, a.estimated)
   sla_now(c, now_s)
   return 'dispatched'
 end
@@ -62,6 +67,7 @@ end
 E['arbitrate'] = function(c, a, actor, role, now, now_s)
   hset(c.ck, 'department', a.department, 'arbitrated', '1', 'arbitrated_by', actor,
        'dispatched_ms', now_s, 'sign_due_ms', a.sign_due_ms)
+  estimated(c.ck, a.estimated)
   sla_now(c, now_s)
   return 'dispatched'
 end
@@ -129,7 +135,7 @@ E['request_extension'] = function(c, a, actor, role, now, now_s)
   end
   if now > num(t.due_ms) then return nil, {'ERR', 'TOO_LATE', st, t.due_ms} end
   hset(c.ck, 'ext_days', a.days, 'ext_new_due_ms', a.new_due_ms, 'ext_reason', a.reason,
-       'ext_requested_by', actor)
+       'ext_requested_by', actor, 'ext_estimated', a.estimated)
   return st
 end
 
@@ -139,9 +145,11 @@ E['decide_extension'] = function(c, a, actor, role, now, now_s)
   if a.decision == 'approve' then
     hset(c.ck, 'due_ms', t.ext_new_due_ms)
     redis.call('HINCRBY', c.ck, 'extension_count', 1)
+    estimated(c.ck, redis.call('HGET', c.ck, 'ext_estimated'))
   end
   redis.call('HINCRBY', key('stats'), 'extensions|' .. a.decision, 1)
-  redis.call('HDEL', c.ck, 'ext_days', 'ext_new_due_ms', 'ext_reason', 'ext_requested_by')
+  redis.call('HDEL', c.ck, 'ext_days', 'ext_new_due_ms', 'ext_reason', 'ext_requested_by',
+             'ext_estimated')
   sla_now(c, now_s)
   return st
 end

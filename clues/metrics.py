@@ -9,7 +9,9 @@ metric                                         type       labels
 ``riskloop_clue_upserts_total``                counter    ``result`` (new, merged, duplicate)
 ``riskloop_api_request_seconds``               histogram  ``method``, ``route``, ``status``
 ``riskloop_clue_time_to_claim_seconds``        histogram  (dispatch -> first claim)
-``riskloop_clue_time_to_dispose_seconds``      histogram  (dispatch -> disposal, pauses out)
+``riskloop_clue_time_to_dispose_seconds``      histogram  (dispatch -> first disposal, pauses
+                                                          out; once per clue: rework is
+                                                          ``riskloop_clue_rework_total``)
 =============================================  =========  =================================
 
 Read from Redis on every scrape (durable, exact across API restarts and instances):
@@ -76,7 +78,8 @@ TIME_TO_CLAIM = Histogram(
 )
 TIME_TO_DISPOSE = Histogram(
     "riskloop_clue_time_to_dispose_seconds",
-    "From dispatch to disposal, suspended time left out (处置时长).",
+    "From dispatch to a clue's first disposal, suspended time left out (处置时长); a"
+    " disposal redone after review is not observed again (see riskloop_clue_rework_total).",
     buckets=_DURATION_BUCKETS,
 )
 
@@ -108,7 +111,13 @@ def record_transition(action: str, after: Clue, expired: bool = False) -> None:
     first_claim = after.first_claimed_ms is not None and after.first_claimed_ms == after.claimed_ms
     if action == "claim" and first_claim and after.dispatched_ms is not None:
         TIME_TO_CLAIM.observe(max(0, (after.claimed_ms or 0) - after.dispatched_ms) / 1000)
-    if action == "dispose" and after.dispatched_ms is not None and after.disposed_ms:
+    # once per clue: a disposal redone after review (rework) is counted by the rework total
+    if action == "dispose" and after.rework_count == 0:
+        _observe_disposal(after)
+
+
+def _observe_disposal(after: Clue) -> None:
+    if after.dispatched_ms is not None and after.disposed_ms:
         spent = after.disposed_ms - after.dispatched_ms - after.paused_ms
         TIME_TO_DISPOSE.observe(max(0, spent) / 1000)
 

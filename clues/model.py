@@ -139,7 +139,8 @@ TRANSITIONS: dict[str, Transition] = {
         Transition("label", _LIVE, "", ROLES),
         Transition("evidence", _LIVE, "", ROLES),
         Transition("reveal", _ANY, "", ROLES, holder=True, override=_REVIEW, renews=False),
-        Transition("raise_priority", _LIVE, ""),  # a merged warning of higher severity
+        Transition("merge_warning", _LIVE, ""),  # a warning with the clue's fingerprint
+        Transition("raise_priority", _LIVE, ""),  # ... of a higher severity
         Transition("recolour", CLOCKED_STATUSES, ""),
         Transition("escalate_overdue", CLOCKED_STATUSES, ""),
     )

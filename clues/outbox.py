@@ -33,7 +33,7 @@ from aiokafka import AIOKafkaProducer
 from redis.exceptions import ResponseError
 
 from clues.keys import OUTBOX_GROUP, Keys
-from clues.privacy import Masker
+from clues.privacy import Masker, personal_values
 from clues.store import load_masker
 from riskloop.events import KIND_DISPOSITION, KIND_TRANSITION
 from riskloop.settings import TOPIC_DISPOSITIONS
@@ -181,10 +181,17 @@ class OutboxPublisher:
         record = orjson.loads(value)
         if not isinstance(record, dict):
             raise TypeError(f"expected a JSON object, got {type(record).__name__}")
+        known = await self._known(str(record.get("clue_id", "")))
         for name in MASKED:
             if name in record:
-                record[name] = self._masker.value(record[name], ())
+                record[name] = self._masker.value(record[name], known)
         return orjson.dumps(record).decode()
+
+    async def _known(self, clue_id: str) -> set[str]:
+        """The clue's own personal identifiers, to mask wherever its steps' text repeats them."""
+        key, details = await self.redis.hmget(self.keys.clue(clue_id), ["key", "details"])  # type: ignore[misc]
+        text = [v.decode() if isinstance(v, bytes) else v or "" for v in (key, details)]
+        return personal_values({"key": text[0], "details": orjson.loads(text[1] or "{}")})
 
     async def _done(self, entry_id: str) -> None:
         pipe = self.redis.pipeline(transaction=True)

@@ -13,6 +13,8 @@ Examples:
     'region=330106|applicant=pid-ae4cff28910e'
     >>> m.text("call 13800138000 about 110101199003077777", ())
     'call pid-af8579fcbb48 about pid-3182a833f9b8'
+    >>> m.text("申请人cit-9f2来电; cit-9f27 is someone else", ("cit-9f2",))
+    '申请人pid-ae4cff28910e来电; cit-9f27 is someone else'
 """
 
 from __future__ import annotations
@@ -58,10 +60,15 @@ class Masker:
         return "pid-" + digest[:12]
 
     def text(self, text: str, known: Iterable[str]) -> str:
-        """``text`` with known identifiers, personal key parts, ID and phone numbers masked."""
+        """``text`` with known identifiers, personal key parts, ID and phone numbers masked.
+
+        A known identifier is masked where it stands on its own, not inside a longer word
+        or id (``cit-1`` in ``cit-12`` or ``clue-cit-1x``); Chinese text around it is fine.
+        """
         for value in sorted(set(known), key=len, reverse=True):
             if value:
-                text = text.replace(value, self.pseudonym(value))
+                alone = re.compile(rf"(?<![0-9A-Za-z_-]){re.escape(value)}(?![0-9A-Za-z_-])")
+                text = alone.sub(self.pseudonym(value), text)
 
         def part(m: re.Match[str]) -> str:
             name = m.group("name").rsplit(".", 1)[-1].lower()

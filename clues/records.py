@@ -39,6 +39,7 @@ def _json(default: Any) -> Callable[[str], Any]:
 
 _CONVERT: dict[str, Callable[[str], Any]] = {
     "str": str,
+    "bool": lambda v: v == "1",
     "int": lambda v: int(v or 0),
     "int | None": _opt_int,
     "float | None": _opt_float,
@@ -89,6 +90,8 @@ class Clue:
     due_ms: int | None = None
     original_due_ms: int | None = None
     sla: dict[str, Any] | None = None
+    # a deadline counted across days no calendar data covered (Monday-Friday guessed)
+    deadline_estimated: bool = False
     colour: str | None = None
     red_since_ms: int | None = None
     escalation_level: int = 0

@@ -24,6 +24,7 @@ from clues import bodies
 from clues.access import Principal, make_principal
 from clues.listing import ListQuery
 from clues.model import ADMIN, STATUS_LABELS, Clue, ClueError
+from clues.privacy import personal_values
 from clues.store import ClueStore
 from clues.tokens import TokenStore
 
@@ -107,13 +108,20 @@ async def list_clues(
     return {"items": [await view(store, c) for c in items], "next_cursor": nxt}
 
 
+async def audit_view(store: ClueStore, clue: Clue) -> list[dict[str, Any]]:
+    """A clue's audit trail as every view shows it: the clue's own personal identifiers
+    (wherever a comment or note repeats them) and anything shaped like one pseudonymised."""
+    masker = await store.masker()
+    known = personal_values(clue.to_dict())
+    return [masker.value(e.to_dict(), known) for e in await store.audit(clue.id)]
+
+
 async def get_clue(request: Request, clue_id: ClueId, who: Who) -> dict[str, Any]:
     """One clue with its audit trail (oldest first) and latest warning ids."""
     store = _store(request)
     clue = await store.get_for(clue_id, who)
     body = await view(store, clue)
-    masker = await store.masker()
-    body["audit"] = [masker.value(e.to_dict(), ()) for e in await store.audit(clue_id)]
+    body["audit"] = await audit_view(store, clue)
     body["warning_ids"] = await store.warning_ids(clue_id)
     return body
 
@@ -127,9 +135,7 @@ async def get_identity(request: Request, clue_id: ClueId, who: Who) -> dict[str,
 async def get_audit(request: Request, clue_id: ClueId, who: Who) -> list[dict[str, Any]]:
     """The clue's audit trail, oldest first: actor, time, reason, fields before and after."""
     store = _store(request)
-    await store.get_for(clue_id, who)
-    masker = await store.masker()
-    return [masker.value(e.to_dict(), ()) for e in await store.audit(clue_id)]
+    return await audit_view(store, await store.get_for(clue_id, who))
 
 
 # --- transitions ----------------------------------------------------------------------------

@@ -24,8 +24,12 @@ TRACKED = (
     "claimed_by",
     "department",
     "priority",
+    "warning_count",
+    "first_seen_ms",
+    "last_seen_ms",
     "due_ms",
     "sign_due_ms",
+    "deadline_estimated",
     "colour",
     "escalation_level",
     "ticket_id",
@@ -277,25 +281,22 @@ if cur[1] then
   local f = redis.call('HMGET', ck, 'status', 'first_seen_ms', 'last_seen_ms', 'severity_rank',
                        'priority')
   if OPEN[f[1]] then
-    local raise = rank > num(f[4])
-    local c = nil
-    if raise then c = begin(cur[1]) end
-    local b = nil
-    if ts < num(f[2]) and not raise then b = snap(ck, INDEXED) end
+    -- audited like any step (the count and seen times before/after), so the trail accounts
+    -- for every version; a warning of a higher severity also raises the clue's priority
+    local c = begin(cur[1])
     redis.call('HINCRBY', ck, 'warning_count', 1)
     redis.call('HINCRBY', ck, 'version', 1)
     if ts < num(f[2]) then redis.call('HSET', ck, 'first_seen_ms', ts_s) end
     if ts >= num(f[3]) then redis.call('HSET', ck, 'last_seen_ms', ts_s, unpack(content)) end
     redis.call('LPUSH', ck .. ':warnings', wid)
     redis.call('LTRIM', ck .. ':warnings', 0, WARNINGS_LAST)
-    if raise then
+    local action, why = 'merge_warning', 'warning ' .. wid
+    if rank > num(f[4]) then
       redis.call('HSET', ck, 'severity', severity, 'severity_rank', rank_s)
       if rank > num(f[5]) then redis.call('HSET', ck, 'priority', rank_s) end
-      finish(c, 'raise_priority', 'system', 'system', ts_s, 'warning ' .. wid .. ': ' .. severity,
-             false)
-    elseif b then
-      reindex(cur[1], b, snap(ck, INDEXED))
+      action, why = 'raise_priority', why .. ': ' .. severity
     end
+    finish(c, action, 'system', 'system', ts_s, why, false)
     return {'merged', cur[1]}
   end
   prev, gen = cur[1], tonumber(cur[2]) + 1

@@ -1,11 +1,14 @@
 """Deadlines in working days on China's statutory calendar, and the four supervision colours.
 
-Pure module: every function takes the time as an argument. Working days come from the
-``chinese-calendar`` package (public holidays *and* the weekend days made into working days,
-调休); for years it does not cover yet, Monday to Friday are working days, and ``overrides``
-(date -> is working day) can patch a year the State Council has announced but the package
-does not know. Deadlines fall at the end (23:59:59.999, UTC+8) of the n-th working day after
-the day of dispatch, as statutory periods count from the next day.
+Pure module: every function takes the time as an argument. Working days are those of
+``rules.calendar``: the ``chinese-calendar`` package (public holidays *and* the weekend days
+made into working days, 调休) under the process's calendar patch (``RISKLOOP_CALENDAR_FILE``,
+installed at start-up by ``riskloop.calendar_file.install``); a ``WorkCalendar``'s own
+``overrides`` (date -> is working day) go on top. A year neither the package nor a patch
+covers falls back to Monday to Friday, with a warning in the log, and a deadline counted
+across such days is *estimated* (``WorkCalendar.estimated``): the clue says so. Deadlines
+fall at the end (23:59:59.999, UTC+8) of the n-th working day after the day of dispatch, as
+statutory periods count from the next day.
 
 Colours (奎屯/宿迁-style 三色督办 plus green):
 
@@ -20,6 +23,10 @@ Examples:
     (True, False)
     >>> iso_local(deadline_ms(ms_of(2026, 3, 2, 10), 15, cal))
     '2026-03-23T23:59:59.999+08:00'
+    >>> cal.estimated(date(2026, 3, 2), date(2026, 3, 23))  # the package covers 2026
+    False
+    >>> cal.estimated(date(2199, 3, 2), date(2199, 3, 23))  # Monday to Friday guessed
+    True
     >>> colour(ms_of(2026, 3, 20, 9), ms_of(2026, 3, 23, 23, 59), None, True, Terms(), cal)
     'blue'
 """
@@ -32,7 +39,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-import chinese_calendar
+from rules import calendar as statutory
 
 CST = timezone(timedelta(hours=8), "CST")
 DAY_MS = 86_400_000
@@ -65,24 +72,34 @@ def next_midnight_ms(ms: int) -> int:
     return end_of_day_ms(local_date(ms)) + 1
 
 
-@functools.lru_cache(maxsize=4096)
-def _statutory_workday(d: date) -> bool:
-    try:
-        return bool(chinese_calendar.is_workday(d))
-    except NotImplementedError:  # a year the package does not cover
-        return d.weekday() < 5
-
-
 @dataclass(frozen=True)
 class WorkCalendar:
-    """Working days: chinese-calendar, Monday-Friday outside its years, then ``overrides``."""
+    """Working days: ``rules.calendar`` (package, then the installed patch), then ``overrides``.
+
+    A year with a day in ``overrides`` counts as covered, as in the installed patch.
+    """
 
     overrides: Mapping[date, bool] = field(default_factory=dict)
+
+    @functools.cached_property
+    def _override_years(self) -> frozenset[int]:
+        return frozenset(d.year for d in self.overrides)
 
     def is_workday(self, d: date) -> bool:
         if d in self.overrides:
             return self.overrides[d]
-        return _statutory_workday(d)
+        if d.year in self._override_years and not statutory.covers(d):
+            return d.weekday() < 5  # a year only these overrides cover: known, not guessed
+        return statutory.workday_on(d)
+
+    def covers(self, year: int) -> bool:
+        """Are ``year``'s holidays known (package, installed patch or ``overrides``)?"""
+        return year in self._override_years or statutory.covers(date(year, 1, 1))
+
+    def estimated(self, start: date, end: date) -> bool:
+        """Does counting the days after ``start`` up to ``end`` cross a year nothing covers?"""
+        first = (start + timedelta(days=1)).year
+        return not all(self.covers(y) for y in range(first, end.year + 1))
 
     def add_workdays(self, d: date, n: int) -> date:
         """The n-th working day after ``d`` (n = 0: ``d`` itself)."""
@@ -159,6 +176,11 @@ def default_policy() -> DeadlinePolicy:
 def deadline_ms(start_ms: int, workdays: int, cal: WorkCalendar) -> int:
     """End of the ``workdays``-th working day after the local day of ``start_ms``."""
     return end_of_day_ms(cal.add_workdays(local_date(start_ms), workdays))
+
+
+def deadline_estimated(start_ms: int, due_ms: int, cal: WorkCalendar) -> bool:
+    """Was a deadline from ``start_ms`` to ``due_ms`` counted across days the calendar guessed?"""
+    return cal.estimated(local_date(start_ms), local_date(due_ms))
 
 
 def extend_ms(due_ms: int, workdays: int, cal: WorkCalendar) -> int:

@@ -3,8 +3,13 @@
 The holiday data comes from the ``chinese-calendar`` package (kept up to date upstream
 from the State Council's yearly notices); this module wraps it in a few small pure
 functions over epoch milliseconds in China Standard Time (UTC+8, no daylight saving).
-For a year the package does not cover yet, Monday to Friday count as working days;
-:func:`covers` tells a lint whether a date is inside the published data.
+
+A year the package does not cover yet can be patched at start-up with
+:func:`install_overrides` (the service reads ``RISKLOOP_CALENDAR_FILE`` with
+``riskloop.calendar_file.install``; this module never reads a file or a clock): the listed
+holidays and make-up workdays apply, and a year with a listed day counts as covered. In a
+year neither covers, Monday to Friday count as working days and the first use of each such
+year logs a warning; :func:`covers` tells whether a date's year is known.
 
 Examples:
     >>> from riskloop.testing import iso
@@ -19,10 +24,14 @@ Examples:
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta, timezone
 from functools import lru_cache
 
 import chinese_calendar
+
+log = logging.getLogger(__name__)
 
 CST = timezone(timedelta(hours=8))
 DAY_MS = 86_400_000
@@ -57,25 +66,80 @@ def local_weekday(ts_ms: int) -> int:
     return local_date(ts_ms).isoweekday()
 
 
+# Installed once at start-up (``install_overrides``): date -> is a working day, and the years
+# the patch covers. Guessed years are warned about once each.
+_OVERRIDES: dict[date, bool] = {}
+_PATCHED_YEARS: set[int] = set()
+_WARNED_YEARS: set[int] = set()
+
+
+def install_overrides(overrides: Mapping[date, bool]) -> None:
+    """Patch the calendar: each date is a working day (True) or a holiday (False).
+
+    Call it once at start-up, before any engine runs (``riskloop.calendar_file.install``
+    does, from ``RISKLOOP_CALENDAR_FILE``); a later call replaces the earlier patch. A year
+    with at least one listed date counts as covered: its other days follow Monday to Friday
+    without a warning.
+
+    >>> install_overrides({date(2199, 1, 1): False})
+    >>> is_workday(7226586000000), covers(date(2199, 6, 1))  # Tue 2199-01-01 09:00
+    (False, True)
+    >>> install_overrides({})
+    """
+    _OVERRIDES.clear()
+    _OVERRIDES.update(overrides)
+    _PATCHED_YEARS.clear()
+    _PATCHED_YEARS.update(d.year for d in overrides)
+    _WARNED_YEARS.clear()
+    workday_on.cache_clear()
+
+
 @lru_cache(maxsize=8192)
-def _workday(day: date) -> bool:
+def published(day: date) -> bool | None:
+    """The package's answer for ``day`` (is it a working day?), None outside its years.
+
+    >>> published(date(2026, 2, 14)), published(date(2199, 1, 5))
+    (True, None)
+    """
     try:
         return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError:  # outside the published years: Monday to Friday
+    except NotImplementedError:
+        return None
+
+
+def guessed_workday(day: date) -> bool:
+    """Monday to Friday, for a day whose year nothing covers; warns once per year."""
+    if day.year not in _WARNED_YEARS:
+        _WARNED_YEARS.add(day.year)
+        log.warning(
+            "calendar: no holiday data for %d (the chinese-calendar package stops earlier and "
+            "RISKLOOP_CALENDAR_FILE lists no day of it): Monday to Friday are taken as working "
+            "days; add the year's holidays and make-up workdays to the calendar file",
+            day.year,
+        )
+    return day.weekday() < 5
+
+
+@lru_cache(maxsize=8192)
+def workday_on(day: date) -> bool:
+    """Is the local date ``day`` a working day? (The patch, then the package, then guessed.)"""
+    if day in _OVERRIDES:
+        return _OVERRIDES[day]
+    known = published(day)
+    if known is not None:
+        return known
+    if day.year in _PATCHED_YEARS:
         return day.weekday() < 5
+    return guessed_workday(day)
 
 
 def covers(day: date) -> bool:
-    """Does the holiday data cover ``day``'s year? (False: the weekday rule applies.)
+    """Is ``day``'s year known, from the package or an installed patch? (False: guessed.)
 
     >>> covers(date(2026, 10, 1)), covers(date(2199, 1, 1))
     (True, False)
     """
-    try:
-        chinese_calendar.is_workday(day)
-    except NotImplementedError:
-        return False
-    return True
+    return day.year in _PATCHED_YEARS or published(day) is not None
 
 
 def is_workday(ts_ms: int) -> bool:
@@ -86,7 +150,7 @@ def is_workday(ts_ms: int) -> bool:
     >>> is_workday(1759453200000)  # Fri 2025-10-03, National Day holiday
     False
     """
-    return _workday(local_date(ts_ms))
+    return workday_on(local_date(ts_ms))
 
 
 def add_working_days(ts_ms: int, n: int) -> int:
@@ -108,7 +172,7 @@ def add_working_days(ts_ms: int, n: int) -> int:
     left = n
     while left:
         day += timedelta(days=1)
-        if _workday(day):
+        if workday_on(day):
             left -= 1
     return ts_ms + (day - start).days * DAY_MS
 
@@ -124,7 +188,7 @@ def working_days_between(start_ms: int, end_ms: int) -> int:
     count = 0
     while day < last:
         day += timedelta(days=1)
-        count += _workday(day)
+        count += workday_on(day)
     return count
 
 

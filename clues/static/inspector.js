@@ -60,6 +60,12 @@ function el(tag, attrs, ...children) {
 const when = (ms) => ms ? new Date(ms).toLocaleString("zh-CN",
   { hour12: false, timeZone: "Asia/Shanghai" }) : "";
 const badge = (c) => c ? el("span", { class: "badge " + c, "data-testid": "colour" }, c) : "";
+// a deadline counted across days the holiday calendar did not cover (Monday-Friday guessed)
+const estimated = (c) => c.deadline_estimated ? el("span", { class: "badge estimated",
+  "data-testid": "estimated", title: "counted across days the holiday calendar does not " +
+  "cover yet (Monday to Friday assumed): check it against the year's holiday notice" },
+  "estimated") : "";
+const deadline = (c) => [when(c.due_ms), " ", estimated(c)];
 
 async function signIn(token) {
   state.token = token;
@@ -99,7 +105,7 @@ function queueRow(c) {
   const tr = el("tr", { class: "row", "data-testid": "clue-row", "data-id": c.id },
     el("td", {}, el("b", {}, c.title || c.rule_id), el("br"), el("span", { class: "muted" }, c.id)),
     el("td", { "data-testid": "status" }, c.status_label),
-    el("td", {}, badge(c.colour), " ", when(c.due_ms)),
+    el("td", {}, badge(c.colour), " ", ...deadline(c)),
     el("td", {}, c.department, el("br"), c.region),
     el("td", {}, c.claimed_by || ""));
   if (c.id === state.selected) tr.classList.add("selected");
@@ -125,7 +131,7 @@ async function showClue(id) {
   const refs = el("ul", {}, ...c.evidence_refs.map((r) => el("li", {}, r.name || r.uri, " — ", r.uri)));
   const facts = [["status", c.status_label], ["rule", c.rule_id], ["severity", c.severity],
     ["priority", c.priority], ["key", c.key], ["department", c.department], ["region", c.region],
-    ["deadline", when(c.due_ms)], ["colour", badge(c.colour)], ["holder", c.claimed_by || "—"],
+    ["deadline", el("span", {}, ...deadline(c))], ["colour", badge(c.colour)], ["holder", c.claimed_by || "—"],
     ["warnings", `${c.warning_count} (${when(c.first_seen_ms)} – ${when(c.last_seen_ms)})`],
     ["events", c.evidence.join(", ")], ["labels", c.labels.join(", ")],
     ["disposition", c.disposition_code ? `${c.disposition_code} ${c.sub_reason || ""}` : "—"],

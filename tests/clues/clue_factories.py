@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+
+import redis.asyncio as aioredis
 
 from clues.access import Principal
 from clues.model import Clue
@@ -61,3 +64,14 @@ async def dispose_clue(
     await store.transition(cid, "claim", who, now_ms + 1)
     args = {"code": code, **VERDICT_ARGS.get(code, {})}
     return await store.transition(cid, "dispose", who, now_ms + 2, args)
+
+
+@dataclass
+class LiveApi:
+    """A running ``riskloop api`` (the ``live_api`` fixture) and the Redis it uses."""
+
+    url: str
+    redis_url: str
+
+    def store(self, client: aioredis.Redis) -> ClueStore:
+        return ClueStore(client)

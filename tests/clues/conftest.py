@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import redis
 import redis.asyncio as aioredis
+from clue_factories import LiveApi
 
 from clues.store import ClueStore
 from riskloop.services import ServiceGroup, start_api
@@ -48,15 +48,6 @@ LIVE_TOKENS = (
     "t-alice=alice:inspector:market-supervision:3301 t-sam=sam:supervisor:*:*"
     " t-lena=lena:lead:market-supervision:* t-root=root:admin:*:*"
 )
-
-
-@dataclass
-class LiveApi:
-    url: str
-    redis_url: str
-
-    def store(self, client: aioredis.Redis) -> ClueStore:
-        return ClueStore(client)
 
 
 @pytest.fixture(scope="module")

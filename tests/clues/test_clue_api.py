@@ -287,6 +287,48 @@ async def test_metrics_show_backlog_deadlines_and_precision_per_rule(
     assert metric(text, "riskloop_clue_time_to_claim_seconds_count") >= 2
 
 
+async def test_time_to_dispose_counts_each_clue_once_even_after_rework(
+    client: httpx.AsyncClient, store: ClueStore
+) -> None:
+    (cid,) = await seed(store, 1)
+    before = (await client.get("/metrics")).text
+    verdict = {"code": "rectified", "evidence_refs": EVIDENCE}
+    await post(client, cid, "dispatch", SAM)
+    await post(client, cid, "claim", ALICE)
+    await post(client, cid, "dispose", ALICE, verdict)
+    await post(client, cid, "submit", ALICE)
+    await post(client, cid, "reject", SAM, {"reason": "photo missing"})
+    redone = await post(client, cid, "dispose", ALICE, verdict)
+    text = (await client.get("/metrics")).text
+
+    assert redone.json()["status"] == "disposed" and redone.json()["rework_count"] == 1
+    count = "riskloop_clue_time_to_dispose_seconds_count"
+    assert metric(text, count) == metric(before, count) + 1  # the first disposal only
+    rework = "riskloop_clue_rework_total"
+    assert metric(text, rework) == metric(before, rework) + 1  # the redo is counted here
+
+
+async def test_audit_text_hides_the_clues_own_identifiers_wherever_they_appear(
+    client: httpx.AsyncClient, store: ClueStore
+) -> None:
+    (cid,) = await seed(store, 1)  # applicant cit-0: shaped like no ID or phone number
+    await post(client, cid, "dispatch", SAM, {"note": "cit-0 called twice"})
+    await post(client, cid, "claim", ALICE)
+    await post(client, cid, "comments", ALICE, {"text": "phoned cit-0; 申请人cit-0未接"})
+
+    detail = (await client.get(f"/clues/{cid}", headers=ALICE)).json()
+    trail = (await client.get(f"/clues/{cid}/audit", headers=SAM)).json()
+
+    pseudonym = detail["key"].rsplit("=", 1)[1]
+    for audit in (detail["audit"], trail):
+        assert "cit-0" not in str(audit)
+        reasons = [e["reason"] for e in audit if e["action"] in ("dispatch", "comment")]
+        assert reasons == [
+            f"to market-supervision: {pseudonym} called twice",
+            f"phoned {pseudonym}; 申请人{pseudonym}未接",
+        ]
+
+
 async def test_tickets_list_red_clues_in_scope(client: httpx.AsyncClient, store: ClueStore) -> None:
     from clues import sla
     from clues.workdays import ms_of

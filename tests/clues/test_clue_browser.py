@@ -1,5 +1,6 @@
 """The inspector page in real headless Chromium (Debian ``chromium`` driven by Playwright):
-sign in, find the clue in the department queue, claim it, dispose of it, see it leave."""
+sign in, find the clue in the department queue, claim it, dispose of it, see it leave; a
+deadline counted on guessed working days is marked estimated."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
-from clue_factories import CENTRE, make_warning
-from conftest import LiveApi
+from clue_factories import CENTRE, LiveApi, make_warning
 
 from clues.model import clue_id
+from clues.workdays import ms_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -21,17 +22,17 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
-def seed(api: LiveApi) -> str:
-    """One dispatched clue of alice's department and region; its id."""
+def seed(api: LiveApi, fingerprint: str = "fp-browser", now: int | None = None) -> str:
+    """One clue of alice's department and region dispatched at ``now``; its id."""
 
     async def run() -> str:
         client = aioredis.from_url(api.redis_url, decode_responses=True)
+        at = now or int(time.time() * 1000)
         try:
             store = api.store(client)
-            now = int(time.time() * 1000)
-            await store.upsert_warnings([make_warning("wb1", "fp-browser", ts_ms=now)])
-            cid = clue_id("fp-browser")
-            await store.transition(cid, "dispatch", CENTRE, now)
+            await store.upsert_warnings([make_warning(f"w-{fingerprint}", fingerprint, ts_ms=at)])
+            cid = clue_id(fingerprint)
+            await store.transition(cid, "dispatch", CENTRE, at)
             return cid
         finally:
             await client.aclose()
@@ -79,5 +80,28 @@ def test_inspector_claims_and_disposes_a_clue_which_leaves_the_queue(
             expect(audit).to_contain_text("rectified")
             expect(page.get_by_test_id("actions")).to_contain_text("submit")
             page.screenshot(path=str(tmp_path / "inspector.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="apt-get install chromium")
+def test_a_deadline_on_guessed_working_days_is_marked_estimated(live_api: LiveApi) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    guessed = seed(live_api, "fp-guessed", ms_of(2198, 12, 20, 10))  # a year no data cover
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{live_api.url}/ui")
+            page.fill("#token", "t-alice")
+            page.click("text=Sign in")
+            row = page.locator(f"[data-testid=clue-row][data-id='{guessed}']")
+            expect(row.get_by_test_id("estimated")).to_have_text("estimated")
+
+            row.click()
+            badge = page.get_by_test_id("detail").get_by_test_id("estimated")
+            expect(badge).to_be_visible()
+            assert "holiday calendar" in (badge.get_attribute("title") or "")
         finally:
             browser.close()

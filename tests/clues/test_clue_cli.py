@@ -7,8 +7,7 @@ import time
 
 import pytest
 import redis.asyncio as aioredis
-from clue_factories import make_warning
-from conftest import LiveApi
+from clue_factories import LiveApi, make_warning
 
 from clues.model import clue_id
 from riskloop.cli import main

@@ -10,8 +10,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 import schemathesis
-from clue_factories import CENTRE, make_warning
-from conftest import LiveApi
+from clue_factories import CENTRE, LiveApi, make_warning
 from hypothesis import HealthCheck, given, settings
 
 from clues.model import clue_id

@@ -209,6 +209,8 @@ class ClueMachine(RuleBasedStateMachine):
             status = e.to_status
         assert status == h["status"]
         assert {k: state.get(k, "") for k in TRACKED} == {k: h.get(k, "") for k in TRACKED}
+        steps = [e.version for e in self.run(self.store.audit(cid)) if e.action not in READ_ACTIONS]
+        assert steps == list(range(1, int(h["version"]) + 1)), (cid, steps)  # every version
 
     def teardown(self) -> None:
         async def clean() -> None:

@@ -109,8 +109,12 @@ async def test_merge_keeps_latest_evidence_by_event_time_and_only_raises_priorit
         "high",
         3,
     )
-    trail = [(e.action, e.after) for e in await store.audit(clue.id)]
-    assert trail[-1] == ("raise_priority", {"priority": "3"})
+    trail = [(e.action, e.version, e.after) for e in await store.audit(clue.id)]
+    later = str(T0 + 10 * MINUTE)
+    assert trail[1:] == [
+        ("raise_priority", 2, {"priority": "3", "warning_count": "2", "last_seen_ms": later}),
+        ("merge_warning", 3, {"warning_count": "3"}),  # older by event time: evidence kept
+    ]
 
 
 async def test_the_whole_flow_from_warning_to_closed_is_audited_step_by_step(
@@ -132,6 +136,7 @@ async def test_the_whole_flow_from_warning_to_closed_is_audited_step_by_step(
     trail = await store.audit(cid)
     assert [(e.action, e.from_status, e.to_status, e.actor) for e in trail] == [
         ("open", "", "new", "system"),
+        ("merge_warning", "new", "new", "system"),  # w2, a minute later
         ("dispatch", "new", "dispatched", "sam"),
         ("claim", "dispatched", "claimed", "alice"),
         ("comment", "claimed", "claimed", "alice"),
@@ -140,9 +145,13 @@ async def test_the_whole_flow_from_warning_to_closed_is_audited_step_by_step(
         ("submit", "disposed", "reviewing", "alice"),
         ("approve", "reviewing", "closed", "sam"),
     ]
-    assert trail[3].reason == "visiting friday"
-    assert trail[5].before["status"] == "investigating"
-    assert trail[5].after["disposition_code"] == "confirmed_violation"
+    assert trail[1].reason == "warning w2" and trail[1].after == {
+        "warning_count": "2",
+        "last_seen_ms": str(T0 + MINUTE),
+    }
+    assert trail[4].reason == "visiting friday"
+    assert trail[6].before["status"] == "investigating"
+    assert trail[6].after["disposition_code"] == "confirmed_violation"
     outbox = [f for _, f in await redis_client.xrange(f"{prefix}:outbox")]
     assert [f["kind"] for f in outbox].count("transition") == len(trail)  # every step, too
     (entry,) = [f for f in outbox if f["kind"] == "disposition"]
@@ -198,8 +207,9 @@ async def test_roles_scope_and_holder_are_enforced_and_refusals_change_nothing(
         await store.transition(cid, "dispose", CENTRE, T0 + 1, {"code": "duplicate"})
 
     assert await store.get(cid) == before
-    assert [e.action for e in await store.audit(cid)] == ["open", "dispatch", "claim"]
-    assert [f["kind"] for _, f in published] == ["transition"] * 3  # the three steps only
+    steps = ["open", "merge_warning", "dispatch", "claim"]
+    assert [e.action for e in await store.audit(cid)] == steps
+    assert [f["kind"] for _, f in published] == ["transition"] * 4  # those steps only
     assert await redis_client.xrange(f"{prefix}:outbox") == published  # refusals: nothing
 
 
@@ -394,7 +404,7 @@ async def test_merge_moves_the_count_and_future_warnings_to_the_target(store: Cl
     assert (merged.status, merged.merged_into) == ("merged", dst)
     assert later == ["merged"]
     assert target is not None and (target.warning_count, target.merged_from) == (3, (src,))
-    assert [e.action for e in await store.audit(dst)][-1] == "absorb"
+    assert [e.action for e in await store.audit(dst)][-2:] == ["absorb", "merge_warning"]
     with pytest.raises(IllegalTransition, match="cannot be merged into itself"):
         await store.transition(dst, "merge", CENTRE, T0, {"into": dst})
 
@@ -493,4 +503,4 @@ async def test_store_works_on_a_client_without_decoded_responses(
         await raw_client.aclose()
 
     assert clue.status == "disposed" and [c.id for c in page] == [cid]
-    assert [e.action for e in trail] == ["open", "dispatch", "claim", "dispose"]
+    assert [e.action for e in trail] == ["open", "merge_warning", "dispatch", "claim", "dispose"]
