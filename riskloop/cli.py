@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from riskloop.calendar_file import CalendarFileError
 from riskloop.settings import Settings, SettingsError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -234,9 +235,13 @@ def _add_optional(sub: argparse._SubParsersAction, module: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _install_calendar()
         return int(args.fn(args) or 0)
     except SettingsError as exc:
         print(f"riskloop: bad setting: {exc}", file=sys.stderr)
+        return 2
+    except CalendarFileError as exc:
+        print(f"riskloop {args.command}: RISKLOOP_CALENDAR_FILE: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -245,6 +250,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"riskloop {args.command}: {exc}", file=sys.stderr)
             return 2
         raise
+
+
+def _install_calendar() -> None:
+    """Every command counts working days on the same calendar: the statutory one patched by
+    ``RISKLOOP_CALENDAR_FILE`` (worker, backtests, rule tests and the clue API alike)."""
+    from riskloop.calendar_file import install
+
+    install(Settings.from_env())
 
 
 # Errors that mean "your input or setup is wrong": printed as a message, not a traceback.

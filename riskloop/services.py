@@ -365,13 +365,16 @@ def start_tansu(workdir: Path, port: int | None = None) -> Service:
     ).launch()
 
 
-def start_redis(workdir: Path, port: int | None = None, appendonly: bool = True) -> Service:
+def start_redis(
+    workdir: Path, port: int | None = None, appendonly: bool = True, appendfsync: str = "always"
+) -> Service:
     """A private ``redis-server`` on 127.0.0.1, data (AOF) in ``workdir``; ready on PING."""
     binary = ensure_tool("redis-server", "redis-server")
     port = port or free_port()
     workdir = Path(workdir)
     argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
     argv += ["--appendonly", "yes" if appendonly else "no", "--dir", str(workdir)]
+    argv += ["--appendfsync", appendfsync]  # always: an acknowledged transition survives a crash
     url = f"redis://127.0.0.1:{port}/0"
     return Service("redis", argv, port, url, workdir, workdir / "redis.log", _redis_probe).launch()
 
