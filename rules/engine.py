@@ -105,6 +105,20 @@ class Engine:
         self._index()
         self._clock_dirty = False
 
+    def feedback(self, rule_id: str, key: str, outcome: str) -> bool:
+        """An inspector's verdict (``confirmed``/``dismissed``) on a warning of ``rule_id`` for
+        ``key`` reaches the rule's detector: a dismissed one is learned as normal. Rules
+        without a detector ignore it. Not event time: the watermark does not move. True when
+        a detector learned (counted as the rule's ``learned`` stat)."""
+        for r in self.runners:
+            if r.rule.id == rule_id:
+                on_feedback = getattr(r.evaluator, "on_feedback", None)
+                if on_feedback is not None and on_feedback(key, outcome, r.state):
+                    r.stats["learned"] += 1
+                    return True
+                return False
+        return False
+
     def _index(self) -> None:
         """Route events by type: most rules only look at one or two types."""
         for r in self.runners:

@@ -3,7 +3,11 @@
 - ``evaluate``: event topics -> validate -> per-partition rule engine -> risk.warnings
   (malformed input -> events.deadletter with its reason and original bytes);
 - ``clue_sink``: risk.warnings -> Redis clue queue, in batches, idempotently;
-- ``feedback``: clue.dispositions -> per-rule confirmed/dismissed counts and precision.
+- ``feedback``: clue.dispositions -> per-rule confirmed/dismissed counts and precision; a
+  verdict on a detector rule's warning goes on to every partition of events.service (a record
+  marked by the ``riskloop-kind: verdict`` header), where ``evaluate`` hands it to that
+  partition's engine: the detector learns a dismissed warning as normal. In band with the
+  events, so it is checkpointed and acknowledged like them, and it never moves event time.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import base64
 import logging
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +32,7 @@ from replay.seed import seed_file
 from riskloop.events import Disposition, Event, InvalidEvent, RiskWarning, parse_clue_record
 from riskloop.settings import EVENT_TOPICS, Settings
 from rules import RuleSet
+from rules.engine import Engine
 from rules.watermark import process_held
 from streams import metrics as m
 from streams.reload import RuleWatcher
@@ -36,7 +41,8 @@ from streams.state import PartitionEngines, PartitionState
 from streams.topics import Topics
 
 log = logging.getLogger("riskloop.worker")
-RULE_STATS = ("emitted", "suppressed", "excepted", "shadow", "resolved")
+RULE_STATS = ("emitted", "suppressed", "excepted", "shadow", "resolved", "learned")
+KIND_HEADER, VERDICT = "riskloop-kind", b"verdict"
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,9 @@ def register(
     @app.agent(t.dispositions, name="feedback")
     async def feedback(stream: faust.StreamT) -> None:
         async for value in stream:
-            _record_disposition(feedback_table, value)
+            d = _record_disposition(feedback_table, value)
+            if d is not None and learns_from_verdicts(rules.ruleset, d.rule_id):
+                await _forward_verdict(t, settings.partitions, d)
 
     @app.timer(interval=5.0)
     async def refresh_rule_stats() -> None:
@@ -196,21 +204,29 @@ async def _evaluate_one(engines: PartitionEngines, emit: _Emitter, event: faust.
     if engines.already_applied(st, msg.topic, msg.offset):
         event.ack()
         return
-    try:
-        ev = Event.from_json(event.value)
-    except InvalidEvent as exc:
-        await emit.deadletter(event, str(exc))
+    if is_verdict(msg.headers):
+        apply_verdict(st.engine, event.value)
     else:
-        if EVENT_TOPICS[ev.stream] != msg.topic:  # a producer routed it wrong
-            reason = f"wrong topic: a {ev.stream} event belongs on {EVENT_TOPICS[ev.stream]}"
-            await emit.deadletter(event, reason)
-        else:
-            await _apply(st, emit, event, ev)
+        await _take_event(st, emit, event)
     st.offsets[msg.topic] = msg.offset
     st.pending.append(event)
     if engines.due(st, now):
         for done in engines.checkpoint(st, now):
             done.ack()
+
+
+async def _take_event(st: PartitionState, emit: _Emitter, event: faust.EventT) -> None:
+    msg = event.message
+    try:
+        ev = Event.from_json(event.value)
+    except InvalidEvent as exc:
+        await emit.deadletter(event, str(exc))
+        return
+    if EVENT_TOPICS[ev.stream] != msg.topic:  # a producer routed it wrong
+        reason = f"wrong topic: a {ev.stream} event belongs on {EVENT_TOPICS[ev.stream]}"
+        await emit.deadletter(event, reason)
+        return
+    await _apply(st, emit, event, ev)
 
 
 async def _apply(st: PartitionState, emit: _Emitter, event: faust.EventT, ev: Event) -> None:
@@ -306,16 +322,62 @@ async def _retry(fn: Any, *args: Any) -> Any:
             delay = min(delay * 2, 5.0)
 
 
-def _record_disposition(table: Any, value: bytes) -> None:
-    """Count a clue's verdict once per disposition id; the clue's other steps are skipped."""
+def _record_disposition(table: Any, value: bytes) -> Disposition | None:
+    """Count a clue's verdict once per disposition id; the clue's other steps are skipped.
+    Returns the verdict when it is new."""
     d = parse_clue_record(value)
     if not isinstance(d, Disposition):
-        return  # a ClueTransition (dispatch, claim, ...): not a verdict, precision ignores it
+        return None  # a ClueTransition (dispatch, claim, ...): not a verdict
     previous = table.get(d.clue_id)
     if previous is not None and previous["id"] == d.id:
-        return  # redelivered: already counted
+        return None  # redelivered: already counted
     table[d.clue_id] = {"id": d.id, "rule": d.rule_id, "outcome": d.outcome}
     m.DISPOSITIONS.labels(d.rule_id, d.outcome).inc()
+    return d
+
+
+def learns_from_verdicts(ruleset: RuleSet, rule_id: str) -> bool:
+    """Whether a rule's detector takes inspectors' verdicts (``anomaly`` rules)."""
+    return any(r.id == rule_id and r.type == "anomaly" for r in ruleset.rules)
+
+
+def verdict_record(d: Disposition) -> bytes:
+    return orjson.dumps({"rule_id": d.rule_id, "key": d.key, "outcome": d.outcome, "id": d.id})
+
+
+async def _forward_verdict(t: Topics, partitions: int, d: Disposition) -> None:
+    """To every partition: the key's partition is not known here, and an engine without a
+    warning waiting for that key ignores it."""
+    for p in range(partitions):
+        await t.verdicts.send(
+            key=d.clue_id.encode(),
+            value=verdict_record(d),
+            partition=p,
+            headers=[(KIND_HEADER, VERDICT)],
+        )
+
+
+def is_verdict(headers: Any) -> bool:
+    """A record ``_forward_verdict`` wrote (headers come as a list of pairs or a mapping).
+
+    >>> is_verdict([("riskloop-kind", b"verdict")]), is_verdict(None), is_verdict({})
+    (True, False, False)
+    """
+    if not headers:
+        return False
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    return any(k == KIND_HEADER and v == VERDICT for k, v in pairs)
+
+
+def apply_verdict(engine: Engine, raw: bytes) -> bool:
+    """Hand a forwarded verdict to the engine's rule; True when its detector learned."""
+    try:
+        doc = orjson.loads(raw)
+        rule_id, key, outcome = str(doc["rule_id"]), str(doc["key"]), str(doc["outcome"])
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        log.warning("ignoring a malformed verdict record: %s", exc)
+        return False
+    return engine.feedback(rule_id, key, outcome)
 
 
 def precision(records: Any) -> dict[str, dict[str, Any]]:

@@ -16,6 +16,7 @@ class Topics:
     deadletter: faust.TopicT
     warnings: faust.TopicT
     dispositions: faust.TopicT
+    verdicts: faust.TopicT  # events.service again: verdicts sent to every partition's engine
 
 
 def declare(app: faust.App, settings: Settings) -> Topics:
@@ -32,4 +33,5 @@ def declare(app: faust.App, settings: Settings) -> Topics:
         deadletter=raw(names.TOPIC_DEADLETTER),
         warnings=raw(names.TOPIC_WARNINGS),
         dispositions=raw(names.TOPIC_DISPOSITIONS),
+        verdicts=raw(names.TOPIC_SERVICE),
     )

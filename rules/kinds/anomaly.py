@@ -2,7 +2,10 @@
 rule fires when the score passes an adaptive threshold (a quantile of past scores).
 
 One model per rule (per engine), never per key: per-key state is only the feature
-extractor's small dict. What the threshold flags is not learned as normal.
+extractor's small dict. What the threshold flags is not learned as normal; the features of
+the latest flagged event per key are kept until an inspector's verdict comes back
+(:meth:`AnomalyEvaluator.on_feedback`): a dismissed warning (a false positive) is then
+learned as normal, so the detector stops flagging that pattern; a confirmed one never is.
 
 Examples:
     >>> from rules.model import parse_rule
@@ -44,6 +47,7 @@ class Model:
 
 
 LAST_FLAG = "__last_flag_ms"
+FLAGGED = "__flagged_x"  # features of the latest warned event, until its verdict
 
 
 class AnomalyEvaluator:
@@ -82,6 +86,7 @@ class AnomalyEvaluator:
         last = key_state.get(LAST_FLAG)
         if flagged and (last is None or ev.ts_ms - last >= self.spec.cooldown_ms):
             key_state[LAST_FLAG] = ev.ts_ms
+            key_state[FLAGGED] = x
             hits = [
                 Hit(
                     key,
@@ -98,6 +103,22 @@ class AnomalyEvaluator:
 
     def on_watermark(self, wm_ms: int, st: RuleState) -> list[Hit] | None:
         return None
+
+    def on_feedback(self, key: str, outcome: str, st: RuleState) -> bool:
+        """An inspector's verdict on this rule's warning for ``key``. ``dismissed``: the
+        warned event's features are learned as normal; ``confirmed``: they are dropped, never
+        learned. True when the model learned. A verdict with nothing waiting (already
+        applied, or the key's state is gone) changes nothing, so a redelivery is harmless."""
+        key_state = st.keys.get(key)
+        if not key_state or FLAGGED not in key_state:
+            return False
+        x = key_state.pop(FLAGGED)
+        st.put(key, key_state)
+        if outcome != "dismissed" or st.model is None:
+            return False
+        st.model.detector.learn_one(x)
+        st.model_dirty = True
+        return True
 
     def rebuild(self, st: RuleState) -> None:
         return None

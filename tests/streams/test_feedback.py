@@ -102,3 +102,47 @@ def test_a_later_verdict_on_the_same_clue_replaces_the_earlier_one() -> None:
 
     assert table["c3"] == {"id": "disp-c3-8", "rule": rule, "outcome": "dismissed"}
     assert precision(table.values())[rule]["precision"] == 0.0
+
+
+def test_a_dismissed_verdict_on_a_detector_rule_reaches_its_engine_and_is_learned() -> None:
+    from pathlib import Path
+
+    from riskloop.testing import make_event
+    from rules import RuleSet, load_rules
+    from rules.engine import Engine
+    from rules.model import parse_rule
+    from streams.agents import apply_verdict, learns_from_verdicts, verdict_record
+
+    library = load_rules(Path(__file__).resolve().parents[2] / "rules" / "library")
+    assert learns_from_verdicts(library, "approver-anomaly")
+    assert not learns_from_verdicts(library, "staff-bulk-access")  # no detector to teach
+
+    rule = parse_rule(
+        "id: odd-exports\ntitle: t\ntype: anomaly\nmatch: {type: data.export}\n"
+        "group_by: [attrs.account]\ndetector: {name: gaussian}\n"
+        'features: ["value:attrs.rows"]\nthreshold: {quantile: 0.95, min_samples: 50}\n',
+        "odd-exports.yaml",
+    )
+    eng = Engine(RuleSet([rule]), lateness_ms=0)
+    for i in range(100):
+        eng.process(
+            make_event(
+                ts_ms=T0 + i * 60_000,
+                type="data.export",
+                account=f"a{i % 9}",
+                rows=20 + i % 5,
+                id=f"e{i}",
+            )
+        )
+    (w,) = eng.process(
+        make_event(ts_ms=T0 + 101 * 60_000, type="data.export", account="odd", rows=900, id="odd")
+    )
+    table: dict[str, dict[str, str]] = {}
+    raw = Disposition("d1", "c1", w.rule_id, w.key, "dismissed", "false_positive", "alice", T0)
+    d = _record_disposition(table, raw.to_json())
+    assert d is not None and _record_disposition(table, raw.to_json()) is None  # once only
+
+    assert apply_verdict(eng, verdict_record(d)) is True
+    assert eng.stats["odd-exports"]["learned"] == 1
+    assert apply_verdict(eng, verdict_record(d)) is False  # forwarded twice: learned once
+    assert apply_verdict(eng, b"not json") is False
