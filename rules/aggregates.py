@@ -82,6 +82,30 @@ def bucket_sum(buckets: dict[int, int], first: int, last: int) -> int:
     return sum(n for i, n in buckets.items() if first <= i <= last)
 
 
+def slide_sums(
+    buckets: dict[int, int], old: int, base: int, refs: list[int], nb: int, pb: int
+) -> tuple[int, list[int]]:
+    """The sums of :func:`bucket_sum` for a spike window of ``nb`` buckets moved on by one,
+    from bucket ``old`` to ``old + 1``: ``base`` (the current window without its newest
+    bucket) and ``refs`` (the window ``k * pb`` buckets earlier, for k = 1, 2, ...), adding
+    the bucket that enters each and subtracting the one that leaves. Exact only if no
+    bucket before ``old`` changed since the sums were taken.
+
+    >>> b = {1: 2, 2: 1, 3: 4, 5: 1, 6: 3}
+    >>> slide_sums(b, 5, bucket_sum(b, 4, 4), [bucket_sum(b, 2, 3)], 2, 2)
+    (1, [4])
+    >>> bucket_sum(b, 5, 5), bucket_sum(b, 3, 4)  # the same, summed afresh
+    (1, 4)
+    """
+    get = buckets.get
+    top = old + 1
+    out = []
+    for k, s in enumerate(refs, 1):
+        end = top - k * pb
+        out.append(s + get(end, 0) - get(end - nb, 0))
+    return base + get(old, 0) - get(old - nb + 1, 0), out
+
+
 def median(values: Sequence[float]) -> float:
     """The middle value (the mean of the two middle ones for an even count).
 

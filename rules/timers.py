@@ -42,7 +42,12 @@ class Wake:
     def due_owners(self, wm_ms: int) -> list[int]:
         """Owners with something due at or before ``wm_ms``, each once, in owner order."""
         heap = self.heap
-        owners = set()
+        if not heap or heap[0][0] > wm_ms:
+            return []
+        first = heapq.heappop(heap)[1]
+        if not heap or heap[0][0] > wm_ms:  # the common case: one rule is due
+            return [first]
+        owners = {first}
         while heap and heap[0][0] <= wm_ms:
             owners.add(heapq.heappop(heap)[1])
         return sorted(owners)

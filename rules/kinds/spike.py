@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from riskloop.events import Event
-from rules.aggregates import STATS, bucket_end, bucket_of, bucket_sum
+from rules.aggregates import STATS, bucket_end, bucket_of, bucket_sum, slide_sums
 from rules.blocks import RANK
 from rules.kinds.common import Hit, RuleState, capture_function, key_function
 from rules.model import Rule
@@ -50,6 +50,7 @@ from rules.specs import SpikeSpec
 from rules.timers import INF, Timers
 
 OFFSET_MS = 8 * 3_600_000  # buckets align to local midnight (UTC+8)
+MAX_SLIDE = 6  # slide cached sums over at most this many buckets, else sum afresh
 
 
 @dataclass(slots=True)
@@ -78,6 +79,10 @@ class SpikeEvaluator:
         self.stat = STATS[spec.stat]
         self.timed = spec.direction != "up" or rule.resolve is not None
         self.first_ms: int | None = None
+        # per key: the Counts, the bucket and the sums (base, per-period references) last
+        # computed, to slide them when the newest bucket moves on (not part of the state)
+        self._sums: dict[str, tuple[Counts, int, int, list[int]]] = {}
+        self._slides = self.nb > 1 and self.pb >= 1
 
     def selections(self) -> list[Selection]:
         return []
@@ -98,22 +103,34 @@ class SpikeEvaluator:
         counts.buckets[b] = counts.buckets.get(b, 0) + 1
         if b != counts.cached:
             counts.cached = None  # a late event may change a cached sum
+            sums = self._sums.get(key)
+            if sums is not None and b < sums[1]:
+                del self._sums[key]  # ... and one that can no longer slide
         if ev.ts_ms >= counts.newest:
             counts.newest, counts.last = ev.ts_ms, ev
         hits = self.evaluate(key, counts, max(counts.newest, ev.ts_ms))
         self._schedule(key, counts)
         return hits
 
-    def measure(self, counts: Counts, t: int) -> tuple[int, float]:
+    def measure(self, counts: Counts, t: int, key: str | None = None) -> tuple[int, float]:
         """(current count, reference) for the window that holds ``t``."""
         b = bucket_of(t, self.spec.step_ms, OFFSET_MS)
         buckets = counts.buckets
         if counts.cached != b:
-            counts.base = bucket_sum(buckets, b - self.nb + 1, b - 1)
-            refs = [
-                bucket_sum(buckets, b - k * self.pb - self.nb + 1, b - k * self.pb)
-                for k in range(1, self.spec.periods + 1)
-            ]
+            sums = self._sums.get(key) if key is not None and self._slides else None
+            if sums is not None and sums[0] is counts and 0 < b - sums[1] <= MAX_SLIDE:
+                base, refs = sums[2], sums[3]
+                for old in range(sums[1], b):  # one bucket at a time: cheaper than afresh
+                    base, refs = slide_sums(buckets, old, base, refs, self.nb, self.pb)
+            else:
+                base = bucket_sum(buckets, b - self.nb + 1, b - 1)
+                refs = [
+                    bucket_sum(buckets, b - k * self.pb - self.nb + 1, b - k * self.pb)
+                    for k in range(1, self.spec.periods + 1)
+                ]
+            if key is not None and self._slides:
+                self._sums[key] = (counts, b, base, refs)
+            counts.base = base
             counts.ref = self.stat(refs)
             counts.cached = b
         return counts.base + buckets.get(b, 0), counts.ref
@@ -130,7 +147,7 @@ class SpikeEvaluator:
         return self.first_ms is not None and self.first_ms <= t - self.spec.history_ms
 
     def evaluate(self, key: str, counts: Counts, t: int) -> list[Hit] | None:
-        cur, ref = self.measure(counts, t)
+        cur, ref = self.measure(counts, t, key)
         if self.warm(t) and self.holds(cur, ref):
             level = self.rule.severity_for(float(cur))
             if counts.episode is None:
@@ -197,11 +214,15 @@ class SpikeEvaluator:
             if found:
                 hits.extend(found)
             b = bucket_of(due, step, OFFSET_MS)
-            for old in [i for i in counts.buckets if i <= b - self.keep]:
-                del counts.buckets[old]
+            old = [i for i in counts.buckets if i <= b - self.keep]
+            if old:
+                self._sums.pop(key, None)
+                for i in old:
+                    del counts.buckets[i]
             st.dirty.add(key)
             if not counts.buckets and counts.episode is None:
                 del st.keys[key]
+                self._sums.pop(key, None)
                 continue
             if self.timed or counts.episode is not None:
                 counts.due = due + step
@@ -211,6 +232,7 @@ class SpikeEvaluator:
         return hits
 
     def rebuild(self, st: RuleState) -> None:
+        self._sums.clear()
         self.first_ms = st.meta.get("first_ms")
         self.timers.reset((c.due, k) for k, c in st.keys.items() if c.due < INF)
 
@@ -218,7 +240,7 @@ class SpikeEvaluator:
         counts = st.keys.get(key)
         if counts is None:
             return {"key": key, "current": 0}
-        cur, ref = self.measure(counts, counts.newest)
+        cur, ref = self.measure(counts, counts.newest, key)
         return {
             "key": key,
             "current": cur,

@@ -24,7 +24,7 @@ from heapq import heappop
 from typing import Any
 
 from riskloop.events import Event
-from rules.aggregates import Limits
+from rules.aggregates import Distinct, Limits
 from rules.blocks import RANK
 from rules.kinds.common import (
     EVIDENCE_MAX,
@@ -99,6 +99,7 @@ class WindowedEvaluator:
         self._remove = self.agg.remove
         self._result = self.agg.result
         self._holds = self.limits.holds
+        self.on_event = _on_event(self)  # type: ignore[method-assign,assignment]
 
     def selections(self) -> list[Any]:
         return []
@@ -107,53 +108,9 @@ class WindowedEvaluator:
         raise NotImplementedError
 
     def on_event(self, ev: Event, st: RuleState) -> list[Hit] | None:
-        key = self.key_of(ev)
-        if key is None:
-            return None
-        value = self.value_of(ev)
-        if value is SKIP:
-            return None
-        keys = st.keys
-        win = keys.get(key)
-        if win is None:
-            win = keys[key] = Window(deque(), self.agg.initialize())
-        st.dirty.add(key)
-        top_of = self.top_of
-        ts = ev.ts_ms
-        entry = (ts, value, ev.id, top_of(ev) if top_of is not None else None)
-        entries = win.entries
-        if entries and ts < entries[-1][0]:
-            insort(entries, entry, key=_ts)
-        else:
-            entries.append(entry)
-            win.last = ev
-        acc = win.acc
-        self._add(acc, value)
-        end = entries[-1][0]
-        horizon = end - self.window_ms
-        evicted = entries[0][0] <= horizon
-        if evicted:
-            remove, popleft = self._remove, entries.popleft
-            while entries and entries[0][0] <= horizon:
-                remove(acc, popleft()[1])
-        if win.episode is None:  # decide() in short while the condition does not hold
-            hits = self.decide(key, win, end) if self._holds(self._result(acc)) else None
-        elif self.skip_open and not evicted:
-            hits = None
-        else:
-            hits = self.decide(key, win, end)
-        if win.last is None:
-            win.last = ev
-        if entries:
-            if self.stepwise:
-                due = entries[0][0] + self.window_ms
-                if due < win.due:
-                    win.due = due
-                    self.timers.push(due, key)
-            elif win.due == INF:  # lazily: only to forget the key once it is empty
-                win.due = end + self.window_ms
-                self.timers.push(win.due, key)
-        return hits
+        """Add one event to its key's window and decide (replaced by the closure of
+        :func:`_on_event` when ``setup`` runs)."""
+        return _on_event(self)(ev, st)
 
     def decide(self, key: str, win: Window, t: int) -> list[Hit] | None:
         """Evaluate the window ending at ``t``: open, escalate or close the episode."""
@@ -258,6 +215,74 @@ class WindowedEvaluator:
             "condition": self.limits.text(),
             "episode_open": win.episode is not None,
         }
+
+
+def _on_event(w: WindowedEvaluator) -> Callable[[Event, RuleState], list[Hit] | None]:
+    """``w.on_event`` as one closure over the evaluator's settings (the hot path of every
+    windowed rule), with the ``distinct`` accumulator's steps inlined."""
+    key_of, value_of, top_of, window_ms = w.key_of, w.value_of, w.top_of, w.window_ms
+    add, remove, result, holds, decide = w._add, w._remove, w._result, w._holds, w.decide
+    stepwise, skip_open, push, initialize = w.stepwise, w.skip_open, w.timers.push, w.agg.initialize
+    distinct = type(w.agg) is Distinct
+
+    def on_event(ev: Event, st: RuleState) -> list[Hit] | None:
+        key = key_of(ev)
+        if key is None:
+            return None
+        value = value_of(ev)
+        if value is SKIP:
+            return None
+        keys = st.keys
+        win = keys.get(key)
+        if win is None:
+            win = keys[key] = Window(deque(), initialize())
+        st.dirty.add(key)
+        ts = ev.ts_ms
+        entry = (ts, value, ev.id, top_of(ev) if top_of is not None else None)
+        entries = win.entries
+        if entries and ts < entries[-1][0]:
+            insort(entries, entry, key=_ts)
+        else:
+            entries.append(entry)
+            win.last = ev
+        acc = win.acc
+        end = entries[-1][0]
+        horizon = end - window_ms
+        evicted = entries[0][0] <= horizon
+        if distinct:
+            acc[value] = acc.get(value, 0) + 1
+            while evicted and entries and entries[0][0] <= horizon:
+                old = entries.popleft()[1]
+                if n := acc[old] - 1:
+                    acc[old] = n
+                else:
+                    del acc[old]
+            held = holds(float(len(acc)))
+        else:
+            add(acc, value)
+            while evicted and entries and entries[0][0] <= horizon:
+                remove(acc, entries.popleft()[1])
+            held = holds(result(acc))
+        if win.episode is None:  # decide() in short while the condition does not hold
+            hits = decide(key, win, end) if held else None
+        elif skip_open and not evicted:
+            hits = None
+        else:
+            hits = decide(key, win, end)
+        if win.last is None:
+            win.last = ev
+        if entries:
+            if stepwise:
+                due = entries[0][0] + window_ms
+                if due < win.due:
+                    win.due = due
+                    push(due, key)
+            elif win.due == INF:  # lazily: only to forget the key once it is empty
+                win.due = end + window_ms
+                push(win.due, key)
+        return hits
+
+    return on_event
 
 
 def _ts(entry: tuple[Any, ...]) -> Any:
