@@ -45,3 +45,21 @@ def make_event(
             "attrs": attrs,
         }
     )
+
+
+def probe_rule(rule_id: str, window: str = "1h", gte: int = 1) -> str:
+    """A tiny threshold rule file for reload tests: fires on ``probe.event`` per region.
+    ``window`` may be made invalid on purpose (its error is at line 6, column 1).
+
+    >>> probe_rule("p").splitlines()[0]
+    'id: p'
+    """
+    return (
+        f"id: {rule_id}\n"
+        "title: probe\n"
+        "type: threshold\n"
+        "match: {type: probe.event}\n"
+        "group_by: [region]\n"
+        f"window: {window}\n"
+        f"condition: {{gte: {gte}}}\n"
+    )

@@ -15,44 +15,35 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from riskloop.cli import main
 from riskloop.services import ServiceGroup, start_worker
+from riskloop.testing import probe_rule
 from streams.reload import folder_digest
 from streams.ruleset_topic import RuleSetRecord, publish, read_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.slow]
 
 LIBRARY = Path(__file__).resolve().parents[2] / "rules" / "library"
-PROBE = """\
-id: ruleset-probe
-title: probe
-type: threshold
-match: {type: probe.event}
-group_by: [region]
-window: 1h
-condition: {gte: 1}
-"""
+PROBE = probe_rule("ruleset-probe")
+
+
+def label_values(url: str, metric: str, label: str, set_only: bool = False) -> set[str]:
+    """The values of ``label`` across a worker's ``metric`` samples (``set_only``: value 1)."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    return {
+        s.labels[label]
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+        if s.name == metric and (not set_only or s.value == 1)
+    }
 
 
 def versions(url: str) -> set[str]:
     """The rule set versions a worker says it runs (``riskloop_ruleset_info``)."""
-    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as resp:
-        text = resp.read().decode()
-    return {
-        s.labels["version"]
-        for f in text_string_to_metric_families(text)
-        for s in f.samples
-        if s.name == "riskloop_ruleset_info" and s.value == 1
-    }
+    return label_values(url, "riskloop_ruleset_info", "version", set_only=True)
 
 
 def rules_running(url: str) -> set[str]:
-    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as resp:
-        text = resp.read().decode()
-    return {
-        s.labels["rule"]
-        for f in text_string_to_metric_families(text)
-        for s in f.samples
-        if s.name == "riskloop_rule_stats"
-    }
+    return label_values(url, "riskloop_rule_stats", "rule")
 
 
 def test_every_worker_runs_the_published_rule_set(kafka, redis_url, services_dir, tmp_path):

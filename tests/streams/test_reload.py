@@ -6,19 +6,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from riskloop.testing import probe_rule
 from rules import load_rules
 from streams.reload import RELOADS, RuleWatcher
 
 LIBRARY = Path(__file__).resolve().parents[2] / "rules" / "library"
-EXTRA = """\
-id: reload-probe
-title: probe
-type: threshold
-match: {type: probe.event}
-group_by: [region]
-window: 1h
-condition: {gte: 1}
-"""
+EXTRA = probe_rule("reload-probe")
 
 
 def test_bad_set_rejected_then_good_set_accepted(tmp_path, caplog):

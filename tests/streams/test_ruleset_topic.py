@@ -13,6 +13,7 @@ import pytest
 
 from riskloop.cli import main
 from riskloop.services import Service, create_topics
+from riskloop.testing import probe_rule
 from rules import RuleSetError, load_rules
 from streams.reload import RELOADS, folder_digest
 from streams.ruleset_topic import (
@@ -25,15 +26,7 @@ from streams.ruleset_topic import (
 )
 
 LIBRARY = Path(__file__).resolve().parents[2] / "rules" / "library"
-PROBE = """\
-id: ruleset-probe
-title: probe
-type: threshold
-match: {type: probe.event}
-group_by: [region]
-window: 1h
-condition: {gte: 1}
-"""
+PROBE = probe_rule("ruleset-probe")
 _names = itertools.count()
 
 
