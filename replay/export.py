@@ -32,9 +32,9 @@ from tqdm import tqdm
 
 from riskloop.events import Disposition, parse_clue_record
 from riskloop.settings import TOPIC_DISPOSITIONS
+from riskloop.topic_read import read_to_end
 
 _SHOWN_UNREADABLE = 5
-_POLL_MS = 1000
 
 
 class ExportError(RuntimeError):
@@ -113,13 +113,16 @@ async def export_dispositions(
     consumer = await _start_consumer(bootstrap)
     try:
         parts = await _partitions(consumer, topic, bootstrap)
-        consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
         start = await consumer.beginning_offsets(parts)
         end = await consumer.end_offsets(parts)
         total = sum(end[tp] - start[tp] for tp in parts)
         with tqdm(total=total, unit="rec", file=sys.stderr, disable=not progress) as bar:
-            await _read_until(consumer, end, keep, bar)
+
+            def take(tp: TopicPartition, record: Any) -> None:
+                keep.take(tp, record.offset, record.value)
+                bar.update(1)
+
+            await read_to_end(consumer, parts, take, end)
     except KafkaError as exc:
         raise ExportError(f"reading {topic} from {bootstrap} failed: {exc}") from None
     finally:
@@ -153,21 +156,6 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str, bootstrap: str) ->
             "yet, or the broker is not riskloop's (riskloop topics create)"
         )
     return [TopicPartition(topic, p) for p in sorted(numbers)]
-
-
-async def _read_until(
-    consumer: AIOKafkaConsumer, end: dict[Any, int], keep: _Filter, bar: tqdm[Any]
-) -> None:
-    """Fetch until every partition's position reaches its end offset seen at start."""
-    remaining = {tp for tp in end if await consumer.position(tp) < end[tp]}
-    while remaining:
-        batches = await consumer.getmany(*remaining, timeout_ms=_POLL_MS)
-        for tp, records in batches.items():
-            for r in records:
-                if r.offset < end[tp]:
-                    keep.take(tp, r.offset, r.value)
-                    bar.update(1)
-        remaining = {tp for tp in remaining if await consumer.position(tp) < end[tp]}
 
 
 def _write(path: Path, dispositions: Iterable[Disposition]) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import shutil
 import socket
 import sys
 import time
@@ -68,7 +69,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from rules import RuleSetError
-    from streams.ruleset_topic import materialise, read_all
+    from streams.ruleset_topic import read_all
 
     records, _ = asyncio.run(read_all(_bootstrap(args)))
     if not records:
@@ -88,6 +89,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     for name in record.files:
         print(f"  {name}")
     if args.out:
-        materialise(record, Path(args.out))
+        out = Path(args.out)
+        if out.exists():
+            shutil.rmtree(out)
+        record.write_to(out)
         print(f"written to {args.out}")
     return OK

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from typing import Any
 import orjson
 
 from riskloop.settings import TOPIC_RULESETS
+from riskloop.topic_read import read_to_end
 from rules import RuleSet, RuleSetError, load_rules
 from rules.errors import RuleError
 from streams.reload import RELOADS, digest_files, folder_files, switch_gauge
@@ -88,16 +88,20 @@ class RuleSetRecord:
         """Validate and load the set; errors name ``<version>/<file>:line:col``."""
         with tempfile.TemporaryDirectory(prefix="riskloop-ruleset-") as tmp:
             root = Path(tmp)
-            for name, text in self.files.items():
-                path = root / name
-                if root not in path.resolve().parents:
-                    raise RuleSetError([RuleError(name, 1, 1, "file name leaves the rule set")])
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text, encoding="utf-8")
+            self.write_to(root)
             try:
                 return load_rules(root)
             except RuleSetError as exc:
                 raise RuleSetError([self._renamed(e, root) for e in exc.errors]) from None
+
+    def write_to(self, root: Path) -> None:
+        """The set's files under ``root``; a name that would leave ``root`` is refused."""
+        for name, text in self.files.items():
+            path = root / name
+            if root.resolve() not in path.resolve().parents:
+                raise RuleSetError([RuleError(name, 1, 1, "file name leaves the rule set")])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
 
     def _renamed(self, error: RuleError, root: Path) -> RuleError:
         shown = error.path.replace(str(root), self.version, 1)
@@ -190,22 +194,20 @@ def parse_records(records: Iterable[bytes]) -> list[RuleSetRecord]:
     return parsed
 
 
-async def read_all(
-    bootstrap: str, topic: str = TOPIC_RULESETS, timeout_s: float = 30.0
-) -> tuple[list[RuleSetRecord], int]:
+async def read_all(bootstrap: str, topic: str = TOPIC_RULESETS) -> tuple[list[RuleSetRecord], int]:
     """Every rule set on the topic, oldest first, and the offset after the last one read."""
     consumer = _consumer(bootstrap)
     await consumer.start()
+    raw: list[bytes] = []
+
+    def take(_tp: Any, record: Any) -> None:
+        if record.value is not None:
+            raw.append(record.value)
+
     try:
         tp = _partition(topic)
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        end = (await consumer.end_offsets([tp]))[tp]
-        raw: list[bytes] = []
-        while await consumer.position(tp) < end:
-            batch = await asyncio.wait_for(consumer.getmany(tp, timeout_ms=1000), timeout_s)
-            raw.extend(m.value for m in batch.get(tp, []) if m.value is not None)
-        return parse_records(raw), end
+        end = await read_to_end(consumer, [tp], take)
+        return parse_records(raw), end[tp]
     finally:
         await consumer.stop()
 
@@ -275,13 +277,3 @@ def _run(coro: Any) -> Any:
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coro).result()
-
-
-def materialise(record: RuleSetRecord, folder: Path) -> None:
-    """Write a record's files into ``folder`` (replacing it), e.g. for ``ruleset show --out``."""
-    if folder.exists():
-        shutil.rmtree(folder)
-    for name, text in record.files.items():
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")

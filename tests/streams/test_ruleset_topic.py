@@ -155,7 +155,9 @@ def test_publish_refuses_a_folder_that_fails_the_check(tansu, folder, capsys, mo
         == 0
     )
     assert f"published rule set {folder_digest(folder)}" in capsys.readouterr().out
-    assert main(["ruleset", "show", "--bootstrap", tansu.bootstrap]) == 0
+    shown_dir = folder.parent / "shown"
+    assert main(["ruleset", "show", "--bootstrap", tansu.bootstrap, "--out", str(shown_dir)]) == 0
+    assert folder_digest(shown_dir) == folder_digest(folder)  # the published files, whole
     shown = capsys.readouterr().out
     assert (
         "analyst wang" in shown and "status    valid" in shown and "approval-overdue.yaml" in shown
