@@ -45,6 +45,9 @@ class GaussianDetector:
             ``grace`` samples.
         grace: samples per feature before clipping starts.
         min_std: floor of the standard deviation, in the feature's own units.
+        warmup: samples of a feature before it is scored (at least 2); until then the
+            feature is left out of the score, so the first few samples' tiny spread cannot
+            make ordinary values look extreme.
 
     Examples:
         >>> det = GaussianDetector()
@@ -59,19 +62,25 @@ class GaussianDetector:
     """
 
     def __init__(
-        self, window: int = 1000, clip: float = 6.0, grace: int = 30, min_std: float = 0.01
+        self,
+        window: int = 1000,
+        clip: float = 6.0,
+        grace: int = 30,
+        min_std: float = 0.01,
+        warmup: int = 2,
     ) -> None:
         self.window = int(_check_positive("window", window, whole=True))
         self.clip = float(_check_positive("clip", clip, whole=False))
         self.grace = int(_check_positive("grace", grace, whole=True))
         self.min_std = float(_check_positive("min_std", min_std, whole=False))
+        self.warmup = max(2, int(_check_positive("warmup", warmup, whole=True)))
         # feature name -> [n, mean, variance]; plain lists pickle small and fast.
         self._stats: dict[str, list[float]] = {}
 
     def __repr__(self) -> str:
         return (
             f"GaussianDetector(window={self.window}, clip={self.clip}, grace={self.grace}, "
-            f"min_std={self.min_std})"
+            f"min_std={self.min_std}, warmup={self.warmup})"
         )
 
     def learn_one(self, x: dict[str, float]) -> None:
@@ -100,7 +109,7 @@ class GaussianDetector:
         worst = 0.0
         for name, value in numeric_features(x).items():
             st = stats.get(name)
-            if st is None or st[0] < 2:
+            if st is None or st[0] < self.warmup:
                 continue
             z = abs(value - st[1]) / max(math.sqrt(st[2]), self.min_std)
             if z > worst:

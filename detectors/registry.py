@@ -74,7 +74,7 @@ def params(name: str) -> dict[str, Any]:
 
     Examples:
         >>> params("gaussian")
-        {'window': 1000, 'clip': 6.0, 'grace': 30, 'min_std': 0.01}
+        {'window': 1000, 'clip': 6.0, 'grace': 30, 'min_std': 0.01, 'warmup': 2}
     """
     sig = inspect.signature(detector_class(name))
     return {p.name: p.default for p in sig.parameters.values()}
@@ -88,7 +88,7 @@ def make(name: str, **kwargs: Any) -> Detector:
 
     Examples:
         >>> make("gaussian", window=500)
-        GaussianDetector(window=500, clip=6.0, grace=30, min_std=0.01)
+        GaussianDetector(window=500, clip=6.0, grace=30, min_std=0.01, warmup=2)
         >>> make("hst", height=40)  # doctest: +NORMALIZE_WHITESPACE
         Traceback (most recent call last):
         ...

@@ -8,7 +8,8 @@ The engine's loop, per event (what is flagged is not learned as normal)::
 
     score = detector.score_one(x)
     flagged = threshold.classify(score)
-    threshold.update(score)
+    if not (flagged and key_in_cooldown):  # a burst counts once
+        threshold.update(score)
     if not flagged:
         detector.learn_one(x)
 """
@@ -28,6 +29,11 @@ class AdaptiveThreshold:
     during warm-up): the nearest-rank ``q``-quantile of the window, so a score must be
     strictly greater to be flagged and, on a steady stream, about ``1 - q`` of scores are.
 
+    ``min_score`` is an optional floor in the detector's own units (a z-score for
+    ``gaussian``): a score below it is never flagged, however quiet the recent past was.
+    The quantile alone always flags about ``1 - q`` of a steady stream; the floor keeps
+    ordinary days from firing at that rate.
+
     ``window`` defaults to ``max(min_samples, ceil(25 / (1 - q)))`` scores: 5,000 for
     ``q=0.995``, so 25 of them lie above the threshold. The state is two arrays of that
     many floats (~80 KB pickled at 5,000) and never grows.
@@ -42,9 +48,20 @@ class AdaptiveThreshold:
         (False, True)
         >>> AdaptiveThreshold(min_samples=200).classify(1e9)  # warm-up
         False
+        >>> floored = AdaptiveThreshold(q=0.9, min_samples=10, min_score=9.0)
+        >>> for s in range(10):
+        ...     floored.update(float(s))
+        >>> floored.classify(8.5), floored.classify(9.0)
+        (False, True)
     """
 
-    def __init__(self, q: float = 0.995, min_samples: int = 200, window: int | None = None):
+    def __init__(
+        self,
+        q: float = 0.995,
+        min_samples: int = 200,
+        window: int | None = None,
+        min_score: float | None = None,
+    ):
         if isinstance(q, bool) or not isinstance(q, int | float) or not 0.0 < q < 1.0:
             raise ValueError(
                 f"q must be a quantile strictly between 0 and 1, like 0.995; got {q!r}"
@@ -55,8 +72,15 @@ class AdaptiveThreshold:
             window = max(min_samples, math.ceil(25 / (1.0 - q)))
         if isinstance(window, bool) or not isinstance(window, int) or window < min_samples:
             raise ValueError(f"window must be a whole number >= min_samples, got {window!r}")
+        if min_score is not None and (
+            isinstance(min_score, bool)
+            or not isinstance(min_score, int | float)
+            or math.isnan(min_score)
+        ):
+            raise ValueError(f"min_score must be a number or None, got {min_score!r}")
         self.q = float(q)
         self.min_samples = min_samples
+        self.min_score = None if min_score is None else float(min_score)
         self.window = window
         self.n_seen = 0
         self._ring = array("d")  # the last `window` scores in arrival order, from _head on
@@ -66,7 +90,8 @@ class AdaptiveThreshold:
     def __repr__(self) -> str:
         return (
             f"AdaptiveThreshold(q={self.q}, min_samples={self.min_samples}, "
-            f"window={self.window}, n_seen={self.n_seen}, value={self.value})"
+            f"window={self.window}, min_score={self.min_score}, n_seen={self.n_seen}, "
+            f"value={self.value})"
         )
 
     @property
@@ -79,7 +104,10 @@ class AdaptiveThreshold:
         return self._sorted[rank - 1]
 
     def classify(self, score: float) -> bool:
-        """True if ``score`` is above the current threshold; False in warm-up or for NaN."""
+        """True if ``score`` is above the current threshold and not below ``min_score``;
+        False in warm-up or for NaN."""
+        if self.min_score is not None and not score >= self.min_score:
+            return False
         threshold = self.value
         return threshold is not None and score > threshold
 

@@ -162,8 +162,12 @@ def inject_staff_bulk_access(sim: Sim) -> None:
 
 
 def _night_for(sim: Sim) -> int | None:
-    """A day index whose 01:00-04:00 follows a weekday with office hours, or None."""
-    nights = [d for d in range(1, sim.clock.days) if not sim.clock.is_weekend(d - 1)]
+    """A day index whose 01:00-04:00 follows a weekday with office hours, or None.
+
+    Never before day 3: the simulated city starts with no application pending, so decisions
+    only begin on day 1, and "unlike the usual" needs a usual first.
+    """
+    nights = [d for d in range(3, sim.clock.days) if not sim.clock.is_weekend(d - 1)]
     return sim.rng.choice(nights) if nights else None
 
 

@@ -143,6 +143,7 @@ class AnomalySpec:
     quantile: float
     min_samples: int
     cooldown_ms: int
+    min_score: float | None = None
 
 
 Spec = (

@@ -161,6 +161,7 @@ def _anomaly(v: dict[str, Any], r: Reader) -> AnomalySpec:
         thr.get("quantile") or 0.995,
         thr.get("min_samples") or 200,
         thr.get("cooldown") or 3_600_000,
+        thr.get("min_score"),
     )
 
 
@@ -277,6 +278,11 @@ ANOMALY_THRESHOLD = Block(
             "min_samples", Number(1, integer=True), default=200, doc="scores to see before firing"
         ),
         Field("cooldown", Duration(), default="1h", doc="quiet time per key after a warning"),
+        Field(
+            "min_score",
+            Number(),
+            doc="a floor: a score below it never fires, whatever the quantile",
+        ),
     ),
 )
 

@@ -2,8 +2,14 @@
 rule fires when the score passes an adaptive threshold (a quantile of past scores).
 
 One model per rule (per engine), never per key: per-key state is only the feature
-extractor's small dict. What the threshold flags is not learned as normal; the features of
-the latest flagged event per key are kept until an inspector's verdict comes back
+extractor's small dict. A burst counts once in the threshold: while a key is in its
+cooldown after a warning, its flagged scores are not added to the quantile's window, so one
+official's thirty night-time decisions cannot lift the threshold above the next official's.
+``threshold.min_score`` is a floor in the detector's units (standard deviations for
+``gaussian``): the quantile alone flags about ``1 - q`` of a steady stream.
+
+What the threshold flags is not learned as normal; the features of the latest flagged
+event per key are kept until an inspector's verdict comes back
 (:meth:`AnomalyEvaluator.on_feedback`): a dismissed warning (a false positive) is then
 learned as normal, so the detector stops flagging that pattern; a confirmed one never is.
 
@@ -63,7 +69,11 @@ class AnomalyEvaluator:
 
     def new_model(self) -> Model:
         det = registry.make(self.spec.detector, **dict(self.spec.params))
-        thr = AdaptiveThreshold(q=self.spec.quantile, min_samples=self.spec.min_samples)
+        thr = AdaptiveThreshold(
+            q=self.spec.quantile,
+            min_samples=self.spec.min_samples,
+            min_score=self.spec.min_score,
+        )
         return Model(det, thr)
 
     def on_event(self, ev: Event, st: RuleState) -> list[Hit] | None:
@@ -77,14 +87,16 @@ class AnomalyEvaluator:
         x = self.extractor.extract(key_state, ev.ts_ms, ev)
         score = model.detector.score_one(x)
         flagged = model.threshold.classify(score)
-        model.threshold.update(score)
+        last = key_state.get(LAST_FLAG)
+        cooling = last is not None and ev.ts_ms - last < self.spec.cooldown_ms
+        if not (flagged and cooling):
+            model.threshold.update(score)
         if not flagged:
             model.detector.learn_one(x)
         model.last_score = score
         st.model_dirty = True
         hits = None
-        last = key_state.get(LAST_FLAG)
-        if flagged and (last is None or ev.ts_ms - last >= self.spec.cooldown_ms):
+        if flagged and not cooling:
             key_state[LAST_FLAG] = ev.ts_ms
             key_state[FLAGGED] = x
             hits = [

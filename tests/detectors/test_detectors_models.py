@@ -74,3 +74,12 @@ def test_hst_feature_set_is_fixed_by_the_first_learned_sample() -> None:
     assert det.score_one({"a": 5.0, "later": 1e9}) == base  # a later feature is ignored
     det.learn_one({"a": 5.0, "later": 1e9})
     assert det.score_one({"a": 5.0}) == base
+
+
+def test_gaussian_warmup_leaves_a_young_feature_out_of_the_score() -> None:
+    det = GaussianDetector(warmup=30)
+    for i in range(29):  # a count that was 1 in every sample so far
+        det.learn_one({"count": 1.0, "hour": float(9 + i % 8)})
+    assert det.score_one({"count": 2.0, "hour": 12.0}) < 3  # count not judged yet
+    det.learn_one({"count": 1.0, "hour": 12.0})
+    assert det.score_one({"count": 2.0, "hour": 12.0}) == pytest.approx(100.0)  # now it is
