@@ -198,7 +198,9 @@ class _Emitter:
 
 async def _evaluate_one(engines: PartitionEngines, emit: _Emitter, event: faust.EventT) -> None:
     msg = event.message
-    st = engines.get(msg.partition)
+    st = engines.parts.get(msg.partition) or await engines.get_async(msg.partition)
+    if st is None:  # revoked while its seed was learned: the new owner gets the event
+        return
     now = time.monotonic()
     st.last_event = st.last_idle_tick = st.last_seen[msg.topic] = now
     if engines.already_applied(st, msg.topic, msg.offset):

@@ -18,11 +18,15 @@ A partition with no saved state at all is new to this deployment: with a ``seed`
 :class:`replay.seed.SeedFile`) its fresh engine first learns silently from the seed's events
 of that partition, so ``new_value`` and ``spike`` baselines do not flood. What it learned is
 saved at the next checkpoint like any other state; a partition restored from the table is
-never seeded again.
+never seeded again. The worker seeds with :meth:`PartitionEngines.get_async`: the file is
+read and learned in a worker thread, so the event loop keeps heartbeating and serving metrics
+meanwhile; a partition revoked during its seeding is dropped, and a rule set published
+during it is applied to the seeded engine before its first event.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import pickle
 import time
@@ -92,17 +96,43 @@ class PartitionEngines:
         self.checkpoint_every = checkpoint_every
         self.checkpoint_interval_s = checkpoint_interval_s
         self.parts: dict[int, PartitionState] = {}
+        self._revocations: dict[int, int] = {}  # partition -> times revoked
 
     def get(self, partition: int) -> PartitionState:
         st = self.parts.get(partition)
         if st is None:
-            st = self.parts[partition] = self._restore(partition)
+            st, fresh = self._restore(partition)
+            if fresh and self.seed is not None:
+                st.engine.seed(self.seed(partition))
+            self.parts[partition] = st
+        return st
+
+    async def get_async(self, partition: int) -> PartitionState | None:
+        """:meth:`get`, with the seed read and learned in a worker thread (the new engine is
+        not shared until it is done). None if the partition was revoked in the meantime: its
+        events will be delivered again to its new owner."""
+        st = self.parts.get(partition)
+        if st is not None:
+            return st
+        st, fresh = self._restore(partition)
+        if fresh and self.seed is not None:
+            revoked, ruleset = self._revocations.get(partition, 0), self.ruleset
+            await asyncio.to_thread(st.engine.seed, self.seed(partition))
+            if self._revocations.get(partition, 0) != revoked:
+                return None
+            if partition in self.parts:  # another caller finished first; keep one engine
+                return self.parts[partition]
+            if self.ruleset is not ruleset:  # a rule set arrived while seeding
+                self._carry_over(st, self._namespaces(self.ruleset))
+        self.parts[partition] = st
         return st
 
     def _new_engine(self, partition: int) -> Engine:
         return Engine(self.ruleset, partition=partition, lateness_ms=self.lateness_ms)
 
-    def _restore(self, partition: int) -> PartitionState:
+    def _restore(self, partition: int) -> tuple[PartitionState, bool]:
+        """The partition's engine from the table, and True when the table held nothing of
+        it (a partition new to this deployment, to be seeded)."""
         engine = self._new_engine(partition)
         prefix = f"{partition}|"
         buckets: dict[int, dict[StateKey, bytes]] = {}
@@ -121,9 +151,7 @@ class PartitionEngines:
             elif name.startswith("b"):
                 buckets[int(name[1:])] = pickle.loads(base64.b64decode(v))
         engine.restore(item for b in buckets.values() for item in b.items())
-        if not saved and self.seed is not None:
-            engine.seed(self.seed(partition))
-        return PartitionState(partition, engine, offsets, buckets=buckets, clock=clock)
+        return PartitionState(partition, engine, offsets, buckets=buckets, clock=clock), not saved
 
     @staticmethod
     def already_applied(st: PartitionState, topic: str, offset: int) -> bool:
@@ -158,21 +186,30 @@ class PartitionEngines:
         """Run ``ruleset`` from now on. Every partition's state is carried over for rules whose
         logic is unchanged (same namespace); state of removed or changed rules is dropped."""
         self.ruleset = ruleset
-        keep = {f"{r.id}@{r.logic_hash}" for r in ruleset.rules} | {"__engine__"}
+        keep = self._namespaces(ruleset)
         for st in self.parts.values():
-            _absorb_dirty(st)
-            for b, bucket in st.buckets.items():
-                st.buckets[b] = {k: v for k, v in bucket.items() if k[0] in keep}
-            engine = self._new_engine(st.partition)
-            engine.restore(item for bucket in st.buckets.values() for item in bucket.items())
-            st.engine = engine
-            st.rewrite = True
+            self._carry_over(st, keep)
+
+    @staticmethod
+    def _namespaces(ruleset: RuleSet) -> set[str]:
+        return {f"{r.id}@{r.logic_hash}" for r in ruleset.rules} | {"__engine__"}
+
+    def _carry_over(self, st: PartitionState, keep: set[str]) -> None:
+        """A new engine of the current rule set for ``st``, with the state of ``keep``."""
+        _absorb_dirty(st)
+        for b, bucket in st.buckets.items():
+            st.buckets[b] = {k: v for k, v in bucket.items() if k[0] in keep}
+        engine = self._new_engine(st.partition)
+        engine.restore(item for bucket in st.buckets.values() for item in bucket.items())
+        st.engine = engine
+        st.rewrite = True
 
     def revoke(self, partitions: set[int]) -> None:
         """Forget engines of partitions this worker no longer owns; their un-acked events
         will be delivered again to the new owner."""
         for p in partitions:
             self.parts.pop(p, None)
+            self._revocations[p] = self._revocations.get(p, 0) + 1
 
     def __iter__(self) -> Iterator[PartitionState]:
         return iter(list(self.parts.values()))

@@ -3,6 +3,10 @@ changelog-backed table (the real table is exercised by tests/e2e/test_e2e_restar
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+
 from riskloop.testing import make_event
 from rules import RuleSet
 from rules.model import parse_rule
@@ -241,3 +245,82 @@ def test_adding_resolve_to_a_rule_starts_its_state_fresh_on_reload():
     reworded = resolving.replace("title: many reads", "title: reworded")
     pe.swap(RuleSet([parse_rule(reworded, "r.yaml")]))
     assert st.engine.key_count() == 2
+
+
+# --- seeding off the event loop (what the worker calls) ---------------------------------
+
+
+def slow_seed(events, started: threading.Event | None = None, release=None):
+    """A seed that reads like a big file: it waits a little before each event."""
+
+    def seed(partition: int):
+        for ev in events:
+            if started is not None:
+                started.set()
+            if release is not None:
+                release.wait(5)
+            else:
+                time.sleep(0.02)
+            yield ev
+
+    return seed
+
+
+def test_the_worker_seeds_in_a_thread_while_the_event_loop_keeps_running(tmp_path):
+    known = [("stf-1", "tax"), ("stf-2", "household"), ("stf-3", "tax")] * 5
+    pe = seeded({}, NEW_DATASET, slow_seed(dataset_reads(0, known)))
+    ticks = []
+
+    async def main():
+        async def ticker():
+            while True:
+                ticks.append(time.monotonic())
+                await asyncio.sleep(0.01)
+
+        tick = asyncio.create_task(ticker())
+        st = await pe.get_async(0)
+        tick.cancel()
+        return st
+
+    st = asyncio.run(main())
+    assert len(ticks) >= 10, "the loop ran while the seed (about 0.3 s) was learned"
+    assert pe.parts[0] is st and st.engine.key_count() == 3
+    live = dataset_reads(7, [("stf-1", "tax"), ("stf-1", "medical")])
+    assert [w.details["new"] for ev in live for w in st.engine.process(ev)] == ["medical"]
+
+
+def test_a_partition_revoked_while_seeding_is_dropped():
+    started, release = threading.Event(), threading.Event()
+    pe = seeded({}, NEW_DATASET, slow_seed(dataset_reads(0, [("stf-1", "tax")]), started, release))
+
+    async def main():
+        pending = asyncio.create_task(pe.get_async(0))
+        await asyncio.to_thread(started.wait, 5)
+        pe.revoke({0})  # a rebalance took the partition away meanwhile
+        release.set()
+        return await pending
+
+    assert asyncio.run(main()) is None
+    assert 0 not in pe.parts
+
+
+def test_a_rule_set_published_while_seeding_applies_before_the_first_event():
+    started, release = threading.Event(), threading.Event()
+    seed = slow_seed(dataset_reads(0, [("stf-1", "tax")]), started, release)
+    pe = seeded({}, NEW_DATASET, seed)
+    reworded = NEW_DATASET.replace("title: reads a dataset", "title: opens a dataset")
+    extra = RULE.replace("id: many-reads", "id: added-meanwhile")
+    newer = RuleSet([parse_rule(reworded, "r.yaml"), parse_rule(extra, "x.yaml")])
+
+    async def main():
+        pending = asyncio.create_task(pe.get_async(0))
+        await asyncio.to_thread(started.wait, 5)
+        pe.swap(newer)
+        release.set()
+        return await pending
+
+    st = asyncio.run(main())
+    assert [r.rule.id for r in st.engine.runners] == ["new-dataset", "added-meanwhile"]
+    # the reworded rule kept what it learned from the seed: a known dataset stays quiet
+    fired = st.engine.process(dataset_reads(7, [("stf-1", "tax")])[0])
+    assert fired == []
