@@ -3,7 +3,9 @@
 Suppression works per dedup key (default: group key and stage) on event time: after a
 warning, the same dedup key is held back for ``suppress.for`` unless its severity rises
 (``escalate``); the next warning that gets through carries how many were held back
-(``details["suppressed"]``). Resolutions are never suppressed.
+(``details["suppressed"]``). Resolutions are never suppressed. An entry is forgotten a full
+period after its window ends, unless it held warnings back: then it is kept for up to
+``HELD_KEEP_MS`` (30 days), so a nightly rule's next warning still reports the count.
 
 A warning's id depends only on (rule id, logic hash, key, stage, episode and, for a
 severity escalation, the new level), so a replay gives the same ids.
@@ -30,6 +32,9 @@ def _window_text(rule: Rule) -> str:
         if ms:
             return show_duration(ms)
     return ""
+
+
+HELD_KEEP_MS = 30 * 86_400_000
 
 
 class Emitter:
@@ -89,14 +94,21 @@ class Emitter:
         sup = self.rule.suppress
         for dkey in self.timers.pop_due(wm_ms):
             entry = st.sup.get(dkey)
-            if entry is not None and sup is not None and entry[0] + sup.for_ms <= wm_ms:
-                del st.sup[dkey]
-                st.sup_dirty.add(dkey)
+            if entry is None or sup is None or entry[0] + sup.for_ms > wm_ms:
+                continue
+            if entry[2] and entry[0] + HELD_KEEP_MS > wm_ms:  # a count still to report
+                self.timers.push(entry[0] + HELD_KEEP_MS, dkey)
+                continue
+            del st.sup[dkey]
+            st.sup_dirty.add(dkey)
 
     def rebuild(self, st: RuleState) -> None:
         sup = self.rule.suppress
         span = sup.for_ms if sup is not None else 0
-        self.timers.reset((entry[0] + span, dkey) for dkey, entry in st.sup.items())
+        self.timers.reset(
+            (entry[0] + (max(span, HELD_KEEP_MS) if entry[2] else span), dkey)
+            for dkey, entry in st.sup.items()
+        )
 
     def values(self, hit: Hit, level: str, suppressed: int) -> dict[str, Any]:
         values: dict[str, Any] = dict(hit.ctx)

@@ -133,31 +133,49 @@ class Engine:
             handlers.extend(self._any_type)
             self._by_type[t] = handlers
 
-    def process(self, ev: Event, advance: bool = True) -> list[RiskWarning]:
+    def process(
+        self, ev: Event, advance: bool = True, watermark: int | None = None
+    ) -> list[RiskWarning]:
         """Apply one event; returns its warnings and those of deadlines it lets pass.
 
-        With ``advance=False`` the caller moves the watermark itself (a live worker holds
-        it back while one of its input topics lags behind another).
+        Deadlines due strictly before the event's own time fire first, on the state as it
+        was (a heartbeat that went silent before this beat, a window that emptied before
+        this event); the event is applied next; then what is due at its time. With
+        ``advance=False`` the caller gives the ``watermark`` (a live worker holds it back
+        while one of its input topics lags behind another), or none to leave it.
         """
+        ts = ev.ts_ms
+        last = self.max_ts_ms
+        if advance:
+            target = ts - self.lateness_ms if last is None or ts > last else None
+        else:
+            target = watermark
         out: list[RiskWarning] = []
+        if last is not None and target is not None and target > self.watermark_ms:
+            early = target if target < ts else ts - 1  # strictly before the event
+            if early > self.watermark_ms:
+                heap = self._wake.heap
+                if heap and heap[0][0] <= early:
+                    out = self.advance_to(early)
+                else:
+                    self.watermark_ms = early
+                    self._clock_dirty = True
+        n0 = len(out)
         for handler in self._by_type.get(ev.type, self._any_type):
             ws = handler(ev)
             if ws:
                 out.extend(ws)
-        if self._on_warnings and out:
-            out.extend(self._feed(out, 0))
-        ts = ev.ts_ms
-        if self.max_ts_ms is None or ts > self.max_ts_ms:
+        if self._on_warnings and len(out) > n0:
+            out.extend(self._feed(out[n0:], 0))
+        if last is None or ts > last:
             self.max_ts_ms = ts
-            if advance:
-                wm = ts - self.lateness_ms
-                if wm > self.watermark_ms:
-                    heap = self._wake.heap
-                    if heap and heap[0][0] <= wm:
-                        out.extend(self.advance_to(wm))
-                    else:
-                        self.watermark_ms = wm
-                        self._clock_dirty = True
+            self._clock_dirty = True
+        if target is not None and target > self.watermark_ms:  # due at the event's time
+            heap = self._wake.heap
+            if heap and heap[0][0] <= target:
+                out.extend(self.advance_to(target))
+            else:
+                self.watermark_ms = target
         return out
 
     def advance_to(self, wm_ms: int) -> list[RiskWarning]:

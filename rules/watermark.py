@@ -95,8 +95,6 @@ def process_held(engine: Engine, clock: InputClock, source: str, event: Event) -
     """Apply one event of ``source`` and move the engine's watermark to what every input has
     reached, less the engine's lateness: the one step the live worker and the open-ended
     backtest share."""
-    out = engine.process(event, advance=False)
     reached = clock.observe(source, event.ts_ms)
-    if reached is not None:
-        out.extend(engine.advance_to(reached - engine.lateness_ms))
-    return out
+    held = None if reached is None else reached - engine.lateness_ms
+    return engine.process(event, advance=False, watermark=held)

@@ -176,6 +176,16 @@ def test_resolve_when_the_count_drops_below_the_limit():
     assert resolved.key == fired[0].key and resolved.id != fired[0].id
 
 
+def test_resolve_is_stamped_when_the_window_emptied_even_if_the_next_event_comes_first():
+    """No watermark move between the burst and an event hours later: the event lets the
+    window's expiry fire first, at its own instant, on the state before the event."""
+    eng = engine(COUNT_RULE + "resolve: {on: cleared}\n")
+    fired = [w for i in range(3) for w in eng.process(submit(T0 + i * MIN))]
+    later = eng.process(submit(T0 + 5 * HOUR))
+    assert [w.stage for w in fired] == ["fired"]
+    assert [(w.stage, w.ts_ms, w.value) for w in later] == [("resolved", T0 + 10 * MIN, 2.0)]
+
+
 def test_severity_tiers_report_each_rise_once():
     tiers = (
         "severity: [{when: {gte: 5}, level: critical}, {when: {gte: 4}, level: high},"
