@@ -154,6 +154,19 @@ def _absence(v: dict[str, Any], r: Reader) -> AbsenceSpec | HeartbeatSpec:
 
 def _anomaly(v: dict[str, Any], r: Reader) -> AnomalySpec:
     det, thr = v["detector"], v["threshold"] or {}
+    from detectors import registry  # checked now, not at the first event
+    from detectors.features import FeatureExtractor
+
+    try:
+        registry.make(det["name"], **dict(det["params"] or {}))
+    except ValueError as exc:
+        raise r.fail("detector", str(exc)) from None
+    try:
+        FeatureExtractor(list(v["features"]))
+    except ValueError as exc:
+        raise r.fail("features", str(exc)) from None
+    if not v["features"]:
+        raise r.fail("features", "an anomaly rule needs at least one feature, like [count_1h]")
     return AnomalySpec(
         det["name"],
         det["params"] or (),

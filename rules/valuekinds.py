@@ -15,6 +15,7 @@ Examples:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -140,6 +141,12 @@ class LimitsKind(Kind):
             if op not in COMPARATORS:
                 raise reader.fail(op, f"unknown comparison {op!r}: use {', '.join(COMPARATORS)}")
             parts.append((op, _operand(op, operand, reader)))
+        if not satisfiable(parts):
+            shown = ", ".join(f"{op}: {_show(v)}" for op, v in parts)
+            raise loc.error(
+                f"no value can meet {{{shown}}}, so the rule could never fire: "
+                "check the bounds' direction"
+            )
         return Limits(tuple(parts))
 
     def schema(self) -> dict[str, Any]:
@@ -152,6 +159,50 @@ class LimitsKind(Kind):
             "additionalProperties": False,
             "minProperties": 1,
         }
+
+
+def satisfiable(parts: list[tuple[str, Any]]) -> bool:
+    """Whether some number meets every comparison (all of them must hold).
+
+    >>> satisfiable([("gte", 5.0), ("lte", 2.0)]), satisfiable([("gt", 2.0), ("lte", 2.0)])
+    (False, False)
+    >>> satisfiable([("gte", 2.0), ("lte", 2.0)])
+    True
+    >>> satisfiable([("between", (1.0, 5.0)), ("gt", 4.0)])
+    True
+    >>> satisfiable([("eq", 3.0), ("outside", (2.0, 4.0))]), satisfiable([("eq", 3.0), ("ne", 3.0)])
+    (False, False)
+    """
+    lo, lo_open, hi, hi_open = -math.inf, False, math.inf, False
+    for op, v in parts:
+        if op in ("gt", "gte") and (v > lo or (v == lo and op == "gt")):
+            lo, lo_open = v, op == "gt"
+        elif op in ("lt", "lte") and (v < hi or (v == hi and op == "lt")):
+            hi, hi_open = v, op == "lt"
+        elif op == "eq":
+            if not (lo < v or (lo == v and not lo_open)):
+                return False
+            lo, lo_open = v, False
+            if not (v < hi or (v == hi and not hi_open)):
+                return False
+            hi, hi_open = v, False
+        elif op == "between":
+            if v[0] > lo:
+                lo, lo_open = v[0], False
+            if v[1] < hi:
+                hi, hi_open = v[1], False
+    if lo > hi or (lo == hi and (lo_open or hi_open)):
+        return False
+    if lo == hi:  # a single value: it must pass the exclusions too
+        return all(
+            (op != "ne" or lo != v) and (op != "outside" or lo < v[0] or lo > v[1])
+            for op, v in parts
+        )
+    return True
+
+
+def _show(v: Any) -> str:
+    return f"[{v[0]:g}, {v[1]:g}]" if isinstance(v, tuple) else f"{v:g}"
 
 
 def _operand(op: str, value: Any, reader: Reader) -> Any:

@@ -58,6 +58,39 @@ _Loader.yaml_implicit_resolvers = {
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
+# YAML 1.2 floats in exponent form (1e6, -2.5E-3), which YAML 1.1 reads as text
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+_TAG_WORDS = {
+    "tag:yaml.org,2002:timestamp": "a date",
+    "tag:yaml.org,2002:int": "a whole number",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:bool": "true or false",
+}
+
+
+def _construct(loader: _Loader, node: yaml.Node) -> Any:
+    """``construct_object``, with a value PyYAML cannot build (``2026-02-30``, ``!!int x``)
+    turned into a RuleError at the value's position."""
+    try:
+        return loader.construct_object(node, deep=True)
+    except (RuleError, yaml.YAMLError, RecursionError):
+        raise
+    except Exception as exc:  # PyYAML's constructors raise ValueError, KeyError, ...
+        line, col = _mark(node)
+        raw = node.value if isinstance(node, yaml.ScalarNode) else "this value"
+        word = _TAG_WORDS.get(node.tag, node.tag.rsplit(":", 1)[-1])
+        raise RuleError(
+            loader.name,
+            line,
+            col,
+            f"{raw!r} is not {word} ({exc or type(exc).__name__}): correct it, "
+            "or quote it to keep it as text",
+        ) from None
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocDict:
@@ -67,7 +100,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocDict:
     out.val_pos = {}
     loader.flatten_mapping(node)
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
+        key = _construct(loader, key_node)
         if not isinstance(key, str):
             key = str(key)
         if key in out:
@@ -79,7 +112,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocDict:
                 col,
                 f"duplicate key {key!r} (first at line {first}): each key may appear once",
             )
-        out[key] = loader.construct_object(value_node, deep=True)
+        out[key] = _construct(loader, value_node)
         out.key_pos[key] = _mark(key_node)
         if isinstance(value_node, yaml.ScalarNode):
             out.val_pos[key] = (*_mark(value_node), value_node.style or "")
@@ -87,7 +120,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocDict:
 
 
 def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LocList:
-    out = LocList(loader.construct_object(child, deep=True) for child in node.value)
+    out = LocList(_construct(loader, child) for child in node.value)
     out.pos = _mark(node)
     return out
 

@@ -80,12 +80,17 @@ class RuleWatcher:
             ruleset = load_rules(self.folder)
             if folder_digest(self.folder) != digest:  # changed while it was read: next time
                 return None
-        except RuleSetError as exc:
+        except Exception as exc:  # RuleSetError, or a fault of the loader: never a crash
             if folder_digest(self.folder) != digest:  # a copy in progress, not yet a verdict
                 return None
             self.rejected = digest
             RELOADS.labels("rejected").inc()
-            log.error("rule set %s rejected, %s keeps running:\n%s", digest, self.digest, exc)
+            if isinstance(exc, RuleSetError):
+                log.error("rule set %s rejected, %s keeps running:\n%s", digest, self.digest, exc)
+            else:
+                log.exception(
+                    "rule set %s could not be loaded, %s keeps running", digest, self.digest
+                )
             return None
         switch_gauge(self.digest, digest)
         RELOADS.labels("accepted").inc()

@@ -122,7 +122,7 @@ class TopicRules:
             return None
         try:
             ruleset = record.load()
-        except RuleSetError as exc:
+        except Exception as exc:  # RuleSetError, or a fault of the loader: never a crash
             self.rejected = record.version
             RELOADS.labels("rejected").inc()
             log.error(
@@ -130,7 +130,8 @@ class TopicRules:
                 record.version,
                 record.by,
                 self.digest,
-                exc,
+                exc if isinstance(exc, RuleSetError) else f"{type(exc).__name__}: {exc}",
+                exc_info=not isinstance(exc, RuleSetError),
             )
             return None
         switch_gauge(self.digest, record.version)

@@ -153,3 +153,39 @@ def test_folders_of_garbage_raise_rule_set_errors(tmp_path_factory, blobs: list[
 
 def test_deep_nesting_is_a_rule_error() -> None:
     parses_or_rule_error("id: x1\ntitle: t\ntype: match\nmatch: " + "[" * 5000 + "]" * 5000 + "\n")
+
+
+RAW_TOKENS = [
+    "2026-02-30",
+    "2026-13-01T09:00:00+08:00",
+    "!!int abc",
+    "!!float x",
+    "!!bool maybe",
+    "!!timestamp never",
+    "!!binary '%%%'",
+    "!!python/name:os.system",
+    "!!set {a, b}",
+    "!!omap [a]",
+    "1e6",
+    "-2.5E-3",
+    ".inf",
+    "0x1F",
+    "1_000",
+    "~",
+    "*nowhere",
+    "&a [*a]",
+]
+
+
+@FAST
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(ALL_KEYS), st.sampled_from(RAW_TOKENS) | st.text(max_size=8)),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_raw_yaml_values_the_dumper_would_quote(pairs: list[tuple[str, str]]) -> None:
+    """Values written by hand, unquoted: bad dates, explicit tags, anchors, odd numbers."""
+    body = "".join(f"{key}: {token}\n" for key, token in pairs)
+    parses_or_rule_error("id: r-1\ntitle: t\ntype: threshold\n" + body)

@@ -137,6 +137,15 @@ THRESHOLD = GOOD
         (("{type: a.b}", "{attrs.n|gte: many}"), 4, 9, "needs a number"),
         (("{type: a.b}", "{attrs.ds: $list:nope}"), 4, 9, "unknown list 'nope'"),
         (("id: r-one", "id: R One"), 1, 1, "must be 2-63 lowercase letters"),
+        (("title: t", "title: t\ncreated: 2026-02-30"), 3, 10, "'2026-02-30' is not a date"),
+        (("title: t", "title: !!int abc"), 2, 8, "'abc' is not a whole number"),
+        (
+            ("condition: {gte: 3}", "condition: {gte: 5, lte: 2}"),
+            7,
+            1,
+            "no value can meet {gte: 5, lte: 2}",
+        ),
+        (("condition: {gte: 3}", "condition: {gt: 2, lt: 2}"), 7, 1, "could never fire"),
     ],
 )
 def test_bad_input_is_a_typed_error_with_position(change, line, col, message) -> None:
@@ -320,3 +329,43 @@ def test_every_bad_file_is_listed(tmp_path) -> None:
         "b.yaml",
         "c.yaml",
     ]
+
+
+def test_numbers_in_exponent_form_are_numbers() -> None:
+    rule = parse_rule(GOOD.replace("gte: 3", "gte: 1e6"), "r.yaml")
+    assert rule.spec.condition.parts == (("gte", 1_000_000.0),)
+
+
+ANOMALY = """\
+id: odd-one
+title: t
+type: anomaly
+match: {type: a.b}
+group_by: [attrs.k]
+detector: {name: gaussian}
+features: [count_1h]
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "line", "message"),
+    [
+        (("{name: gaussian}", "{name: nope}"), 6, "unknown detector 'nope'"),
+        (
+            ("{name: gaussian}", "{name: gaussian, params: {bogus: 1}}"),
+            6,
+            "has no parameter 'bogus'",
+        ),
+        (
+            ("{name: gaussian}", "{name: gaussian, params: {warmup: abc}}"),
+            6,
+            "warmup must be a whole number",
+        ),
+        (("[count_1h]", "[nosuch]"), 7, "unknown feature 'nosuch'"),
+        (("[count_1h]", "[distinct_1h]"), 7, "needs a field"),
+    ],
+)
+def test_a_detector_rule_is_checked_when_it_is_read(change, line, message) -> None:
+    """Not at its first event, where the error would stop every rule on that event."""
+    err = error_of(ANOMALY.replace(*change))
+    assert err.line == line and message in err.message, str(err)

@@ -58,3 +58,33 @@ def test_a_folder_changing_while_it_is_read_is_taken_at_the_next_poll(tmp_path, 
     new = watcher.poll()
     assert new is not None and {"reload-probe", "reload-probe-2"} <= {r.id for r in new.rules}
     assert watcher.digest == reload.folder_digest(folder)
+
+
+def test_a_value_yaml_cannot_build_is_a_rejection_with_its_line(tmp_path, caplog):
+    folder = tmp_path / "rules"
+    shutil.copytree(LIBRARY, folder)
+    watcher = RuleWatcher(folder, running := load_rules(folder))
+    (folder / "dated.yaml").write_text(EXTRA.replace("title:", "created: 2026-02-30\ntitle:"))
+    assert watcher.poll() is None and watcher.ruleset is running
+    assert "dated.yaml:" in caplog.text and "'2026-02-30' is not a date" in caplog.text
+
+
+def test_a_fault_of_the_loader_itself_rejects_the_set_and_keeps_the_old_one(
+    tmp_path, monkeypatch, caplog
+):
+    """A stand-in for a loader bug (no rule file triggers one that we know of): the worker
+    must not crash, and the set is not retried until it changes."""
+    import streams.reload as reload
+
+    folder = tmp_path / "rules"
+    shutil.copytree(LIBRARY, folder)
+    watcher = RuleWatcher(folder, running := load_rules(folder))
+    (folder / "probe.yaml").write_text(EXTRA)
+
+    def broken_loader(path):
+        raise RuntimeError("loader bug")
+
+    monkeypatch.setattr(reload, "load_rules", broken_loader)
+    assert watcher.poll() is None and watcher.ruleset is running
+    assert "could not be loaded" in caplog.text and "loader bug" in caplog.text
+    assert watcher.poll() is None  # the same content is not tried again
