@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 
 from replay.formats import partition_key, read_rows
-from replay.score import DEFAULT_GRACE_MS, Score, format_table, score
+from replay.score import DEFAULT_GRACE_MS, Score, format_table, label_window_ms, score
 from replay.seed import SeedFile
 from riskloop.events import STREAMS, Event, RiskWarning
 from riskloop.partitioning import partition_for
@@ -191,18 +191,54 @@ def _count(report: BacktestReport, tz: tzinfo) -> None:
         report.by_day[datetime.fromtimestamp(w.ts_ms / 1000, tz).date().isoformat()] += 1
 
 
+class LabelsError(ValueError):
+    """A labels file that cannot be scored against: the message names the file and line."""
+
+
 def read_labels(path: str | Path) -> list[dict[str, Any]]:
     """Labels from a JSON lines file, one ``{"scenario", "key", "start", "end", ...}`` a line."""
     labels = []
+    if not Path(path).is_file():
+        raise LabelsError(f"labels file {path} not found")
     with Path(path).open("rb") as f:
         for number, line in enumerate(f, start=1):
             if not line.strip():
                 continue
             try:
-                labels.append(orjson.loads(line))
+                label = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{number}: not a JSON label: {exc}") from None
+                raise LabelsError(f"{path}:{number}: not a JSON label: {exc}") from None
+            labels.append(_checked_label(label, f"{path}:{number}"))
     return labels
+
+
+def _checked_label(label: Any, where: str) -> dict[str, Any]:
+    """A label with its fields present and its times readable, or LabelsError at ``where``.
+
+    >>> _checked_label({"scenario": "s", "key": "k", "start": 0, "end": "x"}, "l.jsonl:3")
+    Traceback (most recent call last):
+    ...
+    replay.backtest.LabelsError: l.jsonl:3: label 'end' 'x' is not a time: write ISO 8601 or epoch ms
+    """
+    if not isinstance(label, dict):
+        raise LabelsError(f"{where}: a label is a JSON object, got {type(label).__name__}")
+    missing = [f for f in ("scenario", "key", "start", "end") if label.get(f) in (None, "")]
+    if missing:
+        raise LabelsError(
+            f"{where}: label needs {', '.join(repr(f) for f in missing)}"
+            ' (a label is {"scenario", "key", "start", "end"})'
+        )
+    for name in ("start", "end"):
+        try:
+            label_window_ms({"start": label[name], "end": label[name]})
+        except (ValueError, TypeError):
+            raise LabelsError(
+                f"{where}: label {name!r} {label[name]!r} is not a time: write ISO 8601 or epoch ms"
+            ) from None
+    start_ms, end_ms = label_window_ms(label)
+    if end_ms < start_ms:
+        raise LabelsError(f"{where}: label ends before it starts: swap 'start' and 'end'")
+    return label
 
 
 def _block(title: str, counts: Counter[str], order: Iterable[str] | None = None) -> list[str]:

@@ -264,6 +264,7 @@ def _install_calendar() -> None:
 USER_ERRORS = {
     "ExportError",
     "FormatError",
+    "LabelsError",
     "PublishError",
     "RuleError",
     "RuleSetError",

@@ -74,6 +74,9 @@ class Settings:
     # An event file (JSON lines, CSV, Parquet) a partition without saved state learns from
     # before its first event, so new_value and spike baselines do not flood. Empty: none.
     seed_file: str = ""
+    # The longest look-back (days) this deployment is sized to hold state for: `riskloop
+    # rules check` warns for a rule whose window, span or lookback is longer.
+    state_retention_days: int = 400
 
     def __post_init__(self) -> None:
         if self.rules_source not in ("folder", "topic"):

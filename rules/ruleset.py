@@ -63,6 +63,12 @@ def _sort_files(
     """(rule files, shared files) with their text, in name order."""
     rule_files: list[tuple[Path, str]] = []
     shared_files: list[tuple[Path, str]] = []
+    for path in sorted(folder.rglob("*.yml")):  # silently skipped, they would be a surprise
+        rel = path.relative_to(folder).parts
+        if TESTS_DIR not in rel[:-1] and not any(p.startswith(".") for p in rel):
+            errors.append(
+                RuleError(str(path), 1, 1, f"rule files end in .yaml: rename it {path.stem}.yaml")
+            )
     for path in sorted(folder.rglob("*.yaml")):
         rel = path.relative_to(folder).parts
         if TESTS_DIR in rel[:-1] or any(p.startswith(".") for p in rel):

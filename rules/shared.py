@@ -126,6 +126,15 @@ def add_shared(shared: Shared, text: str, path: str, part: str = "both") -> None
     node = load_located(text, path)
     if not isinstance(node, dict):
         raise RuleError(path, 1, 1, "a shared file holds 'lists:' and/or 'macros:'")
+    if "id" in node and "type" in node:  # a rule put in a subfolder
+        line, col = node.key_pos.get("id", (1, 1)) if hasattr(node, "key_pos") else (1, 1)
+        raise RuleError(
+            path,
+            line,
+            col,
+            "this is a rule, and rules are read only at the top of the rules folder"
+            " (subfolders hold lists and macros): move it up",
+        )
     values = SHARED.parse(node, Loc(path, 1, 1), Ctx(path))
     if part in ("lists", "both"):
         for name, raw in (values["lists"] or {}).items():

@@ -19,7 +19,6 @@ from rules.errors import RuleError, RuleSetError
 from rules.tools.times import parse_offset_ms
 
 OK, FAILED, USAGE = 0, 1, 2
-DEFAULT_RETENTION = "400d"
 
 
 def _err(message: str) -> int:
@@ -47,11 +46,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not Path(args.dir).is_dir():
         return _err(f"rules folder {args.dir!r} not found")
     retention_ms = args.retention
-    if retention_ms is None:
-        settings = Settings.from_env()
-        retention_ms = getattr(settings, "state_retention_ms", None) or _duration_ms(
-            DEFAULT_RETENTION
-        )
+    if retention_ms is None:  # RISKLOOP_STATE_RETENTION_DAYS, 400 by default
+        retention_ms = Settings.from_env().state_retention_days * 86_400_000
     report = check_folder(args.dir, today=args.today or date.today(), retention_ms=retention_ms)
     print(format_json(report) if args.format == "json" else format_text(report))
     return FAILED if report.failed(args.fail_on) else OK
@@ -172,7 +168,9 @@ def _check_parser(sub: Any) -> None:
     s.add_argument("--format", choices=["text", "json"], default="text")
     s.add_argument("--today", type=_day, help="date for expiring exceptions (default: today)")
     s.add_argument(
-        "--retention", type=_duration_ms, help=f"state retention (default {DEFAULT_RETENTION})"
+        "--retention",
+        type=_duration_ms,
+        help="state retention (default: RISKLOOP_STATE_RETENTION_DAYS, 400 days)",
     )
     s.add_argument(
         "--fail-on",

@@ -208,6 +208,31 @@ def test_labels_give_a_score_table(tmp_path: Path, rules_dir: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"scenario": "s", "key": "k", "end": "2026-03-02T10:00:00+08:00"}, "needs 'start'"),
+        ({"key": "k", "start": 0, "end": 1}, "needs 'scenario'"),
+        (
+            {"scenario": "s", "key": "k", "start": "09:00", "end": 1},
+            "'start' '09:00' is not a time",
+        ),
+        ({"scenario": "s", "key": "k", "start": 5, "end": 1}, "ends before it starts"),
+        (["s", "k"], "a label is a JSON object"),
+    ],
+)
+def test_a_bad_label_names_its_file_and_line(
+    tmp_path: Path, rules_dir: Path, row: Any, message: str
+) -> None:
+    from replay.backtest import LabelsError
+
+    labels = tmp_path / "bad.labels.jsonl"
+    good = {"scenario": "s", "key": "k", "start": 0, "end": 1}
+    labels.write_bytes(orjson.dumps(good) + b"\n\n" + orjson.dumps(row) + b"\n")
+    with pytest.raises(LabelsError, match=rf"bad\.labels\.jsonl:3: .*{message}"):
+        backtest(_file(tmp_path, city_day()), rules_dir, labels_path=labels)
+
+
 def test_report_text_names_counts_days_and_rejects(tmp_path: Path, rules_dir: Path) -> None:
     text = format_report(backtest(_file(tmp_path, city_day(), bad=True), rules_dir))
     lines = text.splitlines()

@@ -369,3 +369,21 @@ def test_a_detector_rule_is_checked_when_it_is_read(change, line, message) -> No
     """Not at its first event, where the error would stop every rule on that event."""
     err = error_of(ANOMALY.replace(*change))
     assert err.line == line and message in err.message, str(err)
+
+
+def test_a_yml_file_is_named_not_skipped(tmp_path) -> None:
+    (tmp_path / "a.yaml").write_text(GOOD)
+    (tmp_path / "b.yml").write_text(GOOD.replace("r-one", "r-two"))
+    with pytest.raises(RuleSetError) as info:
+        load_rules(tmp_path)
+    [err] = info.value.errors
+    assert err.path.endswith("b.yml") and "rename it b.yaml" in err.message
+
+
+def test_a_rule_in_a_subfolder_is_told_to_move_up(tmp_path) -> None:
+    (tmp_path / "more").mkdir()
+    (tmp_path / "more" / "b.yaml").write_text(GOOD)
+    with pytest.raises(RuleSetError) as info:
+        load_rules(tmp_path)
+    [err] = info.value.errors
+    assert err.line == 1 and "move it up" in err.message

@@ -181,3 +181,15 @@ def test_cli_check_exit_codes(cli, write_files, capsys, tmp_path):
     assert cli(["rules", "check", str(untested), "--fail-on", "warning"]) == 1
     assert cli(["rules", "check", str(tmp_path / "nowhere")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_the_retention_setting_is_what_rules_check_lints_against(write_files, monkeypatch, capsys):
+    from riskloop.cli import main
+
+    folder = write_files("rules", {"a.yaml": SURGE.replace("window: 1h", "window: 120d")})
+    monkeypatch.setenv("RISKLOOP_STATE_RETENTION_DAYS", "90")
+    main(["rules", "check", str(folder)])
+    assert "window-over-retention" in capsys.readouterr().out
+    monkeypatch.setenv("RISKLOOP_STATE_RETENTION_DAYS", "180")
+    main(["rules", "check", str(folder)])
+    assert "window-over-retention" not in capsys.readouterr().out
