@@ -215,10 +215,10 @@ def read_labels(path: str | Path) -> list[dict[str, Any]]:
 def _checked_label(label: Any, where: str) -> dict[str, Any]:
     """A label with its fields present and its times readable, or LabelsError at ``where``.
 
-    >>> _checked_label({"scenario": "s", "key": "k", "start": 0, "end": "x"}, "l.jsonl:3")
+    >>> _checked_label({"scenario": "s", "key": "k", "start": 0, "end": "x"}, "l:3")
     Traceback (most recent call last):
     ...
-    replay.backtest.LabelsError: l.jsonl:3: label 'end' 'x' is not a time: write ISO 8601 or epoch ms
+    replay.backtest.LabelsError: l:3: label 'end' 'x' is not a time: write ISO 8601 or epoch ms
     """
     if not isinstance(label, dict):
         raise LabelsError(f"{where}: a label is a JSON object, got {type(label).__name__}")
