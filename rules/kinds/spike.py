@@ -241,10 +241,22 @@ class SpikeEvaluator:
         if counts is None:
             return {"key": key, "current": 0}
         cur, ref = self.measure(counts, counts.newest, key)
+        warm = self.warm(counts.newest)
+        if not warm:
+            verdict = "not met: the reference is still warming up"
+        elif self.holds(cur, ref):
+            verdict = "met"
+        else:
+            s = self.spec
+            verdict = (
+                f"not met: current {cur} against reference {ref:g} (needs ratio >= {s.ratio:g}, "
+                f"{s.direction}, current >= {s.min_current:g}, reference >= {s.min_reference:g})"
+            )
         return {
             "key": key,
             "current": cur,
             "reference": ref,
-            "warm": self.warm(counts.newest),
+            "warm": warm,
+            "verdict": verdict,
             "episode_open": counts.episode is not None,
         }

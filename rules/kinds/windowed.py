@@ -207,12 +207,20 @@ class WindowedEvaluator:
         if win is None:
             return {"key": key, "events": 0, "value": None, "episode_open": False}
         end = win.entries[-1][0] if win.entries else None
+        value = self.agg.result(win.acc)
+        if len(win.entries) < self.min_events:
+            verdict = f"not met: {len(win.entries)} events, needs at least {self.min_events}"
+        elif self.limits.holds(value):
+            verdict = "met"
+        else:
+            verdict = f"not met: {value} is not {self.limits.text()}"
         return {
             "key": key,
             "events": len(win.entries),
-            "value": self.agg.result(win.acc),
+            "value": value,
             "window": [end - self.window_ms, end] if end is not None else None,
             "condition": self.limits.text(),
+            "verdict": verdict,
             "episode_open": win.episode is not None,
         }
 

@@ -58,7 +58,9 @@ def test_state_for_the_key_after_a_history_and_the_warning_raised():
     assert "after 3 history event(s), watermark 2026-03-02T09:01:30+08:00" in text
     before, after = "\n".join(ex.before), "\n".join(ex.after)
     assert "events: 2" in before and "episode_open: False" in before
+    assert "verdict: 'not met: 2.0 is not gte 3.0'" in before
     assert "events: 3" in after and "episode_open: True" in after
+    assert "verdict: 'met'" in after
     assert [w.key for w in ex.warnings] == ["330106"]
     assert "warnings raised by this event: 1" in text and "surge key=330106 stage=fired" in text
     assert "rule counters moved by this event: emitted +1" in text
@@ -138,3 +140,16 @@ def test_where_parts_and_an_applying_exception_are_shown(write_files):
         ts_ms=T0, type="data.access", id="e2", account="stf-1", rows=900, dataset="tax"
     )
     assert [w.key for w in explain(rule, other).warnings] == ["stf-1"]
+
+
+def test_a_spike_rule_says_why_it_does_not_fire_yet():
+    rule = next(r for r in load_rules(LIBRARY).rules if r.id == "hotline-surge-seasonal")
+    history = [
+        make_event(ts_ms=T0 + i * 60_000, type="hotline.ticket", id=f"h{i}", category="noise")
+        for i in range(5)
+    ]
+    ev = make_event(ts_ms=T0 + 600_000, type="hotline.ticket", id="e", category="noise")
+    after = "\n".join(explain(rule, ev, history).after)
+    assert (
+        "current: 6" in after and "verdict: 'not met: the reference is still warming up'" in after
+    )
