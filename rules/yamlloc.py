@@ -143,10 +143,12 @@ def load_located(text: str, path: str) -> Any:
             path, line, col, f"character {exc.character!r} is not allowed in YAML: remove it"
         ) from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
-        raise RuleError(path, line, col, f"YAML syntax error: {problem}") from None
+        hint, at_context = _hint(problem)
+        mark = (exc.context_mark if at_context else None) or exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = f"YAML syntax error: {problem}" + (f": {hint}" if hint else "")
+        raise RuleError(path, line, col, message) from None
     except yaml.YAMLError as exc:
         raise RuleError(path, 1, 1, f"YAML error: {exc}") from None
     except RecursionError:
@@ -154,6 +156,37 @@ def load_located(text: str, path: str) -> Any:
     finally:
         if loader is not None:
             loader.dispose()
+
+
+# What PyYAML says -> how to fix it, and whether the error is where its context started
+# (the key missing its ':', the '[' never closed) rather than where the parser gave up.
+_HINTS: tuple[tuple[str, str, bool], ...] = (
+    ("could not find expected ':'", "write 'key: value', with ': ' after the key", True),
+    ("expected ',' or ']'", "close the list with ']' (or quote text holding a comma)", True),
+    ("expected ',' or '}'", "close the mapping with '}'", True),
+    ("found unexpected end of stream", "close the quoted text with its quote", True),
+    (
+        "mapping values are not allowed here",
+        "a second ': ' on the line: quote the value, or start a nested block on a new line",
+        False,
+    ),
+    ("cannot start any token", "indent with spaces, not tabs", False),
+    ("found undefined alias", "define '&name' before using '*name', or quote the text", False),
+    ("expected <block end>", "indent this line like the keys beside it", False),
+    ("did not find expected key", "indent this line like the keys beside it", False),
+)
+
+
+def _hint(problem: str) -> tuple[str, bool]:
+    """One sentence on how to fix a PyYAML problem, and whether to point at its context.
+
+    >>> _hint("could not find expected ':'")
+    ("write 'key: value', with ': ' after the key", True)
+    """
+    for needle, hint, at_context in _HINTS:
+        if needle in problem:
+            return hint, at_context
+    return "", False
 
 
 def _line_col(text: str, position: int) -> Pos:

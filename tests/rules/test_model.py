@@ -387,3 +387,19 @@ def test_a_rule_in_a_subfolder_is_told_to_move_up(tmp_path) -> None:
         load_rules(tmp_path)
     [err] = info.value.errors
     assert err.line == 1 and "move it up" in err.message
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "col", "fix"),
+    [
+        ('id: x1\ntitle "t"\ntype: match\n', 2, 1, "with ': ' after the key"),
+        ("id: x1\nmatch: [a, b\ntype: match\n", 2, 8, "close the list with ']'"),
+        ('id: x1\ntitle: "abc\n', 2, 8, "close the quoted text"),
+        ("id: x1\n\ttitle: t\n", 2, 1, "indent with spaces, not tabs"),
+    ],
+)
+def test_yaml_syntax_errors_point_where_the_mistake_is_and_say_how_to_fix_it(
+    text, line, col, fix
+) -> None:
+    err = error_of(text)
+    assert (err.line, err.col) == (line, col) and fix in err.message, str(err)
