@@ -55,6 +55,7 @@ class Loc:
     col: int
     style: str = ""
     value_at: tuple[int, int] | None = None
+    source: str | None = None  # the file text of a value that spans lines
 
     def error(self, message: str) -> RuleError:
         return RuleError(self.path, self.line, self.col, message)
@@ -66,7 +67,7 @@ def loc_of(node: Any, key: str, path: str) -> Loc:
     vpos = getattr(node, "val_pos", {}).get(key)
     if vpos is None:
         return Loc(path, line, col)
-    return Loc(path, line, col, vpos[2], (vpos[0], vpos[1]))
+    return Loc(path, line, col, vpos[2], (vpos[0], vpos[1]), vpos[3] if len(vpos) > 3 else None)
 
 
 class Kind:

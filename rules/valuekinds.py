@@ -27,6 +27,7 @@ from rules.expr_compile import Expr, compile_expr
 from rules.fields import Ctx, Kind, Loc, Many, Reader, Text
 from rules.operators import LIST_PREFIX, OPERATORS, compile_selection, path_error
 from rules.templates import Template, compile_template
+from rules.yamlloc import position_in
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,10 @@ def expr_error(loc: Loc, text: str, exc: ExprError) -> RuleError:
     """Point at the character of a one-line expression; at its line for a block."""
     before = text[: exc.at]
     vline, vcol = loc.value_at or (loc.line, loc.col)
+    if loc.source is not None and loc.value_at is not None and exc.at < len(text):
+        found = position_in(loc.source, loc.value_at, text, exc.at)
+        if found is not None:
+            return RuleError(loc.path, *found, f"in expression: {exc.message}")
     if loc.style in ("", "'", '"') and "\n" not in before:
         col = vcol + exc.at + (1 if loc.style else 0)
         return RuleError(loc.path, vline, col, f"in expression: {exc.message}")

@@ -29,13 +29,14 @@ Pos = tuple[int, int]
 class LocDict(dict):
     """A mapping that remembers where it, each key and each scalar value start.
 
-    ``val_pos[key]`` is ``(line, col, style)`` of a scalar value: ``style`` is ``""`` for a
-    plain scalar, the quote character for a quoted one and ``|``/``>`` for a block.
+    ``val_pos[key]`` is ``(line, col, style, source)`` of a scalar value: ``style`` is
+    ``""`` for a plain scalar, the quote character for a quoted one and ``|``/``>`` for a
+    block; ``source`` is its file text when it spans lines (else None).
     """
 
     pos: Pos = (1, 1)
     key_pos: dict[str, Pos]
-    val_pos: dict[str, tuple[int, int, str]]
+    val_pos: dict[str, tuple[int, int, str, str | None]]
 
 
 class LocList(list):
@@ -115,8 +116,43 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocDict:
         out[key] = _construct(loader, value_node)
         out.key_pos[key] = _mark(key_node)
         if isinstance(value_node, yaml.ScalarNode):
-            out.val_pos[key] = (*_mark(value_node), value_node.style or "")
+            out.val_pos[key] = (*_mark(value_node), value_node.style or "", _source(value_node))
     return out
+
+
+def _source(node: yaml.ScalarNode) -> str | None:
+    """The file text of a scalar that spans lines (to place errors inside it), else None."""
+    buffer = getattr(node.start_mark, "buffer", None)
+    if not isinstance(buffer, str):
+        return None
+    text = buffer[node.start_mark.pointer : node.end_mark.pointer]
+    return text if "\n" in text else None
+
+
+def position_in(source: str, start: Pos, value: str, at: int) -> Pos | None:
+    r"""Line and column in the file of ``value[at]``, for a scalar written as ``source``
+    from ``start`` (quoted, plain, literal ``|`` or folded ``>``): each character of the
+    value is found in the source in order, a folded line break standing for a space.
+    None when they cannot be aligned (escape sequences).
+
+    >>> position_in(">\n  a and\n  b > 5\n", (3, 8), "a and b > 5", 8)
+    (5, 5)
+    >>> position_in("|\n  a and\n  b > 5\n", (3, 8), "a and\nb > 5\n", 8)
+    (5, 5)
+    """
+    line, col = start
+    i = 0
+    for j, ch in enumerate(value[: at + 1]):
+        while i < len(source) and source[i] != ch and not (ch == " " and source[i] == "\n"):
+            line, col = (line + 1, 1) if source[i] == "\n" else (line, col + 1)
+            i += 1
+        if i >= len(source):
+            return None
+        if j == at:
+            return line, col
+        line, col = (line + 1, 1) if source[i] == "\n" else (line, col + 1)
+        i += 1
+    return None
 
 
 def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LocList:

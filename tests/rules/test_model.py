@@ -403,3 +403,16 @@ def test_yaml_syntax_errors_point_where_the_mistake_is_and_say_how_to_fix_it(
 ) -> None:
     err = error_of(text)
     assert (err.line, err.col) == (line, col) and fix in err.message, str(err)
+
+
+@pytest.mark.parametrize(
+    ("where", "line"),
+    [
+        ("where: >\n  attrs.n > 3 and\n    region > 5\n", 10),
+        ("where: |\n  attrs.n > 3 and\n    region > 5\n", 10),
+        ('where: "attrs.n > 3 and\n    region > 5"\n', 9),
+    ],
+)
+def test_an_error_in_a_where_written_over_lines_points_at_its_character(where, line) -> None:
+    err = error_of(GOOD + where)
+    assert (err.line, err.col) == (line, 12) and "compares text with a number" in err.message
