@@ -94,8 +94,28 @@ def compile_template(text: str, names: Iterable[str]) -> Template:
             if path_error(name) is not None:
                 raise ValueError(_unknown(name, allowed, names))
             paths.add(name)
+        if spec and not _valid_spec(spec):
+            raise ValueError(
+                f"{{{name}:{spec}}} has a format Python cannot apply to a number or to text:"
+                f" write one like {{{name}:.2f}}, {{{name}:,}} or {{{name}:>8}}"
+            )
         parts.append((literal, name, spec or ""))
     return Template(text, tuple(parts), frozenset(paths))
+
+
+def _valid_spec(spec: str) -> bool:
+    """A format spec that applies to a number or to text (``.2f``, ``,``, ``>8``).
+
+    >>> _valid_spec(".2f"), _valid_spec(">8"), _valid_spec(".2q")
+    (True, True, False)
+    """
+    for sample in (1.5, 7, "x"):
+        try:
+            format(sample, spec)
+            return True
+        except (ValueError, TypeError):
+            continue
+    return False
 
 
 def _unknown(name: str, allowed: set[str], names: Iterable[str]) -> str:

@@ -134,6 +134,12 @@ THRESHOLD = GOOD
             "unknown placeholder {valeu}: did you mean {value}?",
         ),
         (("title: t", "title: t\nresolve: {on: fulfilled}"), 3, 1, "resolve: {on: cleared}"),
+        (
+            ("title: t", "title: t\noutput: {title: '{value:.2q} times'}"),
+            3,
+            10,
+            "{value:.2q} has a format Python cannot apply",
+        ),
         (("{type: a.b}", "{attrs.n|gte: many}"), 4, 9, "needs a number"),
         (("{type: a.b}", "{attrs.ds: $list:nope}"), 4, 9, "unknown list 'nope'"),
         (("id: r-one", "id: R One"), 1, 1, "must be 2-63 lowercase letters"),
