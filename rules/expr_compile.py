@@ -31,7 +31,7 @@ from typing import Any
 
 from rules import calendar
 from rules.expr import Bin, Call, ExprError, ListLit, ListRef, Lit, Name, Neg, Not, parse
-from rules.operators import getter, path_error
+from rules.operators import getter, path_error, safe_regex
 
 Fn = Callable[[Any], Any]
 ANY, NUM, STR, BOOL, LIST, NULL = "any", "num", "str", "bool", "list", "null"
@@ -286,7 +286,7 @@ class _Compiler:
             if not isinstance(node.b, Lit) or not isinstance(node.b.value, str):
                 raise ExprError(node.b.at, "'matches' needs a quoted regular expression")
             try:
-                pattern = re.compile(node.b.value)
+                pattern = safe_regex(node.b.value)
             except re.error as exc:
                 raise ExprError(node.b.at, f"bad regular expression: {exc}") from None
             self._want(node.a.at, op, ta, STR)

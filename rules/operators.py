@@ -25,6 +25,8 @@ Examples:
 from __future__ import annotations
 
 import re
+import re._constants as _sre_constants
+import re._parser as _sre_parser
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -131,6 +133,89 @@ def _icontains(value: Any, operand: tuple[str, ...]) -> bool:
     return isinstance(value, str) and any(o in value.casefold() for o in operand)
 
 
+_REPEATS = (
+    _sre_constants.MAX_REPEAT,
+    _sre_constants.MIN_REPEAT,
+    _sre_constants.POSSESSIVE_REPEAT,
+)
+
+
+def safe_regex(text: str) -> re.Pattern[str]:
+    """``re.compile``, refusing a repetition inside an unbounded repetition (``(a+)+``,
+    ``(x*y?)*``): Python's matcher can take exponential time on one value with those, and
+    one event would stall its partition. Raises ``re.error`` saying how to rewrite it.
+
+    >>> safe_regex(r"^stf-[0-9]+$").pattern
+    '^stf-[0-9]+$'
+    >>> safe_regex(r"^(a+)+$")
+    Traceback (most recent call last):
+    ...
+    re.error: a repetition inside an unbounded repetition ('(a+)+' or similar) can take exponential time on one value: repeat the inner part once, like (a)+ or a+
+    """  # noqa: E501
+    pattern = re.compile(text)
+    if _nested_repeat(_sre_parser.parse(text)):
+        raise re.error(
+            "a repetition inside an unbounded repetition ('(a+)+' or similar) can take"
+            " exponential time on one value: repeat the inner part once, like (a)+ or a+"
+        )
+    return pattern
+
+
+def _nested_repeat(tree: Any) -> bool:
+    """An unbounded repetition whose body is nothing but variable-length parts (``(a+)+``,
+    ``(x*y?)*``): a value can be split between its iterations in exponentially many ways.
+    A body with a fixed part (``(?:[a-z]+\\.)*``, ``((a|b)c+)*``) splits one way only."""
+    for op, av in tree:
+        if op in _REPEATS:
+            _lo, hi, sub = av
+            if hi == _sre_constants.MAXREPEAT and _only_variable(sub) and _varies(sub):
+                return True
+            inner = [sub]
+        elif op == _sre_constants.SUBPATTERN:
+            inner = [av[-1]]
+        elif op == _sre_constants.BRANCH:
+            inner = list(av[1])
+        elif op in (_sre_constants.ASSERT, _sre_constants.ASSERT_NOT):
+            inner = [av[1]]
+        else:
+            continue
+        if any(_nested_repeat(part) for part in inner):
+            return True
+    return False
+
+
+def _only_variable(seq: Any) -> bool:
+    """Every part of ``seq`` is a repetition of variable count (or a group of those)."""
+    for op, av in seq:
+        if op in _REPEATS:
+            lo, hi, _sub = av
+            if lo == hi:
+                return False
+        elif op == _sre_constants.SUBPATTERN:
+            if not _only_variable(av[-1]):
+                return False
+        elif op == _sre_constants.BRANCH:
+            if not all(_only_variable(branch) for branch in av[1]):
+                return False
+        else:  # a character, a class, an anchor: a fixed part
+            return False
+    return True
+
+
+def _varies(seq: Any) -> bool:
+    """``seq`` holds a repetition that can take more than one item."""
+    for op, av in seq:
+        if op in _REPEATS and av[1] > 1 and av[0] != av[1]:
+            return True
+        if op in _REPEATS and _varies(av[2]):
+            return True
+        if op == _sre_constants.SUBPATTERN and _varies(av[-1]):
+            return True
+        if op == _sre_constants.BRANCH and any(_varies(b) for b in av[1]):
+            return True
+    return False
+
+
 def _re(value: Any, operand: tuple[re.Pattern[str], ...]) -> bool:
     return isinstance(value, str) and any(p.search(value) for p in operand)
 
@@ -191,7 +276,7 @@ def _operand(op: str, raw: Any, where: str, lists: Mapping[str, tuple[Any, ...]]
     texts = tuple(str(x) for x in items)
     if kind == "regex":
         try:
-            return tuple(re.compile(t) for t in texts)
+            return tuple(safe_regex(t) for t in texts)
         except re.error as exc:
             raise ValueError(f"'{where}' has a bad regular expression: {exc}") from None
     return tuple(t.casefold() for t in texts) if op == "icontains" else texts

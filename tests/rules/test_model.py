@@ -422,3 +422,22 @@ def test_yaml_syntax_errors_point_where_the_mistake_is_and_say_how_to_fix_it(
 def test_an_error_in_a_where_written_over_lines_points_at_its_character(where, line) -> None:
     err = error_of(GOOD + where)
     assert (err.line, err.col) == (line, 12) and "compares text with a number" in err.message
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("{type: a.b}", "{type: a.b, attrs.name|re: '^(\\w+\\s?)*$'}"),
+        ("condition: {gte: 3}", "condition: {gte: 3}\nwhere: attrs.name matches '^(a+)+$'"),
+    ],
+)
+def test_a_regular_expression_that_can_backtrack_forever_is_refused(change) -> None:
+    """One 30-character value would hold its partition for minutes."""
+    err = error_of(GOOD.replace(*change))
+    assert "exponential time" in err.message, str(err)
+
+
+def test_ordinary_repetitions_are_accepted() -> None:
+    text = GOOD.replace("{type: a.b}", "{type: a.b, attrs.host|re: '^(?:[a-z]+\\.)*[a-z]+$'}")
+    assert parse_rule(text, "r.yaml").id == "r-one"
+
