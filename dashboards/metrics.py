@@ -28,7 +28,8 @@ WORKER_METRICS = FAUST_SENSOR_METRICS | frozenset(
         "riskloop_detector_score_bucket",  # histogram {rule}
         "riskloop_detector_threshold",  # gauge {rule}
         "riskloop_clue_upserts_total",  # {result=new|merged|duplicate}
-        "riskloop_rule_stats",  # gauge {rule, stat=emitted|suppressed|excepted|shadow|resolved}
+        # gauge {rule, stat=emitted|suppressed|excepted|shadow|resolved|learned|errors}
+        "riskloop_rule_stats",
         "riskloop_shadow_warnings_total",  # {rule}: experimental rules, never enqueued
         "riskloop_rules_reloads_total",  # {result=accepted|rejected}, no series before one
         "riskloop_ruleset_info",  # gauge {version}: 1 for the running rules folder's hash

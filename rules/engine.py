@@ -34,6 +34,7 @@ Examples:
 
 from __future__ import annotations
 
+import logging
 import pickle
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -50,6 +51,8 @@ ENGINE_KEY = ("__engine__", "clock")
 MODEL, META, SUP = "__model__", "__meta__", "\x00s:"
 WARNING_TYPE = "risk.warning"
 MAX_DEPTH = 3
+ERRORS_LOGGED = 5  # per rule and engine; later errors are counted only
+log = logging.getLogger(__name__)
 
 
 def warning_event(w: RiskWarning) -> Event:
@@ -162,7 +165,11 @@ class Engine:
                     self._clock_dirty = True
         n0 = len(out)
         for handler in self._by_type.get(ev.type, self._any_type):
-            ws = handler(ev)
+            try:  # free in CPython 3.11+ unless it raises
+                ws = handler(ev)
+            except Exception as exc:  # one rule's fault never blinds the others
+                self._rule_failed(handler, ev, exc)
+                continue
             if ws:
                 out.extend(ws)
         if self._on_warnings and len(out) > n0:
@@ -177,6 +184,26 @@ class Engine:
             else:
                 self.watermark_ms = target
         return out
+
+    def _rule_failed(self, handler: Any, ev: Event, exc: Exception) -> None:
+        """Count a rule's error on an event (``errors`` in its stats) and log the first few;
+        the other rules still see the event."""
+        runner = next(r for r in self.runners if r.on_event is handler)
+        stats = self.stats[runner.rule.id]
+        stats["errors"] += 1
+        if stats["errors"] <= ERRORS_LOGGED:
+            log.error(
+                "rule %s failed on event %s (%s): %s: %s%s",
+                runner.rule.id,
+                ev.id,
+                ev.type,
+                type(exc).__name__,
+                exc,
+                "; later errors of this rule are only counted"
+                if stats["errors"] == ERRORS_LOGGED
+                else "",
+                exc_info=stats["errors"] == 1,
+            )
 
     def advance_to(self, wm_ms: int) -> list[RiskWarning]:
         """Move the watermark forward (never back) and fire what it passes."""

@@ -41,7 +41,7 @@ from streams.state import PartitionEngines, PartitionState
 from streams.topics import Topics
 
 log = logging.getLogger("riskloop.worker")
-RULE_STATS = ("emitted", "suppressed", "excepted", "shadow", "resolved", "learned")
+RULE_STATS = ("emitted", "suppressed", "excepted", "shadow", "resolved", "learned", "errors")
 KIND_HEADER, VERDICT = "riskloop-kind", b"verdict"
 
 

@@ -176,3 +176,25 @@ def test_state_of_a_window():
     assert eng.state_of("visits", "c1")["events"] == 2
     with pytest.raises(KeyError):
         eng.state_of("nope", "c1")
+
+
+def test_a_rule_that_fails_on_an_event_does_not_blind_the_others(monkeypatch, caplog):
+    """A stand-in fault (the match evaluator is made to raise for one rule): the other rule
+    on the same event still fires, and the failure is counted and logged, not raised."""
+    from rules.kinds.match import MatchEvaluator
+
+    real = MatchEvaluator.on_event
+
+    def faulty(self, event, st):
+        if self.rule.id == "broken-one":
+            raise ZeroDivisionError("a bug in a rule")
+        return real(self, event, st)
+
+    monkeypatch.setattr(MatchEvaluator, "on_event", faulty)
+    text = "id: {}\ntitle: t\ntype: match\nmatch: {{type: a.b}}\ngroup_by: [attrs.k]\n"
+    eng = engine(text.format("broken-one"), text.format("healthy-one"))
+    out = feed(eng, [ev(T0 + i * MIN, k=f"k{i}") for i in range(7)])
+    assert [w.rule_id for w in out] == ["healthy-one"] * 7
+    assert eng.stats["broken-one"]["errors"] == 7
+    logged = [r for r in caplog.records if "rule broken-one failed" in r.getMessage()]
+    assert len(logged) == 5 and "only counted" in logged[-1].getMessage()

@@ -440,4 +440,3 @@ def test_a_regular_expression_that_can_backtrack_forever_is_refused(change) -> N
 def test_ordinary_repetitions_are_accepted() -> None:
     text = GOOD.replace("{type: a.b}", "{type: a.b, attrs.host|re: '^(?:[a-z]+\\.)*[a-z]+$'}")
     assert parse_rule(text, "r.yaml").id == "r-one"
-
