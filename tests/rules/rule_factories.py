@@ -35,3 +35,12 @@ def ev(ts_ms: int, type: str = "a.b", **attrs: Any) -> Event:
 def feed(eng: Engine, events: list[Event]) -> list[RiskWarning]:
     """Process events in order; all warnings they raise."""
     return [w for e in events for w in eng.process(e)]
+
+
+def export_anomaly_rule(detector: str, threshold: str) -> str:
+    """An ``anomaly`` rule over ``data.export`` row counts per account (``attrs.rows``)."""
+    return (
+        "id: odd-exports\ntitle: unusual export size\ntype: anomaly\n"
+        "match: {type: data.export}\ngroup_by: [attrs.account]\n"
+        f'detector: {detector}\nfeatures: ["value:attrs.rows"]\nthreshold: {threshold}\n'
+    )

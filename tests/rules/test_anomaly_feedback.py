@@ -6,22 +6,14 @@ from __future__ import annotations
 import random
 
 import pytest
+from rule_factories import export_anomaly_rule
 
 from riskloop.testing import make_event
 from rules import RuleSet
 from rules.engine import Engine
 from rules.model import parse_rule
 
-RULE = """\
-id: odd-exports
-title: unusual export size
-type: anomaly
-match: {type: data.export}
-group_by: [attrs.account]
-detector: {name: gaussian}
-features: ["value:attrs.rows"]
-threshold: {quantile: 0.95, min_samples: 50, cooldown: 1m}
-"""
+RULE = export_anomaly_rule("{name: gaussian}", "{quantile: 0.95, min_samples: 50, cooldown: 1m}")
 T0 = 1772414100000
 ODD = {"value:attrs.rows": 400.0}
 

@@ -6,21 +6,16 @@ from __future__ import annotations
 
 import random
 
+from rule_factories import export_anomaly_rule
+
 from riskloop.testing import make_event
 from rules import RuleSet
 from rules.engine import Engine
 from rules.model import parse_rule
 
-RULE = """\
-id: odd-exports
-title: unusual export size
-type: anomaly
-match: {type: data.export}
-group_by: [attrs.account]
-detector: {name: gaussian, params: {warmup: 30}}
-features: ["value:attrs.rows"]
-threshold: {quantile: 0.99, min_samples: 100, cooldown: 6h%s}
-"""
+RULE = export_anomaly_rule(
+    "{name: gaussian, params: {warmup: 30}}", "{quantile: 0.99, min_samples: 100, cooldown: 6h%s}"
+)
 T0 = 1772414100000
 MIN = 60_000
 
