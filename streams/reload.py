@@ -26,11 +26,10 @@ for _result in ("accepted", "rejected"):  # series exist at zero: increase() cou
 
 
 def folder_files(folder: Path) -> list[tuple[str, bytes]]:
-    """Every YAML file of a rules folder (recursively): path inside the folder, bytes."""
-    return [
-        (str(path.relative_to(folder)), path.read_bytes())
-        for path in sorted(folder.rglob("*.yaml"))
-    ]
+    """Every YAML file of a rules folder (recursively): path inside the folder, bytes.
+    ``.yml`` files count too, so adding one is a change the loader then refuses by name."""
+    paths = [*folder.rglob("*.yaml"), *folder.rglob("*.yml")]
+    return [(str(path.relative_to(folder)), path.read_bytes()) for path in sorted(paths)]
 
 
 def digest_files(files: Iterable[tuple[str, bytes]]) -> str:

@@ -88,3 +88,12 @@ def test_a_fault_of_the_loader_itself_rejects_the_set_and_keeps_the_old_one(
     assert watcher.poll() is None and watcher.ruleset is running
     assert "could not be loaded" in caplog.text and "loader bug" in caplog.text
     assert watcher.poll() is None  # the same content is not tried again
+
+
+def test_a_yml_file_added_to_the_folder_is_a_change_and_is_refused_by_name(tmp_path, caplog):
+    folder = tmp_path / "rules"
+    shutil.copytree(LIBRARY, folder)
+    watcher = RuleWatcher(folder, running := load_rules(folder))
+    (folder / "probe.yml").write_text(EXTRA)
+    assert watcher.poll() is None and watcher.ruleset is running
+    assert "probe.yml:1:1: rule files end in .yaml" in caplog.text
