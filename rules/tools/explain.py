@@ -218,7 +218,9 @@ def _show(value: Any, name: str = "") -> str:
         return "(" + ", ".join(_show(v) for v in value) + ")"
     if isinstance(value, dict):
         pairs = [f"{k!r}: {_show(v)}" for k, v in list(value.items())[:_MAX_ITEMS]]
-        more = f", … {len(value) - _MAX_ITEMS} more" if len(value) > _MAX_ITEMS else ""
+        if len(value) <= _MAX_ITEMS:
+            return "{" + ", ".join(pairs) + "}"
+        more = f", … {len(value) - _MAX_ITEMS} more"
         return f"{len(value)} entries: {{" + ", ".join(pairs) + more + "}"
     if isinstance(value, list | Iterable) and not isinstance(value, str | bytes | dict):
         items = list(value)
