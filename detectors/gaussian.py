@@ -61,6 +61,8 @@ class GaussianDetector:
         4.0
     """
 
+    warmup = 2  # class default: a model saved before the parameter existed restores as before
+
     def __init__(
         self,
         window: int = 1000,

@@ -55,6 +55,8 @@ class AdaptiveThreshold:
         (False, True)
     """
 
+    min_score: float | None = None  # class default, for thresholds saved before it existed
+
     def __init__(
         self,
         q: float = 0.995,

@@ -168,7 +168,8 @@ class Engine:
             try:  # free in CPython 3.11+ unless it raises
                 ws = handler(ev)
             except Exception as exc:  # one rule's fault never blinds the others
-                self._rule_failed(handler, ev, exc)
+                runner = next(r for r in self.runners if r.on_event is handler)
+                self._rule_failed(runner, f"event {ev.id} ({ev.type})", exc)
                 continue
             if ws:
                 out.extend(ws)
@@ -183,20 +184,19 @@ class Engine:
                 out.extend(self.advance_to(target))
             else:
                 self.watermark_ms = target
+                self._clock_dirty = True
         return out
 
-    def _rule_failed(self, handler: Any, ev: Event, exc: Exception) -> None:
-        """Count a rule's error on an event (``errors`` in its stats) and log the first few;
-        the other rules still see the event."""
-        runner = next(r for r in self.runners if r.on_event is handler)
+    def _rule_failed(self, runner: Runner, what: str, exc: Exception) -> None:
+        """Count a rule's error (``errors`` in its stats) and log the first few; the other
+        rules carry on. ``what`` says on what it failed (an event, the watermark)."""
         stats = self.stats[runner.rule.id]
         stats["errors"] += 1
         if stats["errors"] <= ERRORS_LOGGED:
             log.error(
-                "rule %s failed on event %s (%s): %s: %s%s",
+                "rule %s failed on %s: %s: %s%s",
                 runner.rule.id,
-                ev.id,
-                ev.type,
+                what,
                 type(exc).__name__,
                 exc,
                 "; later errors of this rule are only counted"
@@ -213,7 +213,13 @@ class Engine:
         self._clock_dirty = True
         out: list[RiskWarning] = []
         for owner in self._wake.due_owners(wm_ms):
-            out.extend(self.runners[owner].on_watermark(wm_ms))
+            runner = self.runners[owner]
+            try:
+                out.extend(runner.on_watermark(wm_ms))
+            except Exception as exc:
+                self._rule_failed(runner, f"the watermark at {iso(wm_ms)}", exc)
+                runner.timers.report()  # what is still due wakes it again
+                runner.sup_timers.report()
         if self._on_warnings and out:
             out.extend(self._feed(out, 0))
         return out
@@ -238,7 +244,10 @@ class Engine:
                 if r.rule.id == w.rule_id or (shadow and not r.rule.shadow):
                     continue
                 ev = ev or warning_event(w)
-                derived.extend(r.on_event(ev))
+                try:
+                    derived.extend(r.on_event(ev))
+                except Exception as exc:
+                    self._rule_failed(r, f"warning {w.id} of {w.rule_id}", exc)
         if derived:
             derived.extend(self._feed(derived, depth + 1))
         return derived

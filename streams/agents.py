@@ -270,6 +270,9 @@ async def _advance_idle(
         _observe(st)
         if st.pending and engines.due(st, now):
             _checkpoint_quiet_partition(engines, st, now)
+        if engines.seeding:  # events of every partition wait behind the seed: not idle
+            st.last_event = st.last_idle_tick = now
+            continue
         await emit.warnings(_release_quiet_topics(st, now, idle_after_s, caught_up))
         if now - st.last_event < idle_after_s or st.clock.holding():
             continue

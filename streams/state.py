@@ -97,6 +97,9 @@ class PartitionEngines:
         self.checkpoint_interval_s = checkpoint_interval_s
         self.parts: dict[int, PartitionState] = {}
         self._revocations: dict[int, int] = {}  # partition -> times revoked
+        # Seeds being learned now. The one agent waits on it for every partition, so while it
+        # runs no partition may advance by wall time: their events are queued, not missing.
+        self.seeding = 0
 
     def get(self, partition: int) -> PartitionState:
         st = self.parts.get(partition)
@@ -117,7 +120,11 @@ class PartitionEngines:
         st, fresh = self._restore(partition)
         if fresh and self.seed is not None:
             revoked, ruleset = self._revocations.get(partition, 0), self.ruleset
-            await asyncio.to_thread(st.engine.seed, self.seed(partition))
+            self.seeding += 1
+            try:
+                await asyncio.to_thread(st.engine.seed, self.seed(partition))
+            finally:
+                self.seeding -= 1
             if self._revocations.get(partition, 0) != revoked:
                 return None
             if partition in self.parts:  # another caller finished first; keep one engine

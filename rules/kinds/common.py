@@ -150,7 +150,10 @@ def top_values(rows: Any, fields: tuple[str, ...], n: int) -> dict[str, list[lis
 
     >>> top_values([("a", 1), ("b", 1), ("a", 2)], ("x", "y"), 1)
     {'x': [['a', 2]], 'y': [[1, 2]]}
+    >>> top_values((r for r in [("a", 1), ("a", 1)]), ("x", "y"), 1)  # any iterable, read once
+    {'x': [['a', 2]], 'y': [[1, 2]]}
     """
+    rows = list(rows)
     out: dict[str, list[list[Any]]] = {}
     for i, name in enumerate(fields):
         counts: dict[Any, int] = {}

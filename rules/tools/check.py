@@ -167,12 +167,12 @@ def _without_duplicate_ids(errors: list[RuleError], issues: list[Issue]) -> list
     ]
 
 
-def format_text(report: CheckReport) -> str:
+def format_text(report: CheckReport, fail_on: str = "error") -> str:
     lines = [str(e) for e in sorted(report.errors, key=lambda e: (e.path, e.line, e.col))]
     lines += [str(i) for i in report.issues]
     plural = {"error": "errors", "warning": "warnings", "info": "info"}
     counts = ", ".join(f"{report.count(s)} {plural[s]}" for s in SEVERITIES)
-    verdict = "FAILED" if report.failed() else "ok"
+    verdict = "FAILED" if report.failed(fail_on) else "ok"
     lines.append(
         f"{report.folder}: {report.rules} rules loaded, "
         f"{len(report.errors)} parse errors, {counts}: {verdict}"
@@ -180,11 +180,11 @@ def format_text(report: CheckReport) -> str:
     return "\n".join(lines)
 
 
-def format_json(report: CheckReport) -> str:
+def format_json(report: CheckReport, fail_on: str = "error") -> str:
     doc = {
         "folder": report.folder,
         "rules": report.rules,
-        "ok": not report.failed(),
+        "ok": not report.failed(fail_on),
         "errors": [
             {"path": e.path, "line": e.line, "col": e.col, "message": e.message}
             for e in report.errors

@@ -49,7 +49,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     if retention_ms is None:  # RISKLOOP_STATE_RETENTION_DAYS, 400 by default
         retention_ms = Settings.from_env().state_retention_days * 86_400_000
     report = check_folder(args.dir, today=args.today or date.today(), retention_ms=retention_ms)
-    print(format_json(report) if args.format == "json" else format_text(report))
+    shown = format_json if args.format == "json" else format_text
+    print(shown(report, args.fail_on))
     return FAILED if report.failed(args.fail_on) else OK
 
 

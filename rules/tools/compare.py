@@ -108,14 +108,10 @@ def compare(
     other fields differ (reported field by field). ``elsewhere`` (warnings of the other
     check intervals) only feeds the hint of a missing warning.
     """
-    unused = list(actual)
-    pending: list[ExpectedWarning] = []
-    for exp in expected:
-        hit = next((w for w in unused if _same(exp, w) and not mismatches(exp, w)), None)
-        if hit is None:
-            pending.append(exp)
-        else:
-            unused.remove(hit)
+    pairs = _full_matches(expected, actual)
+    taken = set(pairs.values())
+    unused = [w for j, w in enumerate(actual) if j not in taken]
+    pending = [exp for i, exp in enumerate(expected) if i not in pairs]
     problems = []
     for exp in pending:
         near = next((w for w in unused if _same(exp, w)), None)
@@ -126,6 +122,36 @@ def compare(
             problems.append(f"~ differs     {_ident(exp)}: " + "; ".join(mismatches(exp, near)))
     problems += [f"+ unexpected  {describe(w)}" for w in unused]
     return problems
+
+
+def _full_matches(
+    expected: Sequence[ExpectedWarning], actual: Sequence[RiskWarning]
+) -> dict[int, int]:
+    """As many (expected, actual) pairs that match fully as possible, whatever the order
+    they are listed in: expected index -> actual index (augmenting paths, Kuhn's method).
+
+    Two warnings of one identity at one check (a high, then a critical) pair with two
+    expectations in either order.
+    """
+    fits = [
+        [j for j, w in enumerate(actual) if _same(exp, w) and not mismatches(exp, w)]
+        for exp in expected
+    ]
+    owner: dict[int, int] = {}  # actual index -> expected index
+
+    def place(i: int, seen: set[int]) -> bool:
+        for j in fits[i]:
+            if j in seen:
+                continue
+            seen.add(j)
+            if j not in owner or place(owner[j], seen):
+                owner[j] = i
+                return True
+        return False
+
+    for i in range(len(expected)):
+        place(i, set())
+    return {i: j for j, i in owner.items()}
 
 
 def _same(exp: ExpectedWarning, w: RiskWarning) -> bool:

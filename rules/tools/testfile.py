@@ -293,6 +293,21 @@ def _check(node: _Node, start_ms: int | None) -> Check:
     return Check(at_ms, tuple(items), node.pos[0])
 
 
+def _regexes(value: Any) -> Any:
+    """``re:...`` texts as compiled patterns, at any depth (details, lists, tags).
+
+    >>> _regexes({"fields": {"attrs.channel": "re:^onl"}, "n": ["re:x", 1]})["n"][0].pattern
+    'x'
+    """
+    if isinstance(value, str) and value.startswith("re:"):
+        return re.compile(value[3:])
+    if isinstance(value, dict):
+        return {k: _regexes(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_regexes(v) for v in value]
+    return value
+
+
 def _expected(node: _Node, start_ms: int | None) -> ExpectedWarning:
     allowed = (
         *IDENTITY,
@@ -309,9 +324,9 @@ def _expected(node: _Node, start_ms: int | None) -> ExpectedWarning:
             continue
         if name == "ts":
             name, value = "ts_ms", node.at("ts", start_ms)
-        elif isinstance(value, str) and value.startswith("re:"):
+        else:
             try:
-                value = re.compile(value[3:])
+                value = _regexes(value)
             except re.error as exc:
                 raise node.fail(name, f"'{name}' has a bad regular expression: {exc}") from None
         fields.append((name, value))

@@ -33,6 +33,7 @@ Examples:
 
 from __future__ import annotations
 
+import glob
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -124,10 +125,19 @@ def load_test_rules(spec: RuleTestSpec) -> RuleSet:
     """The rules a test file names, relative to the file; raises RuleSetError."""
     base = Path(spec.path).parent
     if spec.rules_dir is not None:
-        return load_rules(base / spec.rules_dir)
+        folder = base / spec.rules_dir
+        if not folder.is_dir():
+            message = (
+                f"rules folder {spec.rules_dir!r} not found: paths are relative to the test file"
+            )
+            raise RuleSetError([RuleError(spec.path, spec.rules_line, 1, message)])
+        return load_rules(folder)
     wanted: list[Path] = []
     for pattern in spec.rule_files:
-        found = sorted(base.glob(pattern)) if any(c in pattern for c in "*?[") else [base / pattern]
+        if any(c in pattern for c in "*?["):  # relative or absolute, like a shell would
+            found = sorted(Path(p) for p in glob.glob(str(base / pattern)))
+        else:
+            found = [base / pattern]
         missing = [p for p in found if not p.is_file()] or ([] if found else [base / pattern])
         if missing:
             message = f"rule file {pattern!r} not found: paths are relative to the test file"

@@ -83,3 +83,18 @@ def test_gaussian_warmup_leaves_a_young_feature_out_of_the_score() -> None:
     assert det.score_one({"count": 2.0, "hour": 12.0}) < 3  # count not judged yet
     det.learn_one({"count": 1.0, "hour": 12.0})
     assert det.score_one({"count": 2.0, "hour": 12.0}) == pytest.approx(100.0)  # now it is
+
+
+def test_models_saved_before_warmup_and_min_score_existed_still_restore() -> None:
+    """A rule whose file did not change keeps its saved model across an upgrade."""
+    import pickle
+
+    from detectors.thresholds import AdaptiveThreshold
+
+    det, thr = GaussianDetector(), AdaptiveThreshold(q=0.9, min_samples=3)
+    for v in (1.0, 2.0, 3.0, 2.0):
+        det.learn_one({"v": v})
+        thr.update(v)
+    del det.__dict__["warmup"], thr.__dict__["min_score"]  # as an older version pickled them
+    det, thr = pickle.loads(pickle.dumps(det)), pickle.loads(pickle.dumps(thr))
+    assert det.score_one({"v": 9.0}) > 5 and thr.classify(9.0)

@@ -198,3 +198,39 @@ def test_a_rule_that_fails_on_an_event_does_not_blind_the_others(monkeypatch, ca
     assert eng.stats["broken-one"]["errors"] == 7
     logged = [r for r in caplog.records if "rule broken-one failed" in r.getMessage()]
     assert len(logged) == 5 and "only counted" in logged[-1].getMessage()
+
+
+def test_a_rule_failing_on_the_watermark_or_on_warnings_does_not_stop_the_others(monkeypatch):
+    """Stand-in faults again: one deadline rule raises when the watermark reaches it, one
+    rule over warnings raises on every warning; the healthy rules' warnings still come."""
+    from rules.kinds.absence import AbsenceEvaluator
+    from rules.kinds.match import MatchEvaluator
+
+    real_wm, real_ev = AbsenceEvaluator.on_watermark, MatchEvaluator.on_event
+
+    def faulty_wm(self, wm_ms, st):
+        if self.rule.id == "broken-deadline":
+            raise KeyError("a bug in a rule")
+        return real_wm(self, wm_ms, st)
+
+    def faulty_ev(self, event, st):
+        if self.rule.id == "broken-over-warnings":
+            raise ValueError("a bug in a rule")
+        return real_ev(self, event, st)
+
+    monkeypatch.setattr(AbsenceEvaluator, "on_watermark", faulty_wm)
+    monkeypatch.setattr(MatchEvaluator, "on_event", faulty_ev)
+    deadline = (
+        "id: {}\ntitle: t\ntype: absence\ngroup_by: [attrs.k]\nanchor: {{type: a.b}}\n"
+        "fulfilled_by: {{type: a.c}}\ndeadline: {{after: 1h}}\n"
+    )
+    over = (
+        "id: broken-over-warnings\ntitle: t\ntype: match\nsource: warnings\n"
+        "match: {attrs.rule_id: healthy-deadline}\ngroup_by: [attrs.key]\n"
+    )
+    eng = engine(deadline.format("broken-deadline"), deadline.format("healthy-deadline"), over)
+    feed(eng, [ev(T0, k="k1")])
+    out = eng.advance_to(T0 + 2 * HOUR)
+    assert [(w.rule_id, w.stage) for w in out] == [("healthy-deadline", "overdue")]
+    assert eng.stats["broken-deadline"]["errors"] == 1
+    assert eng.stats["broken-over-warnings"]["errors"] == 1

@@ -178,7 +178,11 @@ def test_cli_check_exit_codes(cli, write_files, capsys, tmp_path):
         "warn", {"a.yaml": SURGE.replace("status: experimental", "status: stable")}
     )
     assert cli(["rules", "check", str(untested)]) == 0
+    assert capsys.readouterr().out.rstrip().endswith(": ok")
     assert cli(["rules", "check", str(untested), "--fail-on", "warning"]) == 1
+    assert capsys.readouterr().out.rstrip().endswith(": FAILED")  # says what the exit code says
+    assert cli(["rules", "check", str(untested), "--fail-on", "warning", "--format", "json"]) == 1
+    assert json.loads(capsys.readouterr().out)["ok"] is False
     assert cli(["rules", "check", str(tmp_path / "nowhere")]) == 2
     assert "not found" in capsys.readouterr().err
 

@@ -321,3 +321,30 @@ def test_test_files_raise_only_typed_errors_and_never_crash_the_runner(doc):
     for test in spec.tests:
         result = run_test(ruleset, test)
         assert all(isinstance(p, str) and p.startswith("at ") for p in result.problems)
+
+
+BULK = f"""\
+rule_files: ['{LIBRARY}/staff-bulk*.yaml']
+defaults: {{type: data.access, region: '330106', account: stf-9, entity: 'staff:stf-9',
+  dataset: household, purpose: case}}
+tests:
+  - name: a high then a critical warning, expected in either order
+    start: '2026-03-02T09:00:00+08:00'
+    input:
+      - {{at: +0m, repeat: {{every: 10s, times: 130}}, citizen: 'cit-{{n}}'}}
+    expect:
+      - at: +1h
+        warnings:
+          - {{rule: staff-bulk-access, key: stf-9}}
+          - {{rule: staff-bulk-access, key: stf-9, severity: high,
+              details: {{top: {{attrs.purpose: [['re:^ca', 60]]}}}}}}
+"""
+
+
+def test_same_identity_warnings_pair_in_any_order_and_re_works_at_any_depth(write_files):
+    """Also: an absolute glob in rule_files."""
+    path = write_files("tests", {"bulk.yaml": BULK}) / "bulk.yaml"
+    result = run_file(path)
+    assert result.errors == []
+    [r] = result.results
+    assert r.ok, r.problems

@@ -94,22 +94,17 @@ def test_the_held_clock_survives_a_checkpoint():
     assert [w.key for w in fired] == ["c-1"]
 
 
-def test_an_idle_partition_fires_its_deadline_as_wall_time_passes():
-    """The worker's once-a-second timer: both topics caught up and quiet, the partition idle
-    for an hour of wall time -> event time moves an hour on and the deadline fires."""
-    import asyncio
+class Emit:  # what the worker's timer hands to risk.warnings
+    def __init__(self) -> None:
+        self.sent: list = []
+
+    async def warnings(self, ws: list) -> None:
+        self.sent.extend(ws)
+
+
+def idle_for_an_hour(pe: PartitionEngines):
     import time
 
-    from streams.agents import _advance_idle
-
-    class Emit:  # what the timer hands to risk.warnings
-        def __init__(self) -> None:
-            self.sent: list = []
-
-        async def warnings(self, ws: list) -> None:
-            self.sent.extend(ws)
-
-    pe = engines({})
     st = pe.get(0)
     process_held(st.engine, st.clock, REGULATORY, regulatory(T0, "inspection.finding"))
     process_held(st.engine, st.clock, SERVICE, service(T0 + 10 * 60_000))
@@ -117,6 +112,34 @@ def test_an_idle_partition_fires_its_deadline_as_wall_time_passes():
     long_ago = time.monotonic() - 3600
     st.last_event = st.last_idle_tick = long_ago
     st.last_seen = {REGULATORY: long_ago, SERVICE: long_ago}
+    return st
+
+
+def test_no_partition_moves_by_wall_time_while_a_seed_is_learned():
+    """The agent is busy seeding another partition: this one's events are queued behind it,
+    so its quiet is not idleness and its deadline must not fire."""
+    import asyncio
+
+    from streams.agents import _advance_idle
+
+    pe = engines({})
+    st = idle_for_an_hour(pe)
+    before = st.engine.watermark_ms
+    pe.seeding = 1
+    emit = Emit()
+    asyncio.run(_advance_idle(pe, emit, 5.0, lambda topic, p, offset: True))  # type: ignore[arg-type]
+    assert emit.sent == [] and st.engine.watermark_ms == before
+
+
+def test_an_idle_partition_fires_its_deadline_as_wall_time_passes():
+    """The worker's once-a-second timer: both topics caught up and quiet, the partition idle
+    for an hour of wall time -> event time moves an hour on and the deadline fires."""
+    import asyncio
+
+    from streams.agents import _advance_idle
+
+    pe = engines({})
+    st = idle_for_an_hour(pe)
     emit = Emit()
     asyncio.run(_advance_idle(pe, emit, 5.0, lambda topic, p, offset: True))  # type: ignore[arg-type]
     assert [w.key for w in emit.sent] == ["c-1"]
