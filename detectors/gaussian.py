@@ -75,7 +75,9 @@ class GaussianDetector:
         self.clip = float(_check_positive("clip", clip, whole=False))
         self.grace = int(_check_positive("grace", grace, whole=True))
         self.min_std = float(_check_positive("min_std", min_std, whole=False))
-        self.warmup = max(2, int(_check_positive("warmup", warmup, whole=True)))
+        self.warmup = int(_check_positive("warmup", warmup, whole=True))
+        if self.warmup < 2:
+            raise ValueError(f"warmup must be 2 or more (a spread needs two samples), got {warmup}")
         # feature name -> [n, mean, variance]; plain lists pickle small and fast.
         self._stats: dict[str, list[float]] = {}
 

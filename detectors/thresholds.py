@@ -110,6 +110,11 @@ class AdaptiveThreshold:
         False in warm-up or for NaN."""
         if self.min_score is not None and not score >= self.min_score:
             return False
+        return self.above_quantile(score)
+
+    def above_quantile(self, score: float) -> bool:
+        """True if ``score`` is above the current quantile, whatever ``min_score`` says: what
+        the detector should not learn as normal (a tail below the floor stays out too)."""
         threshold = self.value
         return threshold is not None and score > threshold
 

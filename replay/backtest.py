@@ -229,7 +229,11 @@ def _checked_label(label: Any, where: str) -> dict[str, Any]:
             ' (a label is {"scenario", "key", "start", "end"})'
         )
     for name in ("start", "end"):
+        if isinstance(label[name], float) and label[name].is_integer():
+            label[name] = int(label[name])  # epoch ms written as 1.7e12
         try:
+            if isinstance(label[name], bool):
+                raise TypeError("a boolean")
             label_window_ms({"start": label[name], "end": label[name]})
         except (ValueError, TypeError):
             raise LabelsError(

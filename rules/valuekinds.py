@@ -177,6 +177,8 @@ def satisfiable(parts: list[tuple[str, Any]]) -> bool:
     True
     >>> satisfiable([("eq", 3.0), ("outside", (2.0, 4.0))]), satisfiable([("eq", 3.0), ("ne", 3.0)])
     (False, False)
+    >>> satisfiable([("gte", 2.0), ("lte", 4.0), ("outside", (1.0, 5.0))])
+    False
     """
     lo, lo_open, hi, hi_open = -math.inf, False, math.inf, False
     for op, v in parts:
@@ -198,11 +200,11 @@ def satisfiable(parts: list[tuple[str, Any]]) -> bool:
                 hi, hi_open = v[1], False
     if lo > hi or (lo == hi and (lo_open or hi_open)):
         return False
+    for op, v in parts:  # an 'outside' range that covers the whole interval leaves nothing
+        if op == "outside" and v[0] <= lo and hi <= v[1]:
+            return False
     if lo == hi:  # a single value: it must pass the exclusions too
-        return all(
-            (op != "ne" or lo != v) and (op != "outside" or lo < v[0] or lo > v[1])
-            for op, v in parts
-        )
+        return all(op != "ne" or lo != v for op, v in parts)
     return True
 
 
@@ -220,7 +222,7 @@ def _operand(op: str, value: Any, reader: Reader) -> Any:
         if value[0] > value[1]:
             raise reader.fail(op, f"'{op}' needs the low end first, like {op}: [1, 5]")
         return (float(value[0]), float(value[1]))
-    if not num(value):
+    if not num(value) or value != value:
         raise reader.fail(op, f"'{op}' needs a number, got {value!r}")
     return float(value)
 

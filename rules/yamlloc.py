@@ -89,7 +89,7 @@ def _construct(loader: _Loader, node: yaml.Node) -> Any:
             loader.name,
             line,
             col,
-            f"{raw!r} is not {word} ({exc or type(exc).__name__}): correct it, "
+            f"{raw!r} is not {word} ({str(exc) or type(exc).__name__}): correct it, "
             "or quote it to keep it as text",
         ) from None
 

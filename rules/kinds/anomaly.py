@@ -86,12 +86,14 @@ class AnomalyEvaluator:
         key_state = st.keys.get(key) or {}
         x = self.extractor.extract(key_state, ev.ts_ms, ev)
         score = model.detector.score_one(x)
-        flagged = model.threshold.classify(score)
+        threshold = model.threshold
+        above = threshold.above_quantile(score)
+        flagged = above and (threshold.min_score is None or score >= threshold.min_score)
         last = key_state.get(LAST_FLAG)
         cooling = last is not None and ev.ts_ms - last < self.spec.cooldown_ms
         if not (flagged and cooling):
-            model.threshold.update(score)
-        if not flagged:
+            threshold.update(score)
+        if not above:  # the quantile's tail is never learned as normal, floor or not
             model.detector.learn_one(x)
         model.last_score = score
         st.model_dirty = True
