@@ -25,6 +25,7 @@ Examples:
 from __future__ import annotations
 
 import re
+import re._compiler as _sre_compiler
 import re._constants as _sre_constants
 import re._parser as _sre_parser
 from collections.abc import Callable, Mapping
@@ -133,6 +134,13 @@ def _icontains(value: Any, operand: tuple[str, ...]) -> bool:
     return isinstance(value, str) and any(o in value.casefold() for o in operand)
 
 
+_ONE_CHAR = (
+    _sre_constants.LITERAL,
+    _sre_constants.NOT_LITERAL,
+    _sre_constants.IN,
+    _sre_constants.ANY,
+    _sre_constants.CATEGORY,
+)
 _REPEATS = (
     _sre_constants.MAX_REPEAT,
     _sre_constants.MIN_REPEAT,
@@ -162,13 +170,20 @@ def safe_regex(text: str) -> re.Pattern[str]:
 
 
 def _nested_repeat(tree: Any) -> bool:
-    """An unbounded repetition whose body is nothing but variable-length parts (``(a+)+``,
-    ``(x*y?)*``): a value can be split between its iterations in exponentially many ways.
-    A body with a fixed part (``(?:[a-z]+\\.)*``, ``((a|b)c+)*``) splits one way only."""
+    """An unbounded repetition whose body can split a value between its iterations in
+    many ways (``(a+)+``, ``(x*y?)*``, ``(a+|b)+``, ``(.*a)+``): exponential backtracking.
+    A body with a separator, a single character its variable parts cannot take
+    (``(?:[a-z]+\\.)*``, ``((a|b)c+)*``), splits one way only; possessive parts never
+    backtrack."""
     for op, av in tree:
         if op in _REPEATS:
             _lo, hi, sub = av
-            if hi == _sre_constants.MAXREPEAT and _only_variable(sub) and _varies(sub):
+            if (
+                op != _sre_constants.POSSESSIVE_REPEAT
+                and hi == _sre_constants.MAXREPEAT
+                and _varies(sub)
+                and not _separated(sub)
+            ):
                 return True
             inner = [sub]
         elif op == _sre_constants.SUBPATTERN:
@@ -184,31 +199,46 @@ def _nested_repeat(tree: Any) -> bool:
     return False
 
 
-def _only_variable(seq: Any) -> bool:
-    """Every part of ``seq`` is a repetition of variable count (or a group of those)."""
+# Characters tried to see what a one-character part matches (ASCII, a CJK one, a newline).
+_PROBE = [chr(c) for c in range(32, 127)] + ["\n", "\t", "中"]
+
+
+def _chars(sub: Any) -> set[str]:
+    """The probe characters a one-character pattern (a parsed subpattern) matches."""
+    pattern = _sre_compiler.compile(sub)
+    return {c for c in _PROBE if pattern.fullmatch(c)}
+
+
+def _separated(seq: Any) -> bool:
+    """``seq`` (a repeated body) holds one character none of its variable parts can take."""
+    while len(seq) == 1 and seq[0][0] == _sre_constants.SUBPATTERN:  # (body)+: the body
+        seq = seq[0][1][-1]
+    taken: set[str] = set()
+    singles = []
     for op, av in seq:
-        if op in _REPEATS:
-            lo, hi, _sub = av
-            if lo == hi:
-                return False
-        elif op == _sre_constants.SUBPATTERN:
-            if not _only_variable(av[-1]):
-                return False
-        elif op == _sre_constants.BRANCH:
-            if not all(_only_variable(branch) for branch in av[1]):
-                return False
-        else:  # a character, a class, an anchor: a fixed part
-            return False
-    return True
+        if op == _sre_constants.SUBPATTERN and len(av[-1]) == 1 and av[-1][0][0] in _ONE_CHAR:
+            op, av = av[-1][0]  # (a|b) is one character too
+        if op in _REPEATS and av[0] != av[1] and op != _sre_constants.POSSESSIVE_REPEAT:
+            body = av[2]
+            if len(body) == 1 and body[0][0] in _ONE_CHAR:
+                taken |= _chars(body)
+            else:
+                return False  # a repeated group: no single character separates it
+        elif op in _ONE_CHAR:
+            singles.append(_sre_parser.SubPattern(seq.state, [(op, av)]))
+        elif op in (_sre_constants.SUBPATTERN, _sre_constants.BRANCH) and _varies([(op, av)]):
+            return False  # a group that varies by itself: treat the body as ambiguous
+    return any(not (_chars(one) & taken) for one in singles)
 
 
 def _varies(seq: Any) -> bool:
-    """``seq`` holds a repetition that can take more than one item."""
+    """``seq`` holds a repetition that can take more than one item (and backtrack)."""
     for op, av in seq:
-        if op in _REPEATS and av[1] > 1 and av[0] != av[1]:
-            return True
-        if op in _REPEATS and _varies(av[2]):
-            return True
+        if op in _REPEATS and op != _sre_constants.POSSESSIVE_REPEAT:
+            if av[1] > 1 and av[0] != av[1]:
+                return True
+            if _varies(av[2]):
+                return True
         if op == _sre_constants.SUBPATTERN and _varies(av[-1]):
             return True
         if op == _sre_constants.BRANCH and any(_varies(b) for b in av[1]):

@@ -440,3 +440,29 @@ def test_a_regular_expression_that_can_backtrack_forever_is_refused(change) -> N
 def test_ordinary_repetitions_are_accepted() -> None:
     text = GOOD.replace("{type: a.b}", "{type: a.b, attrs.host|re: '^(?:[a-z]+\\.)*[a-z]+$'}")
     assert parse_rule(text, "r.yaml").id == "r-one"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "refused"),
+    [
+        (r"^(a+|b)+$", True),  # an alternative that repeats by itself
+        (r"^(?:[a-z]+|-)*$", True),
+        (r"^(.*a)+$", True),  # the 'a' is no separator: '.*' takes it too
+        (r"^(x*y?)*$", True),
+        (r"(a++)+", False),  # possessive: never backtracks
+        (r"((a|b)c+)*", False),
+        (r"(?:\s*,\s*)+", False),
+        (r"^(\d+)(,\d+)*$", False),
+        (r"^([a-z]+ )+$", False),
+    ],
+)
+def test_which_repetitions_are_refused(pattern: str, refused: bool) -> None:
+    import re
+
+    from rules.operators import safe_regex
+
+    if refused:
+        with pytest.raises(re.error, match="exponential time"):
+            safe_regex(pattern)
+    else:
+        assert safe_regex(pattern).pattern == pattern
