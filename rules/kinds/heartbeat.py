@@ -75,9 +75,24 @@ class HeartbeatEvaluator:
         if beat is None:
             beat = Beat(ev.ts_ms, self.capture(ev))
         elif ev.ts_ms > beat.last_ms:
+            if beat.silent_since is None and beat.due < ev.ts_ms:
+                # silent before this beat: the watermark (held back by lateness) is not there yet
+                due = beat.due
+                beat.silent_since = due
+                hits = [
+                    Hit(
+                        key,
+                        due,
+                        "silent",
+                        due,
+                        beat.ctx,
+                        (due - beat.last_ms) / 1000.0,
+                        (beat.last_ms, due),
+                    )
+                ]
             if beat.silent_since is not None:
                 if self.rule.resolve is not None:
-                    hits = [
+                    hits = (hits or []) + [
                         Hit(
                             key,
                             ev.ts_ms,

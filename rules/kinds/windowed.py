@@ -231,6 +231,7 @@ def _on_event(w: WindowedEvaluator) -> Callable[[Event, RuleState], list[Hit] | 
     key_of, value_of, top_of, window_ms = w.key_of, w.value_of, w.top_of, w.window_ms
     add, remove, result, holds, decide = w._add, w._remove, w._result, w._holds, w.decide
     stepwise, skip_open, push, initialize = w.stepwise, w.skip_open, w.timers.push, w.agg.initialize
+    expire = w._expire
     distinct = type(w.agg) is Distinct
 
     def on_event(ev: Event, st: RuleState) -> list[Hit] | None:
@@ -242,10 +243,17 @@ def _on_event(w: WindowedEvaluator) -> Callable[[Event, RuleState], list[Hit] | 
             return None
         keys = st.keys
         win = keys.get(key)
+        ts = ev.ts_ms
+        early = None
         if win is None:
             win = keys[key] = Window(deque(), initialize())
+        elif stepwise and win.due < ts and win.entries:
+            # entries left the window before this event, and the watermark (held back by
+            # lateness) has not let them go yet: decide at their own instants first
+            early = []
+            expire(key, win, ts - 1, early)
+            win.due = INF
         st.dirty.add(key)
-        ts = ev.ts_ms
         entry = (ts, value, ev.id, top_of(ev) if top_of is not None else None)
         entries = win.entries
         if entries and ts < entries[-1][0]:
@@ -288,6 +296,8 @@ def _on_event(w: WindowedEvaluator) -> Callable[[Event, RuleState], list[Hit] | 
             elif win.due == INF:  # lazily: only to forget the key once it is empty
                 win.due = end + window_ms
                 push(win.due, key)
+        if early:
+            return early + hits if hits else early
         return hits
 
     return on_event

@@ -240,3 +240,15 @@ def test_heartbeat_forgets_a_key_silent_too_long():
     eng.advance_to(T0 + 2 * DAY)
     assert eng.key_count() == 0
     assert eng.advance_to(T0 + 10 * DAY) == []
+
+
+def test_a_silence_between_two_beats_is_reported_with_the_default_lateness():
+    """Deliveries 78 minutes apart, 5 minutes of lateness: the silence due at 75 minutes
+    has not been reached by the watermark (73) when the next beat arrives; it is still
+    reported, at its own instant, and resolved by that beat."""
+    eng = make_engine(HEARTBEAT.replace("  keys: [tax, household]\n", ""), lateness_ms=5 * MIN)
+    out = feed(eng, [beat(T0, "tax"), beat(T0 + 78 * MIN, "tax")])
+    assert [(w.key, w.stage, w.ts_ms) for w in out] == [
+        ("tax", "silent", T0 + 75 * MIN),
+        ("tax", "resolved", T0 + 78 * MIN),
+    ]

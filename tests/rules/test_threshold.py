@@ -186,6 +186,20 @@ def test_resolve_is_stamped_when_the_window_emptied_even_if_the_next_event_comes
     assert [(w.stage, w.ts_ms, w.value) for w in later] == [("resolved", T0 + 10 * MIN, 2.0)]
 
 
+def test_resolve_keeps_its_own_instant_with_the_default_lateness():
+    """A 10-minute window, 5 minutes of lateness, the next event 13 minutes after the burst:
+    the window emptied before the watermark got there; resolved at 10 minutes after the
+    first event, with the count it had then."""
+    eng = Engine(
+        RuleSet([parse_rule(COUNT_RULE + "resolve: {on: cleared}\n", "t.yaml")]),
+        lateness_ms=5 * MIN,
+    )
+    fired = [w for i in range(3) for w in eng.process(submit(T0 + i * MIN))]
+    later = eng.process(submit(T0 + 13 * MIN))
+    assert [w.stage for w in fired] == ["fired"]
+    assert [(w.stage, w.ts_ms, w.value) for w in later] == [("resolved", T0 + 10 * MIN, 2.0)]
+
+
 def test_severity_tiers_report_each_rise_once():
     tiers = (
         "severity: [{when: {gte: 5}, level: critical}, {when: {gte: 4}, level: high},"
