@@ -244,7 +244,7 @@ def _on_event(w: WindowedEvaluator) -> Callable[[Event, RuleState], list[Hit] | 
         keys = st.keys
         win = keys.get(key)
         ts = ev.ts_ms
-        early = None
+        early: list[Hit] | None = None
         if win is None:
             win = keys[key] = Window(deque(), initialize())
         elif stepwise and win.due < ts and win.entries:
