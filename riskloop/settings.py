@@ -75,7 +75,7 @@ class Settings:
     # before its first event, so new_value and spike baselines do not flood. Empty: none.
     seed_file: str = ""
     # The longest look-back (days) this deployment is sized to hold state for: `riskloop
-    # rules check` warns for a rule whose window, span or lookback is longer.
+    # rules check` reports a rule whose window, span, lookback or deadline is longer.
     state_retention_days: int = 400
 
     def __post_init__(self) -> None:

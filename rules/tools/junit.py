@@ -14,18 +14,35 @@ Examples:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from xml.etree import ElementTree
 
 from rules.tools.testing import FileResult
 
+# Characters XML 1.0 cannot hold (control characters but tab, newline and return).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    r"""``text`` with the characters XML cannot hold shown as ``\xNN``.
+
+    >>> _xml_text("cit\x1b[31m")
+    'cit\\x1b[31m'
+    """
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
 
 def _suite(fr: FileResult) -> ElementTree.Element:
-    suite = ElementTree.Element("testsuite", name=fr.path)
+    suite = ElementTree.Element("testsuite", name=_xml_text(fr.path))
     for r in fr.results:
         case = ElementTree.SubElement(
-            suite, "testcase", classname=fr.path, name=r.name, time=f"{r.elapsed_s:.3f}"
+            suite,
+            "testcase",
+            classname=_xml_text(fr.path),
+            name=_xml_text(r.name),
+            time=f"{r.elapsed_s:.3f}",
         )
         if not r.ok:
             failure = ElementTree.SubElement(
@@ -34,11 +51,13 @@ def _suite(fr: FileResult) -> ElementTree.Element:
                 message=f"{len(r.problems)} failed check(s)",
                 type="RuleTestFailure",
             )
-            failure.text = "\n".join(r.problems)
+            failure.text = _xml_text("\n".join(r.problems))
     for err in fr.errors:
         case = ElementTree.SubElement(suite, "testcase", classname=fr.path, name="load", time="0")
-        error = ElementTree.SubElement(case, "error", message=err.message, type=type(err).__name__)
-        error.text = str(err)
+        error = ElementTree.SubElement(
+            case, "error", message=_xml_text(err.message), type=type(err).__name__
+        )
+        error.text = _xml_text(str(err))
     suite.set("tests", str(len(fr.results) + len(fr.errors)))
     suite.set("failures", str(fr.failed))
     suite.set("errors", str(len(fr.errors)))

@@ -146,18 +146,23 @@ def lint_unused_macros(ctx: LintContext) -> Iterator[Issue]:
             )
 
 
+# Keys whose duration is how long the rule keeps state (selections' values are not: a
+# field compared with '999d' is data). A deadline in working days counts as calendar days.
+HELD_FOR = frozenset(("window", "lookback", "within", "after", "forget_after"))
+DAY_MS = 86_400_000
+
+
 def _durations(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[Any, str, int]]:
-    """``(mapping, key, ms)`` for every duration value in a rule, outside NOT_STATE blocks."""
+    """``(mapping, key, ms)`` for every duration a rule keeps state for, outside NOT_STATE
+    blocks."""
     if isinstance(node, dict):
         for key, value in node.items():
             if not path and key in NOT_STATE:
                 continue
-            values = value if isinstance(value, list) else [value]
-            longest = max(
-                (parse_duration_ms(v) or 0 for v in values if isinstance(v, str)), default=0
-            )
-            if longest:
-                yield node, key, longest
+            if key in HELD_FOR and isinstance(value, str) and (ms := parse_duration_ms(value)):
+                yield node, key, ms
+            elif key == "workdays" and isinstance(value, int) and not isinstance(value, bool):
+                yield node, key, -(-value * 7 // 5) * DAY_MS  # five working days a week
             yield from _durations(value, (*path, key))
     elif isinstance(node, list):
         for item in node:

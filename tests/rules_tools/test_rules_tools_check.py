@@ -197,3 +197,16 @@ def test_the_retention_setting_is_what_rules_check_lints_against(write_files, mo
     monkeypatch.setenv("RISKLOOP_STATE_RETENTION_DAYS", "180")
     main(["rules", "check", str(folder)])
     assert "window-over-retention" not in capsys.readouterr().out
+
+
+def test_retention_counts_what_a_rule_keeps_not_values_it_compares(write_files):
+    compared = (
+        "id: m1\ntitle: t\ntype: match\nmatch: {type: a.b, attrs.term: 999d}\ngroup_by: [region]\n"
+    )
+    workdays = (
+        "id: a2\ntitle: t\ntype: absence\ngroup_by: [attrs.k]\nanchor: {type: a.b}\n"
+        "fulfilled_by: {type: a.c}\ndeadline: {workdays: 400}\n"
+    )
+    folder = write_files("rules", {"a.yaml": compared, "b.yaml": workdays})
+    [issue] = codes(check_folder(folder, today=TODAY), "window-over-retention")
+    assert issue.path.endswith("b.yaml") and "'workdays' of 560d" in issue.message

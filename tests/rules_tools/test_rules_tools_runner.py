@@ -348,3 +348,13 @@ def test_same_identity_warnings_pair_in_any_order_and_re_works_at_any_depth(writ
     assert result.errors == []
     [r] = result.results
     assert r.ok, r.problems
+
+
+def test_junit_xml_stays_well_formed_with_control_characters_in_names():
+    from rules.tools.testing import CaseResult, FileResult
+
+    results = [FileResult("t.yaml", [CaseResult("a\x1bb", ["+ unexpected key=cit\x1b[31m"])])]
+    root = ElementTree.fromstring(junit_xml(results))
+    case = root.find("testsuite/testcase")
+    assert case is not None and case.get("name") == "a\\x1bb"
+    assert "cit\\x1b[31m" in (case.findtext("failure") or "")
