@@ -6,7 +6,8 @@ The deadline is a fixed duration (``after``), a number of units read from the an
 read from the anchor (``at_field``) or a number of working days (``workdays``). Stages
 fire at shares of the time from anchor to deadline (``80%`` "due soon", ``100%``
 "overdue"; default: one ``overdue`` stage at 100 %), each once, when the watermark
-passes it. Shares are of elapsed time, also for working-day deadlines.
+passes it. Shares are of elapsed time; for a working-day deadline, of the working days
+(80 % of 5 working days is the 4th working day after the anchor, at its clock time).
 
 A closing event later than a stage does not undo it: the stage fires (with the same id
 it would have had from the watermark) before the obligation closes. ``paused_by`` stops
@@ -38,7 +39,7 @@ Examples:
     []
     >>> for w in eng.advance_to(T0 + 20 * 86_400_000):
     ...     print(w.stage, w.severity, iso(w.ts_ms))
-    due-soon medium 2026-02-24T13:48:00+08:00
+    due-soon medium 2026-02-26T09:00:00+08:00
     overdue high 2026-02-27T09:00:00+08:00
 """
 
@@ -124,7 +125,20 @@ class AbsenceEvaluator:
         ]
 
     def stage_ms(self, ob: Obligation, i: int) -> int:
-        return ob.start_ms + round(self.spec.stages[i].at * (ob.deadline_ms - ob.start_ms))
+        """When stage ``i`` is due: its share of the time from start to deadline; for a
+        working-day deadline, its share of the working days (80 % of 5 working days is the
+        4th working day, at the anchor's clock time, weekends and holidays not counted)."""
+        at = self.spec.stages[i].at
+        if at >= 1.0:
+            return ob.deadline_ms
+        if self.workdays:
+            days = working_days_between(ob.start_ms, ob.deadline_ms)
+            whole, part = divmod(at * days, 1.0)
+            t0 = add_working_days(ob.start_ms, int(whole))
+            if part:
+                t0 += round(part * (add_working_days(ob.start_ms, int(whole) + 1) - t0))
+            return min(t0, ob.deadline_ms)
+        return ob.start_ms + round(at * (ob.deadline_ms - ob.start_ms))
 
     def on_event(self, ev: Event, st: RuleState) -> list[Hit] | None:
         s = self.spec

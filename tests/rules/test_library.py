@@ -62,9 +62,9 @@ def test_inspection_not_rectified_counts_working_days_and_resolves(ruleset) -> N
     passed = ent(T0, "inspection.performed", "E2", inspection_id="I-2", result="pass")
     out = run(eng, [finding, passed], until=T0 + 8 * DAY)
     assert [(w.stage, w.ts_ms) for w in out] == [
-        ("due-soon", T0 + 5 * DAY + 14 * HOUR + 24 * MIN),
+        ("due-soon", T0 + 4 * DAY),
         ("overdue", T0 + 7 * DAY),
-    ]  # Mon + 5 workdays; 80 % of 7 days
+    ]  # Mon + 5 workdays; due soon on the 4th of them (Friday)
     [resolved] = eng.process(ent(T0 + 8 * DAY + HOUR, "inspection.rectified", inspection_id="I-1"))
     assert resolved.stage == "resolved" and "E1" in out[0].title
 
