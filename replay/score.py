@@ -80,7 +80,8 @@ def score(
     labels: Iterable[Mapping[str, Any]],
     grace_ms: int = DEFAULT_GRACE_MS,
 ) -> dict[str, Score]:
-    """Recall and precision per scenario (every scenario of a label or a tagged rule)."""
+    """Recall and precision per scenario (every scenario of a label or a tagged rule);
+    ``resolved`` warnings are not counted: they end a risk another warning raised."""
     scores: dict[str, Score] = {}
     windows: dict[tuple[str, str], list[tuple[int, int, int]]] = defaultdict(list)
     found: dict[str, set[int]] = defaultdict(set)
@@ -92,6 +93,8 @@ def score(
         label_keys.append(str(label["key"]))
         _get(scores, scenario).labels += 1
     for warning in warnings:
+        if warning.stage == "resolved":  # an end of a risk already counted, not a detection
+            continue
         for scenario in scenarios_of(warning):
             s = _get(scores, scenario)
             s.warnings += 1

@@ -1,6 +1,6 @@
 """``sequence``: ordered ``steps`` per key within ``within`` (from the first step's event
 to the last); an event matching a ``not_between`` entry breaks every unfinished sequence
-of its key. Steps match in arrival order, each at or after the previous step's time
+of its key that had begun by its event time (one dated earlier, arriving late, does not). Steps match in arrival order, each at or after the previous step's time
 (relaxed contiguity: other events may come between). After a complete sequence the key
 starts afresh (skip past the last event).
 
@@ -72,7 +72,15 @@ class SequenceEvaluator:
             return None
         parts: Partials | None = st.keys.get(key)
         if parts is not None and any(s.matches(ev) for s in self.spec.not_between):
-            st.drop(key)
+            # by event time: it breaks what had begun by then, not a sequence begun later
+            # (a rectification dated before the finding, arriving late, breaks nothing)
+            later = {k: v for k, v in parts.by_level.items() if v[0] > ev.ts_ms}
+            if not later:
+                st.drop(key)
+                return None
+            parts.by_level = later
+            st.put(key, parts)
+            self._schedule(key, parts)
             return None
         steps, within = self.spec.steps, self.spec.within_ms
         found: dict[int, tuple[int, int, tuple[str, ...]]] = {}

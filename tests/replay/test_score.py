@@ -151,3 +151,14 @@ def test_table_is_aligned_with_a_total_row() -> None:
         for line, word in zip(lines, ["recall", "100%", "80%", "94%"], strict=True)
     }
     assert len(ends) == 1
+
+
+def test_a_resolved_warning_is_not_a_detection_nor_a_false_one():
+    import dataclasses
+
+    fired = warning("stf-1", START_MS + HOUR_MS, BULK)
+    resolved = dataclasses.replace(
+        fired, id="w-resolved", stage="resolved", ts_ms=START_MS + 9 * HOUR_MS
+    )
+    s = score([fired, resolved], [label("stf-1")])["staff_bulk_access"]
+    assert (s.warnings, s.matched, s.precision) == (1, 1, 1.0)

@@ -191,6 +191,22 @@ def test_sequence_out_of_order_or_too_slow_or_broken_does_not_fire():
         assert feed(engine(SEQUENCE), events) == []
 
 
+def test_a_late_event_dated_before_the_sequence_began_does_not_break_it():
+    """Lateness of 3 days: a rectification of an earlier finding arrives after the new
+    finding; by event time it came before it, so the new sequence still completes."""
+    eng = engine(SEQUENCE, lateness_ms=3 * DAY)
+    out = feed(
+        eng,
+        [
+            step(2, FINDING[0], **FINDING[1]),
+            step(1, "inspection.rectified"),  # dated a day before the finding, arriving late
+            step(3, "notice.sent", kind="penalty"),
+            step(4, "enterprise.dereg"),
+        ],
+    )
+    assert [len(w.evidence) for w in out] == [3]
+
+
 def test_sequence_keeps_the_latest_start_and_starts_afresh_after_a_match():
     eng = engine(SEQUENCE)
     events = [
