@@ -1,8 +1,9 @@
-"""``sequence``: ordered ``steps`` per key within ``within`` (from the first step's event
-to the last); an event matching a ``not_between`` entry breaks every unfinished sequence
-of its key that had begun by its event time (one dated earlier, arriving late, does not). Steps match in arrival order, each at or after the previous step's time
-(relaxed contiguity: other events may come between). After a complete sequence the key
-starts afresh (skip past the last event).
+"""``sequence``: ordered ``steps`` per key within ``within`` (from the first step's event to
+the last); an event matching a ``not_between`` entry breaks every unfinished sequence of its
+key that had begun by its event time (one dated earlier, arriving late, does not). Steps
+match in arrival order, each at or after the previous step's time (relaxed contiguity: other
+events may come between). After a complete sequence the key starts afresh (skip past the
+last event).
 
 At most one partial sequence per number of steps matched is kept per key: the one that
 started last, which has the most time left.
