@@ -256,28 +256,43 @@ def _on_event(w: WindowedEvaluator) -> Callable[[Event, RuleState], list[Hit] | 
         st.dirty.add(key)
         entry = (ts, value, ev.id, top_of(ev) if top_of is not None else None)
         entries = win.entries
-        if entries and ts < entries[-1][0]:
-            insort(entries, entry, key=_ts)
-        else:
+        newest = not entries or ts >= entries[-1][0]
+        if newest:
             entries.append(entry)
             win.last = ev
+        else:
+            insort(entries, entry, key=_ts)
         acc = win.acc
         end = entries[-1][0]
         horizon = end - window_ms
         evicted = entries[0][0] <= horizon
+        # An open episode whose window lost entries before this event: did the condition
+        # stop holding at those instants (before this event counts)? Decided on event time,
+        # whether or not the watermark got there first.
+        recheck = evicted and newest and not stepwise and win.episode is not None
         if distinct:
-            acc[value] = acc.get(value, 0) + 1
+            if not recheck:
+                acc[value] = acc.get(value, 0) + 1
             while evicted and entries and entries[0][0] <= horizon:
                 old = entries.popleft()[1]
                 if n := acc[old] - 1:
                     acc[old] = n
                 else:
                     del acc[old]
+            if recheck:
+                if not holds(float(len(acc))):
+                    win.episode, win.level = None, -1
+                acc[value] = acc.get(value, 0) + 1
             held = holds(float(len(acc)))
         else:
-            add(acc, value)
+            if not recheck:
+                add(acc, value)
             while evicted and entries and entries[0][0] <= horizon:
                 remove(acc, entries.popleft()[1])
+            if recheck:
+                if not holds(result(acc)):
+                    win.episode, win.level = None, -1
+                add(acc, value)
             held = holds(result(acc))
         if win.episode is None:  # decide() in short while the condition does not hold
             hits = decide(key, win, end) if held else None

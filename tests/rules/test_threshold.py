@@ -200,6 +200,22 @@ def test_resolve_keeps_its_own_instant_with_the_default_lateness():
     assert [(w.stage, w.ts_ms, w.value) for w in later] == [("resolved", T0 + 10 * MIN, 2.0)]
 
 
+def test_an_episode_ends_on_event_time_whether_or_not_the_watermark_came_first():
+    """Three submissions fire; the first leaves the window at +10m, when only two remain, so
+    the episode ends there; a fourth at +10m30s makes three again: a new episode, a new
+    warning. The same whether the watermark passed +10m before the fourth arrived (no
+    lateness) or not (an hour of lateness): live and replay after a restart agree."""
+    times = [0.0, 1.0, 2.0, 10.5]
+
+    def ids(lateness_ms: int) -> list[tuple[str, int]]:
+        eng = Engine(RuleSet([parse_rule(COUNT_RULE, "t.yaml")]), lateness_ms=lateness_ms)
+        out = [w for t in times for w in eng.process(submit(T0 + int(t * MIN)))]
+        return [(w.id, w.ts_ms) for w in out]
+
+    assert ids(0) == ids(HOUR)
+    assert [ts for _, ts in ids(HOUR)] == [T0 + 2 * MIN, T0 + 10 * MIN + 30_000]
+
+
 def test_severity_tiers_report_each_rise_once():
     tiers = (
         "severity: [{when: {gte: 5}, level: critical}, {when: {gte: 4}, level: high},"
