@@ -77,19 +77,8 @@ class HeartbeatEvaluator:
         elif ev.ts_ms > beat.last_ms:
             if beat.silent_since is None and beat.due < ev.ts_ms:
                 # silent before this beat: the watermark (held back by lateness) is not there yet
-                due = beat.due
-                beat.silent_since = due
-                hits = [
-                    Hit(
-                        key,
-                        due,
-                        "silent",
-                        due,
-                        beat.ctx,
-                        (due - beat.last_ms) / 1000.0,
-                        (beat.last_ms, due),
-                    )
-                ]
+                beat.silent_since = beat.due
+                hits = [self._silent(key, beat, beat.due)]
             if beat.silent_since is not None:
                 if self.rule.resolve is not None:
                     hits = (hits or []) + [
@@ -112,6 +101,13 @@ class HeartbeatEvaluator:
         st.put(key, beat)
         return hits
 
+    @staticmethod
+    def _silent(key: str, beat: Beat, due: int) -> Hit:
+        """The key went silent at ``due`` (its last beat, plus every and grace)."""
+        return Hit(
+            key, due, "silent", due, beat.ctx, (due - beat.last_ms) / 1000.0, (beat.last_ms, due)
+        )
+
     def _schedule(self, key: str, beat: Beat, due: int) -> None:
         beat.due = due
         self.timers.push(due, key)
@@ -128,17 +124,7 @@ class HeartbeatEvaluator:
                 continue
             if beat.silent_since is None:
                 beat.silent_since = due
-                hits.append(
-                    Hit(
-                        key,
-                        due,
-                        "silent",
-                        due,
-                        beat.ctx,
-                        (due - beat.last_ms) / 1000.0,
-                        (beat.last_ms, due),
-                    )
-                )
+                hits.append(self._silent(key, beat, due))
                 self._schedule(key, beat, beat.last_ms + self.spec.forget_ms)
                 st.put(key, beat)
             else:
