@@ -18,13 +18,13 @@ test-fast: deps  ## skip the slow suites (worker start-ups, Apache Kafka)
 
 bench: deps  ## throughput figures (printed, never asserted): worker, rule engine, clue queue
 	$(PYTHON) -m riskloop.cli bench
-	$(PYTHON) -m rules.bench $(RULES_BENCH_ARGS)
-	$(PYTHON) -m clues.bench $(CLUES_BENCH_ARGS)
+	$(PYTHON) -m rules.tools.bench $(RULES_BENCH_ARGS)
+	$(PYTHON) -m riskloop.bench_clues $(CLUES_BENCH_ARGS)
 
 lint: deps
 	$(PYTHON) -m ruff format --check .
 	$(PYTHON) -m ruff check .
-	$(PYTHON) -m mypy riskloop rules detectors streams clues replay dashboards
+	$(PYTHON) -m mypy envelope riskloop rules detectors streams clues replay dashboards
 
 fmt: deps
 	$(PYTHON) -m ruff format .

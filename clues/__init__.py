@@ -12,5 +12,5 @@ One module per noun:
   (ClueStore), ``sla`` (deadline ticker), ``tokens`` (TokenStore), ``outbox`` (Kafka
   publisher), ``metrics`` (Prometheus);
 - ``api`` (app factory), ``routes`` and ``bodies`` (endpoints), ``page`` (inspector web
-  page), ``cli`` (``riskloop clues …``), ``bench`` (``python -m clues.bench``).
+  page), ``cli`` (``riskloop clues …``), ``bench`` (``python -m riskloop.bench_clues``).
 """

@@ -44,8 +44,8 @@ from clues.sla import run_ticker
 from clues.store import ClueStore
 from clues.tokens import TokenStore
 from clues.workdays import DeadlinePolicy, WorkCalendar
-from riskloop import calendar_file
-from riskloop.settings import Settings
+from envelope import calendar_file
+from envelope.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -119,7 +119,7 @@ def _token_parsers(sub: Any) -> None:
 def _client(args: argparse.Namespace) -> Any:
     import httpx
 
-    from riskloop.settings import Settings
+    from envelope.settings import Settings
 
     base = args.api or os.environ.get("RISKLOOP_API_URL")
     if not base:
@@ -230,7 +230,7 @@ def _tokens(fn: Any) -> Any:
     import redis.asyncio as aioredis
 
     from clues.tokens import TokenStore
-    from riskloop.settings import Settings
+    from envelope.settings import Settings
 
     async def run() -> Any:
         client = aioredis.from_url(Settings.from_env().redis_url, decode_responses=True)

@@ -159,7 +159,7 @@ MAX_SEVERITY_RANK = max(SEVERITY_RANK.values())
 MAX_PRIORITY = MAX_SEVERITY_RANK + 1  # a repeat of a closed clue can outrank "critical"
 REPEAT_WINDOW_MS = 90 * 86_400_000  # event time since the previous clue's last warning
 
-# code -> outcome published in riskloop.events.Disposition (one table, used by API and store).
+# code -> outcome published in envelope.events.Disposition (one table, used by API and store).
 DISPOSITION_CODES: dict[str, str] = {
     "confirmed_violation": "confirmed",
     "rectified": "confirmed",

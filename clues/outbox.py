@@ -1,9 +1,9 @@
 """Outbox publisher: every clue step and every verdict goes from Redis to Kafka.
 
 Each step of a clue (open, dispatch, claim, return, dispose, ...; not the audited read of
-identities) appends a ``riskloop.events.ClueTransition`` to the ``{prefix}:outbox`` stream
+identities) appends a ``envelope.events.ClueTransition`` to the ``{prefix}:outbox`` stream
 in the same Lua call as the step, and ``dispose`` / ``dismiss`` also append the verdict's
-``riskloop.events.Disposition``; so nothing is recorded without its message. Entries carry
+``envelope.events.Disposition``; so nothing is recorded without its message. Entries carry
 ``kind`` (``transition`` | ``disposition``), ``key`` (the clue id) and ``value`` (the JSON).
 
 This publisher reads that stream with a consumer group, sends each entry to
@@ -35,8 +35,8 @@ from redis.exceptions import ResponseError
 from clues.keys import OUTBOX_GROUP, Keys
 from clues.privacy import Masker, personal_values
 from clues.store import load_masker
-from riskloop.events import KIND_DISPOSITION, KIND_TRANSITION
-from riskloop.settings import TOPIC_DISPOSITIONS
+from envelope.events import KIND_DISPOSITION, KIND_TRANSITION
+from envelope.topics import TOPIC_DISPOSITIONS
 
 log = logging.getLogger(__name__)
 

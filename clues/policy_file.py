@@ -35,8 +35,8 @@ from typing import Any
 
 from clues.model import SEVERITY_RANK
 from clues.workdays import DeadlinePolicy, Terms
-from rules.errors import RuleError
-from rules.yamlloc import LocDict, load_located
+from rules.language.errors import RuleError
+from rules.language.yamlloc import LocDict, load_located
 
 ANY = "*"
 LEVELS = (*SEVERITY_RANK, ANY)

@@ -179,7 +179,7 @@ local function audit(id, now_s, actor, role, action, from, to, reason, bj, aj, v
   redis.call('XADD', key('audit'), 'MAXLEN', '~', AUDIT_MAXLEN, '*', unpack(f))
 end
 
--- the step as a riskloop.events.ClueTransition in the outbox (published to Kafka by
+-- the step as a envelope.events.ClueTransition in the outbox (published to Kafka by
 -- clues.outbox), written in the same call as the step itself; id = clue id @ version
 local function publish(c, a, action, actor, role, now_s, reason, bj, aj, v)
   local rec = {kind = 'transition', id = c.id .. '@v' .. int(v), clue_id = c.id,

@@ -52,7 +52,7 @@ from clues.model import (
 )
 from clues.privacy import Masker
 from clues.workdays import DeadlinePolicy, WorkCalendar, default_policy
-from riskloop.events import Disposition, RiskWarning, stable_id
+from envelope.events import Disposition, RiskWarning, stable_id
 
 __all__ = ["ClueStore", "clue_id", "InvalidCursor", "ListQuery"]
 

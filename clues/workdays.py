@@ -1,9 +1,9 @@
 """Deadlines in working days on China's statutory calendar, and the four supervision colours.
 
 Pure module: every function takes the time as an argument. Working days are those of
-``rules.calendar``: the ``chinese-calendar`` package (public holidays *and* the weekend days
+``envelope.calendar``: the ``chinese-calendar`` package (public holidays *and* the weekend days
 made into working days, 调休) under the process's calendar patch (``RISKLOOP_CALENDAR_FILE``,
-installed at start-up by ``riskloop.calendar_file.install``); a ``WorkCalendar``'s own
+installed at start-up by ``envelope.calendar_file.install``); a ``WorkCalendar``'s own
 ``overrides`` (date -> is working day) go on top. A year neither the package nor a patch
 covers falls back to Monday to Friday, with a warning in the log, and a deadline counted
 across such days is *estimated* (``WorkCalendar.estimated``): the clue says so. Deadlines
@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from rules import calendar as statutory
+from envelope import calendar as statutory
 
 CST = timezone(timedelta(hours=8), "CST")
 DAY_MS = 86_400_000
@@ -74,7 +74,7 @@ def next_midnight_ms(ms: int) -> int:
 
 @dataclass(frozen=True)
 class WorkCalendar:
-    """Working days: ``rules.calendar`` (package, then the installed patch), then ``overrides``.
+    """Working days: ``envelope.calendar`` (package, then the installed patch), then ``overrides``.
 
     A year with a day in ``overrides`` counts as covered, as in the installed patch.
     """

@@ -49,7 +49,7 @@ _THURSDAY = 3  # 1970-01-01, day 0 of the epoch, with Monday = 0
 
 
 class EventLike(Protocol):
-    """Anything with a dotted-path getter, like :class:`riskloop.events.Event`.
+    """Anything with a dotted-path getter, like :class:`envelope.events.Event`.
 
     Examples:
         >>> from types import SimpleNamespace

@@ -9,7 +9,7 @@ deadlines. At the end of the file every engine's watermark moves to the newest e
 the file is complete, nothing can arrive late any more.
 
 With ``open_end=True`` the file is instead taken as a stream that goes on: each partition's
-watermark passes only what all of its input topics have reached (``rules.watermark``),
+watermark passes only what all of its input topics have reached (``rules.engine.watermark``),
 nothing follows other partitions and nothing moves at the end. That is exactly what a live
 worker has raised once it has taken in the whole file at full speed, before any idle time
 has let its watermarks go further; the end-to-end tests compare the two warning by warning.
@@ -32,14 +32,14 @@ from typing import Any
 
 import orjson
 
+from envelope.events import STREAMS, Event, RiskWarning
+from envelope.partitioning import partition_for
 from replay.formats import partition_key, read_rows
 from replay.score import DEFAULT_GRACE_MS, Score, format_table, label_window_ms, score
 from replay.seed import SeedFile
-from riskloop.events import STREAMS, Event, RiskWarning
-from riskloop.partitioning import partition_for
 from rules import load_rules
-from rules.engine import Engine
-from rules.watermark import InputClock, process_held
+from rules.engine.engine import Engine
+from rules.engine.watermark import InputClock, process_held
 
 # A quiet partition's watermark trails the file's newest event time by at most this much.
 IDLE_STEP_MS = 60_000
@@ -126,7 +126,7 @@ def backtest(
     ``open_end``: the file is a stream still going on (see the module's docstring);
     ``seed_path``: an event file the engines learn from first, emitting nothing.
 
-    Raises ``rules.errors.RuleSetError`` (file:line) for bad rules and
+    Raises ``rules.language.errors.RuleSetError`` (file:line) for bad rules and
     ``replay.formats.FormatError`` for an unsupported file or a bad seed row, before reading
     any event.
     """

@@ -2,8 +2,8 @@
 
 The file is what ``riskloop rules backtest --dispositions FILE`` reads
 (:func:`rules.tools.verdicts.read_dispositions`): one
-:class:`~riskloop.events.Disposition` a line, as ``Disposition.to_json`` writes it. The
-topic also carries every other step of a clue (:class:`~riskloop.events.ClueTransition`);
+:class:`~envelope.events.Disposition` a line, as ``Disposition.to_json`` writes it. The
+topic also carries every other step of a clue (:class:`~envelope.events.ClueTransition`);
 those are skipped, and so are the outbox's re-sends of a verdict (same id).
 
 The consumer joins no group and commits nothing: it is assigned every partition of the
@@ -30,9 +30,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from tqdm import tqdm
 
-from riskloop.events import Disposition, parse_clue_record
-from riskloop.settings import TOPIC_DISPOSITIONS
-from riskloop.topic_read import read_to_end
+from envelope.events import Disposition, parse_clue_record
+from envelope.topics import TOPIC_DISPOSITIONS
+from replay.topic_read import read_to_end
 
 _SHOWN_UNREADABLE = 5
 

@@ -44,7 +44,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from riskloop.events import Event, InvalidEvent
+from envelope.events import Event, InvalidEvent
 
 Row = tuple[int, dict[str, Any] | None, str | None, object]
 # A row with its parsed event too, for callers that need it (backtest, publish pacing).

@@ -1,6 +1,6 @@
 """Publish an event file to the event topics, paced in event time or as fast as possible.
 
-Each valid row goes to its stream's topic (``riskloop.settings.EVENT_TOPICS``) keyed by the
+Each valid row goes to its stream's topic (``envelope.topics.EVENT_TOPICS``) keyed by the
 value at ``partition_field`` (the region by default), so the broker's default partitioner
 puts one key's events on one partition, in file order. The value is the envelope as the
 file gives it. Rows that are not valid events go to a rejects file as JSON lines
@@ -33,8 +33,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from tqdm import tqdm
 
+from envelope.topics import EVENT_TOPICS
 from replay.formats import ParsedRow, file_format, partition_key, read_rows
-from riskloop.settings import EVENT_TOPICS
 
 # Rows between yields to the event loop, so the producer's sender runs while we read.
 _YIELD_EVERY = 500

@@ -11,7 +11,7 @@ Per scenario: recall = labels detected / labels; precision = matching warnings /
 rules tagged for the scenario. Pure: no clock, no I/O.
 
 Examples:
-    >>> from riskloop.events import RiskWarning
+    >>> from envelope.events import RiskWarning
     >>> w = RiskWarning(id="w1", fingerprint="f", rule_id="r", rule_version=1, logic_hash="h",
     ...     severity="high", title="t", key="A-1", ts_ms=1_772_500_000_000, region="330106",
     ...     department="d", tags=("scenario:approval_overdue",))
@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from riskloop.events import RiskWarning, parse_ts_ms
+from envelope.events import RiskWarning, parse_ts_ms
 
 SCENARIO_TAG = "scenario:"
 DEFAULT_GRACE_MS = 6 * 3600 * 1000

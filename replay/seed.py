@@ -3,10 +3,10 @@
 A new deployment knows no baseline: every account is "new" to a ``new_value`` rule and every
 district has no reference for a ``spike`` rule, so the first hours flood. A seed file (an
 event file like any other: JSON lines, CSV, Parquet) is replayed silently into each fresh
-engine (:meth:`rules.engine.Engine.seed`). Each engine takes only the events of its own
+engine (:meth:`rules.engine.engine.Engine.seed`). Each engine takes only the events of its own
 partition: the one the publisher's producer sends an event to (the key is the text at
 ``partition_field``, :func:`replay.formats.partition_key`; the partition is Kafka's default
-partitioner over it, :func:`riskloop.partitioning.partition_for`). An engine fed other
+partitioner over it, :func:`envelope.partitioning.partition_for`). An engine fed other
 partitions' events would open obligations and deadlines for keys it never owns, and fire
 them beside the engine that does.
 
@@ -22,9 +22,9 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+from envelope.events import Event
+from envelope.partitioning import partition_for
 from replay.formats import FormatError, partition_key, read_rows
-from riskloop.events import Event
-from riskloop.partitioning import partition_for
 
 
 class SeedFile:

@@ -41,7 +41,7 @@ def generate(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(events, labels) for ``days`` days from local date ``start`` (Asia/Shanghai).
 
-    events are envelope dicts as ``riskloop.events.Event.from_dict`` accepts them, sorted by
+    events are envelope dicts as ``envelope.events.Event.from_dict`` accepts them, sorted by
     ``ts``; labels are ``{"scenario", "key", "start", "end", "region", "note"}`` with ISO
     timestamps, sorted by start. ``scale`` multiplies populations and background volume
     (about 50-80k events per week at 1.0); scenario counts depend on ``days`` only.

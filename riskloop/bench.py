@@ -34,6 +34,7 @@ from pathlib import Path
 
 import orjson
 
+from envelope.settings import DEFAULT_RULES_DIR
 from riskloop.services import (
     Service,
     ServiceError,
@@ -44,7 +45,6 @@ from riskloop.services import (
     start_redis,
     start_tansu,
 )
-from riskloop.settings import DEFAULT_RULES_DIR
 
 PARTITIONS = 4
 SEED = 1

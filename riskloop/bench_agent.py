@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import faust
 import faust.web
 
-from riskloop.events import Event, InvalidEvent
-from riskloop.settings import TOPIC_REGULATORY, TOPIC_SERVICE
+from envelope.events import Event, InvalidEvent
+from envelope.topics import TOPIC_REGULATORY, TOPIC_SERVICE
 
 
 def create_app(broker: str, app_id: str, web_port: int, datadir: str, partitions: int) -> faust.App:

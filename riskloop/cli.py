@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from riskloop.calendar_file import CalendarFileError
-from riskloop.settings import Settings, SettingsError
+from envelope.calendar_file import CalendarFileError
+from envelope.settings import Settings, SettingsError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -255,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _install_calendar() -> None:
     """Every command counts working days on the same calendar: the statutory one patched by
     ``RISKLOOP_CALENDAR_FILE`` (worker, backtests, rule tests and the clue API alike)."""
-    from riskloop.calendar_file import install
+    from envelope.calendar_file import install
 
     install(Settings.from_env())
 

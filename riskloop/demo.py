@@ -35,6 +35,8 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from clues.model import NEW, SEVERITY_RANK
+from envelope.settings import Settings
+from envelope.topics import TOPIC_DEADLETTER
 from riskloop.services import (
     Service,
     ServiceError,
@@ -46,7 +48,6 @@ from riskloop.services import (
     start_tansu,
     start_worker,
 )
-from riskloop.settings import TOPIC_DEADLETTER, Settings
 
 if TYPE_CHECKING:
     from clues.store import ClueStore

@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from riskloop import settings
+from envelope import topics
 
 KAFKA_VERSION = "3.9.2"
 SLF4J_VERSION = "1.7.36"
@@ -546,17 +546,17 @@ def riskloop_topics(partitions: int) -> dict[str, int]:
     """riskloop's topics: the five data topics with ``partitions`` partitions each, and the
     rule-set topic with one (every worker reads all of it)."""
     names = [
-        settings.TOPIC_SERVICE,
-        settings.TOPIC_REGULATORY,
-        settings.TOPIC_DEADLETTER,
-        settings.TOPIC_WARNINGS,
-        settings.TOPIC_DISPOSITIONS,
+        topics.TOPIC_SERVICE,
+        topics.TOPIC_REGULATORY,
+        topics.TOPIC_DEADLETTER,
+        topics.TOPIC_WARNINGS,
+        topics.TOPIC_DISPOSITIONS,
     ]
-    return {name: partitions for name in names} | {settings.TOPIC_RULESETS: 1}
+    return {name: partitions for name in names} | {topics.TOPIC_RULESETS: 1}
 
 
 # Topics that keep only the newest record per key (Kafka's log compaction).
-COMPACTED = {settings.TOPIC_RULESETS}
+COMPACTED = {topics.TOPIC_RULESETS}
 
 
 async def create_topics(

@@ -1,21 +1,18 @@
 """riskloop rules: typed rule models, the pure event-time engine and the shipped library.
 
-Pure package: no Faust, no Redis, no wall clock. Map of the modules:
+Pure package: no Faust, no Redis, no wall clock; it imports only :mod:`envelope` and
+:mod:`detectors` of the project. Map of the sub-packages:
 
-- parsing: :mod:`rules.yamlloc` (YAML with positions), :mod:`rules.fields` and
-  :mod:`rules.valuekinds` (the field tables' value kinds), :mod:`rules.blocks` (shared
-  blocks), :mod:`rules.typetables` / :mod:`rules.specs` (per-type tables and specs),
-  :mod:`rules.model` (``parse_rule``), :mod:`rules.shared` (lists, macros),
-  :mod:`rules.ruleset` (``load_rules``), :mod:`rules.schemagen` (JSON Schema);
-- conditions: :mod:`rules.operators` (``match`` modifiers), :mod:`rules.expr` and
-  :mod:`rules.expr_compile` (the ``where`` language), :mod:`rules.templates`;
-- evaluation: :mod:`rules.engine`, :mod:`rules.runner`, :mod:`rules.emit`,
-  :mod:`rules.timers`, :mod:`rules.aggregates`, :mod:`rules.calendar` and one module
-  per rule type in :mod:`rules.kinds`;
-- :mod:`rules.bench` (``python -m rules.bench``) and the tools in :mod:`rules.tools`.
+- :mod:`rules.language`: YAML with positions, field tables and value kinds, shared blocks,
+  per-type tables and specs, ``parse_rule``, lists and macros, ``load_rules``, JSON Schema;
+- :mod:`rules.matching`: ``match`` modifiers, the ``where`` language, output templates;
+- :mod:`rules.types`: one evaluator per rule type, windows and aggregators;
+- :mod:`rules.engine`: the engine, a runner per rule, hits to warnings, timers, watermark;
+- :mod:`rules.tools`: the rule author's tools (check, lint, test, explain, backtest, diff,
+  bench); the only part that may import :mod:`replay`.
 """
 
-from rules.errors import RuleError, RuleSetError
-from rules.ruleset import RuleSet, load_rules
+from rules.language.errors import RuleError, RuleSetError
+from rules.language.ruleset import RuleSet, load_rules
 
 __all__ = ["RuleError", "RuleSetError", "RuleSet", "load_rules"]

@@ -28,12 +28,13 @@ from faust.types import TP
 
 from clues.metrics import record_upserts
 from clues.store import ClueStore
+from envelope.events import Disposition, Event, InvalidEvent, RiskWarning, parse_clue_record
+from envelope.settings import Settings
+from envelope.topics import EVENT_TOPICS
 from replay.seed import seed_file
-from riskloop.events import Disposition, Event, InvalidEvent, RiskWarning, parse_clue_record
-from riskloop.settings import EVENT_TOPICS, Settings
 from rules import RuleSet
-from rules.engine import Engine
-from rules.watermark import process_held
+from rules.engine.engine import Engine
+from rules.engine.watermark import process_held
 from streams import metrics as m
 from streams.reload import RuleWatcher
 from streams.ruleset_topic import RuleSetRecord, TopicRules, follow_forever

@@ -9,7 +9,7 @@ from pathlib import Path
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
 
-from riskloop.settings import Settings
+from envelope.settings import Settings
 from rules import load_rules
 from streams import agents, ruleset_topic, topics
 

@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from riskloop.settings import TOPIC_RULESETS, Settings
+from envelope.settings import Settings
+from envelope.topics import TOPIC_RULESETS
 
 OK, FAILED, USAGE = 0, 1, 2
 

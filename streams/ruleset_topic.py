@@ -30,10 +30,10 @@ from typing import Any
 
 import orjson
 
-from riskloop.settings import TOPIC_RULESETS
-from riskloop.topic_read import read_to_end
+from envelope.topics import TOPIC_RULESETS
+from replay.topic_read import read_to_end
 from rules import RuleSet, RuleSetError, load_rules
-from rules.errors import RuleError
+from rules.language.errors import RuleError
 from streams.reload import RELOADS, digest_files, folder_files, switch_gauge
 
 log = logging.getLogger("riskloop.rules")

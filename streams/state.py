@@ -1,6 +1,6 @@
 """Per-partition engines made durable in batches.
 
-Each assigned partition of the event topics has its own :class:`~rules.engine.Engine`.
+Each assigned partition of the event topics has its own :class:`~rules.engine.engine.Engine`.
 Events of a partition are held un-acknowledged until a checkpoint has saved the state they
 changed together with the last applied offset and event time per topic; only then are they
 acknowledged, so Kafka never commits past state that was not saved. State keys are grouped into
@@ -37,10 +37,10 @@ from typing import Any
 
 import orjson
 
-from riskloop.events import Event
+from envelope.events import Event
 from rules import RuleSet
-from rules.engine import Engine
-from rules.watermark import InputClock
+from rules.engine.engine import Engine
+from rules.engine.watermark import InputClock
 
 OFFSETS = "offsets"
 CLOCK = "clock"

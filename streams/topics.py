@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import faust
 
-from riskloop import settings as names
-from riskloop.settings import Settings
+from envelope import topics as names
+from envelope.settings import Settings
 
 
 @dataclass(frozen=True)

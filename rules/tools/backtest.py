@@ -21,9 +21,9 @@ from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
+from envelope.events import RiskWarning
 from replay.backtest import BacktestReport, backtest, read_labels
 from replay.score import DEFAULT_GRACE_MS, Score, format_table, label_window_ms, score
-from riskloop.events import RiskWarning
 from rules.tools.diff import WarningDiff, dedup_key, diff_warnings
 from rules.tools.times import show_at
 from rules.tools.verdicts import (

@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 
 from rules import RuleError, RuleSetError, load_rules
-from rules.model import Rule, parse_rule
-from rules.shared import is_shared
+from rules.language.model import Rule, parse_rule
+from rules.language.shared import is_shared
 from rules.tools.lint import LIST_REF, SEVERITIES, Issue, LintContext, RuleFile, run_lints
 
 TESTS_DIR = "tests"

@@ -13,9 +13,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from riskloop.events import Event, InvalidEvent
-from riskloop.settings import Settings
-from rules.errors import RuleError, RuleSetError
+from envelope.events import Event, InvalidEvent
+from envelope.settings import Settings
+from rules.language.errors import RuleError, RuleSetError
 from rules.tools.times import parse_offset_ms
 
 OK, FAILED, USAGE = 0, 1, 2
@@ -81,7 +81,7 @@ def _load_event(path: str) -> Event:
 def _find_rule(ref: str, rules_dir: str) -> tuple[Any, Any]:
     """``(rule, its folder's rule set or None)`` from a rule file or an id in ``rules_dir``."""
     from rules import load_rules
-    from rules.model import parse_rule
+    from rules.language.model import parse_rule
 
     path = Path(ref)
     if path.is_file():

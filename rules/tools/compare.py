@@ -2,7 +2,7 @@
 
 Examples:
     >>> import re
-    >>> from riskloop.events import RiskWarning
+    >>> from envelope.events import RiskWarning
     >>> w = RiskWarning(id="w1", fingerprint="f", rule_id="surge", rule_version=1,
     ...     logic_hash="h", severity="high", title="Hotline surge: 15 tickets", key="330106|noise",
     ...     ts_ms=0, region="330106", department="d", value=15.0)
@@ -25,7 +25,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from riskloop.events import RiskWarning
+from envelope.events import RiskWarning
 from rules.tools.testfile import ExpectedWarning
 from rules.tools.times import show_at
 

@@ -7,7 +7,7 @@ leftovers of the same rule, key and stage whose times differ by at most that muc
 too (a threshold lowered from 15 to 14 fires the same surge a little earlier).
 
 Examples:
-    >>> from riskloop.events import RiskWarning
+    >>> from envelope.events import RiskWarning
     >>> def w(key, ts_ms):
     ...     return RiskWarning(id=f"{key}{ts_ms}", fingerprint="f", rule_id="r", rule_version=1,
     ...         logic_hash="h", severity="high", title="t", key=key, ts_ms=ts_ms, region="x",
@@ -26,8 +26,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from riskloop.events import RiskWarning
-from riskloop.testing import iso
+from envelope.events import RiskWarning
+from envelope.time import iso
 
 
 def dedup_key(w: RiskWarning) -> str:

@@ -7,8 +7,9 @@ the event (optionally after replaying a history of events) and after it; and the
 the event raised. It runs the real engine, so the answer is what production would do.
 
 Examples:
-    >>> from rules.model import parse_rule
-    >>> from riskloop.testing import make_event
+    >>> from rules.language.model import parse_rule
+    >>> from envelope.build import EventMaker
+    >>> make_event = EventMaker()
     >>> rule = parse_rule("id: big\\ntitle: t\\ntype: threshold\\ngroup_by: [attrs.account]\\n"
     ...     "match: {type: data.access, attrs.rows|gte: 100}\\nwindow: 1h\\ncondition: {gte: 1}\\n",
     ...     "big.yaml")
@@ -30,16 +31,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from riskloop.events import Event, RiskWarning
-from rules.engine import Engine
-from rules.expr import Bin, parse
-from rules.expr_compile import compile_expr
-from rules.kinds.common import group_key
-from rules.model import Rule
-from rules.operators import Condition, Selection
-from rules.ruleset import RuleSet
+from envelope.events import Event, RiskWarning
+from rules.engine.engine import Engine
+from rules.language.model import Rule
+from rules.language.ruleset import RuleSet
+from rules.matching.expr import Bin, parse
+from rules.matching.expr_compile import compile_expr
+from rules.matching.operators import Condition, Selection
 from rules.tools.compare import describe
 from rules.tools.times import show_at
+from rules.types.common import group_key
 
 Shared = tuple[Mapping[str, Any], Mapping[str, Any]]  # (lists, macros) of a rules folder
 _EPOCH_MS = (946_684_800_000, 4_102_444_800_000)  # 2000-01-01 .. 2100-01-01

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from rules.model import Rule
-from rules.operators import parse_duration_ms
+from envelope.time import parse_duration_ms
+from rules.language.model import Rule
+from rules.language.yamlloc import load_located
 from rules.tools.times import show_offset
-from rules.yamlloc import load_located
 
 SEVERITIES = ("error", "warning", "info")
 DEFAULT_STATUS = "stable"

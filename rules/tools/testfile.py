@@ -21,7 +21,7 @@ A test file names the rules under test and holds test cases::
 An input names its envelope fields compactly: ``type``, ``stream``, ``source``, ``region``,
 ``department``, ``entity`` (``kind:id`` or a mapping), ``id``, ``attrs``; any other key is
 an attribute. Expected warnings need ``rule`` and ``key``; ``stage`` defaults to the
-warning's default stage; any other :class:`~riskloop.events.RiskWarning` field is compared
+warning's default stage; any other :class:`~envelope.events.RiskWarning` field is compared
 as a subset (``re:…`` is a regular expression). ``ts`` takes a time like ``at``.
 Every problem raises :class:`TestFileError` with ``file:line:col``.
 """
@@ -33,11 +33,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from riskloop.events import Event, InvalidEvent, RiskWarning
-from riskloop.testing import make_event
-from rules.errors import RuleError
+from envelope.build import event_at
+from envelope.events import Event, InvalidEvent, RiskWarning
+from rules.language.errors import RuleError
+from rules.language.yamlloc import load_located
 from rules.tools.times import parse_offset_ms, resolve_at, to_ms
-from rules.yamlloc import load_located
 
 ENVELOPE = ("id", "type", "stream", "source", "region", "department", "entity", "attrs")
 WARNING_FIELDS = {f.name: f for f in dataclasses.fields(RiskWarning)}
@@ -269,7 +269,7 @@ def _event(node: _Node, fields: dict[str, Any], ts_ms: int, default_id: str) -> 
             envelope[name] = str(envelope[name])
     source = envelope.pop("source", None)
     try:
-        ev = make_event(
+        ev = event_at(
             ts_ms=ts_ms,
             id=envelope.pop("id", default_id),
             **envelope,

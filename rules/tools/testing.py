@@ -23,7 +23,7 @@ Examples:
     ...     expect:
     ...       - {at: +30m, warnings: [{rule: pair, key: x, value: 2}]}
     ... ''', "t.yaml")
-    >>> from rules.model import parse_rule
+    >>> from rules.language.model import parse_rule
     >>> rule = parse_rule("id: pair\\ntitle: t\\ntype: threshold\\nmatch: {type: a.b}\\n"
     ...     "group_by: [attrs.k]\\nwindow: 1h\\ncondition: {gte: 2}\\n", "pair.yaml")
     >>> result = run_test(RuleSet([rule]), spec.tests[0])
@@ -40,10 +40,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from riskloop.events import RiskWarning
+from envelope.events import RiskWarning
 from rules import RuleError, RuleSet, RuleSetError, load_rules
-from rules.engine import Engine
-from rules.model import Rule, parse_rule
+from rules.engine.engine import Engine
+from rules.language.model import Rule, parse_rule
 from rules.tools.compare import compare
 from rules.tools.testfile import RuleTest, RuleTestSpec, TestFileError, load_test_spec
 from rules.tools.times import show_at

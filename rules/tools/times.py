@@ -18,26 +18,22 @@ Examples:
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from typing import Any
 
-from riskloop.events import InvalidEvent, parse_ts_ms
-from riskloop.testing import iso
-
-UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-_PART = re.compile(r"(\d+)(ms|s|m|h|d|w)")
-_OFFSET = re.compile(r"^\+?(?:\d+(?:ms|s|m|h|d|w))+$")
+from envelope.events import InvalidEvent, parse_ts_ms
+from envelope.time import UNITS_MS, iso, parse_duration_ms
 
 
 def parse_offset_ms(raw: Any) -> int | None:
-    """``'+1h30m'`` -> 5400000; None when ``raw`` is not a duration (a leading + is optional)."""
+    """``'+1h30m'`` -> 5400000; None when ``raw`` is not a duration (a leading + is optional).
+
+    The grammar is :func:`envelope.time.parse_duration_ms`'s; zero is allowed.
+    """
     text = str(raw).strip()
     if text in ("0", "+0"):
         return 0
-    if not _OFFSET.match(text):
-        return None
-    return sum(int(n) * UNITS_MS[unit] for n, unit in _PART.findall(text))
+    return parse_duration_ms(text.removeprefix("+"), allow_zero=True)
 
 
 def to_ms(value: Any) -> int:

@@ -1,6 +1,6 @@
 """Precision and recall of a rule set against inspectors' verdicts (exported dispositions).
 
-A JSON lines file of :class:`~riskloop.events.Disposition` records labels warnings: a
+A JSON lines file of :class:`~envelope.events.Disposition` records labels warnings: a
 warning listed in a disposition's ``warning_ids`` takes its outcome; otherwise a
 disposition of the same rule and group key does (the latest one), so a candidate rule
 version, whose warning ids differ, is still scored on the labelled overlap. Confirmed
@@ -10,7 +10,7 @@ Per rule: precision = confirmed / (confirmed + dismissed); recall = confirmed cl
 at least one warning found / confirmed clues of that rule.
 
 Examples:
-    >>> from riskloop.events import Disposition, RiskWarning
+    >>> from envelope.events import Disposition, RiskWarning
     >>> def w(i, key):
     ...     return RiskWarning(id=i, fingerprint="f", rule_id="r", rule_version=1,
     ...         logic_hash="h", severity="high", title="t", key=key, ts_ms=0, region="x",
@@ -33,7 +33,7 @@ from pathlib import Path
 
 import orjson
 
-from riskloop.events import Disposition, RiskWarning, parse_clue_record
+from envelope.events import Disposition, RiskWarning, parse_clue_record
 
 
 @dataclass
@@ -88,7 +88,7 @@ def in_window(
     (nothing of it was raised) at the time it was given. A clue of the window that the rules
     missed still counts against recall; a clue of other days counts nowhere.
 
-    >>> from riskloop.events import Disposition, RiskWarning
+    >>> from envelope.events import Disposition, RiskWarning
     >>> w = RiskWarning(id="w1", fingerprint="f", rule_id="r", rule_version=1,
     ...     logic_hash="h", severity="high", title="t", key="A", ts_ms=10, region="x",
     ...     department="d")

@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from clues.access import Principal
 from clues.model import Clue
 from clues.store import ClueStore
-from riskloop.events import RiskWarning
+from envelope.events import RiskWarning
 
 T0 = 1_772_414_100_000  # 2026-03-02T01:15:00Z
 

@@ -17,7 +17,7 @@ from clues.model import ROLES, TRANSITIONS, clue_id
 from clues.routes import ACTIONS
 from clues.store import ClueStore
 from clues.tokens import TokenStore
-from riskloop.settings import Settings
+from envelope.settings import Settings
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 

@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from clues.api import create_app
 from clues.model import clue_id
 from clues.store import ClueStore
-from riskloop.events import ClueTransition, Disposition
-from riskloop.settings import Settings
+from envelope.events import ClueTransition, Disposition
+from envelope.settings import Settings
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 

@@ -41,7 +41,7 @@ async def test_upsert_throughput(store: ClueStore) -> None:
 def test_the_benchmark_prints_every_figure(
     redis_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from clues import bench
+    from riskloop import bench_clues as bench
 
     url = redis_url.rsplit("/", 1)[0] + "/8"  # the benchmark flushes its database
     code = bench.main(

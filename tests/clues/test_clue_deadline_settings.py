@@ -27,8 +27,8 @@ from clues.model import clue_id
 from clues.policy_file import PolicyFileError, parse_policy
 from clues.store import ClueStore
 from clues.workdays import iso_local, ms_of
-from riskloop.settings import Settings
-from rules.calendar import covers, install_overrides
+from envelope.calendar import covers, install_overrides
+from envelope.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 TOKENS = "t-sam=sam:supervisor:*:* t-alice=alice:inspector:market-supervision:3301"
@@ -82,7 +82,7 @@ async def test_a_deadline_counted_into_an_uncovered_year_is_flagged_estimated(
     await store.upsert_warnings([housing_clue("fp-dec", DEC_2), housing_clue("fp-mar", T0)])
     settings = Settings(api_bootstrap_tokens=TOKENS)
 
-    with caplog.at_level("WARNING", logger="rules.calendar"):
+    with caplog.at_level("WARNING", logger="envelope.calendar"):
         async with api(settings, redis_client, prefix, DEC_2) as (_, client):
             dispatched = await dispatch(client, clue_id("fp-dec"))
             detail = (await client.get(f"/clues/{clue_id('fp-dec')}", headers=SAM)).json()

@@ -18,7 +18,7 @@ from clues.keys import OUTBOX_GROUP
 from clues.model import clue_id
 from clues.outbox import OutboxPublisher
 from clues.store import ClueStore
-from riskloop.events import ClueTransition, Disposition, parse_clue_record
+from envelope.events import ClueTransition, Disposition, parse_clue_record
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 

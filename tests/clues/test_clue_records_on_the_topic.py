@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from riskloop.events import ClueTransition, Disposition, parse_clue_record, transition_id
+from envelope.events import ClueTransition, Disposition, parse_clue_record, transition_id
 
 T0 = 1_772_414_100_000  # 2026-03-02T01:15:00Z
 CLAIM = ClueTransition(

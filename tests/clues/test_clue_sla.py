@@ -14,7 +14,7 @@ from clues.api import create_app
 from clues.model import clue_id
 from clues.store import ClueStore
 from clues.workdays import ms_of
-from riskloop.settings import Settings
+from envelope.settings import Settings
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 

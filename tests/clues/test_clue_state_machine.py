@@ -36,7 +36,7 @@ from clues.model import (
 )
 from clues.scripts import TRACKED
 from clues.store import ClueStore
-from riskloop.events import ClueTransition, transition_id
+from envelope.events import ClueTransition, transition_id
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

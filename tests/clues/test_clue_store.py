@@ -30,7 +30,7 @@ from clues.model import (
 )
 from clues.store import ClueStore, InvalidCursor
 from clues.workdays import ms_of
-from riskloop.events import Disposition
+from envelope.events import Disposition
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 

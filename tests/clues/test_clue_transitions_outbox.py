@@ -14,7 +14,7 @@ from clue_factories import ALICE, CENTRE, LEAD, T0, make_warning
 
 from clues.model import IllegalTransition, clue_id
 from clues.store import ClueStore
-from riskloop.events import ClueTransition, Disposition, stable_id, transition_id
+from envelope.events import ClueTransition, Disposition, stable_id, transition_id
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 

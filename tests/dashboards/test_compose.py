@@ -13,7 +13,7 @@ import pytest
 import yaml
 from dashboard_checks import REPO
 
-from riskloop.settings import Settings
+from envelope.settings import Settings
 
 COMPOSE = REPO / "docker-compose.yml"
 

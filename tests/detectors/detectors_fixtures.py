@@ -9,7 +9,7 @@ import random
 from datetime import UTC, datetime, timedelta, timezone
 
 from detectors.features import FeatureExtractor
-from riskloop.events import Event
+from envelope.events import Event
 
 CST = timezone(timedelta(hours=8))
 MINUTE_MS = 60_000

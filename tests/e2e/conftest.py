@@ -13,6 +13,7 @@ import pytest
 import redis
 from e2e_support import PARTITIONS, processed, redis_db, stack_env, wait_for
 
+from envelope.settings import DEFAULT_RULES_DIR
 from replay.backtest import BacktestReport, backtest
 from replay.publish import PublishReport, publish
 from replay.simulator import simulate_to_file
@@ -25,7 +26,6 @@ from riskloop.services import (
     start_tansu,
     start_worker,
 )
-from riskloop.settings import DEFAULT_RULES_DIR
 
 WEEK_SEED = 11
 # API tokens the stack's API stores at start-up (RISKLOOP_API_BOOTSTRAP_TOKENS), by role.

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from envelope.settings import DEFAULT_RULES_DIR
 from replay.backtest import backtest
 from replay.simulator import simulate_to_file
-from riskloop.settings import DEFAULT_RULES_DIR
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 

@@ -8,9 +8,9 @@ import base64
 import orjson
 import pytest
 from e2e_support import BAD_REGION, read_topic, send_raw, wait_for
+from event_factories import make_event
 
-from riskloop.settings import TOPIC_DEADLETTER, TOPIC_SERVICE
-from riskloop.testing import make_event
+from envelope.topics import TOPIC_DEADLETTER, TOPIC_SERVICE
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -13,8 +13,8 @@ import pytest
 from e2e_support import BAD_REGION, http_json, send_raw, wait_for
 
 from dashboards.panels import panel_queries
+from envelope.topics import TOPIC_REGULATORY
 from riskloop.services import ServiceGroup, start_prometheus
-from riskloop.settings import TOPIC_REGULATORY
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from envelope.settings import DEFAULT_RULES_DIR
 from replay.backtest import backtest
 from replay.score import format_table
 from replay.simulator import simulate_to_file
-from riskloop.settings import DEFAULT_RULES_DIR
 
 SCENARIOS = ("approval_overdue", "repeated_submissions", "hotline_surge", "staff_bulk_access")
 

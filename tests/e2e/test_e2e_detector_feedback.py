@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from e2e_support import metric_sum, read_topic, send_raw, wait_for
 
-from riskloop.events import Disposition, RiskWarning
-from riskloop.settings import TOPIC_DISPOSITIONS, TOPIC_WARNINGS
+from envelope.events import Disposition, RiskWarning
+from envelope.topics import TOPIC_DISPOSITIONS, TOPIC_WARNINGS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 RULE = "approver-anomaly"  # the library's detector rule (shadow: warnings, never clues)

@@ -9,8 +9,8 @@ import pytest
 from e2e_support import BAD_REGION, http_json, metric_sum, read_topic, wait_for
 
 from clues.model import clue_id
-from riskloop.events import RiskWarning
-from riskloop.settings import TOPIC_WARNINGS
+from envelope.events import RiskWarning
+from envelope.topics import TOPIC_WARNINGS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

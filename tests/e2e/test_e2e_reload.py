@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from e2e_support import BAD_REGION, metric_sum, send_raw, wait_for
+from event_factories import make_event
 
-from riskloop.settings import TOPIC_SERVICE
-from riskloop.testing import make_event
+from envelope.topics import TOPIC_SERVICE
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

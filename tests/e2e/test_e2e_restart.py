@@ -13,10 +13,10 @@ import redis
 from e2e_support import processed, read_topic, redis_db, stack_env, wait_for
 
 from clues.model import clue_id
+from envelope.events import RiskWarning
+from envelope.topics import TOPIC_WARNINGS
 from replay.publish import publish
-from riskloop.events import RiskWarning
 from riskloop.services import ServiceGroup, start_worker
-from riskloop.settings import TOPIC_WARNINGS
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.slow]
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 from e2e_support import metric_sum, redis_db, stack_env, wait_for
+from event_factories import probe_rule
 from prometheus_client.parser import text_string_to_metric_families
 
 from riskloop.cli import main
 from riskloop.services import ServiceGroup, start_worker
-from riskloop.testing import probe_rule
 from streams.reload import folder_digest
 from streams.ruleset_topic import RuleSetRecord, publish, read_all
 

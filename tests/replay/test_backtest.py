@@ -8,10 +8,10 @@ from typing import Any
 import orjson
 import pytest
 
+from envelope.partitioning import partition_for
 from replay.backtest import backtest, format_report
 from replay.formats import write_events
-from riskloop.partitioning import partition_for
-from rules.errors import RuleSetError
+from rules.language.errors import RuleSetError
 
 BULK_RULE = """\
 id: bulk-read
@@ -285,12 +285,12 @@ def test_open_end_backtest_is_what_a_live_worker_raises_in_any_topic_interleavin
     the open-ended backtest's warnings."""
     import random
 
+    from envelope.settings import DEFAULT_RULES_DIR
     from replay.formats import read_rows
     from replay.simulator import simulate_to_file
-    from riskloop.settings import DEFAULT_RULES_DIR
     from rules import load_rules
-    from rules.engine import Engine
-    from rules.watermark import InputClock, process_held
+    from rules.engine.engine import Engine
+    from rules.engine.watermark import InputClock, process_held
 
     path = tmp_path / "week.jsonl"
     simulate_to_file(path, 11, days=7)  # a week: a worker without the hold raises 45-500 more

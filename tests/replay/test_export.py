@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from event_factories import make_event
 
+from envelope.events import ClueTransition, Disposition
+from envelope.topics import TOPIC_DISPOSITIONS
 from replay.backtest import backtest
 from replay.export import ExportError, export_dispositions
 from riskloop.cli import main
-from riskloop.events import ClueTransition, Disposition
 from riskloop.services import create_topics, free_port
-from riskloop.settings import TOPIC_DISPOSITIONS
-from riskloop.testing import make_event
 from rules.tools.verdicts import read_dispositions
 
 T0 = 1_772_413_200_000  # 2026-03-02T09:00:00+08:00

@@ -17,11 +17,11 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from envelope.partitioning import partition_for
+from envelope.topics import TOPIC_REGULATORY, TOPIC_SERVICE
 from replay.formats import FormatError, write_events
 from replay.publish import Pacer, PublishError, publish
-from riskloop.partitioning import partition_for
 from riskloop.services import free_port
-from riskloop.settings import TOPIC_REGULATORY, TOPIC_SERVICE
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from envelope.events import RiskWarning
 from replay.score import DEFAULT_GRACE_MS, Score, format_table, score
-from riskloop.events import RiskWarning
 
 HOUR_MS = 3_600_000
 # 2026-03-02T09:00:00+08:00 and 2026-03-02T12:00:00+08:00

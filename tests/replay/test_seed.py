@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
+from event_factories import make_event
 
 from replay.formats import FormatError
 from replay.seed import SeedFile
 from riskloop.cli import main
-from riskloop.testing import make_event
 
 T0 = 1_772_413_200_000  # 2026-03-02T09:00:00+08:00
 DAY = 86_400_000

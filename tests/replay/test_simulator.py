@@ -9,9 +9,9 @@ from typing import Any
 import orjson
 import pytest
 
+from envelope.events import Event, parse_ts_ms
 from replay.formats import read_events
 from replay.simulator import SCENARIO_NAMES, generate, simulate_to_file
-from riskloop.events import Event, parse_ts_ms
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from riskloop.events import Event, RiskWarning
-from riskloop.testing import make_event
+from event_factories import make_event
+
+from envelope.events import Event, RiskWarning
 from rules import RuleSet
-from rules.engine import Engine
-from rules.fields import Ctx
-from rules.model import Rule, parse_rule
+from rules.engine.engine import Engine
+from rules.language.fields import Ctx
+from rules.language.model import Rule, parse_rule
 
 T0 = 1772414100000  # Mon 2026-03-02T09:15:00+08:00
 SEC = 1000

@@ -1,12 +1,12 @@
 """absence rules: fire once at the deadline, not before, not twice; a closing event cancels."""
 
+from event_factories import make_event
 from rule_factories import MIN, ev, feed
 from rule_factories import engine as make_engine
 
-from riskloop.testing import make_event
 from rules import RuleSet
-from rules.engine import Engine
-from rules.model import parse_rule
+from rules.engine.engine import Engine
+from rules.language.model import parse_rule
 
 T0 = 1772414100000  # 2026-03-02T09:15:00+08:00
 HOUR = 3_600_000

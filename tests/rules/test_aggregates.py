@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rules.aggregates import (
+from rules.types.aggregates import (
     AGGREGATORS,
     Limits,
     as_number,

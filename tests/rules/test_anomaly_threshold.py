@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import random
 
+from event_factories import make_event
 from rule_factories import export_anomaly_rule
 
-from riskloop.testing import make_event
 from rules import RuleSet
-from rules.engine import Engine
-from rules.model import parse_rule
+from rules.engine.engine import Engine
+from rules.language.model import parse_rule
 
 RULE = export_anomaly_rule(
     "{name: gaussian, params: {warmup: 30}}", "{quantile: 0.99, min_samples: 100, cooldown: 6h%s}"

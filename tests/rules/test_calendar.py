@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from rules.calendar import add_working_days, covers, is_workday, local_date, working_days_between
+from envelope.calendar import add_working_days, covers, is_workday, local_date, working_days_between
 
 CST = timezone(timedelta(hours=8))
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from riskloop.calendar_file import CalendarFileError, install, load_calendar, parse_calendar
-from riskloop.settings import Settings
-from rules import calendar
-from rules.calendar import add_working_days, covers, install_overrides, is_workday
+from envelope import calendar
+from envelope.calendar import add_working_days, covers, install_overrides, is_workday
+from envelope.calendar_file import CalendarFileError, install, load_calendar, parse_calendar
+from envelope.settings import Settings
 
 CST = timezone(timedelta(hours=8))
 # 2199: a year no release of the package will cover, so these tests keep their meaning.

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from rule_factories import DAY, HOUR, MIN, T0, engine, ev, feed, rule
 
-from riskloop.events import RiskWarning
+from envelope.events import RiskWarning
 from rules import RuleSet
-from rules.engine import Engine
+from rules.engine.engine import Engine
 
 COUNT = """
 id: visits
@@ -181,7 +181,7 @@ def test_state_of_a_window():
 def test_a_rule_that_fails_on_an_event_does_not_blind_the_others(monkeypatch, caplog):
     """A stand-in fault (the match evaluator is made to raise for one rule): the other rule
     on the same event still fires, and the failure is counted and logged, not raised."""
-    from rules.kinds.match import MatchEvaluator
+    from rules.types.match import MatchEvaluator
 
     real = MatchEvaluator.on_event
 
@@ -203,8 +203,8 @@ def test_a_rule_that_fails_on_an_event_does_not_blind_the_others(monkeypatch, ca
 def test_a_rule_failing_on_the_watermark_or_on_warnings_does_not_stop_the_others(monkeypatch):
     """Stand-in faults again: one deadline rule raises when the watermark reaches it, one
     rule over warnings raises on every warning; the healthy rules' warnings still come."""
-    from rules.kinds.absence import AbsenceEvaluator
-    from rules.kinds.match import MatchEvaluator
+    from rules.types.absence import AbsenceEvaluator
+    from rules.types.match import MatchEvaluator
 
     real_wm, real_ev = AbsenceEvaluator.on_watermark, MatchEvaluator.on_event
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from rule_factories import T0, ev
 
-from rules.expr import ExprError, parse
-from rules.expr_compile import compile_expr
+from rules.matching.expr import ExprError, parse
+from rules.matching.expr_compile import compile_expr
 
 
 def value(text: str, **attrs: object) -> object:

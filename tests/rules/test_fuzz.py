@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rules import RuleError, RuleSetError, load_rules
-from rules.model import COMMON, Rule, parse_rule
-from rules.typetables import TYPES
+from rules.language.model import COMMON, Rule, parse_rule
+from rules.language.typetables import TYPES
 
 LIBRARY = Path(__file__).resolve().parents[2] / "rules" / "library"
 TEXTS = [p.read_text(encoding="utf-8") for p in sorted(LIBRARY.glob("*.yaml"))]

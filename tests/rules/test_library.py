@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from event_factories import make_event
 from rule_factories import DAY, HOUR, MIN, T0
 
-from riskloop.testing import make_event
 from rules import load_rules
-from rules.engine import Engine
+from rules.engine.engine import Engine
 
 LIBRARY = Path(__file__).resolve().parents[2] / "rules" / "library"
 SCENARIO_RULES = {"approval-overdue", "repeated-submissions", "hotline-surge", "staff-bulk-access"}

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from rules import RuleError, RuleSetError, load_rules
-from rules.model import parse_rule
+from rules.language.model import parse_rule
 
 LIBRARY = Path(__file__).resolve().parents[2] / "rules" / "library"
 
@@ -459,7 +459,7 @@ def test_ordinary_repetitions_are_accepted() -> None:
 def test_which_repetitions_are_refused(pattern: str, refused: bool) -> None:
     import re
 
-    from rules.operators import safe_regex
+    from rules.matching.operators import safe_regex
 
     if refused:
         with pytest.raises(re.error, match="exponential time"):

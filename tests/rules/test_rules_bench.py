@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rules.bench import main
+from rules.tools.bench import main
 
 
 def test_bench_prints_figures(capsys: pytest.CaptureFixture[str]) -> None:

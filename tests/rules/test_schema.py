@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from rules.schemagen import FILES, SCHEMA_DIR, render, rule_schema, shared_schema, write
-from rules.shared import is_shared
-from rules.yamlloc import load_located
+from rules.language.schemagen import FILES, SCHEMA_DIR, render, rule_schema, shared_schema, write
+from rules.language.shared import is_shared
+from rules.language.yamlloc import load_located
 
 LIBRARY = Path(__file__).resolve().parents[2] / "rules" / "library"
 
@@ -27,7 +27,7 @@ def as_json(path: Path) -> object:
 @pytest.mark.parametrize("name", sorted(FILES))
 def test_shipped_schema_is_current(name: str) -> None:
     shipped = (SCHEMA_DIR / name).read_text(encoding="utf-8")
-    assert shipped == render(FILES[name]()), "run: python -m rules.schemagen"
+    assert shipped == render(FILES[name]()), "run: python -m rules.language.schemagen"
 
 
 def test_schemas_are_valid_json_schema() -> None:

@@ -9,7 +9,7 @@ import random
 import pytest
 from rule_factories import DAY, HOUR, MIN, T0, engine, ev
 
-from rules.aggregates import bucket_sum, slide_sums
+from rules.types.aggregates import bucket_sum, slide_sums
 
 SEASONAL = """
 id: seasonal

@@ -1,12 +1,12 @@
 """threshold rules: window edges on event time, one warning per episode, deterministic ids."""
 
+from event_factories import make_event
 from rule_factories import HOUR, ev, feed
 from rule_factories import engine as make_engine
 
-from riskloop.testing import make_event
 from rules import RuleSet
-from rules.engine import Engine
-from rules.model import parse_rule
+from rules.engine.engine import Engine
+from rules.language.model import parse_rule
 
 T0 = 1772414100000  # 2026-03-02T09:15:00+08:00
 MIN = 60_000

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from envelope import calendar
 from riskloop.cli import main
-from rules import calendar
 
 RULE = Path(__file__).resolve().parents[2] / "rules" / "library" / "inspection-not-rectified.yaml"
 TEST = f"""\

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from event_factories import make_event
 from rules_tools_fixtures import SURGE
 
-from riskloop.events import Disposition
-from riskloop.testing import make_event
+from envelope.events import Disposition
 from rules.tools.backtest import Window, format_text, run_backtest, to_json
 
 T0 = 1_772_413_200_000  # 2026-03-02T09:00:00+08:00
@@ -213,7 +213,7 @@ def test_cli_backtest_exit_codes(cli, setup, tmp_path, capsys, write_files):
 
 
 def test_an_exported_topic_with_transitions_reads_only_the_dispositions(tmp_path):
-    from riskloop.events import ClueTransition, Disposition
+    from envelope.events import ClueTransition, Disposition
     from rules.tools.verdicts import read_dispositions
 
     d = Disposition("d-1", "clue-1", "r1", "k", "confirmed", "confirmed_violation", "alice", 5)

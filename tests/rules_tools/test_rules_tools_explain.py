@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from event_factories import make_event
 from rules_tools_fixtures import LIBRARY, OVERDUE, SURGE
 
-from riskloop.testing import make_event
 from rules import load_rules
-from rules.model import parse_rule
+from rules.language.model import parse_rule
 from rules.tools.explain import explain, format_explanation
 
 T0 = 1_772_413_200_000  # 2026-03-02T09:00:00+08:00

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from rules_tools_fixtures import LIBRARY, OVERDUE, SURGE
 
 from rules import RuleSet, load_rules
-from rules.model import parse_rule
+from rules.language.model import parse_rule
 from rules.tools.junit import junit_xml
 from rules.tools.testfile import TestFileError, load_test_spec
 from rules.tools.testing import expand_test_paths, format_results, run_file, run_test

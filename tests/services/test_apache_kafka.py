@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from riskloop.partitioning import partition_for
+from envelope.partitioning import partition_for
 from riskloop.services import Service, ServiceError, create_topics, kafka_lib, riskloop_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.slow]

@@ -10,7 +10,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from riskloop.partitioning import partition_for
+from envelope.partitioning import partition_for
 from riskloop.services import Service, ServiceError, create_topics, riskloop_topics
 
 pytestmark = pytest.mark.integration

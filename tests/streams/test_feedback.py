@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY
 
-from riskloop.events import ClueTransition, Disposition, transition_id
+from envelope.events import ClueTransition, Disposition, transition_id
 from streams.agents import _record_disposition, precision
 
 T0 = 1_772_414_100_000  # 2026-03-02T01:15:00Z
@@ -107,10 +107,11 @@ def test_a_later_verdict_on_the_same_clue_replaces_the_earlier_one() -> None:
 def test_a_dismissed_verdict_on_a_detector_rule_reaches_its_engine_and_is_learned() -> None:
     from pathlib import Path
 
-    from riskloop.testing import make_event
+    from event_factories import make_event
+
     from rules import RuleSet, load_rules
-    from rules.engine import Engine
-    from rules.model import parse_rule
+    from rules.engine.engine import Engine
+    from rules.language.model import parse_rule
     from streams.agents import apply_verdict, learns_from_verdicts, verdict_record
 
     library = load_rules(Path(__file__).resolve().parents[2] / "rules" / "library")

@@ -7,9 +7,10 @@ import asyncio
 import threading
 import time
 
-from riskloop.testing import make_event
+from event_factories import make_event
+
 from rules import RuleSet
-from rules.model import parse_rule
+from rules.language.model import parse_rule
 from streams.state import BUCKETS, PartitionEngines
 
 T0 = 1772414100000
@@ -155,7 +156,7 @@ def seed_file(tmp_path, events, partitions: int = 4):
 
 
 def two_regions_on_two_partitions(partitions: int = 4) -> tuple[str, str]:
-    from riskloop.partitioning import partition_for
+    from envelope.partitioning import partition_for
 
     regions = [f"3301{n:02d}" for n in range(1, 30)]
     first = regions[0]
@@ -168,7 +169,7 @@ def two_regions_on_two_partitions(partitions: int = 4) -> tuple[str, str]:
 
 
 def test_a_fresh_partition_learns_from_the_seed_and_does_not_flood(tmp_path):
-    from riskloop.partitioning import partition_for
+    from envelope.partitioning import partition_for
 
     known = [("stf-1", "tax"), ("stf-2", "household"), ("stf-3", "tax")]
     live = dataset_reads(7, [*known, ("stf-1", "medical")])
@@ -185,7 +186,7 @@ def test_a_partition_is_seeded_only_with_the_keys_it_owns(tmp_path):
     """An application accepted in each of two regions on two partitions and never decided:
     each partition's engine holds only its own region's obligation, so each overdue warning
     fires once, from the partition that will also see the application's decision."""
-    from riskloop.partitioning import partition_for
+    from envelope.partitioning import partition_for
 
     regions = two_regions_on_two_partitions()
     anchors = [

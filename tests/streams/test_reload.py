@@ -6,7 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from riskloop.testing import probe_rule
+from event_factories import probe_rule
+
 from rules import load_rules
 from streams.reload import RELOADS, RuleWatcher
 

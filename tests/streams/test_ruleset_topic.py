@@ -10,10 +10,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from event_factories import probe_rule
 
 from riskloop.cli import main
 from riskloop.services import Service, create_topics
-from riskloop.testing import probe_rule
 from rules import RuleSetError, load_rules
 from streams.reload import RELOADS, folder_digest
 from streams.ruleset_topic import (

@@ -3,10 +3,11 @@ topic is not overtaken by a deadline the other topic's newer events would have p
 
 from __future__ import annotations
 
-from riskloop.testing import make_event
+from event_factories import make_event
+
 from rules import RuleSet
-from rules.model import parse_rule
-from rules.watermark import process_held
+from rules.engine.watermark import process_held
+from rules.language.model import parse_rule
 from streams.agents import _release_quiet_topics
 from streams.state import PartitionEngines
 

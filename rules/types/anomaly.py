@@ -1,0 +1,147 @@
+"""``anomaly``: a named detector scores each matching event's features per group key; the
+rule fires when the score passes an adaptive threshold (a quantile of past scores).
+
+One model per rule (per engine), never per key: per-key state is only the feature
+extractor's small dict. A burst counts once in the threshold: while a key is in its
+cooldown after a warning, its flagged scores are not added to the quantile's window, so one
+official's thirty night-time decisions cannot lift the threshold above the next official's.
+``threshold.min_score`` is a floor in the detector's units (standard deviations for
+``gaussian``): the quantile alone flags about ``1 - q`` of a steady stream.
+
+What the threshold flags is not learned as normal; the features of the latest flagged
+event per key are kept until an inspector's verdict comes back
+(:meth:`AnomalyEvaluator.on_feedback`): a dismissed warning (a false positive) is then
+learned as normal, so the detector stops flagging that pattern; a confirmed one never is.
+
+Examples:
+    >>> from rules.language.model import parse_rule
+    >>> rule = parse_rule('''
+    ... id: odd-approvals
+    ... title: unusual approval activity
+    ... type: anomaly
+    ... match: {type: application.decided}
+    ... group_by: [attrs.official]
+    ... detector: {name: hst, params: {seed: 7}}
+    ... features: [hour_sin, hour_cos, count_1h]
+    ... threshold: {quantile: 0.99, min_samples: 50}
+    ... ''', "r.yaml")
+    >>> rule.spec.detector, rule.spec.quantile, rule.spec.cooldown_ms
+    ('hst', 0.99, 3600000)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from detectors import registry
+from detectors.features import FeatureExtractor
+from detectors.thresholds import AdaptiveThreshold
+from envelope.events import Event
+from rules.engine.timers import Timers
+from rules.language.model import Rule
+from rules.language.specs import AnomalySpec
+from rules.matching.operators import Selection
+from rules.types.common import Hit, RuleState, capture_function, key_function
+
+
+@dataclass
+class Model:
+    detector: Any
+    threshold: AdaptiveThreshold
+    last_score: float = 0.0
+
+
+LAST_FLAG = "__last_flag_ms"
+FLAGGED = "__flagged_x"  # features of the latest warned event, until its verdict
+
+
+class AnomalyEvaluator:
+    def __init__(self, rule: Rule, timers: Timers) -> None:
+        assert isinstance(rule.spec, AnomalySpec)
+        self.rule, self.spec = rule, rule.spec
+        self.extractor = FeatureExtractor(list(rule.spec.features))
+        self.key_of = key_function(rule)
+        self.capture = capture_function(rule)
+
+    def selections(self) -> list[Selection]:
+        return []
+
+    def new_model(self) -> Model:
+        det = registry.make(self.spec.detector, **dict(self.spec.params))
+        thr = AdaptiveThreshold(
+            q=self.spec.quantile,
+            min_samples=self.spec.min_samples,
+            min_score=self.spec.min_score,
+        )
+        return Model(det, thr)
+
+    def on_event(self, ev: Event, st: RuleState) -> list[Hit] | None:
+        key = self.key_of(ev)
+        if key is None:
+            return None
+        model: Model = st.model
+        if model is None:
+            model = st.model = self.new_model()
+        key_state = st.keys.get(key) or {}
+        x = self.extractor.extract(key_state, ev.ts_ms, ev)
+        score = model.detector.score_one(x)
+        threshold = model.threshold
+        above = threshold.above_quantile(score)
+        flagged = above and (threshold.min_score is None or score >= threshold.min_score)
+        last = key_state.get(LAST_FLAG)
+        cooling = last is not None and ev.ts_ms - last < self.spec.cooldown_ms
+        if not (flagged and cooling):
+            threshold.update(score)
+        if not above:  # the quantile's tail is never learned as normal, floor or not
+            model.detector.learn_one(x)
+        model.last_score = score
+        st.model_dirty = True
+        hits = None
+        if flagged and not cooling:
+            key_state[LAST_FLAG] = ev.ts_ms
+            key_state[FLAGGED] = x
+            hits = [
+                Hit(
+                    key,
+                    ev.ts_ms,
+                    "fired",
+                    ev.ts_ms,
+                    self.capture(ev),
+                    round(score, 6),
+                    evidence=(ev.id,),
+                )
+            ]
+        st.put(key, key_state)
+        return hits
+
+    def on_watermark(self, wm_ms: int, st: RuleState) -> list[Hit] | None:
+        return None
+
+    def on_feedback(self, key: str, outcome: str, st: RuleState) -> bool:
+        """An inspector's verdict on this rule's warning for ``key``. ``dismissed``: the
+        warned event's features are learned as normal; ``confirmed``: they are dropped, never
+        learned. True when the model learned. A verdict with nothing waiting (already
+        applied, or the key's state is gone) changes nothing, so a redelivery is harmless."""
+        key_state = st.keys.get(key)
+        if not key_state or FLAGGED not in key_state:
+            return False
+        x = key_state.pop(FLAGGED)
+        st.put(key, key_state)
+        if outcome != "dismissed" or st.model is None:
+            return False
+        st.model.detector.learn_one(x)
+        st.model_dirty = True
+        return True
+
+    def rebuild(self, st: RuleState) -> None:
+        return None
+
+    def describe(self, key: str, st: RuleState) -> dict[str, Any]:
+        model = st.model
+        return {
+            "key": key,
+            "last_score": getattr(model, "last_score", None),
+            "threshold": getattr(getattr(model, "threshold", None), "value", None),
+            "features": dict(st.keys.get(key) or {}),
+        }

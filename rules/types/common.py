@@ -1,0 +1,167 @@
+"""What every rule type shares: group keys, per-rule state, and the hits evaluators report.
+
+An evaluator turns events and watermarks into :class:`Hit` s ("the condition holds for
+this key, at this time, at this stage"); :mod:`rules.engine.emit` turns hits into warnings
+(severity, templates, suppression, shadow mode), so no evaluator repeats that work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from envelope.events import Event
+from rules.language.model import Rule
+from rules.matching.operators import getter
+
+EVIDENCE_MAX = 20
+BASE_PATHS = ("region", "department", "entity.kind", "entity.id")
+
+
+def key_function(rule: Rule) -> Callable[[Any], str | None]:
+    """The rule's group key for an event, ``a|b`` over ``group_by``; None if a part is
+    missing or empty.
+
+    >>> from rules.language.model import parse_rule
+    >>> from envelope.build import EventMaker
+    >>> make_event = EventMaker()
+    >>> rule = parse_rule(
+    ...     "id: r1\\ntitle: t\\ntype: threshold\\nmatch: {type: x.y}\\n"
+    ...     "group_by: [region, attrs.item]\\nwindow: 1h\\ncondition: {gte: 2}\\n", "r.yaml")
+    >>> key_function(rule)(make_event(ts_ms=1772414100000, item="food"))
+    '330106|food'
+    """
+    getters = [getter(p) for p in rule.group_by]
+    head, _, name = rule.group_by[0].partition(".")
+    if len(getters) == 1 and head == "attrs" and "." not in name:
+
+        def attr(ev: Any) -> str | None:  # the common case, one call less
+            v = ev.attrs.get(name)
+            if v is None or v == "":
+                return None
+            return v if isinstance(v, str) else str(v)
+
+        return attr
+    if len(getters) == 1:
+        only = getters[0]
+
+        def one(ev: Any) -> str | None:
+            v = only(ev)
+            if v is None or v == "":
+                return None
+            return v if isinstance(v, str) else str(v)
+
+        return one
+
+    if len(getters) == 2:
+        g1, g2 = getters
+
+        def two(ev: Any) -> str | None:
+            a = g1(ev)
+            if a is None or a == "":
+                return None
+            b = g2(ev)
+            if b is None or b == "":
+                return None
+            return str(a) + "|" + str(b)
+
+        return two
+
+    def many(ev: Any) -> str | None:
+        parts = []
+        for g in getters:
+            v = g(ev)
+            if v is None or v == "":
+                return None
+            parts.append(str(v))
+        return "|".join(parts)
+
+    return many
+
+
+def group_key(rule: Rule, event: Event) -> str | None:
+    """The group key of one event (see :func:`key_function`)."""
+    return key_function(rule)(event)
+
+
+def capture_function(rule: Rule) -> Callable[[Any], dict[str, Any]]:
+    """What a warning needs from its triggering event: region, department, entity and
+    the fields the rule's output names. Kept in state for warnings fired later."""
+    paths = tuple(dict.fromkeys((*BASE_PATHS, *sorted(rule.output.paths))))
+    pairs = [(p, getter(p)) for p in paths]
+    return lambda ev: {p: g(ev) for p, g in pairs}
+
+
+@dataclass(slots=True)
+class Hit:
+    """The condition held: for ``key`` at event time ``ts_ms``, at ``stage``.
+
+    ``episode`` (with ``stage`` and ``key``) makes the warning id; ``escalation`` is set
+    when a warning is re-emitted in the same episode because its severity rose.
+    """
+
+    key: str
+    ts_ms: int
+    stage: str
+    episode: int
+    ctx: dict[str, Any]
+    value: float | None = None
+    window: tuple[int, int] | None = None
+    evidence: tuple[str, ...] = ()
+    severity: str | None = None
+    escalation: str = ""
+    top: dict[str, list[list[Any]]] | None = None
+    extra: dict[str, Any] | None = None  # type-specific values: previous, reference, ratio
+
+
+@dataclass
+class RuleState:
+    """All state of one rule in one engine: per-key objects, one rule-wide model, the
+    suppression entries and small rule-wide facts (``meta``).
+
+    ``dirty`` names the keys changed since the last checkpoint; the other parts have
+    their own flags. Everything here must pickle (that is the checkpoint).
+    """
+
+    keys: dict[str, Any] = field(default_factory=dict)
+    dirty: set[str] = field(default_factory=set)
+    model: Any = None
+    model_dirty: bool = False
+    sup: dict[str, list[Any]] = field(default_factory=dict)
+    sup_dirty: set[str] = field(default_factory=set)
+    meta: dict[str, Any] = field(default_factory=dict)
+    meta_dirty: bool = False
+
+    def put(self, key: str, value: Any) -> None:
+        self.keys[key] = value
+        self.dirty.add(key)
+
+    def drop(self, key: str) -> None:
+        if self.keys.pop(key, None) is not None:
+            self.dirty.add(key)
+
+    def set_meta(self, name: str, value: Any) -> None:
+        self.meta[name] = value
+        self.meta_dirty = True
+
+
+def top_values(rows: Any, fields: tuple[str, ...], n: int) -> dict[str, list[list[Any]]]:
+    """Most frequent values per field over ``rows`` (tuples aligned with ``fields``).
+
+    >>> top_values([("a", 1), ("b", 1), ("a", 2)], ("x", "y"), 1)
+    {'x': [['a', 2]], 'y': [[1, 2]]}
+    >>> top_values((r for r in [("a", 1), ("a", 1)]), ("x", "y"), 1)  # any iterable, read once
+    {'x': [['a', 2]], 'y': [[1, 2]]}
+    """
+    rows = list(rows)
+    out: dict[str, list[list[Any]]] = {}
+    for i, name in enumerate(fields):
+        counts: dict[Any, int] = {}
+        for row in rows:
+            v = row[i]
+            if v is not None and not isinstance(v, dict | list):
+                counts[v] = counts.get(v, 0) + 1
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:n]
+        out[name] = [[v, c] for v, c in ranked]
+    return out

@@ -1,0 +1,263 @@
+"""``spike``: the count in the current window against a reference, per key.
+
+Counts are kept in ``step``-sized buckets (aligned to midnight UTC+8). The current window
+is the ``window / step`` buckets ending with the one that holds time ``t``; the reference
+is the same span ``period`` earlier, for ``count`` periods, combined by ``stat``
+(``median`` by default): ``reference: {period: 7d, count: 4}`` is "the same weekday in
+the last four weeks", no ``reference`` is "the previous window".
+
+``direction: up`` fires when current >= ``ratio_gte`` x reference, ``down`` when
+reference >= ``ratio_gte`` x current, ``both`` on either; always only with current >=
+``current_gte`` and reference >= ``reference_gte`` (floors, so tiny numbers don't fire),
+and only once the rule has seen events for the whole reference span (warm-up; seed it
+with :meth:`rules.engine.engine.Engine.seed`). The value is the current count; ``reference``
+and ``ratio`` go to the warning's details. Episodes as in :mod:`rules.types.windowed`.
+
+Examples:
+    >>> from rules import RuleSet
+    >>> from rules.engine.engine import Engine
+    >>> from rules.language.model import parse_rule
+    >>> from envelope.build import EventMaker
+    >>> make_event = EventMaker()
+    >>> rule = parse_rule('''
+    ... id: surge
+    ... title: complaints surge
+    ... type: spike
+    ... match: {type: hotline.ticket}
+    ... group_by: [region]
+    ... window: 1h
+    ... condition: {ratio_gte: 3, current_gte: 6, reference_gte: 1}
+    ... ''', "r.yaml")
+    >>> eng = Engine(RuleSet([rule]), lateness_ms=0)
+    >>> T0 = 1772413200000  # 2026-03-02 09:00 (UTC+8)
+    >>> out = [w for m in (-60, 0, 30, 60, 65, 70, 75, 80, 85)
+    ...        for w in eng.process(make_event(ts_ms=T0 + m * 60_000, type="hotline.ticket"))]
+    >>> [(w.key, w.value, w.details["reference"], w.details["ratio"]) for w in out]
+    [('330106', 6.0, 1, 6.0)]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from envelope.events import Event
+from rules.engine.timers import INF, Timers
+from rules.language.blocks import RANK
+from rules.language.model import Rule
+from rules.language.specs import SpikeSpec
+from rules.matching.operators import Selection
+from rules.types.aggregates import STATS, bucket_end, bucket_of, bucket_sum, slide_sums
+from rules.types.common import Hit, RuleState, capture_function, key_function
+
+OFFSET_MS = 8 * 3_600_000  # buckets align to local midnight (UTC+8)
+MAX_SLIDE = 6  # slide cached sums over at most this many buckets, else sum afresh
+
+
+@dataclass(slots=True)
+class Counts:
+    buckets: dict[int, int] = field(default_factory=dict)
+    newest: int = -(2**62)
+    last: Event | None = None
+    episode: int | None = None
+    level: int = -1
+    due: int = INF
+    cached: int | None = None  # bucket the two sums below were computed for
+    base: int = 0  # current window without its newest bucket
+    ref: float = 0.0
+
+
+class SpikeEvaluator:
+    def __init__(self, rule: Rule, timers: Timers) -> None:
+        spec = rule.spec
+        assert isinstance(spec, SpikeSpec)
+        self.rule, self.spec, self.timers = rule, spec, timers
+        self.key_of = key_function(rule)
+        self.capture = capture_function(rule)
+        self.nb = spec.window_ms // spec.step_ms
+        self.pb = spec.period_ms // spec.step_ms
+        self.keep = spec.periods * self.pb + self.nb  # buckets of history to keep
+        self.stat = STATS[spec.stat]
+        self.timed = spec.direction != "up" or rule.resolve is not None
+        self.first_ms: int | None = None
+        # per key: the Counts, the bucket and the sums (base, per-period references) last
+        # computed, to slide them when the newest bucket moves on (not part of the state)
+        self._sums: dict[str, tuple[Counts, int, int, list[int]]] = {}
+        self._slides = self.nb > 1 and self.pb >= 1
+
+    def selections(self) -> list[Selection]:
+        return []
+
+    def on_event(self, ev: Event, st: RuleState) -> list[Hit] | None:
+        key = self.key_of(ev)
+        if key is None:
+            return None
+        if self.first_ms is None or ev.ts_ms < self.first_ms:
+            self.first_ms = ev.ts_ms
+            st.set_meta("first_ms", ev.ts_ms)
+        counts = st.keys.get(key)
+        if counts is None:
+            counts = Counts()
+            st.keys[key] = counts
+        st.dirty.add(key)
+        b = bucket_of(ev.ts_ms, self.spec.step_ms, OFFSET_MS)
+        counts.buckets[b] = counts.buckets.get(b, 0) + 1
+        if b != counts.cached:
+            counts.cached = None  # a late event may change a cached sum
+            sums = self._sums.get(key)
+            if sums is not None and b < sums[1]:
+                del self._sums[key]  # ... and one that can no longer slide
+        if ev.ts_ms >= counts.newest:
+            counts.newest, counts.last = ev.ts_ms, ev
+        hits = self.evaluate(key, counts, max(counts.newest, ev.ts_ms))
+        self._schedule(key, counts)
+        return hits
+
+    def measure(self, counts: Counts, t: int, key: str | None = None) -> tuple[int, float]:
+        """(current count, reference) for the window that holds ``t``."""
+        b = bucket_of(t, self.spec.step_ms, OFFSET_MS)
+        buckets = counts.buckets
+        if counts.cached != b:
+            sums = self._sums.get(key) if key is not None and self._slides else None
+            if sums is not None and sums[0] is counts and 0 < b - sums[1] <= MAX_SLIDE:
+                base, refs = sums[2], sums[3]
+                for old in range(sums[1], b):  # one bucket at a time: cheaper than afresh
+                    base, refs = slide_sums(buckets, old, base, refs, self.nb, self.pb)
+            else:
+                base = bucket_sum(buckets, b - self.nb + 1, b - 1)
+                refs = [
+                    bucket_sum(buckets, b - k * self.pb - self.nb + 1, b - k * self.pb)
+                    for k in range(1, self.spec.periods + 1)
+                ]
+            if key is not None and self._slides:
+                self._sums[key] = (counts, b, base, refs)
+            counts.base = base
+            counts.ref = self.stat(refs)
+            counts.cached = b
+        return counts.base + buckets.get(b, 0), counts.ref
+
+    def holds(self, cur: int, ref: float) -> bool:
+        s = self.spec
+        if cur < s.min_current or ref < s.min_reference:
+            return False
+        up = cur >= s.ratio * ref
+        down = ref >= s.ratio * cur
+        return up if s.direction == "up" else down if s.direction == "down" else up or down
+
+    def warm(self, t: int) -> bool:
+        return self.first_ms is not None and self.first_ms <= t - self.spec.history_ms
+
+    def evaluate(self, key: str, counts: Counts, t: int) -> list[Hit] | None:
+        cur, ref = self.measure(counts, t, key)
+        if self.warm(t) and self.holds(cur, ref):
+            level = self.rule.severity_for(float(cur))
+            if counts.episode is None:
+                counts.episode, counts.level = t, RANK[level]
+                return [self.hit(key, counts, t, "fired", cur, ref)]
+            if self.rule.severities is not None and RANK[level] > counts.level:
+                counts.level = RANK[level]
+                return [self.hit(key, counts, t, "fired", cur, ref, escalation=level)]
+            return None
+        if counts.episode is None:
+            return None
+        hit = self.hit(key, counts, t, "resolved", cur, ref) if self.rule.resolve else None
+        counts.episode, counts.level = None, -1
+        return [hit] if hit else None
+
+    def hit(
+        self,
+        key: str,
+        counts: Counts,
+        t: int,
+        stage: str,
+        cur: int,
+        ref: float,
+        escalation: str = "",
+    ) -> Hit:
+        assert counts.episode is not None
+        ratio = round(cur / ref, 3) if ref else None
+        ctx = self.capture(counts.last) if counts.last is not None else {}
+        return Hit(
+            key,
+            t,
+            stage,
+            counts.episode,
+            ctx,
+            float(cur),
+            (t - self.spec.window_ms, t),
+            escalation=escalation,
+            extra={"reference": ref, "ratio": ratio},
+        )
+
+    def _schedule(self, key: str, counts: Counts) -> None:
+        """Next look at this key: the next bucket boundary when time alone can change the
+        outcome, else when its newest bucket leaves the history (to forget it)."""
+        step = self.spec.step_ms
+        newest = bucket_of(counts.newest, step, OFFSET_MS)
+        if self.timed or counts.episode is not None:
+            due = bucket_end(newest, step, OFFSET_MS)
+        else:
+            due = bucket_end(newest + self.keep, step, OFFSET_MS)
+        if due != counts.due:
+            counts.due = due
+            self.timers.push(due, key)
+
+    def on_watermark(self, wm_ms: int, st: RuleState) -> list[Hit] | None:
+        hits: list[Hit] = []
+        step = self.spec.step_ms
+        while (item := self.timers.pop_one(wm_ms)) is not None:
+            due, key = item
+            counts = st.keys.get(key)
+            if counts is None or counts.due != due:
+                continue
+            counts.due = INF
+            found = self.evaluate(key, counts, due)
+            if found:
+                hits.extend(found)
+            b = bucket_of(due, step, OFFSET_MS)
+            old = [i for i in counts.buckets if i <= b - self.keep]
+            if old:
+                self._sums.pop(key, None)
+                for i in old:
+                    del counts.buckets[i]
+            st.dirty.add(key)
+            if not counts.buckets and counts.episode is None:
+                del st.keys[key]
+                self._sums.pop(key, None)
+                continue
+            if self.timed or counts.episode is not None:
+                counts.due = due + step
+                self.timers.push(counts.due, key)
+            else:
+                self._schedule(key, counts)
+        return hits
+
+    def rebuild(self, st: RuleState) -> None:
+        self._sums.clear()
+        self.first_ms = st.meta.get("first_ms")
+        self.timers.reset((c.due, k) for k, c in st.keys.items() if c.due < INF)
+
+    def describe(self, key: str, st: RuleState) -> dict[str, Any]:
+        counts = st.keys.get(key)
+        if counts is None:
+            return {"key": key, "current": 0}
+        cur, ref = self.measure(counts, counts.newest, key)
+        warm = self.warm(counts.newest)
+        if not warm:
+            verdict = "not met: the reference is still warming up"
+        elif self.holds(cur, ref):
+            verdict = "met"
+        else:
+            s = self.spec
+            verdict = (
+                f"not met: current {cur} against reference {ref:g} (needs ratio >= {s.ratio:g}, "
+                f"{s.direction}, current >= {s.min_current:g}, reference >= {s.min_reference:g})"
+            )
+        return {
+            "key": key,
+            "current": cur,
+            "reference": ref,
+            "warm": warm,
+            "verdict": verdict,
+            "episode_open": counts.episode is not None,
+        }
