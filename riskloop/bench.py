@@ -39,12 +39,11 @@ from riskloop.services import (
     Service,
     ServiceError,
     ServiceGroup,
-    create_topics,
     free_port,
-    riskloop_topics,
     start_redis,
     start_tansu,
 )
+from riskloop.topic_admin import create_topics, riskloop_topics
 
 PARTITIONS = 4
 SEED = 1

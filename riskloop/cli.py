@@ -94,7 +94,7 @@ def cmd_export_dispositions(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from faust.worker import Worker
 
-    from riskloop.services import create_topics, riskloop_topics
+    from riskloop.topic_admin import create_topics, riskloop_topics
     from streams.app import create_app
 
     settings = Settings.from_env()
@@ -115,7 +115,7 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
-    from riskloop.services import create_topics, riskloop_topics
+    from riskloop.topic_admin import create_topics, riskloop_topics
 
     settings = Settings.from_env()
     topics = riskloop_topics(settings.partitions)

@@ -41,13 +41,12 @@ from riskloop.services import (
     Service,
     ServiceError,
     ServiceGroup,
-    create_topics,
-    riskloop_topics,
     start_api,
     start_redis,
     start_tansu,
     start_worker,
 )
+from riskloop.topic_admin import create_topics, riskloop_topics
 
 if TYPE_CHECKING:
     from clues.store import ClueStore

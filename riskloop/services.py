@@ -5,21 +5,17 @@ group with its log in its work folder; ``Service.stop()`` ends the whole group, 
 SIGKILL, and a ``ServiceGroup`` stops everything it owns, newest first, whatever happens.
 Services still running when the interpreter exits are stopped by an ``atexit`` hook, and when
 started from the main thread they also get SIGTERM from the kernel if this process dies.
-
->>> sorted(riskloop_topics(2).values())
-[1, 2, 2, 2, 2, 2]
+Apache Kafka is started by :mod:`riskloop.kafka_local`, topics are created by
+:mod:`riskloop.topic_admin`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
-import base64
 import concurrent.futures
 import contextlib
-import fcntl
 import os
-import re
 import shutil
 import signal
 import socket
@@ -28,7 +24,6 @@ import tempfile
 import threading
 import time
 import urllib.request
-import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,10 +32,6 @@ from typing import Any
 
 import yaml
 
-from envelope import topics
-
-KAFKA_VERSION = "3.9.2"
-SLF4J_VERSION = "1.7.36"
 _LIVE: dict[Service, None] = {}  # started and not yet stopped, oldest first
 _LIVE_LOCK = threading.Lock()
 
@@ -411,228 +402,6 @@ def _prometheus_config(scrape: dict[str, list[str]], interval: str) -> dict[str,
         for job, targets in scrape.items()
     ]
     return {"global": {**timing, "evaluation_interval": interval}, "scrape_configs": jobs}
-
-
-# --- Apache Kafka -------------------------------------------------------------------------
-
-
-def kafka_lib(version: str = KAFKA_VERSION) -> Path:
-    """The folder of Apache Kafka ``version`` jars, fetched with ``mvn`` once and cached."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    home = cache / "riskloop" / f"kafka-{version}"
-    lib = home / "lib"
-    home.mkdir(parents=True, exist_ok=True)
-    with open(home / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one fetch at a time, also across processes
-        if not (home / "complete").exists():
-            _fetch_kafka(version, home)
-    return lib
-
-
-def _fetch_kafka(version: str, home: Path) -> None:
-    mvn = ensure_tool("mvn", "maven")
-    pom = _KAFKA_POM.format(version=version, slf4j=SLF4J_VERSION)
-    build = home / "build"
-    shutil.rmtree(build, ignore_errors=True)
-    shutil.rmtree(home / "lib", ignore_errors=True)
-    build.mkdir()
-    (build / "pom.xml").write_text(pom)
-    cmd = [mvn, "-q", "-B", "dependency:copy-dependencies"]
-    cmd += ["-DincludeScope=runtime", f"-DoutputDirectory={build / 'lib'}"]
-    done = subprocess.run(cmd, cwd=build, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        shutil.rmtree(build, ignore_errors=True)
-        text = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)  # no colour codes
-        raise ServiceError(
-            f"mvn could not fetch Apache Kafka {version} (exit {done.returncode}):\n{text}"
-        )
-    (build / "lib").rename(home / "lib")
-    (home / "complete").write_text(version + "\n")
-    shutil.rmtree(build, ignore_errors=True)
-
-
-_KAFKA_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>riskloop</groupId><artifactId>kafka-runtime</artifactId><version>1</version>
-  <dependencies>
-    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId>
-      <version>{version}</version></dependency>
-    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-reload4j</artifactId>
-      <version>{slf4j}</version></dependency>
-  </dependencies>
-</project>
-"""
-
-_KAFKA_LOG4J = """log4j.rootLogger=WARN, stdout
-log4j.appender.stdout=org.apache.log4j.ConsoleAppender
-log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
-log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.kafka.server.KafkaRaftServer=INFO
-"""
-
-
-def _kafka_properties(workdir: Path, port: int, controller_port: int) -> str:
-    props = {
-        "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
-        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
-        "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        "log.dirs": str(workdir / "data"),
-        "num.partitions": "1",
-        "offsets.topic.replication.factor": "1",
-        "offsets.topic.num.partitions": "8",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "transaction.state.log.num.partitions": "8",
-        "min.insync.replicas": "1",
-        "group.initial.rebalance.delay.ms": "0",
-    }
-    return "".join(f"{key}={value}\n" for key, value in props.items())
-
-
-def _kafka_cluster_id() -> str:
-    """A random cluster id in Kafka's own form (url-safe base64 of 16 bytes, no padding)."""
-    while True:
-        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-        if not text.startswith("-"):
-            return text
-
-
-def _java(workdir: Path, lib: Path, heap: str) -> list[str]:
-    java = ensure_tool("java", "default-jre-headless")
-    log4j = f"-Dlog4j.configuration=file:{workdir / 'log4j.properties'}"
-    return [java, f"-Xmx{heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true", log4j]
-
-
-def start_kafka(workdir: Path, port: int | None = None, version: str = KAFKA_VERSION) -> Service:
-    """Apache Kafka, single node in KRaft mode, on 127.0.0.1; ready when metadata lists it."""
-    lib = kafka_lib(version)
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
-    controller_port = free_port()
-    while controller_port == port:
-        controller_port = free_port()
-    config = workdir / "server.properties"
-    config.write_text(_kafka_properties(workdir, port, controller_port))
-    (workdir / "log4j.properties").write_text(_KAFKA_LOG4J)
-    if not (workdir / "data" / "meta.properties").exists():
-        fmt = _java(workdir, lib, "256m") + ["-cp", f"{lib}/*", "kafka.tools.StorageTool"]
-        fmt += ["format", "-t", _kafka_cluster_id(), "-c", str(config)]
-        done = subprocess.run(fmt, cwd=workdir, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise ServiceError(f"Kafka storage format failed:\n{done.stdout}{done.stderr}")
-    argv = _java(workdir, lib, "768m") + ["-cp", f"{lib}/*", "kafka.Kafka", str(config)]
-    return Service(
-        "kafka",
-        argv,
-        port,
-        f"kafka://127.0.0.1:{port}",
-        workdir,
-        workdir / "kafka.log",
-        _kafka_probe,
-        ready_timeout_s=90.0,
-    ).launch()
-
-
-# --- topics -------------------------------------------------------------------------------
-
-
-def riskloop_topics(partitions: int) -> dict[str, int]:
-    """riskloop's topics: the five data topics with ``partitions`` partitions each, and the
-    rule-set topic with one (every worker reads all of it)."""
-    names = [
-        topics.TOPIC_SERVICE,
-        topics.TOPIC_REGULATORY,
-        topics.TOPIC_DEADLETTER,
-        topics.TOPIC_WARNINGS,
-        topics.TOPIC_DISPOSITIONS,
-    ]
-    return {name: partitions for name in names} | {topics.TOPIC_RULESETS: 1}
-
-
-# Topics that keep only the newest record per key (Kafka's log compaction).
-COMPACTED = {topics.TOPIC_RULESETS}
-
-
-async def create_topics(
-    bootstrap: str, topics: dict[str, int], replication: int = 1, timeout_s: float = 30.0
-) -> None:
-    """Create each topic with its partition count and wait until all partitions have leaders.
-
-    ``bootstrap`` is ``host:port`` (a ``kafka://`` prefix is accepted too).
-    An existing topic with the declared count is fine; one with another count raises
-    ServiceError naming it (partition counts decide which worker owns which key).
-    """
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-    from aiokafka.errors import KafkaConnectionError, for_code
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap.split("://", 1)[-1])
-    try:
-        await admin.start()
-    except KafkaConnectionError as exc:
-        raise ServiceError(f"cannot reach the Kafka broker at {bootstrap}: {exc}") from None
-    try:
-        existing = await _partitions(admin)
-        _check_counts(existing, topics)
-        missing = [
-            NewTopic(t, n, replication, topic_configs=_configs(t))
-            for t, n in topics.items()
-            if t not in existing
-        ]
-        if missing:
-            response = await admin.create_topics(missing, timeout_ms=int(timeout_s * 1000))
-            for topic, code, *message in response.topic_errors:
-                if code not in (0, 36):  # 36: TOPIC_ALREADY_EXISTS (a race with another creator)
-                    error = for_code(code).__name__
-                    raise ServiceError(f"cannot create topic {topic!r}: {error} {message}")
-        await _await_partitions(admin, topics, timeout_s)
-    finally:
-        await admin.close()
-
-
-def _configs(topic: str) -> dict[str, str]:
-    return {"cleanup.policy": "compact"} if topic in COMPACTED else {}
-
-
-async def _partitions(admin: Any) -> dict[str, tuple[int, int]]:
-    """topic -> (partitions, partitions with a leader), from metadata for *all* topics.
-
-    Asking for named topics instead would auto-create them on some brokers.
-    """
-    counts: dict[str, tuple[int, int]] = {}
-    for topic in await admin.describe_topics(None):
-        parts = topic["partitions"]
-        led = [p for p in parts if p["error_code"] == 0 and p["leader"] >= 0]
-        counts[topic["topic"]] = (len(parts), len(led))
-    return counts
-
-
-def _check_counts(existing: dict[str, tuple[int, int]], wanted: dict[str, int]) -> None:
-    for topic, count in wanted.items():
-        have = existing.get(topic, (count, 0))[0]
-        if have != count:
-            raise ServiceError(
-                f"topic {topic!r} already exists with {have} partitions, {count} declared: "
-                "delete it or declare the same count"
-            )
-
-
-async def _await_partitions(admin: Any, topics: dict[str, int], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        seen = await _partitions(admin)
-        _check_counts(seen, topics)
-        pending = sorted(t for t, n in topics.items() if seen.get(t, (0, 0))[1] != n)
-        if not pending:
-            return
-        if time.monotonic() >= deadline:
-            raise ServiceError(f"topics without all partitions after {timeout_s}s: {pending}")
-        await asyncio.sleep(0.1)
 
 
 # --- riskloop's own processes ---------------------------------------------------------------

@@ -57,6 +57,8 @@ class Origin:
 def register(
     app: faust.App, settings: Settings, ruleset: RuleSet, t: Topics, origin: Origin | None = None
 ) -> None:
+    """Declare the worker's agents, timers and pages on ``app``: evaluate (with its idle
+    timer), the clue sink, feedback (with precision and rule statistics), and revocation."""
     state_table = app.Table("engine-state", partitions=settings.partitions)
     feedback_table = app.Table("feedback", partitions=settings.partitions)
     engines = PartitionEngines(
@@ -68,8 +70,18 @@ def register(
         inputs=tuple(t.events.topics),
         seed=seed_file(settings.seed_file, settings.partitions, settings.partition_field),
     )
-    emit = _Emitter(t)
     rules = _follow_rules(app, settings, ruleset, engines, origin)
+    _register_evaluate(app, settings, t, engines)
+    _register_clue_sink(app, settings, t)
+    _register_feedback(app, settings, t, feedback_table, rules)
+    _register_rule_stats(app, engines, rules)
+
+
+def _register_evaluate(
+    app: faust.App, settings: Settings, t: Topics, engines: PartitionEngines
+) -> None:
+    """The evaluate agent, the timer that moves idle partitions on, and revocation."""
+    emit = _Emitter(t)
 
     @app.agent(t.events, name="evaluate")
     async def evaluate(stream: faust.StreamT) -> None:
@@ -89,6 +101,14 @@ def register(
     async def advance_idle() -> None:
         await _advance_idle(engines, emit, settings.idle_after_s, caught_up)
 
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def on_revoked(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
+        engines.revoke({tp.partition for tp in revoked if tp.topic in t.events.topics})
+
+
+def _register_clue_sink(app: faust.App, settings: Settings, t: Topics) -> None:
+    """risk.warnings -> the Redis clue queue, in batches; shadow warnings never become clues."""
+
     @app.agent(t.warnings, name="clue-sink")
     async def clue_sink(stream: faust.StreamT) -> None:
         store = ClueStore(aioredis.from_url(settings.redis_url))
@@ -98,22 +118,22 @@ def register(
             if live:
                 record_upserts(await _retry(store.upsert_warnings, live))
 
+
+def _register_feedback(
+    app: faust.App,
+    settings: Settings,
+    t: Topics,
+    feedback_table: Any,
+    rules: RuleWatcher | TopicRules,
+) -> None:
+    """clue.dispositions -> per-rule precision (gauge and ``/feedback/``) and verdicts."""
+
     @app.agent(t.dispositions, name="feedback")
     async def feedback(stream: faust.StreamT) -> None:
         async for value in stream:
             d = _record_disposition(feedback_table, value)
             if d is not None and learns_from_verdicts(rules.ruleset, d.rule_id):
                 await _forward_verdict(t, settings.partitions, d)
-
-    @app.timer(interval=5.0)
-    async def refresh_rule_stats() -> None:
-        totals = {(r.id, stat): 0 for r in rules.ruleset.rules for stat in RULE_STATS}
-        for st in engines:
-            for rule_id, counter in st.engine.stats.items():
-                for stat, n in counter.items():
-                    totals[(rule_id, stat)] = totals.get((rule_id, stat), 0) + n
-        for (rule_id, stat), n in totals.items():
-            m.RULE_STATS.labels(rule_id, stat).set(n)
 
     @app.timer(interval=5.0)
     async def refresh_precision() -> None:
@@ -125,9 +145,21 @@ def register(
     async def feedback_page(view: faust.web.View, request: faust.web.Request) -> Any:
         return view.json(precision(feedback_table.values()))
 
-    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
-    async def on_revoked(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
-        engines.revoke({tp.partition for tp in revoked if tp.topic in t.events.topics})
+
+def _register_rule_stats(
+    app: faust.App, engines: PartitionEngines, rules: RuleWatcher | TopicRules
+) -> None:
+    """Every 5 s, the engines' per-rule counters summed over partitions into the gauge."""
+
+    @app.timer(interval=5.0)
+    async def refresh_rule_stats() -> None:
+        totals = {(r.id, stat): 0 for r in rules.ruleset.rules for stat in RULE_STATS}
+        for st in engines:
+            for rule_id, counter in st.engine.stats.items():
+                for stat, n in counter.items():
+                    totals[(rule_id, stat)] = totals.get((rule_id, stat), 0) + n
+        for (rule_id, stat), n in totals.items():
+            m.RULE_STATS.labels(rule_id, stat).set(n)
 
 
 def _follow_rules(

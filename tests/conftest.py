@@ -15,15 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from riskloop.services import (
-    Service,
-    ServiceGroup,
-    create_topics,
-    riskloop_topics,
-    start_kafka,
-    start_redis,
-    start_tansu,
-)
+from riskloop.kafka_local import start_kafka
+from riskloop.services import Service, ServiceGroup, start_redis, start_tansu
+from riskloop.topic_admin import create_topics, riskloop_topics
 
 # Partition count of the riskloop topics pre-created on the session brokers.
 TOPIC_PARTITIONS = 4

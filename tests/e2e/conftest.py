@@ -17,15 +17,8 @@ from envelope.settings import DEFAULT_RULES_DIR
 from replay.backtest import BacktestReport, backtest
 from replay.publish import PublishReport, publish
 from replay.simulator import simulate_to_file
-from riskloop.services import (
-    Service,
-    ServiceGroup,
-    create_topics,
-    riskloop_topics,
-    start_api,
-    start_tansu,
-    start_worker,
-)
+from riskloop.services import Service, ServiceGroup, start_api, start_tansu, start_worker
+from riskloop.topic_admin import create_topics, riskloop_topics
 
 WEEK_SEED = 11
 # API tokens the stack's API stores at start-up (RISKLOOP_API_BOOTSTRAP_TOKENS), by role.

@@ -18,7 +18,8 @@ from envelope.topics import TOPIC_DISPOSITIONS
 from replay.backtest import backtest
 from replay.export import ExportError, export_dispositions
 from riskloop.cli import main
-from riskloop.services import create_topics, free_port
+from riskloop.services import free_port
+from riskloop.topic_admin import create_topics
 from rules.tools.verdicts import read_dispositions
 
 T0 = 1_772_413_200_000  # 2026-03-02T09:00:00+08:00

@@ -12,7 +12,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from envelope.partitioning import partition_for
-from riskloop.services import Service, ServiceError, create_topics, kafka_lib, riskloop_topics
+from riskloop.kafka_local import kafka_lib
+from riskloop.services import Service, ServiceError
+from riskloop.topic_admin import create_topics, riskloop_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.slow]
 

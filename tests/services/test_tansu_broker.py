@@ -11,7 +11,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from envelope.partitioning import partition_for
-from riskloop.services import Service, ServiceError, create_topics, riskloop_topics
+from riskloop.services import Service, ServiceError
+from riskloop.topic_admin import create_topics, riskloop_topics
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,8 @@ import pytest
 from event_factories import probe_rule
 
 from riskloop.cli import main
-from riskloop.services import Service, create_topics
+from riskloop.services import Service
+from riskloop.topic_admin import create_topics
 from rules import RuleSetError, load_rules
 from streams.reload import RELOADS, folder_digest
 from streams.ruleset_topic import (

@@ -13,6 +13,7 @@ MODULES = [
     "envelope.events",
     "envelope.partitioning",
     "riskloop.services",
+    "riskloop.topic_admin",
     "envelope.settings",
     "streams.agents",
     "streams.metrics",
