@@ -36,13 +36,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from envelope import calendar as statutory
+from envelope.time import CST, local_date, local_datetime
 
-CST = timezone(timedelta(hours=8), "CST")
-DAY_MS = 86_400_000
 GREEN, BLUE, YELLOW, RED = "green", "blue", "yellow", "red"
 
 
@@ -51,14 +50,9 @@ def ms_of(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> in
     return int(datetime(year, month, day, hour, minute, tzinfo=CST).timestamp() * 1000)
 
 
-def local_date(ms: int) -> date:
-    """The UTC+8 calendar date of an epoch-ms instant."""
-    return datetime.fromtimestamp(ms / 1000, tz=CST).date()
-
-
 def iso_local(ms: int) -> str:
     """Epoch ms -> ISO 8601 in UTC+8 with milliseconds."""
-    return datetime.fromtimestamp(ms / 1000, tz=CST).isoformat(timespec="milliseconds")
+    return local_datetime(ms).isoformat(timespec="milliseconds")
 
 
 def end_of_day_ms(d: date) -> int:
@@ -103,19 +97,11 @@ class WorkCalendar:
 
     def add_workdays(self, d: date, n: int) -> date:
         """The n-th working day after ``d`` (n = 0: ``d`` itself)."""
-        while n > 0:
-            d += timedelta(days=1)
-            if self.is_workday(d):
-                n -= 1
-        return d
+        return statutory.add_workdays(d, n, self.is_workday)
 
     def workdays_between(self, start: date, end: date) -> int:
         """Working days d with start < d <= end (0 when end <= start)."""
-        n, d = 0, start
-        while d < end:
-            d += timedelta(days=1)
-            n += self.is_workday(d)
-        return n
+        return statutory.workdays_between(start, end, self.is_workday)
 
 
 @dataclass(frozen=True)

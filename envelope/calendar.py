@@ -25,7 +25,7 @@ Examples:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, timedelta
 from functools import lru_cache
 
@@ -137,13 +137,7 @@ def add_working_days(ts_ms: int, n: int) -> int:
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     day = local_date(ts_ms)
-    start = day
-    left = n
-    while left:
-        day += timedelta(days=1)
-        if workday_on(day):
-            left -= 1
-    return ts_ms + (day - start).days * DAY_MS
+    return ts_ms + (add_workdays(day, n) - day).days * DAY_MS
 
 
 def working_days_between(start_ms: int, end_ms: int) -> int:
@@ -153,9 +147,31 @@ def working_days_between(start_ms: int, end_ms: int) -> int:
     >>> working_days_between(1770944400000, 1771894800000)  # Fri 13 Feb .. Tue 24 Feb 2026
     2
     """
-    day, last = local_date(start_ms), local_date(end_ms)
-    count = 0
-    while day < last:
+    return workdays_between(local_date(start_ms), local_date(end_ms))
+
+
+def add_workdays(day: date, n: int, workday: Callable[[date], bool] = workday_on) -> date:
+    """The ``n``-th working day after ``day`` (``n = 0``: ``day`` itself); ``workday`` says
+    which days count (default: this module's calendar; the clue store adds its overrides).
+
+    >>> add_workdays(date(2025, 9, 30), 1)  # then 1-8 October off
+    datetime.date(2025, 10, 9)
+    """
+    while n > 0:
         day += timedelta(days=1)
-        count += workday_on(day)
-    return count
+        if workday(day):
+            n -= 1
+    return day
+
+
+def workdays_between(start: date, end: date, workday: Callable[[date], bool] = workday_on) -> int:
+    """Working days d with ``start < d <= end`` (0 when ``end <= start``).
+
+    >>> workdays_between(date(2026, 2, 13), date(2026, 2, 24))  # Spring Festival between
+    2
+    """
+    n, day = 0, start
+    while day < end:
+        day += timedelta(days=1)
+        n += workday(day)
+    return n
