@@ -8,7 +8,7 @@ One module per noun:
   (the deadline policy file, ``RISKLOOP_DEADLINE_POLICY_FILE``), ``access``
   (principals, scopes, token hashing), ``privacy`` (pseudonyms), ``listing`` (queries and
   cursors), ``actions`` (argument checks) — all pure;
-- ``keys`` (Redis layout), ``scripts`` / ``lua_transition`` / ``lua_list`` (Lua), ``store``
+- ``keys`` (Redis layout), ``scripts`` (the Lua in ``lua/``), ``store``
   (ClueStore), ``sla`` (deadline ticker), ``tokens`` (TokenStore), ``outbox`` (Kafka
   publisher), ``metrics`` (Prometheus);
 - ``api`` (app factory), ``routes`` and ``bodies`` (endpoints), ``page`` (inspector web

@@ -1,8 +1,8 @@
 """ClueStore: warnings in, clues out, every step checked, audited and atomic — all in Redis.
 
 Each step is one Lua script call, so it is atomic; a batch of upserts is pipelined (each
-warning atomic, the batch not). Key layout: ``clues.keys``; scripts: ``clues.scripts`` and
-``clues.lua_transition``; argument checks and deadlines: ``clues.actions``.
+warning atomic, the batch not). Key layout: ``clues.keys``; scripts: ``clues.scripts`` (the
+``.lua`` files in ``clues/lua/``); argument checks and deadlines: ``clues.actions``.
 
 A transition reads the clue, checks the caller's scope and role, prepares the arguments and
 runs the script with the version it read: if the clue changed in between (a merged warning,
@@ -36,8 +36,6 @@ from clues.listing import (
     encode_cursor,
     plan,
 )
-from clues.lua_list import LIST
-from clues.lua_transition import TRANSITION
 from clues.model import (
     STATUSES,
     AuditEntry,
@@ -140,10 +138,10 @@ class ClueStore:
         self.policy = policy or default_policy()
         self.calendar = calendar or WorkCalendar()
         self._upsert = redis.register_script(scripts.UPSERT)
-        self._transition = redis.register_script(TRANSITION)
+        self._transition = redis.register_script(scripts.TRANSITION)
         self._reap = redis.register_script(scripts.REAP)
         self._sla = redis.register_script(scripts.SLA_STEP)
-        self._list = redis.register_script(LIST)
+        self._list = redis.register_script(scripts.LIST)
         self._masker: Masker | None = None
 
     # --- ingest ---------------------------------------------------------------------------

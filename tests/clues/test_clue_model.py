@@ -20,7 +20,6 @@ from clues import actions, scripts
 from clues.access import BadTokenSpec, Principal, parse_bootstrap, token_hash
 from clues.keys import Keys
 from clues.listing import InvalidCursor, InvalidQuery, ListQuery, decode_cursor, plan
-from clues.lua_transition import TRANSITION
 from clues.model import (
     DISPOSITION_CODES,
     STATUSES,
@@ -111,7 +110,7 @@ def test_lua_carries_the_tables_of_the_python_model() -> None:
     assert "['claim']={['dispatched']=true}" in scripts.PRELUDE
     assert "['dispatch']={['supervisor']=true, ['admin']=true}" in scripts.PRELUDE
     assert "local RETURNS_ARB = 2" in scripts.PRELUDE
-    assert all(f"E['{a}']" in TRANSITION for a in clues.model.USER_ACTIONS if a != "merge")
+    assert all(f"E['{a}']" in scripts.TRANSITION for a in clues.model.USER_ACTIONS if a != "merge")
 
 
 def test_clue_ids_are_deterministic_per_fingerprint_and_generation() -> None:

@@ -1,27 +1,23 @@
-"""The transition script: every user action on a clue, one atomic Lua call each.
+-- The transition script: every user action on a clue, one atomic Lua call each.
+--
+-- ARGV: P, clue_id, action, actor, role, now_ms, expected version ('' = any), args JSON (all
+-- values strings; prepared and validated by clues.actions), disposition JSON ('' = none),
+-- the caller's scope JSON {departments: {d: true}, regions: [prefix]} (absent = all).
+--
+-- Checks, in order: the clue exists; the role may do the action (model.TRANSITIONS); the
+-- clue is inside the caller's departments and regions; the version is the expected one; an
+-- expired lease is returned to the department queue first; the status is a legal source; a
+-- holder-only action comes from the holder (or an override role); then the action's own
+-- guards. Nothing is written before every check passed. The common finish (in the prelude)
+-- bumps the version, renews the holder's lease, moves the clue between indexes, appends the
+-- audit entry with the changed fields before and after and writes the step to the outbox (a
+-- ClueTransition; dispose and dismiss also write their Disposition first), so every step
+-- reaches clue.dispositions.
+--
+-- Replies: {'OK', expired, ...HGETALL} or {'ERR', CODE, status, detail...}.
 
-ARGV: P, clue_id, action, actor, role, now_ms, expected version ('' = any), args JSON (all
-values strings; prepared and validated by ``clues.actions``), disposition JSON ('' = none),
-the caller's scope JSON ``{departments: {d: true}, regions: [prefix]}`` (absent = all).
-
-Checks, in order: the clue exists; the role may do the action (``model.TRANSITIONS``); the
-clue is inside the caller's departments and regions; the version is the expected one; an
-expired lease is returned to the department queue first; the status is a legal source; a
-holder-only action comes from the holder (or an override role); then the action's own
-guards. Nothing is written before every check passed. The
-common ``finish`` (in the prelude) bumps the version, renews the holder's lease, moves the
-clue between indexes, appends the audit entry with the changed fields before and after and
-writes the step to the outbox (a ``ClueTransition``; ``dispose`` and ``dismiss`` also write
-their ``Disposition`` first), so every step reaches ``clue.dispositions``.
-
-Replies: ``{'OK', expired, ...HGETALL}`` or ``{'ERR', CODE, status, detail...}``.
-"""
-
-from __future__ import annotations
-
-from clues.scripts import PRELUDE
-
-EFFECTS = r"""
+-- each action's own guards and writes: E[action](c, args, actor, role, now, now_s) returns
+-- the target status, or nil and the error reply
 local E = {}
 local function hset(ck, ...) redis.call('HSET', ck, ...) end
 local function lease(ck, now)
@@ -253,12 +249,8 @@ E['evidence'] = function(c, a)
   hset(c.ck, 'evidence_refs', cjson.encode(append_refs(c.ck, a.evidence_refs)))
   return c.idx.status
 end
-"""
 
-TRANSITION = (
-    PRELUDE
-    + EFFECTS
-    + r"""
+-- the call: every check, then the action's effects, then finish
 local id, action, actor, role, now_s, expect = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6],
                                                ARGV[7]
 local now = tonumber(now_s)
@@ -304,5 +296,3 @@ if RENEWS[action] and to == 'claimed' and redis.call('HGET', ck, 'claimed_by') =
 end
 finish(c, action, actor, role, now_s, a.reason or '', not READONLY[action])
 return {'OK', expired, unpack(redis.call('HGETALL', ck))}
-"""
-)

@@ -1,22 +1,15 @@
-"""The list script: walk one index in order, keep the clues that pass every filter.
+-- The list script: walk one index in order, keep the clues that pass every filter.
+--
+-- A page costs O(log n + scanned entries): the walk starts at the cursor's rank and stops
+-- after limit matches or max_scan entries, whichever comes first (clues.listing picks the
+-- index and the filters).
+--
+-- ARGV: P, index key, reverse ('1'|'0'), cursor score, cursor member ('' = first page),
+--       limit, max entries to scan, JSON filters {status:{s:true}, departments:{d:true},
+--       regions:[prefix], region, rule, colour, assignee} (absent = any).
+-- Returns {more ('1'|'0'), last score, last member, ids...}: the page may hold fewer than
+-- limit ids when max_scan entries did not match enough; "more" says whether to go on.
 
-A page costs O(log n + scanned entries): the walk starts at the cursor's rank and stops after
-``limit`` matches or ``max_scan`` entries, whichever comes first (``clues.listing`` picks the
-index and the filters).
-"""
-
-from __future__ import annotations
-
-from clues.scripts import PRELUDE
-
-# ARGV: P, index key, reverse ('1'|'0'), cursor score, cursor member ('' = first page),
-#       limit, max entries to scan, JSON filters {status:{s:true}, departments:{d:true},
-#       regions:[prefix], region, rule, colour, assignee} (absent = any).
-# Returns {more ('1'|'0'), last score, last member, ids...}: the page may hold fewer than
-# limit ids when max_scan entries did not match enough; "more" says whether to go on.
-LIST = (
-    PRELUDE
-    + r"""
 local zkey, rev, cs, cm = ARGV[2], ARGV[3] == '1', ARGV[4], ARGV[5]
 local limit, max_scan = tonumber(ARGV[6]), tonumber(ARGV[7])
 local F = cjson.decode(ARGV[8])
@@ -73,5 +66,3 @@ end
 if redis.call('ZCARD', zkey) > last_pos + 1 and last_m ~= '' then out[1] = '1' end
 out[2], out[3] = last_s, last_m
 return out
-"""
-)

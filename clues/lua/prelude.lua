@@ -1,0 +1,158 @@
+-- The prelude of every clue script: key names, queue order, indexes, audit, outbox, the
+-- common end of a step (finish) and a lease's expiry (expire).
+--
+-- clues.scripts puts the state machine tables in front of it (SOURCES, TARGET, ROLES,
+-- HOLDER, OVERRIDE, RENEWS, READONLY, OPEN, CLOCKED, HELD, EVIDENCE_REQUIRED, TRACKED,
+-- INDEXED and the numbers MAX_PRIO ... WARNINGS_LAST, generated from clues.model) and the
+-- script's own file after it. Every script takes the key prefix as ARGV[1] and builds key
+-- names as clues.keys does. Times come in as arguments, never from the Redis clock.
+local P = ARGV[1]
+local function int(x) return string.format('%d', x) end
+local function num(x) return tonumber(x) or 0 end
+local function key(...) return P .. ':' .. table.concat({...}, ':') end
+local function ckey(id) return key('clue', id) end
+local function snap(ck, names)
+  local v = redis.call('HMGET', ck, unpack(names))
+  local t = {}
+  for i, n in ipairs(names) do t[n] = v[i] or '' end
+  return t
+end
+local EMPTY_IDX, EMPTY_TRACKED = {}, {}
+for _, n in ipairs(INDEXED) do EMPTY_IDX[n] = '' end
+for _, n in ipairs(TRACKED) do EMPTY_TRACKED[n] = '' end
+
+-- queue order inside a status index (ascending score = display order)
+local function qscore(s)
+  local st, prio = s.status, MAX_PRIO - num(s.priority)
+  if st == 'new' then return prio * 1e13 + num(s.first_seen_ms) end
+  if st == 'claimed' then return num(s.lease_expires_ms) end  -- the reaper reads this
+  if CLOCKED[st] or st == 'suspended' then return prio * 1e13 + num(s.due_ms) end
+  return -num(s.updated_ms)
+end
+
+-- every index a clue in state s belongs to, with its score there
+local function entries(s)
+  local e = {}
+  if s.status == '' then return e end
+  local q, fs, due = qscore(s), -num(s.first_seen_ms), num(s.due_ms)
+  e[key('q', s.status)] = q
+  e[key('q', s.status, 'rule', s.rule_id)] = q
+  e[key('q', s.status, 'dept', s.department)] = q
+  e[key('q', 'all')] = fs
+  e[key('q', 'all', 'rule', s.rule_id)] = fs
+  e[key('q', 'all', 'dept', s.department)] = fs
+  if CLOCKED[s.status] and s.due_ms ~= '' then
+    e[key('q', 'due')] = due
+    e[key('q', 'due', 'dept', s.department)] = due
+  end
+  if s.colour ~= '' then e[key('q', 'colour', s.colour)] = due end
+  if HELD[s.status] and s.claimed_by ~= '' then e[key('q', 'assignee', s.claimed_by)] = due end
+  return e
+end
+
+local function reindex(id, b, a)
+  local eb, ea = entries(b), entries(a)
+  for k, _ in pairs(eb) do if ea[k] == nil then redis.call('ZREM', k, id) end end
+  for k, sc in pairs(ea) do
+    if eb[k] ~= sc then redis.call('ZADD', k, int(sc), id) end
+  end
+  local kb, ka = b.status .. '|' .. b.colour, a.status .. '|' .. a.colour
+  if kb ~= ka then
+    if b.status ~= '' then redis.call('HINCRBY', key('stats', 'backlog'), kb, -1) end
+    if a.status ~= '' then redis.call('HINCRBY', key('stats', 'backlog'), ka, 1) end
+  end
+end
+
+local function diff(b, a)
+  local before, after, n = {}, {}, 0
+  for _, f in ipairs(TRACKED) do
+    if b[f] ~= a[f] then before[f] = b[f]; after[f] = a[f]; n = n + 1 end
+  end
+  if n == 0 then return '{}', '{}' end
+  return cjson.encode(before), cjson.encode(after)
+end
+
+local function audit(id, now_s, actor, role, action, from, to, reason, bj, aj, version)
+  local f = {'clue_id', id, 'ts_ms', now_s, 'actor', actor, 'role', role, 'action', action,
+             'from', from, 'to', to, 'reason', reason, 'before', bj, 'after', aj,
+             'version', version}
+  redis.call('XADD', ckey(id) .. ':audit', '*', unpack(f))
+  redis.call('XADD', key('audit'), 'MAXLEN', '~', AUDIT_MAXLEN, '*', unpack(f))
+end
+
+-- the step as a envelope.events.ClueTransition in the outbox (published to Kafka by
+-- clues.outbox), written in the same call as the step itself; id = clue id @ version
+local function publish(c, a, action, actor, role, now_s, reason, bj, aj, v)
+  local rec = {kind = 'transition', id = c.id .. '@v' .. int(v), clue_id = c.id,
+               rule_id = a.rule_id, action = action, from_status = c.idx.status,
+               to_status = a.status, actor = actor, role = role, ts_ms = tonumber(now_s),
+               reason = reason, version = v, before = cjson.decode(bj),
+               after = cjson.decode(aj)}
+  redis.call('XADD', key('outbox'), '*', 'kind', 'transition', 'key', c.id, 'value',
+             cjson.encode(rec))
+end
+
+local function begin(id)
+  local ck = ckey(id)
+  return {id = id, ck = ck, idx = snap(ck, INDEXED), tracked = snap(ck, TRACKED)}
+end
+
+local function open_ticket(c, now_s, level, why)
+  local tid = 'tkt-' .. string.sub(redis.sha1hex(c.id .. '\31' .. now_s .. '\31' .. why), 1, 16)
+  local f = redis.call('HMGET', c.ck, 'department', 'region', 'due_ms', 'rule_id')
+  redis.call('HSET', key('ticket', tid), 'id', tid, 'clue_id', c.id, 'department', f[1] or '',
+             'region', f[2] or '', 'due_ms', f[3] or '', 'rule_id', f[4] or '', 'level', level,
+             'reason', why, 'opened_ms', now_s, 'status', 'open')
+  redis.call('ZADD', key('tickets'), now_s, tid)
+  redis.call('HSET', c.ck, 'ticket_id', tid, 'escalation_level', level)
+  redis.call('HINCRBY', key('stats'), 'tickets|' .. why, 1)
+end
+
+local function close_ticket(ck, now_s)
+  local tid = redis.call('HGET', ck, 'ticket_id')
+  if tid and tid ~= '' then
+    local tk = key('ticket', tid)
+    if redis.call('HGET', tk, 'status') == 'open' then
+      redis.call('HSET', tk, 'status', 'closed', 'closed_ms', now_s)
+    end
+  end
+end
+
+-- the common end of every step: deadline bookkeeping, version, indexes, audit, outbox
+-- (every step but a read: a read keeps the version, so it is no transition)
+local function finish(c, action, actor, role, now_s, reason, bump)
+  local ck = c.ck
+  local st = redis.call('HGET', ck, 'status')
+  if not CLOCKED[st] and st ~= 'suspended' then
+    -- a disposed or reviewed clue can come back by rework: it keeps when it went red (and
+    -- its escalation level), so the ticker does not take its return for a fresh overdue
+    redis.call('HDEL', ck, 'colour')
+    if not OPEN[st] then redis.call('HDEL', ck, 'red_since_ms') end
+    redis.call('ZREM', key('sla'), c.id)
+    close_ticket(ck, now_s)
+  end
+  local v
+  if bump then
+    redis.call('HSET', ck, 'updated_ms', now_s)
+    v = redis.call('HINCRBY', ck, 'version', 1)
+  else
+    v = num(redis.call('HGET', ck, 'version'))
+  end
+  local a = snap(ck, INDEXED)
+  reindex(c.id, c.idx, a)
+  local bj, aj = diff(c.tracked, snap(ck, TRACKED))
+  audit(c.id, now_s, actor, role, action, c.idx.status, a.status, reason, bj, aj, int(v))
+  if not READONLY[action] then publish(c, a, action, actor, role, now_s, reason, bj, aj, v) end
+  return v
+end
+
+local function expire(id, now_s)
+  local c = begin(id)
+  local holder = redis.call('HGET', c.ck, 'claimed_by') or '?'
+  redis.call('HSET', c.ck, 'status', TARGET['expire'])
+  redis.call('HDEL', c.ck, 'claimed_by', 'claimed_ms', 'lease_expires_ms')
+  redis.call('HINCRBY', c.ck, 'lease_expired_count', 1)
+  redis.call('HINCRBY', key('stats'), 'lease_expired', 1)
+  redis.call('ZADD', key('sla'), now_s, id)
+  finish(c, 'expire', 'system', 'system', now_s, 'lease of ' .. holder .. ' expired', true)
+end
