@@ -26,6 +26,8 @@ from typing import Any
 
 import orjson
 
+from envelope.paths import getter
+
 STREAMS = ("service", "regulatory")
 REQUIRED = ("id", "type", "stream", "ts", "source", "region", "department", "entity")
 
@@ -142,22 +144,7 @@ class Event:
 
     def get(self, path: str) -> Any:
         """Value at a dotted path (``attrs.item``, ``entity.id``, ``region``); None if absent."""
-        head, _, rest = path.partition(".")
-        if head == "attrs":
-            value: Any = self.attrs
-            for part in rest.split("."):
-                if not isinstance(value, dict):
-                    return None
-                value = value.get(part)
-            return value
-        if head == "entity":
-            return {"kind": self.entity_kind, "id": self.entity_id}.get(rest) if rest else None
-        if rest:
-            return None
-        return getattr(self, head, None) if head in _TOP_FIELDS else None
-
-
-_TOP_FIELDS = frozenset(("id", "type", "stream", "ts", "ts_ms", "source", "region", "department"))
+        return getter(path)(self)
 
 
 def stable_id(*parts: object, prefix: str = "") -> str:

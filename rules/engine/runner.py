@@ -18,7 +18,7 @@ from rules.engine.emit import Emitter
 from rules.engine.timers import INF, Timers, Wake
 from rules.language.model import Rule
 from rules.language.specs import HeartbeatSpec
-from rules.matching.operators import Selection
+from rules.matching.selection import Selection
 from rules.types.common import Hit, RuleState
 
 EMPTY: list[RiskWarning] = []

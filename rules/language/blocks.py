@@ -34,7 +34,7 @@ from rules.language.fields import (
 )
 from rules.language.valuekinds import DateKind, ExprKind, LimitsKind, SelectionKind, TemplateKind
 from rules.matching.expr_compile import Expr
-from rules.matching.operators import Selection
+from rules.matching.selection import Selection
 from rules.matching.templates import Template
 from rules.types.aggregates import Limits
 

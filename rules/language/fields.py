@@ -27,10 +27,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from envelope.paths import path_error
 from envelope.time import parse_duration_ms
 from rules.language.errors import RuleError
 from rules.matching.expr_compile import Expr
-from rules.matching.operators import path_error
 
 
 @dataclass

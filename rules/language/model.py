@@ -67,7 +67,7 @@ from rules.language.valuekinds import DateKind, SelectionKind
 from rules.language.valuekinds import ExprKind as _ExprKind
 from rules.language.yamlloc import load_located
 from rules.matching.expr_compile import Expr
-from rules.matching.operators import Selection
+from rules.matching.selection import Selection
 
 STATUSES = ("stable", "test", "experimental", "deprecated")
 SHADOW_STATUSES = ("test", "experimental")

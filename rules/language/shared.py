@@ -25,13 +25,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from envelope.paths import TOP_FIELDS
 from rules.language.errors import RuleError
 from rules.language.fields import Block, Ctx, Field, Kind, Loc, Reader, Text, loc_of
 from rules.language.valuekinds import expr_error
 from rules.language.yamlloc import load_located
 from rules.matching.expr import ExprError
 from rules.matching.expr_compile import FUNCTIONS, Expr, compile_expr
-from rules.matching.operators import TOP_FIELDS
 
 NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 RESERVED = {"and", "or", "not", "in", "true", "false", "null", "attrs", "entity", *TOP_FIELDS}

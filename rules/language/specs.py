@@ -13,7 +13,7 @@ from typing import Any
 
 from rules.language.valuekinds import Aggregate
 from rules.matching.expr_compile import Expr
-from rules.matching.operators import Selection
+from rules.matching.selection import Selection
 from rules.types.aggregates import Limits
 
 

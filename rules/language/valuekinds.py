@@ -20,12 +20,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from envelope.paths import path_error
 from rules.language.errors import RuleError
 from rules.language.fields import Ctx, Kind, Loc, Many, Reader, Text
 from rules.language.yamlloc import position_in
 from rules.matching.expr import ExprError
 from rules.matching.expr_compile import Expr, compile_expr
-from rules.matching.operators import LIST_PREFIX, OPERATORS, compile_selection, path_error
+from rules.matching.modifiers import LIST_PREFIX, OPERATORS
+from rules.matching.selection import compile_selection
 from rules.matching.templates import Template, compile_template
 from rules.types.aggregates import AGGREGATORS, COMPARATORS, RANGES, Limits
 

@@ -25,15 +25,15 @@ from __future__ import annotations
 
 import difflib
 import operator
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from envelope import calendar
+from envelope.paths import getter, path_error
 from envelope.time import local_hour, local_weekday
 from rules.matching.expr import Bin, Call, ExprError, ListLit, ListRef, Lit, Name, Neg, Not, parse
-from rules.matching.operators import getter, path_error, safe_regex
+from rules.matching.regex import Regex, RegexError, compile_regex
 
 Fn = Callable[[Any], Any]
 ANY, NUM, STR, BOOL, LIST, NULL = "any", "num", "str", "bool", "list", "null"
@@ -288,8 +288,8 @@ class _Compiler:
             if not isinstance(node.b, Lit) or not isinstance(node.b.value, str):
                 raise ExprError(node.b.at, "'matches' needs a quoted regular expression")
             try:
-                pattern = safe_regex(node.b.value)
-            except re.error as exc:
+                pattern = compile_regex(node.b.value)
+            except RegexError as exc:
                 raise ExprError(node.b.at, f"bad regular expression: {exc}") from None
             self._want(node.a.at, op, ta, STR)
             return (lambda ev: _search(pattern, a(ev))), BOOL
@@ -336,8 +336,8 @@ def _num_or_fail(v: Any) -> float:
     return v
 
 
-def _search(pattern: re.Pattern[str], value: Any) -> bool:
-    return isinstance(value, str) and pattern.search(value) is not None
+def _search(pattern: Regex, value: Any) -> bool:
+    return isinstance(value, str) and pattern.search(value)
 
 
 def compile_expr(

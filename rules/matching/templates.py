@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rules.matching.operators import path_error
+from envelope.paths import path_error
 
 WARNING_VALUES = (
     "key",

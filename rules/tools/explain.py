@@ -37,7 +37,7 @@ from rules.language.model import Rule
 from rules.language.ruleset import RuleSet
 from rules.matching.expr import Bin, parse
 from rules.matching.expr_compile import compile_expr
-from rules.matching.operators import Condition, Selection
+from rules.matching.selection import Condition, Selection
 from rules.tools.compare import describe
 from rules.tools.times import show_at
 from rules.types.common import group_key

@@ -52,10 +52,11 @@ from typing import Any
 
 from envelope.calendar import add_working_days, working_days_between
 from envelope.events import Event, InvalidEvent, parse_ts_ms
+from envelope.paths import getter
 from rules.engine.timers import Timers
 from rules.language.model import Rule
 from rules.language.specs import AbsenceSpec, Deadline
-from rules.matching.operators import Selection, getter
+from rules.matching.selection import Selection
 from rules.types.common import Hit, RuleState, capture_function, key_function
 
 UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}

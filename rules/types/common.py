@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from envelope.events import Event
+from envelope.paths import getter
 from rules.language.model import Rule
-from rules.matching.operators import getter
 
 EVIDENCE_MAX = 20
 BASE_PATHS = ("region", "department", "entity.kind", "entity.id")

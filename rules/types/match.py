@@ -30,7 +30,7 @@ from typing import Any
 from envelope.events import Event
 from rules.engine.timers import Timers
 from rules.language.model import Rule
-from rules.matching.operators import Selection
+from rules.matching.selection import Selection
 from rules.types.common import Hit, RuleState, capture_function, key_function
 
 

@@ -37,10 +37,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from envelope.events import Event
+from envelope.paths import getter
 from rules.engine.timers import Timers
 from rules.language.model import Rule
 from rules.language.specs import NewValueSpec
-from rules.matching.operators import Selection, getter
+from rules.matching.selection import Selection
 from rules.types.common import Hit, RuleState, capture_function, key_function
 
 SWEEP = "\x00sweep"

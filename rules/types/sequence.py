@@ -45,7 +45,7 @@ from envelope.events import Event
 from rules.engine.timers import INF, Timers
 from rules.language.model import Rule
 from rules.language.specs import SequenceSpec
-from rules.matching.operators import Selection
+from rules.matching.selection import Selection
 from rules.types.common import Hit, RuleState, capture_function, key_function
 
 

@@ -46,7 +46,7 @@ from rules.engine.timers import INF, Timers
 from rules.language.blocks import RANK
 from rules.language.model import Rule
 from rules.language.specs import SpikeSpec
-from rules.matching.operators import Selection
+from rules.matching.selection import Selection
 from rules.types.aggregates import STATS, bucket_end, bucket_of, bucket_sum, slide_sums
 from rules.types.common import Hit, RuleState, capture_function, key_function
 

@@ -37,10 +37,10 @@ from collections.abc import Callable
 from typing import Any
 
 from envelope.events import Event
+from envelope.paths import getter
 from rules.engine.timers import Timers
 from rules.language.model import Rule
 from rules.language.specs import ThresholdSpec
-from rules.matching.operators import getter
 from rules.types.aggregates import as_number
 from rules.types.windowed import SKIP, WindowedEvaluator
 

@@ -24,10 +24,10 @@ from heapq import heappop
 from typing import Any
 
 from envelope.events import Event
+from envelope.paths import getter
 from rules.engine.timers import INF, Timers
 from rules.language.blocks import RANK
 from rules.language.model import Rule
-from rules.matching.operators import getter
 from rules.types.aggregates import Distinct, Limits
 from rules.types.common import (
     EVIDENCE_MAX,

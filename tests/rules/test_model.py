@@ -1,8 +1,11 @@
 """Rule files: typed errors that name file:line:col and say how to fix it."""
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from rule_factories import T0, ev
 
 from rules import RuleError, RuleSetError, load_rules
 from rules.language.model import parse_rule
@@ -424,45 +427,107 @@ def test_an_error_in_a_where_written_over_lines_points_at_its_character(where, l
     assert (err.line, err.col) == (line, 12) and "compares text with a number" in err.message
 
 
-@pytest.mark.parametrize(
-    "change",
-    [
-        ("{type: a.b}", "{type: a.b, attrs.name|re: '^(\\w+\\s?)*$'}"),
-        ("condition: {gte: 3}", "condition: {gte: 3}\nwhere: attrs.name matches '^(a+)+$'"),
-    ],
-)
-def test_a_regular_expression_that_can_backtrack_forever_is_refused(change) -> None:
-    """One 30-character value would hold its partition for minutes."""
-    err = error_of(GOOD.replace(*change))
-    assert "exponential time" in err.message, str(err)
+def matcher(text: str, where: str) -> Callable[[Any], bool]:
+    """The rule's ``match`` or ``where`` as a predicate on events."""
+    rule = parse_rule(text, "rules/r.yaml")
+    if where == "match":
+        return rule.match.matches
+    assert rule.where is not None
+    return rule.where.holds
+
+
+def where_matches(pattern: str) -> str:
+    """A ``where`` line matching ``pattern`` (a backslash is written twice in its quotes)."""
+    quoted = pattern.replace("\\", "\\\\")
+    return f"where: attrs.name matches '{quoted}'\n"
+
+
+# Patterns the backtracking checker used to refuse as catastrophic: rule regexes now run
+# on RE2 (linear time), so they load and answer right away on a long adversarial value.
+CATASTROPHIC = [r"^(\w+\s?)*$", r"^(a+)+$", r"^(a+|b)+$", r"^(.*a)+$", r"^(x*y?)*$"]
+
+
+@pytest.mark.parametrize("pattern", CATASTROPHIC)
+@pytest.mark.parametrize("where", ["match", "where"])
+def test_a_regular_expression_that_would_backtrack_forever_is_accepted_and_answers(
+    pattern: str, where: str
+) -> None:
+    """One 50 000-character value used to hold a partition for minutes under Python's re."""
+    if where == "match":
+        text = GOOD.replace("{type: a.b}", f"{{type: a.b, attrs.name|re: '{pattern}'}}")
+    else:
+        text = GOOD + where_matches(pattern)
+    holds = matcher(text, where)
+    long = "a" * 50_000
+    assert not holds(ev(T0, name=long + "!"))
+    expected = pattern != r"^(x*y?)*$"  # x and y only: no a's
+    assert holds(ev(T0, name=long)) is expected
 
 
 def test_ordinary_repetitions_are_accepted() -> None:
     text = GOOD.replace("{type: a.b}", "{type: a.b, attrs.host|re: '^(?:[a-z]+\\.)*[a-z]+$'}")
-    assert parse_rule(text, "r.yaml").id == "r-one"
+    assert parse_rule(text, "rules/r.yaml").id == "r-one"
 
 
 @pytest.mark.parametrize(
-    ("pattern", "refused"),
+    ("pattern", "value", "found"),
     [
-        (r"^(a+|b)+$", True),  # an alternative that repeats by itself
-        (r"^(?:[a-z]+|-)*$", True),
-        (r"^(.*a)+$", True),  # the 'a' is no separator: '.*' takes it too
-        (r"^(x*y?)*$", True),
-        (r"(a++)+", False),  # possessive: never backtracks
-        (r"((a|b)c+)*", False),
-        (r"(?:\s*,\s*)+", False),
-        (r"^(\d+)(,\d+)*$", False),
-        (r"^([a-z]+ )+$", False),
+        (r"^(a+|b)+$", "abba", True),
+        (r"^(?:[a-z]+|-)*$", "ab-c", True),
+        (r"^(.*a)+$", "xaya", True),
+        (r"^(x*y?)*$", "xyxx", True),
+        (r"((a|b)c+)*", "", True),
+        (r"(?:\s*,\s*)+", "a , b", True),
+        (r"^(\d+)(,\d+)*$", "1,22,", False),
+        (r"^([a-z]+ )+$", "ab cd ", True),
+        (r"^stf-[0-9]+$", "STF-1", False),
+        (r"(?i)^stf-[0-9]+$", "STF-1", True),  # flags as Python writes them
+        (r"^(?P<year>\d{4})-\d{2}$", "2026-03", True),  # named groups too
+        (r"^\w+$", "浙江省_330106", True),  # \w, \d, \s keep their Unicode meaning
+        (r"^\d+$", "١٢٣", True),
+        (r"\s", "a\u3000b", True),
+        (r"^[\w.-]+$", "中文.v-1", True),
+        (r"^\W+$", "中文", False),
+        (r"ok\Z", "is ok", True),  # \Z is the end of the text
+        (r"^a{,3}$", "aaa", True),
+        (r"^caf\u00e9$", "café", True),
+        (r"dit", "audit", True),  # search, not fullmatch
     ],
 )
-def test_which_repetitions_are_refused(pattern: str, refused: bool) -> None:
-    import re
+def test_rule_regexes_keep_python_meaning(pattern: str, value: str, found: bool) -> None:
+    from rules.matching.regex import compile_regex
 
-    from rules.matching.operators import safe_regex
+    assert compile_regex(pattern).search(value) is found
+    text = GOOD.replace("{type: a.b}", f"{{type: a.b, attrs.v|re: '{pattern}'}}")
+    assert matcher(text, "match")(ev(T0, v=value)) is found
 
-    if refused:
-        with pytest.raises(re.error, match="exponential time"):
-            safe_regex(pattern)
+
+@pytest.mark.parametrize(
+    ("pattern", "fix"),
+    [
+        (r"(a)\1", "has no backreferences: match the repeated part again"),
+        (r"(?P<n>a)(?P=n)", "has no backreferences"),
+        (r"x(?=y)", "has no lookaround"),
+        (r"(?<!x)y", "has no lookaround"),
+        (r"(?!x)y", "has no lookaround"),
+        (r"a++", "drop the possessive + or the atomic (?>...)"),
+        (r"(?>ab)", "drop the possessive + or the atomic (?>...)"),
+        (r"a{1,2000}", "repetitions up to 1000"),
+        (r"(?x) a b", "drop (?x)"),
+        (r"[^\W\d_]", "like [^\\p{L}\\p{N}_] for none of \\w or \\p{L} for letters"),
+    ],
+)
+@pytest.mark.parametrize("where", ["match", "where"])
+def test_a_pattern_re2_cannot_run_is_refused_when_the_file_loads(
+    pattern: str, fix: str, where: str
+) -> None:
+    if where == "match":
+        change = GOOD.replace("{type: a.b}", f"{{type: a.b, attrs.name|re: '{pattern}'}}")
+        at = (4, 20)
     else:
-        assert safe_regex(pattern).pattern == pattern
+        change = GOOD + where_matches(pattern)
+        at = (8, 27)
+    err = error_of(change)
+    assert str(err).startswith(f"rules/r.yaml:{at[0]}:{at[1]}: "), str(err)
+    assert "bad regular expression: regular expressions run on RE2, which" in err.message
+    assert fix in err.message, str(err)
