@@ -4,9 +4,10 @@ Pure package: no Faust, no Redis, no wall clock; it imports only :mod:`envelope`
 :mod:`detectors` of the project. Map of the sub-packages:
 
 - :mod:`rules.language`: YAML with positions, field tables and value kinds, shared blocks,
-  per-type tables and specs, ``parse_rule``, lists and macros, ``load_rules``, JSON Schema;
+  ``parse_rule``, lists and macros, ``load_rules``, JSON Schema;
 - :mod:`rules.matching`: ``match`` modifiers, the ``where`` language, output templates;
-- :mod:`rules.types`: one evaluator per rule type, windows and aggregators;
+- :mod:`rules.types`: one module per rule type (spec, field table, builder, evaluator),
+  the registry of types, windows and aggregators;
 - :mod:`rules.engine`: the engine, a runner per rule, hits to warnings, timers, watermark;
 - :mod:`rules.tools`: the rule author's tools (check, lint, test, explain, backtest, diff,
   bench); the only part that may import :mod:`replay`.

@@ -2,13 +2,12 @@
 
 The filter applies the rule's ``match`` (without the ``type`` test when the engine has
 already routed the event by type), its ``where`` and its unexpired exceptions. The
-evaluator for the rule's type comes from :data:`EVALUATORS`, an explicit table imported
-lazily.
+evaluator comes from the rule's type in :mod:`rules.types.registry` (the variant of its
+spec: an ``absence`` rule with a ``heartbeat`` runs the heartbeat evaluator).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -17,9 +16,9 @@ from envelope.events import Event, RiskWarning
 from rules.engine.emit import Emitter
 from rules.engine.timers import INF, Timers, Wake
 from rules.language.model import Rule
-from rules.language.specs import HeartbeatSpec
 from rules.matching.selection import Selection
 from rules.types.common import Hit, RuleState
+from rules.types.registry import rule_type
 
 EMPTY: list[RiskWarning] = []
 
@@ -34,25 +33,8 @@ class Evaluator(Protocol):
     def describe(self, key: str, st: RuleState) -> dict[str, Any]: ...
 
 
-# rule type (or spec variant) -> "module:class", imported when a rule of that type loads
-EVALUATORS: dict[str, str] = {
-    "match": "rules.types.match:MatchEvaluator",
-    "threshold": "rules.types.threshold:ThresholdEvaluator",
-    "ratio": "rules.types.ratio:RatioEvaluator",
-    "spike": "rules.types.spike:SpikeEvaluator",
-    "new_value": "rules.types.new_value:NewValueEvaluator",
-    "change": "rules.types.change:ChangeEvaluator",
-    "sequence": "rules.types.sequence:SequenceEvaluator",
-    "absence": "rules.types.absence:AbsenceEvaluator",
-    "heartbeat": "rules.types.heartbeat:HeartbeatEvaluator",
-    "anomaly": "rules.types.anomaly:AnomalyEvaluator",
-}
-
-
 def make_evaluator(rule: Rule, timers: Timers) -> Evaluator:
-    name = "heartbeat" if isinstance(rule.spec, HeartbeatSpec) else rule.type
-    module, _, cls = EVALUATORS[name].partition(":")
-    return getattr(importlib.import_module(module), cls)(rule, timers)
+    return rule_type(rule.type).variant(rule.spec).evaluator(rule, timers)
 
 
 def routing_types(rule: Rule, evaluator: Evaluator) -> frozenset[str] | None:
@@ -189,4 +171,4 @@ class Runner:
         self.emitter.rebuild(self.state)
 
 
-__all__ = ["EVALUATORS", "INF", "Runner", "make_evaluator"]
+__all__ = ["INF", "Runner", "make_evaluator"]

@@ -2,7 +2,7 @@
 
 A rule file holds one rule: the common keys of :data:`COMMON` (metadata, ``type``,
 ``source``, ``match``, ``where``, ``group_by``, ``severity``, ``output``, ``suppress``,
-``resolve``, ``exceptions``) plus the keys of its type (:data:`rules.language.specs.TYPES`).
+``resolve``, ``exceptions``) plus the keys of its type (:mod:`rules.types.registry`).
 Every error names ``file:line:col`` and says how to fix it.
 
 Examples:
@@ -33,7 +33,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rules.language.blocks import (
     EXCEPTION,
@@ -61,13 +61,15 @@ from rules.language.fields import (
     loc_of,
     parse_fields,
 )
-from rules.language.specs import AbsenceSpec, AnomalySpec, Spec, ThresholdSpec  # noqa: F401
-from rules.language.typetables import TYPES
 from rules.language.valuekinds import DateKind, SelectionKind
 from rules.language.valuekinds import ExprKind as _ExprKind
 from rules.language.yamlloc import load_located
 from rules.matching.expr_compile import Expr
 from rules.matching.selection import Selection
+from rules.types import registry
+
+if TYPE_CHECKING:
+    from rules.types.registry import RuleType, Spec
 
 STATUSES = ("stable", "test", "experimental", "deprecated")
 SHADOW_STATUSES = ("test", "experimental")
@@ -102,7 +104,7 @@ COMMON: tuple[Field, ...] = (
     Field("falsepositives", Many(Text()), logic=False),
     Field("created", DateKind(), logic=False),
     Field("modified", DateKind(), logic=False),
-    Field("type", Choice(tuple(TYPES)), required=True),
+    Field("type", Choice(tuple(registry.names())), required=True),
     Field(
         "source", Choice(SOURCES), default="events", doc="events, or the warnings of other rules"
     ),
@@ -202,13 +204,13 @@ def parse_rule(text: str, path: str, ctx: Ctx | None = None) -> Rule:
     ctx = Ctx(path, base.lists, base.macros)
     reader = Reader(node, path)
     if "type" not in node:
-        raise reader.fail(None, f"rule needs 'type': one of {', '.join(TYPES)}")
+        raise reader.fail(None, f"rule needs 'type': one of {', '.join(registry.names())}")
     try:
-        rtype = Choice(tuple(TYPES)).parse(node["type"], loc_of(node, "type", path), ctx)
+        name = Choice(tuple(registry.names())).parse(node["type"], loc_of(node, "type", path), ctx)
     except RuleError as exc:
         raise RuleError(path, exc.line, exc.col, f"unknown rule type: {exc.message}") from None
-    type_fields, build, needs_match = TYPES[rtype]
-    fields = COMMON + type_fields
+    rtype = registry.rule_type(name)
+    fields = COMMON + rtype.fields
     check_keys(node, tuple(f.name for f in fields), "rule", reader)
     group_by = node.get("group_by")
     ctx.names = {
@@ -217,30 +219,30 @@ def parse_rule(text: str, path: str, ctx: Ctx | None = None) -> Rule:
         if p
     }
     common = parse_fields(node, COMMON, reader, ctx, "rule")
-    if needs_match and common["match"] is None:
+    if rtype.needs_match and common["match"] is None:
         raise reader.fail(
             None,
-            f"a {rtype} rule needs 'match': the events it looks at, like {{type: data.access}}",
+            f"a {name} rule needs 'match': the events it looks at, like {{type: data.access}}",
         )
-    spec = build(parse_fields(node, type_fields, reader, ctx, "rule"), reader)
+    spec = rtype.build(parse_fields(node, rtype.fields, reader, ctx, "rule"), reader)
     _check_resolve(common["resolve"], rtype, spec, reader)
     return _rule(common, spec, node, fields, ctx)
 
 
-RESOLVABLE = ("threshold", "ratio", "spike", "absence")
 WHEN = {"fulfilled": "its obligation is fulfilled", "cleared": "its condition clears"}
 
 
-def _check_resolve(resolve: Resolve | None, rtype: str, spec: Any, reader: Reader) -> None:
+def _check_resolve(resolve: Resolve | None, rtype: RuleType, spec: Any, reader: Reader) -> None:
     if resolve is None:
         return
-    if rtype not in RESOLVABLE:
+    want = rtype.variant(spec).resolve_on
+    if want is None:
+        resolvable = [t.name for t in registry.rule_types() if t.resolvable]
         raise reader.fail(
             "resolve",
-            f"'resolve' applies to {', '.join(RESOLVABLE)} rules: "
-            f"a {rtype} rule has nothing that clears",
+            f"'resolve' applies to {', '.join(resolvable)} rules: "
+            f"a {rtype.name} rule has nothing that clears",
         )
-    want = "fulfilled" if isinstance(spec, AbsenceSpec) else "cleared"
     if resolve.on != want:
         raise reader.fail(
             "resolve",

@@ -1,4 +1,5 @@
-"""The JSON Schema of rule files, generated from the field tables the parser uses.
+"""The JSON Schema of rule files, generated from the field tables the parser uses (the
+common keys of :mod:`rules.language.model`, each type's keys from :mod:`rules.types.registry`).
 
 ``python -m rules.language.schemagen`` rewrites ``rules/schema/rule.schema.json`` (rule files) and
 ``rules/schema/shared.schema.json`` (lists and macros); a test checks the shipped files
@@ -26,7 +27,7 @@ from typing import Any
 from rules.language.fields import field_schema, object_schema
 from rules.language.model import COMMON
 from rules.language.shared import SHARED
-from rules.language.typetables import TYPES
+from rules.types.registry import rule_types
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schema"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -37,13 +38,12 @@ def rule_schema() -> dict[str, Any]:
     the common keys are defined once under ``$defs``."""
     refs = {f.name: f"#/$defs/{f.name}" for f in COMMON}
     branches = []
-    for name, (fields, _, needs_match) in TYPES.items():
-        branch = object_schema(COMMON + fields, refs=refs)
-        if needs_match:
+    for rtype in rule_types():
+        branch = object_schema(COMMON + rtype.fields, refs=refs)
+        if rtype.needs_match:
             branch["required"] = [*branch.get("required", []), "match"]
-        branches.append(
-            {"if": {"properties": {"type": {"const": name}}, "required": ["type"]}, "then": branch}
-        )
+        when = {"properties": {"type": {"const": rtype.name}}, "required": ["type"]}
+        branches.append({"if": when, "then": branch})
     return {
         "$schema": DRAFT,
         "$id": "https://riskloop.example/schema/rule.schema.json",

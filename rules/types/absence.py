@@ -7,7 +7,9 @@ read from the anchor (``at_field``) or a number of working days (``workdays``). 
 fire at shares of the time from anchor to deadline (``80%`` "due soon", ``100%``
 "overdue"; default: one ``overdue`` stage at 100 %), each once, when the watermark
 passes it. Shares are of elapsed time; for a working-day deadline, of the working days
-(80 % of 5 working days is the 4th working day after the anchor, at its clock time).
+(80 % of 5 working days is the 4th working day after the anchor, at its clock time):
+:mod:`rules.types.absence_deadlines`. With a ``heartbeat`` block instead of a deadline
+the rule is a heartbeat (:mod:`rules.types.heartbeat`).
 
 A closing event later than a stage does not undo it: the stage fires (with the same id
 it would have had from the watermark) before the obligation closes. ``paused_by`` stops
@@ -50,16 +52,96 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from envelope.calendar import add_working_days, working_days_between
-from envelope.events import Event, InvalidEvent, parse_ts_ms
+from envelope.events import Event
 from envelope.paths import getter
 from rules.engine.timers import Timers
+from rules.language.fields import Field, Many, Reader
 from rules.language.model import Rule
-from rules.language.specs import AbsenceSpec, Deadline
+from rules.language.valuekinds import SelectionKind
 from rules.matching.selection import Selection
+from rules.types.absence_deadlines import (
+    DEADLINE,
+    STAGE,
+    Deadline,
+    Stage,
+    check_stages,
+    deadline_of,
+    pause_shift,
+    stage_time,
+)
 from rules.types.common import Hit, RuleState, capture_function, key_function
+from rules.types.heartbeat import HEARTBEAT, HeartbeatSpec
+from rules.types.heartbeat import VARIANT as HEARTBEAT_VARIANT
+from rules.types.registry import RuleType, Variant
 
-UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+
+@dataclass(frozen=True, slots=True)
+class AbsenceSpec:
+    anchor: Selection
+    fulfilled_by: Selection | None
+    cancelled_by: Selection | None
+    paused_by: Selection | None
+    resumed_by: Selection | None
+    deadline: Deadline
+    stages: tuple[Stage, ...]
+
+    @property
+    def after_ms(self) -> int | None:
+        return self.deadline.after_ms
+
+
+FIELDS = (
+    Field("anchor", SelectionKind(), doc="events that open an obligation"),
+    Field("deadline", DEADLINE),
+    Field("fulfilled_by", SelectionKind(), doc="events that meet the obligation"),
+    Field("cancelled_by", SelectionKind(), doc="events that end it without a warning"),
+    Field("paused_by", SelectionKind(), doc="events that stop the clock"),
+    Field("resumed_by", SelectionKind(), doc="events that restart it"),
+    Field("stages", Many(STAGE, single_ok=False), doc="warnings at shares of the deadline"),
+    Field("heartbeat", HEARTBEAT, doc="instead of a deadline: expect a beat per key"),
+)
+# the keys of deadline mode, which a heartbeat rule must not have
+DEADLINE_KEYS = (
+    "anchor",
+    "deadline",
+    "fulfilled_by",
+    "cancelled_by",
+    "paused_by",
+    "resumed_by",
+    "stages",
+)
+
+
+def build(v: dict[str, Any], r: Reader) -> AbsenceSpec | HeartbeatSpec:
+    """A deadline rule, or with ``heartbeat`` a heartbeat rule (never both)."""
+    if v["heartbeat"] is not None:
+        clash = [k for k in DEADLINE_KEYS if v[k] is not None]
+        if clash:
+            raise r.fail(
+                clash[0],
+                f"'{clash[0]}' belongs to a deadline rule, not a heartbeat: use one or the other",
+            )
+        spec: HeartbeatSpec = v["heartbeat"]
+        return spec
+    for key in ("anchor", "deadline"):
+        if v[key] is None:
+            raise r.fail(None, f"an absence rule needs '{key}' (or a 'heartbeat' block)")
+    if (v["paused_by"] is None) != (v["resumed_by"] is None):
+        raise r.fail(
+            "paused_by" if v["paused_by"] else "resumed_by",
+            "'paused_by' and 'resumed_by' go together",
+        )
+    stages = tuple(v["stages"] or (Stage(1.0, "overdue"),))
+    check_stages(stages, r)
+    return AbsenceSpec(
+        v["anchor"],
+        v["fulfilled_by"],
+        v["cancelled_by"],
+        v["paused_by"],
+        v["resumed_by"],
+        v["deadline"],
+        stages,
+    )
 
 
 @dataclass(slots=True)
@@ -73,38 +155,6 @@ class Obligation:
     paused_at: int | None = None
     gen: int = 0
     level: str | None = None
-
-
-def deadline_of(d: Deadline, ts_ms: int, value: Any) -> int | None:
-    """The deadline of an obligation anchored at ``ts_ms`` (``value``: the anchor's field).
-
-    >>> deadline_of(Deadline(after_ms=3_600_000), 0, None)
-    3600000
-    >>> deadline_of(Deadline(field="attrs.days", unit="h"), 0, "2")
-    7200000
-    >>> deadline_of(Deadline(field="attrs.days"), 0, "soon") is None
-    True
-    """
-    if d.after_ms is not None:
-        return ts_ms + d.after_ms
-    if d.workdays is not None:
-        return add_working_days(ts_ms, d.workdays)
-    if d.at_field is not None:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return int(value)
-        try:
-            return parse_ts_ms(value)
-        except InvalidEvent:
-            return None
-    try:
-        amount = float(value)
-    except (TypeError, ValueError):
-        return None
-    if not amount > 0 or amount > 1e6:
-        return None
-    if d.unit == "workday":
-        return add_working_days(ts_ms, int(amount)) if amount == int(amount) else None
-    return ts_ms + int(amount * UNIT_MS[d.unit])
 
 
 class AbsenceEvaluator:
@@ -128,20 +178,8 @@ class AbsenceEvaluator:
         ]
 
     def stage_ms(self, ob: Obligation, i: int) -> int:
-        """When stage ``i`` is due: its share of the time from start to deadline; for a
-        working-day deadline, its share of the working days (80 % of 5 working days is the
-        4th working day, at the anchor's clock time, weekends and holidays not counted)."""
-        at = self.spec.stages[i].at
-        if at >= 1.0:
-            return ob.deadline_ms
-        if self.workdays:
-            days = working_days_between(ob.start_ms, ob.deadline_ms)
-            whole, part = divmod(at * days, 1.0)
-            t0 = add_working_days(ob.start_ms, int(whole))
-            if part:
-                t0 += round(part * (add_working_days(ob.start_ms, int(whole) + 1) - t0))
-            return min(t0, ob.deadline_ms)
-        return ob.start_ms + round(at * (ob.deadline_ms - ob.start_ms))
+        """When stage ``i`` is due (:func:`rules.types.absence_deadlines.stage_time`)."""
+        return stage_time(self.spec.stages[i].at, ob.start_ms, ob.deadline_ms, self.workdays)
 
     def on_event(self, ev: Event, st: RuleState) -> list[Hit] | None:
         s = self.spec
@@ -200,11 +238,7 @@ class AbsenceEvaluator:
 
     def _resume(self, key: str, ob: Obligation, ts_ms: int) -> None:
         assert ob.paused_at is not None
-        if self.workdays:
-            paused = working_days_between(ob.paused_at, ts_ms)
-            shift = add_working_days(ob.deadline_ms, paused) - ob.deadline_ms
-        else:
-            shift = ts_ms - ob.paused_at
+        shift = pause_shift(ob.deadline_ms, ob.paused_at, ts_ms, self.workdays)
         ob.start_ms += shift
         ob.deadline_ms += shift
         ob.paused_at, ob.gen = None, ob.gen + 1
@@ -278,3 +312,12 @@ class AbsenceEvaluator:
             "stages_fired": [s.name for s in stages[: ob.next_stage]],
             "next_stage": stages[ob.next_stage].name if ob.next_stage < len(stages) else None,
         }
+
+
+TYPE = RuleType(
+    "absence",
+    FIELDS,
+    build,
+    (Variant(AbsenceSpec, AbsenceEvaluator, "fulfilled"), HEARTBEAT_VARIANT),
+    needs_match=False,
+)

@@ -39,10 +39,81 @@ from detectors.features import FeatureExtractor
 from detectors.thresholds import AdaptiveThreshold
 from envelope.events import Event
 from rules.engine.timers import Timers
+from rules.language.fields import Block, Duration, Field, Many, Number, Reader, Text
 from rules.language.model import Rule
-from rules.language.specs import AnomalySpec
+from rules.language.valuekinds import Free
 from rules.matching.selection import Selection
 from rules.types.common import Hit, RuleState, capture_function, key_function
+from rules.types.registry import RuleType, Variant
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalySpec:
+    detector: str
+    params: tuple[tuple[str, Any], ...]
+    features: tuple[str, ...]
+    quantile: float
+    min_samples: int
+    cooldown_ms: int
+    min_score: float | None = None
+
+
+DETECTOR = Block(
+    "detector",
+    (
+        Field("name", Text(), required=True, doc="a registered detector, like hst"),
+        Field("params", Free(), doc="detector parameters"),
+    ),
+)
+THRESHOLD = Block(
+    "threshold",
+    (
+        Field(
+            "quantile",
+            Number(0.5, 0.99999),
+            default=0.995,
+            doc="fire above this quantile of past scores",
+        ),
+        Field(
+            "min_samples", Number(1, integer=True), default=200, doc="scores to see before firing"
+        ),
+        Field("cooldown", Duration(), default="1h", doc="quiet time per key after a warning"),
+        Field(
+            "min_score",
+            Number(),
+            doc="a floor: a score below it never fires, whatever the quantile",
+        ),
+    ),
+)
+FIELDS = (
+    Field("detector", DETECTOR, required=True),
+    Field("features", Many(Text()), required=True, doc="feature names the detector scores"),
+    Field("threshold", THRESHOLD),
+)
+
+
+def build(v: dict[str, Any], r: Reader) -> AnomalySpec:
+    """The detector and the features are checked now, not at the first event."""
+    det, thr = v["detector"], v["threshold"] or {}
+    try:
+        registry.make(det["name"], **dict(det["params"] or {}))
+    except ValueError as exc:
+        raise r.fail("detector", str(exc)) from None
+    try:
+        FeatureExtractor(list(v["features"]))
+    except ValueError as exc:
+        raise r.fail("features", str(exc)) from None
+    if not v["features"]:
+        raise r.fail("features", "an anomaly rule needs at least one feature, like [count_1h]")
+    return AnomalySpec(
+        det["name"],
+        det["params"] or (),
+        v["features"],
+        thr.get("quantile") or 0.995,
+        thr.get("min_samples") or 200,
+        thr.get("cooldown") or 3_600_000,
+        thr.get("min_score"),
+    )
 
 
 @dataclass
@@ -145,3 +216,6 @@ class AnomalyEvaluator:
             "threshold": getattr(getattr(model, "threshold", None), "value", None),
             "features": dict(st.keys.get(key) or {}),
         }
+
+
+TYPE = RuleType("anomaly", FIELDS, build, (Variant(AnomalySpec, AnomalyEvaluator),))

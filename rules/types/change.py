@@ -33,10 +33,29 @@ from typing import Any
 from envelope.events import Event
 from envelope.paths import getter
 from rules.engine.timers import Timers
+from rules.language.fields import Duration, Field, Flag, Many, Path, Reader
 from rules.language.model import Rule
-from rules.language.specs import ChangeSpec
 from rules.matching.selection import Selection
 from rules.types.common import Hit, RuleState, capture_function, key_function
+from rules.types.registry import RuleType, Variant
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSpec:
+    fields: tuple[str, ...]
+    within_ms: int
+    ignore_null: bool
+
+
+FIELDS = (
+    Field("fields", Many(Path()), required=True, doc="the tracked value (or combination)"),
+    Field("within", Duration(), required=True, doc="forget the last value after this long"),
+    Field("ignore_null", Flag(), default=True),
+)
+
+
+def build(v: dict[str, Any], r: Reader) -> ChangeSpec:
+    return ChangeSpec(v["fields"], v["within"], v["ignore_null"])
 
 
 @dataclass(slots=True)
@@ -101,3 +120,6 @@ class ChangeEvaluator:
         if last is None:
             return {"key": key, "last_value": None}
         return {"key": key, "last_value": last.value, "seen_ms": last.ts_ms}
+
+
+TYPE = RuleType("change", FIELDS, build, (Variant(ChangeSpec, ChangeEvaluator),))

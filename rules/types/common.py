@@ -1,4 +1,6 @@
-"""What every rule type shares: group keys, per-rule state, and the hits evaluators report.
+# Over 50 lines on purpose: key_function builds one closure per key shape (hot path).
+"""What every rule type shares: group keys, per-rule state, the hits evaluators report,
+and the ``window`` key of the windowed types.
 
 An evaluator turns events and watermarks into :class:`Hit` s ("the condition holds for
 this key, at this time, at this stage"); :mod:`rules.engine.emit` turns hits into warnings
@@ -13,9 +15,11 @@ from typing import Any
 
 from envelope.events import Event
 from envelope.paths import getter
+from rules.language.fields import Duration, Field
 from rules.language.model import Rule
 
 EVIDENCE_MAX = 20
+WINDOW = Field("window", Duration(), required=True, doc="sliding event-time window, like '1h'")
 BASE_PATHS = ("region", "department", "entity.kind", "entity.id")
 
 

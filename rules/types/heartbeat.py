@@ -35,10 +35,46 @@ from typing import Any
 
 from envelope.events import Event
 from rules.engine.timers import INF, Timers
+from rules.language.fields import Block, Duration, Field
 from rules.language.model import Rule
-from rules.language.specs import HeartbeatSpec
+from rules.language.valuekinds import KeysKind, SelectionKind
 from rules.matching.selection import Selection
 from rules.types.common import Hit, RuleState, capture_function, key_function
+from rules.types.registry import Variant
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatSpec:
+    match: Selection
+    every_ms: int
+    grace_ms: int
+    keys: tuple[str, ...]
+    forget_ms: int
+
+
+# the ``heartbeat`` key of an absence rule (:mod:`rules.types.absence`), parsed to the spec
+HEARTBEAT = Block(
+    "heartbeat",
+    (
+        Field(
+            "match",
+            SelectionKind(),
+            required=True,
+            doc="the beats: events that show the feed is alive",
+        ),
+        Field(
+            "every", Duration(), required=True, doc="a beat is expected at least this often per key"
+        ),
+        Field("grace", Duration(), doc="extra time before the silence counts"),
+        Field("keys", KeysKind(), doc="keys expected from the start (a list or $list:name)"),
+        Field(
+            "forget_after", Duration(), default="30d", doc="stop expecting a key silent this long"
+        ),
+    ),
+    lambda v, r: HeartbeatSpec(
+        v["match"], v["every"], v["grace"] or 0, v["keys"] or (), v["forget_after"]
+    ),
+)
 
 START = "\x00start"
 _FIRST = -(2**62)
@@ -161,3 +197,6 @@ class HeartbeatEvaluator:
             "silent": beat.silent_since is not None,
             "due_ms": beat.due,
         }
+
+
+VARIANT = Variant(HeartbeatSpec, HeartbeatEvaluator, "cleared")

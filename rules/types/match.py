@@ -25,13 +25,26 @@ Examples:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from envelope.events import Event
 from rules.engine.timers import Timers
+from rules.language.fields import Reader
 from rules.language.model import Rule
 from rules.matching.selection import Selection
 from rules.types.common import Hit, RuleState, capture_function, key_function
+from rules.types.registry import RuleType, Variant
+
+
+@dataclass(frozen=True, slots=True)
+class MatchSpec:
+    """``match``: every event that passes ``match``/``where`` is a warning."""
+
+
+def build(v: dict[str, Any], r: Reader) -> MatchSpec:
+    """A match rule has no keys of its own."""
+    return MatchSpec()
 
 
 class MatchEvaluator:
@@ -57,3 +70,6 @@ class MatchEvaluator:
 
     def describe(self, key: str, st: RuleState) -> dict[str, Any]:
         return {"key": key, "stateless": True}
+
+
+TYPE = RuleType("match", (), build, (Variant(MatchSpec, MatchEvaluator),))

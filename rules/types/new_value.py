@@ -39,10 +39,32 @@ from typing import Any
 from envelope.events import Event
 from envelope.paths import getter
 from rules.engine.timers import Timers
+from rules.language.fields import Duration, Field, Flag, Many, Path, Reader
 from rules.language.model import Rule
-from rules.language.specs import NewValueSpec
 from rules.matching.selection import Selection
 from rules.types.common import Hit, RuleState, capture_function, key_function
+from rules.types.registry import RuleType, Variant
+
+
+@dataclass(frozen=True, slots=True)
+class NewValueSpec:
+    fields: tuple[str, ...]
+    lookback_ms: int
+    ignore_null: bool
+    warmup_ms: int
+
+
+FIELDS = (
+    Field("fields", Many(Path()), required=True, doc="the value, or combination, that is new"),
+    Field("lookback", Duration(), required=True, doc="seen within this long counts as known"),
+    Field("ignore_null", Flag(), default=True, doc="events missing a field are skipped"),
+    Field("warmup", Duration(), doc="a key must be known this long before its new values fire"),
+)
+
+
+def build(v: dict[str, Any], r: Reader) -> NewValueSpec:
+    return NewValueSpec(v["fields"], v["lookback"], v["ignore_null"], v["warmup"] or 0)
+
 
 SWEEP = "\x00sweep"
 HOUR_MS = 3_600_000
@@ -163,3 +185,6 @@ class NewValueEvaluator:
         if seen is None:
             return {"key": key, "known_values": {}}
         return {"key": key, "first_seen_ms": seen.first_ms, "known_values": dict(seen.values)}
+
+
+TYPE = RuleType("new_value", FIELDS, build, (Variant(NewValueSpec, NewValueEvaluator),))

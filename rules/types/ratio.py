@@ -30,14 +30,55 @@ Examples:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from envelope.events import Event
 from rules.engine.timers import Timers
+from rules.language.fields import Field, Number, Reader
 from rules.language.model import Rule
-from rules.language.specs import RatioSpec
-from rules.types.aggregates import Share
+from rules.language.valuekinds import LimitsKind, SelectionKind
+from rules.matching.selection import Selection
+from rules.types.aggregates import Limits, Share
+from rules.types.common import WINDOW
+from rules.types.registry import RuleType, Variant
 from rules.types.windowed import WindowedEvaluator
+
+
+@dataclass(frozen=True, slots=True)
+class RatioSpec:
+    window_ms: int
+    numerator: Selection
+    condition: Limits
+    min_denominator: int
+
+
+FIELDS = (
+    WINDOW,
+    Field(
+        "numerator",
+        SelectionKind(),
+        required=True,
+        doc="the sub-selection whose share is measured",
+    ),
+    Field("condition", LimitsKind(), required=True, doc="when the share fires, like {gt: 0.4}"),
+    Field(
+        "min_denominator",
+        Number(1, integer=True),
+        default=10,
+        doc="events needed in the window",
+    ),
+)
+
+
+def build(v: dict[str, Any], r: Reader) -> RatioSpec:
+    for op, operand in v["condition"].parts:
+        values = operand if isinstance(operand, tuple) else (operand,)
+        if any(not 0 <= x <= 1 for x in values):
+            raise r.fail(
+                "condition", f"a ratio is a share from 0 to 1: '{op}: {operand}' cannot be"
+            )
+    return RatioSpec(v["window"], v["numerator"], v["condition"], v["min_denominator"])
 
 
 class RatioEvaluator(WindowedEvaluator):
@@ -54,3 +95,6 @@ class RatioEvaluator(WindowedEvaluator):
 
     def value_of(self, ev: Event) -> Any:
         return 1 if self.numerator(ev) else 0
+
+
+TYPE = RuleType("ratio", FIELDS, build, (Variant(RatioSpec, RatioEvaluator, "cleared"),))

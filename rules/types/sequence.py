@@ -43,10 +43,52 @@ from typing import Any
 
 from envelope.events import Event
 from rules.engine.timers import INF, Timers
+from rules.language.fields import Block, Duration, Field, Many, Reader, Text
 from rules.language.model import Rule
-from rules.language.specs import SequenceSpec
+from rules.language.valuekinds import ExprKind, SelectionKind
+from rules.matching.expr_compile import Expr
 from rules.matching.selection import Selection
 from rules.types.common import Hit, RuleState, capture_function, key_function
+from rules.types.registry import RuleType, Variant
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    name: str
+    match: Selection
+    where: Expr | None
+
+    def matches(self, event: Any) -> bool:
+        return self.match.matches(event) and (self.where is None or self.where.holds(event))
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceSpec:
+    within_ms: int
+    steps: tuple[Step, ...]
+    not_between: tuple[Step, ...]
+
+
+STEP_FIELDS = (
+    Field("name", Text(r"^[a-z][a-z0-9_-]*$", "a lowercase name"), required=True),
+    Field("match", SelectionKind(), required=True, doc="events of this step"),
+    Field("where", ExprKind(), doc="an extra condition on the step's events"),
+)
+STEP = Block("step", STEP_FIELDS, lambda v, r: Step(v["name"], v["match"], v["where"]))
+NEG = Block("not_between", STEP_FIELDS[1:], lambda v, r: Step("not", v["match"], v["where"]))
+FIELDS = (
+    Field("within", Duration(), required=True, doc="the whole sequence must fit in this span"),
+    Field("steps", Many(STEP, min_items=2, single_ok=False), required=True),
+    Field(
+        "not_between",
+        Many(NEG, single_ok=False),
+        doc="events that break an unfinished sequence",
+    ),
+)
+
+
+def build(v: dict[str, Any], r: Reader) -> SequenceSpec:
+    return SequenceSpec(v["within"], v["steps"], v["not_between"] or ())
 
 
 @dataclass(slots=True)
@@ -161,3 +203,8 @@ class SequenceEvaluator:
                 for level, (start, last, _) in sorted(parts.by_level.items())
             ],
         }
+
+
+TYPE = RuleType(
+    "sequence", FIELDS, build, (Variant(SequenceSpec, SequenceEvaluator),), needs_match=False
+)

@@ -44,14 +44,120 @@ from typing import Any
 from envelope.events import Event
 from rules.engine.timers import INF, Timers
 from rules.language.blocks import RANK
+from rules.language.fields import Block, Choice, Duration, Field, Number, Reader
 from rules.language.model import Rule
-from rules.language.specs import SpikeSpec
 from rules.matching.selection import Selection
 from rules.types.aggregates import STATS, bucket_end, bucket_of, bucket_sum, slide_sums
-from rules.types.common import Hit, RuleState, capture_function, key_function
+from rules.types.common import WINDOW, Hit, RuleState, capture_function, key_function
+from rules.types.registry import RuleType, Variant
 
 OFFSET_MS = 8 * 3_600_000  # buckets align to local midnight (UTC+8)
 MAX_SLIDE = 6  # slide cached sums over at most this many buckets, else sum afresh
+MAX_BUCKETS = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class SpikeSpec:
+    """The window, the buckets, the reference periods and the condition of a spike rule.
+
+    >>> SpikeSpec(3_600_000, 900_000, 604_800_000, 4, "median", "up", 3.0, 20, 5).history_ms
+    2422800000
+    """
+
+    window_ms: int
+    step_ms: int
+    period_ms: int
+    periods: int
+    stat: str
+    direction: str
+    ratio: float
+    min_current: float
+    min_reference: float
+
+    @property
+    def history_ms(self) -> int:
+        """How far back the reference reaches from the end of the current window."""
+        return self.periods * self.period_ms + self.window_ms
+
+
+REFERENCE = Block(
+    "reference",
+    (
+        Field(
+            "period",
+            Duration(),
+            doc="how far back each reference window lies (default: the window)",
+        ),
+        Field(
+            "count",
+            Number(1, 52, integer=True),
+            default=1,
+            doc="how many past periods to compare with",
+        ),
+        Field(
+            "stat", Choice(tuple(STATS)), default="median", doc="how to combine the past periods"
+        ),
+    ),
+)
+CONDITION = Block(
+    "condition",
+    (
+        Field(
+            "ratio_gte",
+            Number(1),
+            required=True,
+            doc="current / reference (reference / current going down)",
+        ),
+        Field("current_gte", Number(0), default=0, doc="floor on the current count"),
+        Field("reference_gte", Number(0), default=0, doc="floor on the reference count"),
+    ),
+)
+FIELDS = (
+    WINDOW,
+    Field(
+        "step",
+        Duration(),
+        doc="bucket size of the counts (default: a quarter of the window)",
+    ),
+    Field(
+        "reference",
+        REFERENCE,
+        doc="what to compare with: the previous window, or seasonal periods",
+    ),
+    Field("direction", Choice(("up", "down", "both")), default="up"),
+    Field("condition", CONDITION, required=True),
+)
+
+
+def build(v: dict[str, Any], r: Reader) -> SpikeSpec:
+    window = v["window"]
+    ref = v["reference"] or {"period": window, "count": 1, "stat": "median"}
+    period = ref["period"] or window
+    if period < window:
+        raise r.fail(
+            "reference", "the reference period must be at least the window, or the windows overlap"
+        )
+    step = v["step"] or (window // 4 if window % 4 == 0 and window >= 240_000 else window)
+    if window % step or period % step:
+        raise r.fail("step", "'step' must divide both the window and the reference period")
+    if (ref["count"] * period + window) // step > MAX_BUCKETS:
+        raise r.fail(
+            "reference",
+            f"the reference reaches back more than {MAX_BUCKETS} steps: "
+            "use a longer step or fewer periods",
+        )
+    cond = v["condition"]
+    return SpikeSpec(
+        window,
+        step,
+        period,
+        ref["count"],
+        ref["stat"],
+        v["direction"],
+        cond["ratio_gte"],
+        cond["current_gte"],
+        cond["reference_gte"],
+    )
 
 
 @dataclass(slots=True)
@@ -261,3 +367,6 @@ class SpikeEvaluator:
             "verdict": verdict,
             "episode_open": counts.episode is not None,
         }
+
+
+TYPE = RuleType("spike", FIELDS, build, (Variant(SpikeSpec, SpikeEvaluator, "cleared"),))

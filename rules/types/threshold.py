@@ -34,15 +34,54 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from envelope.events import Event
 from envelope.paths import getter
 from rules.engine.timers import Timers
+from rules.language.fields import Field, Number, Reader
 from rules.language.model import Rule
-from rules.language.specs import ThresholdSpec
-from rules.types.aggregates import as_number
+from rules.language.valuekinds import Aggregate, AggregateKind, LimitsKind
+from rules.types.aggregates import Limits, as_number
+from rules.types.common import WINDOW
+from rules.types.registry import RuleType, Variant
 from rules.types.windowed import SKIP, WindowedEvaluator
+
+
+@dataclass(frozen=True, slots=True)
+class ThresholdSpec:
+    window_ms: int
+    aggregate: Aggregate
+    condition: Limits
+    min_events: int = 1
+
+    @property
+    def field(self) -> str | None:
+        return self.aggregate.field
+
+
+FIELDS = (
+    WINDOW,
+    Field(
+        "aggregate",
+        AggregateKind(),
+        default="count",
+        doc="count, distinct(f), sum/avg/min/max(f) or percentile(f, p)",
+    ),
+    Field(
+        "condition",
+        LimitsKind(),
+        required=True,
+        doc="when the aggregate fires, like {gte: 3}",
+    ),
+    Field("min_events", Number(1, integer=True), default=1, doc="events needed in the window"),
+)
+
+
+def build(v: dict[str, Any], r: Reader) -> ThresholdSpec:
+    agg: Aggregate = v["aggregate"] or Aggregate("count")
+    return ThresholdSpec(v["window"], agg, v["condition"], v["min_events"])
 
 
 class ThresholdEvaluator(WindowedEvaluator):
@@ -86,3 +125,8 @@ def _value_function(spec: ThresholdSpec) -> Callable[[Event], Any]:
         return SKIP if n is None else n
 
     return number
+
+
+TYPE = RuleType(
+    "threshold", FIELDS, build, (Variant(ThresholdSpec, ThresholdEvaluator, "cleared"),)
+)

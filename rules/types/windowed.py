@@ -1,3 +1,4 @@
+# Over 50 lines on purpose: _on_event, the per-event hot path, is one inlined closure.
 """Sliding event-time windows per key, shared by ``threshold`` and ``ratio``.
 
 The window ending at time ``t`` holds the key's events with ``t - window < ts <= t``.

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from rules import RuleError, RuleSetError, load_rules
 from rules.language.model import COMMON, Rule, parse_rule
-from rules.language.typetables import TYPES
+from rules.types.registry import names, rule_types
 
 LIBRARY = Path(__file__).resolve().parents[2] / "rules" / "library"
 TEXTS = [p.read_text(encoding="utf-8") for p in sorted(LIBRARY.glob("*.yaml"))]
@@ -80,9 +80,7 @@ values = st.recursive(
     ),
     max_leaves=12,
 )
-ALL_KEYS = sorted(
-    {f.name for f in COMMON} | {f.name for fields, _, _ in TYPES.values() for f in fields}
-)
+ALL_KEYS = sorted({f.name for f in COMMON} | {f.name for t in rule_types() for f in t.fields})
 
 
 @st.composite
@@ -90,7 +88,7 @@ def rule_docs(draw: st.DrawFn) -> dict[str, object]:
     doc: dict[str, object] = {
         "id": draw(st.sampled_from(["r-1", "Bad Id", "x"])),
         "title": "t",
-        "type": draw(st.sampled_from([*TYPES, "nope"])),
+        "type": draw(st.sampled_from([*names(), "nope"])),
     }
     for key in draw(st.lists(st.sampled_from(ALL_KEYS), max_size=8, unique=True)):
         doc[key] = draw(values)
