@@ -26,11 +26,13 @@ from typing import Any
 
 import orjson
 
+from envelope.errors import UserError
+
 STREAMS = ("service", "regulatory")
 REQUIRED = ("id", "type", "stream", "ts", "source", "region", "department", "entity")
 
 
-class InvalidEvent(ValueError):
+class InvalidEvent(UserError, ValueError):
     """An input that is not a valid event envelope; the message is the dead-letter reason."""
 
 

@@ -38,6 +38,7 @@ from typing import Any
 import yaml
 
 from envelope import topics
+from envelope.errors import UserError
 
 KAFKA_VERSION = "3.9.2"
 SLF4J_VERSION = "1.7.36"
@@ -45,7 +46,7 @@ _LIVE: dict[Service, None] = {}  # started and not yet stopped, oldest first
 _LIVE_LOCK = threading.Lock()
 
 
-class ServiceError(RuntimeError):
+class ServiceError(UserError, RuntimeError):
     """A service could not be found, fetched, started or made ready."""
 
 
