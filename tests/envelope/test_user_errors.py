@@ -83,3 +83,12 @@ def test_the_located_errors_keep_their_formats_byte_for_byte() -> None:
 def test_each_is_a_user_error_and_still_what_it_was(error: Exception, old_base: type) -> None:
     assert isinstance(error, UserError)
     assert isinstance(error, old_base)
+
+
+def test_the_module_examples_hold() -> None:
+    import doctest
+
+    import envelope.errors
+
+    result = doctest.testmod(envelope.errors)
+    assert result.attempted > 0 and result.failed == 0
