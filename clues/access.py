@@ -31,12 +31,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from clues.model import ADMIN, ROLES, SYSTEM
+from envelope.errors import UserError
 
 TOKEN_PREFIX = "rlt_"
 _NAME = re.compile(r"^[\w.@-]{1,64}$")
 
 
-class BadTokenSpec(ValueError):
+class BadTokenSpec(UserError, ValueError):
     """A token entry that cannot be parsed; the message names the entry and the fix."""
 
 

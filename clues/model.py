@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from clues.records import AuditEntry, Clue
+from envelope.errors import UserError
 
 __all__ = ["AuditEntry", "Clue"]
 
@@ -188,7 +189,7 @@ COLOURS = ("green", "blue", "yellow", "red")
 # --- errors -----------------------------------------------------------------------------------
 
 
-class ClueError(Exception):
+class ClueError(UserError):
     """Base of the store's typed errors; ``str(exc)`` is a message fit for an API reply."""
 
 

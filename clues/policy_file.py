@@ -35,6 +35,7 @@ from typing import Any
 
 from clues.model import SEVERITY_RANK
 from clues.workdays import DeadlinePolicy, Terms
+from envelope.errors import UserError
 from rules.language.errors import RuleError
 from rules.language.yamlloc import LocDict, load_located
 
@@ -44,12 +45,12 @@ TERM_NAMES = tuple(f.name for f in fields(Terms))
 _AT_LEAST_ONE = ("escalate_after_days",)  # 0 would escalate on every tick
 
 
-class PolicyFileError(ValueError):
+class PolicyFileError(UserError, ValueError):
     """A deadline policy file that cannot be used: ``path:line: message``."""
 
     def __init__(self, path: str, line: int, message: str) -> None:
-        self.path, self.line, self.message = path, line, message
-        super().__init__(f"{path}:{line}: {message}")
+        self.path = path
+        super().__init__(message, path, line)
 
 
 def parse_policy(text: str, path: str) -> DeadlinePolicy:

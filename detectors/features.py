@@ -40,6 +40,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from envelope.errors import UserError
+
 SECOND_MS = 1_000
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -61,7 +63,7 @@ class EventLike(Protocol):
     def get(self, path: str) -> Any: ...
 
 
-class UnknownFeature(ValueError):
+class UnknownFeature(UserError, ValueError):
     """A feature name that is not in :data:`FEATURES` or misses/has an ``:arg``."""
 
 

@@ -28,6 +28,7 @@ import inspect
 from typing import Any
 
 from detectors.base import Detector
+from envelope.errors import UserError
 
 DETECTORS: dict[str, str] = {
     "gaussian": "detectors.gaussian:GaussianDetector",
@@ -35,11 +36,11 @@ DETECTORS: dict[str, str] = {
 }
 
 
-class UnknownDetector(ValueError):
+class UnknownDetector(UserError, ValueError):
     """A detector name that is not in :data:`DETECTORS`; the message lists the known ones."""
 
 
-class InvalidParams(ValueError):
+class InvalidParams(UserError, ValueError):
     """Parameters a detector does not accept, or values it rejects; the message says which."""
 
 

@@ -36,6 +36,7 @@ from pathlib import Path
 import yaml
 
 from envelope import calendar
+from envelope.errors import UserError
 from envelope.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,12 +45,12 @@ KEYS = ("holidays", "workdays")
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
-class CalendarFileError(ValueError):
+class CalendarFileError(UserError, ValueError):
     """A calendar patch file that cannot be used: ``path:line: message``."""
 
     def __init__(self, path: str, line: int, message: str) -> None:
-        self.path, self.line, self.message = path, line, message
-        super().__init__(f"{path}:{line}: {message}")
+        self.path = path
+        super().__init__(message, path, line)
 
 
 @dataclass(frozen=True)

@@ -26,13 +26,14 @@ from typing import Any
 
 import orjson
 
+from envelope.errors import UserError
 from envelope.paths import getter
 
 STREAMS = ("service", "regulatory")
 REQUIRED = ("id", "type", "stream", "ts", "source", "region", "department", "entity")
 
 
-class InvalidEvent(ValueError):
+class InvalidEvent(UserError, ValueError):
     """An input that is not a valid event envelope; the message is the dead-letter reason."""
 
 

@@ -6,48 +6,85 @@ A missing or bad value names the variable and the value:
 Traceback (most recent call last):
 ...
 envelope.settings.SettingsError: RISKLOOP_PARTITIONS='zero': must be a whole number >= 1
+>>> Settings.from_env({"RISKLOOP_LATENESS_MS": "60000"}).lateness_ms
+60000
+
+``Settings.from_env(env)`` is the one way in: it reads ``env`` (the process environment when
+none is given) through pydantic-settings, with the prefix ``RISKLOOP_``; variables of that
+prefix that are not settings (``RISKLOOP_TOKEN`` of the clue CLI, …) are ignored.
+``Settings(field=value)`` builds one from values alone and never reads the environment, so
+tests stay hermetic.
 """
 
 from __future__ import annotations
 
 import os
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import annotated_types
+from pydantic import BeforeValidator, Field, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from envelope.errors import UserError
 
 DEFAULT_RULES_DIR = Path(__file__).resolve().parent.parent / "rules" / "library"
+PREFIX = "RISKLOOP_"
 
 
-class SettingsError(ValueError):
-    pass
+class SettingsError(UserError, ValueError):
+    """A ``RISKLOOP_*`` value that cannot be used: ``RISKLOOP_X='value': what is expected``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
 
 
-@dataclass(frozen=True)
-class Settings:
-    broker: str = "kafka://127.0.0.1:9092"
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    partitions: int = 4
-    rules_dir: str = str(DEFAULT_RULES_DIR)
-    app_id: str = "riskloop"
-    worker_web_port: int = 6066
-    api_port: int = 8000
+def _whole(value: Any) -> Any:
+    """Text must read as a whole number as ``int()`` reads it: ``'2.0'`` is refused."""
+    return int(value) if isinstance(value, str) else value
+
+
+Whole = Annotated[int, BeforeValidator(_whole)]
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Port = Annotated[Whole, Field(ge=1, le=65535)]
+Text = Annotated[str, Field(min_length=1)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=PREFIX, frozen=True, extra="forbid")
+
+    broker: Text = "kafka://127.0.0.1:9092"
+    redis_url: Text = "redis://127.0.0.1:6379/0"
+    partitions: Annotated[Whole, Field(ge=1)] = 4
+    rules_dir: Text = str(DEFAULT_RULES_DIR)
+    app_id: Text = "riskloop"
+    worker_web_port: Port = 6066
+    api_port: Port = 8000
     # Where the worker keeps local files (Faust's data dir, one per app id and web port).
-    data_dir: str = "~/.local/state/riskloop"
+    data_dir: Text = "~/.local/state/riskloop"
     # Interface the API listens on; 0.0.0.0 in a container so Prometheus can scrape it.
-    api_host: str = "127.0.0.1"
+    api_host: Text = "127.0.0.1"
     # Event-time lateness: the watermark trails the newest event by this much.
-    lateness_ms: int = 300_000
+    lateness_ms: Annotated[Whole, Field(ge=0)] = 300_000
     # A partition idle this long (wall clock) starts advancing its watermark by elapsed time.
-    idle_after_s: float = 5.0
+    idle_after_s: Seconds = 5.0
     # Engine state is made durable every N events or S seconds per partition.
-    checkpoint_every: int = 2000
-    checkpoint_interval_s: float = 2.0
+    checkpoint_every: Annotated[Whole, Field(ge=1)] = 2000
+    checkpoint_interval_s: Seconds = 2.0
     # How often the worker looks for a changed rules folder (hot reload).
-    reload_interval_s: float = 5.0
+    reload_interval_s: Seconds = 5.0
     # Consumer-group session timeout: how long a dead worker keeps its partitions.
-    session_timeout_s: float = 30.0
+    session_timeout_s: Seconds = 30.0
     # The partition key of event topics: every rule's group key must live inside it.
-    partition_field: str = "region"
+    partition_field: Text = "region"
     # API tokens stored (hashed) when the API starts, for demos and tests:
     # "TOKEN=actor:role:departments:regions" entries separated by ';' or spaces, ',' between
     # several departments or regions, '*' for all (see clues.access). Empty: none.
@@ -55,7 +92,7 @@ class Settings:
     # Where workers take their rule set from: "folder" (each worker polls rules_dir) or
     # "topic" (every worker follows the sets published to rules.sets with
     # `riskloop ruleset publish`, so all of them run the same version).
-    rules_source: str = "folder"
+    rules_source: Literal["folder", "topic"] = "folder"
     # A YAML file of calendar days that patch the statutory working-day calendar (a year the
     # chinese-calendar package does not cover yet). Empty: none.
     calendar_file: str = ""
@@ -66,25 +103,31 @@ class Settings:
     seed_file: str = ""
     # The longest look-back (days) this deployment is sized to hold state for: `riskloop
     # rules check` reports a rule whose window, span, lookback or deadline is longer.
-    state_retention_days: int = 400
+    state_retention_days: Annotated[Whole, Field(ge=1)] = 400
 
-    def __post_init__(self) -> None:
-        if self.rules_source not in ("folder", "topic"):
-            raise SettingsError(
-                f"RISKLOOP_RULES_SOURCE={self.rules_source!r}: must be 'folder' or 'topic'"
-            )
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise SettingsError("; ".join(_messages(type(self), exc))) from None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only the values given: from_env hands over what it read from its mapping.
+        return (init_settings,)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        values: dict[str, object] = {}
-        for f in fields(cls):
-            name = "RISKLOOP_" + f.name.upper()
-            if name not in env:
-                continue
-            raw = env[name]
-            values[f.name] = _convert(name, raw, f.type)
-        return cls(**values)  # type: ignore[arg-type]
+        """The settings in ``env`` (default: the process environment), and only there."""
+        source = _MappingEnvSource(cls, os.environ if env is None else env)
+        return cls(**source())
 
     @property
     def bootstrap(self) -> str:
@@ -92,25 +135,53 @@ class Settings:
         return ",".join(u.split("://", 1)[-1] for u in self.broker.split(";"))
 
 
-def _convert(name: str, raw: str, typ: object) -> object:
-    if typ in ("int", int):
-        try:
-            v = int(raw)
-        except ValueError:
-            v = 0
-        if v < 1 and name != "RISKLOOP_LATENESS_MS":
-            raise SettingsError(f"{name}={raw!r}: must be a whole number >= 1")
-        if v < 0:
-            raise SettingsError(f"{name}={raw!r}: must be a whole number >= 0")
-        return v
-    if typ in ("float", float):
-        try:
-            f = float(raw)
-        except ValueError:
-            raise SettingsError(f"{name}={raw!r}: must be a number of seconds") from None
-        if f <= 0:
-            raise SettingsError(f"{name}={raw!r}: must be > 0")
-        return f
-    if not raw:
-        raise SettingsError(f"{name}={raw!r}: must not be empty")
-    return raw
+class _MappingEnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source reading a given mapping instead of os.environ.
+
+    Only names that start with ``RISKLOOP_`` as written are looked at (the variables are
+    upper case, as they have always been); pydantic-settings maps them to fields.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+        self._env = {k: v for k, v in env.items() if k.startswith(PREFIX)}
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {k.lower(): v for k, v in self._env.items()}
+
+
+def _messages(cls: type[Settings], exc: ValidationError) -> list[str]:
+    """One ``RISKLOOP_X='value': what is expected`` per field that failed."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else ""
+        if name in seen:
+            continue
+        seen.add(name)
+        info = cls.model_fields.get(name)
+        what = _expected(name, info) if info else "is not a setting"
+        out.append(f"{PREFIX}{name.upper()}={error.get('input')!r}: {what}")
+    return out
+
+
+def _expected(name: str, info: FieldInfo) -> str:
+    """What a field accepts, said from its type and constraints."""
+    if typing.get_origin(info.annotation) is Literal:
+        return "must be " + " or ".join(repr(c) for c in typing.get_args(info.annotation))
+    low = high = None
+    for m in info.metadata:
+        if isinstance(m, annotated_types.Ge):
+            low = f">= {m.ge}"
+        elif isinstance(m, annotated_types.Gt):
+            low = f"> {m.gt}"
+        elif isinstance(m, annotated_types.Le):
+            high = m.le
+    if info.annotation is int:
+        if high is not None and low is not None and low.startswith(">= "):
+            return f"must be a whole number from {low[3:]} to {high}"
+        return "must be a whole number" + (f" {low}" if low else "")
+    if info.annotation is float:
+        unit = " of seconds" if name.endswith("_s") else ""
+        return f"must be a number{unit}" + (f" {low}" if low else "")
+    return "must not be empty"

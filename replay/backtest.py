@@ -32,6 +32,7 @@ from typing import Any
 
 import orjson
 
+from envelope.errors import UserError
 from envelope.events import STREAMS, Event, RiskWarning
 from envelope.partitioning import partition_for
 from replay.formats import partition_key, read_rows
@@ -191,7 +192,7 @@ def _count(report: BacktestReport, tz: tzinfo) -> None:
         report.by_day[datetime.fromtimestamp(w.ts_ms / 1000, tz).date().isoformat()] += 1
 
 
-class LabelsError(ValueError):
+class LabelsError(UserError, ValueError):
     """A labels file that cannot be scored against: the message names the file and line."""
 
 

@@ -30,6 +30,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from tqdm import tqdm
 
+from envelope.errors import UserError
 from envelope.events import Disposition, parse_clue_record
 from envelope.topics import TOPIC_DISPOSITIONS
 from replay.topic_read import read_to_end
@@ -37,7 +38,7 @@ from replay.topic_read import read_to_end
 _SHOWN_UNREADABLE = 5
 
 
-class ExportError(RuntimeError):
+class ExportError(UserError, RuntimeError):
     """The export cannot run: broker unreachable, topic missing."""
 
 

@@ -44,6 +44,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from envelope.errors import UserError
 from envelope.events import Event, InvalidEvent
 
 Row = tuple[int, dict[str, Any] | None, str | None, object]
@@ -68,7 +69,7 @@ _CELL_META = {b"riskloop.cell": b"json"}
 SUPPORTED = ".jsonl, .json, .csv, .parquet (and .jsonl.gz, .json.gz, .csv.gz)"
 
 
-class FormatError(ValueError):
+class FormatError(UserError, ValueError):
     """A file whose name does not say which supported format it is."""
 
 

@@ -33,6 +33,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from tqdm import tqdm
 
+from envelope.errors import UserError
 from envelope.topics import EVENT_TOPICS
 from replay.formats import ParsedRow, file_format, partition_key, read_rows
 
@@ -40,7 +41,7 @@ from replay.formats import ParsedRow, file_format, partition_key, read_rows
 _YIELD_EVERY = 500
 
 
-class PublishError(RuntimeError):
+class PublishError(UserError, RuntimeError):
     """The publish cannot start: broker unreachable, topics missing, bad pacing options."""
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from envelope.calendar_file import CalendarFileError
+from envelope.errors import UserError
 from envelope.settings import Settings, SettingsError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -232,6 +233,11 @@ def _add_optional(sub: argparse._SubParsersAction, module: str) -> None:
     mod.add_parser(sub)
 
 
+# Besides every UserError (bad input or setup), these mean "a file you named cannot be read":
+# both are printed as a message, not a traceback.
+FILE_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -243,13 +249,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CalendarFileError as exc:
         print(f"riskloop {args.command}: RISKLOOP_CALENDAR_FILE: {exc}", file=sys.stderr)
         return 2
+    except (UserError, *FILE_ERRORS) as exc:
+        print(f"riskloop {args.command}: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:
-        if type(exc).__name__ in USER_ERRORS:
-            print(f"riskloop {args.command}: {exc}", file=sys.stderr)
-            return 2
-        raise
 
 
 def _install_calendar() -> None:
@@ -258,21 +262,6 @@ def _install_calendar() -> None:
     from envelope.calendar_file import install
 
     install(Settings.from_env())
-
-
-# Errors that mean "your input or setup is wrong": printed as a message, not a traceback.
-USER_ERRORS = {
-    "ExportError",
-    "FormatError",
-    "LabelsError",
-    "PublishError",
-    "RuleError",
-    "RuleSetError",
-    "ServiceError",
-    "FileNotFoundError",
-    "PermissionError",
-    "IsADirectoryError",
-}
 
 
 if __name__ == "__main__":

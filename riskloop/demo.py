@@ -35,6 +35,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from clues.model import NEW, SEVERITY_RANK
+from envelope.errors import UserError
 from envelope.settings import Settings
 from envelope.topics import TOPIC_DEADLETTER
 from riskloop.services import (
@@ -66,7 +67,7 @@ STALL_S = 90.0
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
-class DemoError(RuntimeError):
+class DemoError(UserError, RuntimeError):
     """The demo cannot go on; the message says what happened and which log to read."""
 
 

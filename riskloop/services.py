@@ -32,11 +32,13 @@ from typing import Any
 
 import yaml
 
+from envelope.errors import UserError
+
 _LIVE: dict[Service, None] = {}  # started and not yet stopped, oldest first
 _LIVE_LOCK = threading.Lock()
 
 
-class ServiceError(RuntimeError):
+class ServiceError(UserError, RuntimeError):
     """A service could not be found, fetched, started or made ready."""
 
 

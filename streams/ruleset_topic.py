@@ -30,6 +30,7 @@ from typing import Any
 
 import orjson
 
+from envelope.errors import UserError
 from envelope.topics import TOPIC_RULESETS
 from replay.topic_read import read_to_end
 from rules import RuleSet, RuleSetError, load_rules
@@ -40,7 +41,7 @@ log = logging.getLogger("riskloop.rules")
 KEY = b"current"  # one key: compaction keeps only the newest set
 
 
-class RuleSetRecordError(ValueError):
+class RuleSetRecordError(UserError, ValueError):
     """A record on rules.sets that is not a rule set at all (not JSON, fields missing)."""
 
 

@@ -6,17 +6,25 @@
 
 from __future__ import annotations
 
+from envelope.errors import UserError
 
-class RuleError(ValueError):
+
+class RuleError(UserError, ValueError):
     """A rule file that cannot be loaded: ``path:line:col: message``."""
 
+    line: int
+    col: int
+
     def __init__(self, path: str, line: int, col: int, message: str) -> None:
-        self.path, self.line, self.col, self.message = path, line, col, message
-        super().__init__(f"{path}:{line}:{col}: {message}")
+        self.path, self.col = path, col
+        super().__init__(message, path, line)
 
 
-class RuleSetError(ValueError):
-    """Several rule files failed; ``errors`` holds each one. The old rule set keeps running."""
+class RuleSetError(UserError, ValueError):
+    """Several rule files failed; ``errors`` holds each one. The old rule set keeps running.
+
+    Its message is every error's ``path:line:col: message``, one a line.
+    """
 
     def __init__(self, errors: list[RuleError]) -> None:
         self.errors = errors

@@ -13,7 +13,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from envelope.events import Event, InvalidEvent
+from envelope.errors import UserError
+from envelope.events import Event
 from envelope.settings import Settings
 from rules.language.errors import RuleError, RuleSetError
 from rules.tools.times import parse_offset_ms
@@ -119,7 +120,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         history = _history(args.history)
     except RuleSetError as exc:
         return _err(f"cannot load the rules:\n{exc}")
-    except (RuleError, InvalidEvent, OSError, ValueError) as exc:
+    except (UserError, OSError, ValueError) as exc:  # a bad rule, event or history file
         return _err(str(exc))
     ex = explain(rule, event, history, lateness_ms=args.lateness, ruleset=ruleset)
     print(format_explanation(ex))
@@ -147,7 +148,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         )
     except RuleSetError as exc:
         return _err(f"cannot load the rules:\n{exc}")
-    except (OSError, ValueError) as exc:
+    except (UserError, OSError, ValueError) as exc:
         return _err(str(exc))
     print(to_json(bt) if args.format == "json" else format_text(bt))
     return OK
