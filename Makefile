@@ -24,7 +24,7 @@ bench: deps  ## throughput figures (printed, never asserted): worker, rule engin
 lint: deps
 	$(PYTHON) -m ruff format --check .
 	$(PYTHON) -m ruff check .
-	$(PYTHON) -m mypy envelope riskloop rules detectors streams clues replay dashboards
+	$(PYTHON) -m mypy
 
 fmt: deps
 	$(PYTHON) -m ruff format .

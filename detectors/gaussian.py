@@ -28,7 +28,8 @@ def _check_positive(name: str, value: Any, *, whole: bool) -> float:
     if isinstance(value, bool) or not ok_type or not math.isfinite(value) or value <= 0:
         kind = "a whole number" if whole else "a number"
         raise ValueError(f"{name} must be {kind} > 0, got {value!r}")
-    return value
+    checked: float = value  # an int stays an int
+    return checked
 
 
 class GaussianDetector:

@@ -67,7 +67,8 @@ def detector_class(name: str) -> type:
         known = ", ".join(names())
         raise UnknownDetector(f"unknown detector {name!r}: known detectors are {known}") from None
     module_name, _, class_name = target.partition(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    cls: type = getattr(importlib.import_module(module_name), class_name)
+    return cls
 
 
 def params(name: str) -> dict[str, Any]:
@@ -105,6 +106,7 @@ def make(name: str, **kwargs: Any) -> Detector:
                 f"detector {name!r} has no parameter {key!r}: its parameters are {listed}"
             )
     try:
-        return cls(**kwargs)
+        detector: Detector = cls(**kwargs)
+        return detector
     except (TypeError, ValueError) as exc:
         raise InvalidParams(f"detector {name!r}: {exc}") from None

@@ -21,4 +21,5 @@ __all__ = ["murmur2", "partition_for"]
 
 def partition_for(key: bytes, partitions: int) -> int:
     """Partition of a keyed record, as Kafka's default partitioner picks it."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    hashed: int = murmur2(key)
+    return (hashed & 0x7FFFFFFF) % partitions

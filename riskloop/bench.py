@@ -35,6 +35,7 @@ from pathlib import Path
 import orjson
 
 from envelope.settings import DEFAULT_RULES_DIR
+from riskloop.metrics_text import metric_sum
 from riskloop.services import (
     Service,
     ServiceError,
@@ -55,7 +56,6 @@ BASELINE = "baseline: bare faust agent (decode + count)"
 WORKER = "riskloop worker (shipped rules)"
 BACKTEST = "backtest (pure core, in-process)"
 PUBLISHER = "publisher (replay --max)"
-_COUNTER = re.compile(rb"^riskloop_(?:events_in|deadletters)_total\{[^}]*\} (\S+)$", re.M)
 
 
 @dataclass(frozen=True)
@@ -244,7 +244,11 @@ def _worker_count(port: int) -> int | None:
     body = _get(f"http://127.0.0.1:{port}/metrics")
     if body is None:
         return None
-    return int(sum(float(v) for v in _COUNTER.findall(body)))
+    text = body.decode()
+    return int(
+        metric_sum(text, "riskloop_events_in_total")
+        + metric_sum(text, "riskloop_deadletters_total")
+    )
 
 
 def _baseline_argv(group: ServiceGroup, broker: Service) -> list[str]:

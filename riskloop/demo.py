@@ -38,6 +38,7 @@ from clues.model import NEW, SEVERITY_RANK
 from envelope.errors import UserError
 from envelope.settings import Settings
 from envelope.topics import TOPIC_DEADLETTER
+from riskloop.metrics_text import metric_sum
 from riskloop.services import (
     Service,
     ServiceError,
@@ -276,19 +277,11 @@ def worker_counts(metrics_text: str) -> WorkerCounts:
     >>> worker_counts(text)
     WorkerCounts(events_in=10, deadletters=1, warnings=0)
     """
-    from prometheus_client.parser import text_string_to_metric_families
-
-    wanted = {
-        "riskloop_events_in_total": "events_in",
-        "riskloop_deadletters_total": "deadletters",
-        "riskloop_warnings_total": "warnings",
-    }
-    totals: Counter[str] = Counter()
-    for family in text_string_to_metric_families(metrics_text):
-        for sample in family.samples:
-            if sample.name in wanted:
-                totals[wanted[sample.name]] += int(sample.value)
-    return WorkerCounts(**totals)
+    return WorkerCounts(
+        events_in=int(metric_sum(metrics_text, "riskloop_events_in_total")),
+        deadletters=int(metric_sum(metrics_text, "riskloop_deadletters_total")),
+        warnings=int(metric_sum(metrics_text, "riskloop_warnings_total")),
+    )
 
 
 def _read_worker(stack: Stack) -> WorkerCounts:

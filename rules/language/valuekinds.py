@@ -168,7 +168,7 @@ class LimitsKind(Kind):
         }
 
 
-def satisfiable(parts: list[tuple[str, Any]]) -> bool:
+def satisfiable(parts: list[tuple[str, Any]]) -> bool:  # noqa: C901 one branch per comparison operator
     """Whether some number meets every comparison (all of them must hold).
 
     >>> satisfiable([("gte", 5.0), ("lte", 2.0)]), satisfiable([("gt", 2.0), ("lte", 2.0)])

@@ -110,7 +110,7 @@ class SequenceEvaluator:
     def selections(self) -> list[Selection]:
         return [s.match for s in (*self.spec.steps, *self.spec.not_between)]
 
-    def on_event(self, ev: Event, st: RuleState) -> list[Hit] | None:
+    def on_event(self, ev: Event, st: RuleState) -> list[Hit] | None:  # noqa: C901 hot path, kept in one piece
         key = self.key_of(ev)
         if key is None:
             return None

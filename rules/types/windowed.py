@@ -226,7 +226,7 @@ class WindowedEvaluator:
         }
 
 
-def _on_event(w: WindowedEvaluator) -> Callable[[Event, RuleState], list[Hit] | None]:
+def _on_event(w: WindowedEvaluator) -> Callable[[Event, RuleState], list[Hit] | None]:  # noqa: C901 hot path, steps inlined
     """``w.on_event`` as one closure over the evaluator's settings (the hot path of every
     windowed rule), with the ``distinct`` accumulator's steps inlined."""
     key_of, value_of, top_of, window_ms = w.key_of, w.value_of, w.top_of, w.window_ms
@@ -235,7 +235,7 @@ def _on_event(w: WindowedEvaluator) -> Callable[[Event, RuleState], list[Hit] | 
     expire = w._expire
     distinct = type(w.agg) is Distinct
 
-    def on_event(ev: Event, st: RuleState) -> list[Hit] | None:
+    def on_event(ev: Event, st: RuleState) -> list[Hit] | None:  # noqa: C901 hot path, steps inlined
         key = key_of(ev)
         if key is None:
             return None

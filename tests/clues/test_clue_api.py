@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator
 
 import httpx
@@ -17,6 +16,7 @@ from clues.model import clue_id
 from clues.store import ClueStore
 from envelope.events import ClueTransition, Disposition
 from envelope.settings import Settings
+from riskloop.metrics_text import samples
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -63,13 +63,7 @@ async def seed(store: ClueStore, n: int = 3) -> list[str]:
 
 def metric(text: str, name: str, **labels: str) -> float:
     """Value of one sample in Prometheus text (0 when absent); labels in any order."""
-    for line in text.splitlines():
-        m = re.match(rf"^{re.escape(name)}(?:\{{(.*)\}})? (\S+)$", line)
-        if m:
-            have = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1) or ""))
-            if have == labels:
-                return float(m.group(2))
-    return 0.0
+    return next((s.value for s in samples(text, name) if s.labels == labels), 0.0)
 
 
 async def post(client: httpx.AsyncClient, cid: str, action: str, who: dict, body=None):  # type: ignore[no-untyped-def]

@@ -9,7 +9,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from prometheus_client.parser import text_string_to_metric_families
+from riskloop import metrics_text
 
 T = TypeVar("T")
 
@@ -21,26 +21,17 @@ def metric_sum(url: str, name: str, **labels: str) -> float:
     """Sum of a metric's samples on a /metrics page whose labels include ``labels``."""
     with urllib.request.urlopen(f"{url}/metrics", timeout=5) as resp:
         text = resp.read().decode()
-    total = 0.0
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                total += sample.value
-    return total
+    return metrics_text.metric_sum(text, name, **labels)
 
 
 def metric_samples(url: str, name: str) -> dict[tuple[str, str], float]:
     """``{(topic, partition): value}`` of a per-partition metric on a /metrics page."""
     with urllib.request.urlopen(f"{url}/metrics", timeout=5) as resp:
         text = resp.read().decode()
-    out = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name:
-                out[(sample.labels.get("topic", ""), sample.labels.get("partition", ""))] = (
-                    sample.value
-                )
-    return out
+    return {
+        (s.labels.get("topic", ""), s.labels.get("partition", "")): s.value
+        for s in metrics_text.samples(text, name)
+    }
 
 
 def wait_for(check: Callable[[], T | None], timeout_s: float, what: str, every_s: float = 0.5) -> T:

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from e2e_support import metric_sum, redis_db, stack_env, wait_for
 from event_factories import probe_rule
-from prometheus_client.parser import text_string_to_metric_families
 
 from riskloop.cli import main
+from riskloop.metrics_text import samples
 from riskloop.services import ServiceGroup, start_worker
 from streams.reload import folder_digest
 from streams.ruleset_topic import RuleSetRecord, publish, read_all
@@ -29,12 +29,7 @@ def label_values(url: str, metric: str, label: str, set_only: bool = False) -> s
     """The values of ``label`` across a worker's ``metric`` samples (``set_only``: value 1)."""
     with urllib.request.urlopen(f"{url}/metrics", timeout=5) as resp:
         text = resp.read().decode()
-    return {
-        s.labels[label]
-        for f in text_string_to_metric_families(text)
-        for s in f.samples
-        if s.name == metric and (not set_only or s.value == 1)
-    }
+    return {s.labels[label] for s in samples(text, metric) if not set_only or s.value == 1}
 
 
 def versions(url: str) -> set[str]:
