@@ -142,6 +142,19 @@ def build_parser() -> argparse.ArgumentParser:
     about = "riskloop: events in, risk warnings out, clues verified, dispositions fed back."
     p = argparse.ArgumentParser(prog="riskloop", description=about)
     sub = p.add_subparsers(dest="command", required=True)
+    _data_parsers(sub)
+    _service_parsers(sub)
+    _add_optional(sub, "rules.tools.cli")  # riskloop rules check|test|explain|backtest
+    _add_optional(sub, "clues.cli")  # riskloop clues …
+    _add_optional(sub, "streams.ruleset_cli")  # riskloop ruleset publish|show
+    s = sub.add_parser("bench", help="print throughput figures")
+    s.add_argument("--events", type=int, default=20_000)
+    s.set_defaults(fn=cmd_bench)
+    return p
+
+
+def _data_parsers(sub: argparse._SubParsersAction) -> None:
+    """The data engineer's commands: simulate, replay, backtest, export-dispositions."""
 
     s = sub.add_parser("simulate", help="write a labelled simulated city event stream")
     s.add_argument("--seed", type=int, default=1)
@@ -178,7 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
         "replaying it (no deadline past what both topics of a partition reached)",
     )
     s.set_defaults(fn=cmd_backtest)
+    _export_parser(sub)
 
+
+def _export_parser(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser(
         "export-dispositions",
         help="write the verdicts on clue.dispositions to a JSON lines file (rules backtest "
@@ -193,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(fn=cmd_export_dispositions)
 
+
+def _service_parsers(sub: argparse._SubParsersAction) -> None:
+    """The long-running parts and their setup: worker, api, topics, demo."""
     s = sub.add_parser("worker", help="run the stream worker (Faust)")
     s.add_argument("--loglevel", default="warning")
     s.set_defaults(fn=cmd_worker)
@@ -209,15 +228,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--days", type=int, default=7)
     s.add_argument("--seed", type=int, default=42)
     s.set_defaults(fn=cmd_demo)
-
-    _add_optional(sub, "rules.tools.cli")  # riskloop rules check|test|explain|backtest
-    _add_optional(sub, "clues.cli")  # riskloop clues …
-    _add_optional(sub, "streams.ruleset_cli")  # riskloop ruleset publish|show
-
-    s = sub.add_parser("bench", help="print throughput figures")
-    s.add_argument("--events", type=int, default=20_000)
-    s.set_defaults(fn=cmd_bench)
-    return p
 
 
 def _add_optional(sub: argparse._SubParsersAction, module: str) -> None:

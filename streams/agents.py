@@ -54,7 +54,7 @@ class Origin:
     follow_from: int
 
 
-def register(  # noqa: C901 wires every agent, table and timer of the worker
+def register(
     app: faust.App, settings: Settings, ruleset: RuleSet, t: Topics, origin: Origin | None = None
 ) -> None:
     """Declare the worker's agents, timers and pages on ``app``: evaluate (with its idle
