@@ -3,6 +3,11 @@
 Mappings load as :class:`LocDict` (a dict with ``.pos`` and ``.key_pos``), sequences as
 :class:`LocList`, so the parser can point at ``file:line:col`` for any field.
 
+Kept hand-written, on top of PyYAML's own composer and node marks (PyYAML is needed anyway):
+no kept loader gives a position for every *scalar* and refuses duplicate keys and YAML 1.1's
+``yes``/``on`` booleans at once (ruamel.yaml's round-trip loader keeps positions of keys and
+items but treats values as plain Python objects, and would be a second YAML library).
+
 >>> doc = load_located("a: 1\\nb:\\n  - x\\n", "r.yaml")
 >>> doc["b"], doc.key_pos["b"], doc.pos
 (['x'], (2, 1), (1, 1))

@@ -17,6 +17,11 @@ Grammar (lowest precedence first)::
 ``NAME`` is a dotted field path (``attrs.rows``, ``entity.id``, ``region``), a macro, or a
 function when followed by ``(``. Typing and compilation live in :mod:`rules.matching.expr_compile`.
 
+Kept hand-written: the language is the rule files' own (``$list:`` references, macros,
+``matches`` on RE2, ``contains``), every error must name its column inside the rule file, and
+nothing may ever reach ``eval``; a general expression library would bring a language of its own
+to fence in rather than this small grammar to read.
+
 Examples:
     >>> tree = parse("attrs.rows > 100 and not region in ['330106']")
     >>> tree.op, tree.b.x.op, tree.b.x.b.items
