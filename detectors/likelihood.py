@@ -1,0 +1,129 @@
+"""Anomaly likelihood: any detector's raw score turned into a probability-like score in [0, 1]
+that means the same thing on every stream.
+
+Raw scores are not comparable: a z-score of 40 is ordinary on a byte counter that is mostly 0
+and extraordinary on a temperature. The likelihood asks instead "how unusual is the recent
+raw score *for this stream*": it keeps the stream's own (log-compressed) raw scores over a
+long window and places the mean of the last ``short`` raw scores in their upper tail, after
+the idea Numenta published for its anomaly benchmark (Ahmad et al., 2017), with empirical
+quantiles instead of a fitted normal. One threshold (``0.9999``) then works for any detector
+and stream.
+
+Guards: ``min_spread`` floors the history's spread (a stream whose raw scores have been
+exactly flat does not turn its first small wobble into a certainty), and the likelihood is
+``0.5`` (no opinion) until ``warmup`` raw scores have been seen.
+
+Memory: two arrays of ``long`` floats; cost O(log n) plus a small memmove per score.
+
+Examples: see :class:`AnomalyLikelihood`.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from bisect import bisect_left, insort
+from collections import deque
+from statistics import NormalDist
+
+
+def _whole(name: str, value: object, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be a whole number >= {low}, got {value!r}")
+    return value
+
+
+class AnomalyLikelihood:
+    """How far the recent raw score lies in the upper tail of the stream's own raw scores,
+    as a normal tail probability.
+
+    The history's median maps to 0.5 and its ``q_ref`` quantile to the normal quantile of
+    ``q_ref`` (3.09 standard deviations for 0.999), linearly in log1p of the raw score: a
+    stream whose raw scores are often large (bursty counters) needs a much larger one to
+    look unusual than a quiet stream does. Empirical quantiles, not a fitted normal, because
+    raw scores are heavy-tailed mixtures (mostly zero, sometimes huge).
+
+    While the history holds fewer than ``1 / (1 - q_ref)`` scores, the highest quantile it
+    can vouch for, ``1 - 1/n``, takes the place of ``q_ref``.
+
+    Parameters:
+        short: raw scores averaged for the "recent" score (1: each score on its own).
+        long: raw scores kept as the stream's history.
+        warmup: raw scores before any opinion (until then ``update`` returns 0.5).
+        q_ref: the reference upper quantile of the history.
+        min_spread: floor of (quantile - median), in log1p units of the raw score.
+
+    Examples:
+        >>> lk = AnomalyLikelihood(short=1, long=100, warmup=10)
+        >>> calm = [lk.update(0.5 + 0.1 * (i % 3)) for i in range(60)]
+        >>> max(calm[10:]) < 0.999
+        True
+        >>> lk.update(25.0) > 0.9999
+        True
+    """
+
+    def __init__(
+        self,
+        short: int = 1,
+        long: int = 2000,
+        warmup: int = 100,
+        q_ref: float = 0.999,
+        min_spread: float = 0.25,
+    ) -> None:
+        self.short = _whole("short", short, 1)
+        self.long = _whole("long", long, 2)
+        self.warmup = _whole("warmup", warmup, 1)
+        if isinstance(q_ref, bool) or not isinstance(q_ref, int | float) or not 0.5 < q_ref < 1:
+            raise ValueError(f"q_ref must be a number between 0.5 and 1, got {q_ref!r}")
+        if isinstance(min_spread, bool) or not isinstance(min_spread, int | float):
+            raise ValueError(f"min_spread must be a number > 0, got {min_spread!r}")
+        if not min_spread > 0:
+            raise ValueError(f"min_spread must be a number > 0, got {min_spread!r}")
+        self.q_ref = float(q_ref)
+        self.min_spread = float(min_spread)
+        self._z_ref = NormalDist().inv_cdf(self.q_ref)
+        self.n_seen = 0
+        self._ring = array("d")
+        self._head = 0
+        self._sorted = array("d")
+        self._recent: deque[float] = deque(maxlen=self.short)
+
+    def __repr__(self) -> str:
+        return (
+            f"AnomalyLikelihood(short={self.short}, long={self.long}, warmup={self.warmup}, "
+            f"q_ref={self.q_ref}, min_spread={self.min_spread})"
+        )
+
+    def score(self, raw: float) -> float:
+        """The likelihood of ``raw`` as the newest raw score, without recording it."""
+        if self.n_seen < self.warmup or not math.isfinite(raw):
+            return 0.5
+        s = math.log1p(max(raw, 0.0))
+        kept = list(self._recent)[1:] if len(self._recent) == self.short else list(self._recent)
+        recent = (sum(kept) + s) / (len(kept) + 1)
+        hist = self._sorted
+        n = len(hist)
+        median = hist[n // 2]
+        q = min(self.q_ref, 1.0 - 1.0 / n)  # a short history only vouches for a lower quantile
+        ref = hist[min(n - 1, int(q * n))]
+        z_ref = self._z_ref if q == self.q_ref else NormalDist().inv_cdf(q)
+        z = z_ref * (recent - median) / max(ref - median, self.min_spread)
+        return 0.5 * math.erfc(-z / math.sqrt(2))
+
+    def update(self, raw: float) -> float:
+        """Score ``raw`` (see :meth:`score`), then record it in the history."""
+        out = self.score(raw)
+        if math.isfinite(raw):
+            self._record(math.log1p(max(raw, 0.0)))
+        return out
+
+    def _record(self, s: float) -> None:
+        self._recent.append(s)
+        if len(self._ring) < self.long:
+            self._ring.append(s)
+        else:
+            del self._sorted[bisect_left(self._sorted, self._ring[self._head])]
+            self._ring[self._head] = s
+            self._head = (self._head + 1) % self.long
+        insort(self._sorted, s)
+        self.n_seen += 1

@@ -1,0 +1,109 @@
+"""The single-stream API: one detector by name, likelihood scores in [0, 1], one alert per
+anomaly, no flood on flat or bursty streams, a lasting new level learned as normal."""
+
+from __future__ import annotations
+
+import math
+import pickle
+import random
+
+import pytest
+
+from detectors.stream import StreamDetector
+
+T0, STEP = 1772413200000, 300_000  # 2026-03-02 09:00 +08:00, every 5 minutes
+
+
+def flags_of(sd: StreamDetector, values: list[float], step_ms: int = STEP) -> list[int]:
+    return [i for i, v in enumerate(values) if sd.update({"value": v}, T0 + i * step_ms)[1]]
+
+
+def seasonal(rng: random.Random, n: int, level: float = 100.0, noise: float = 2.0) -> list[float]:
+    return [level + 3 * math.sin(2 * math.pi * i / 288) + rng.gauss(0, noise) for i in range(n)]
+
+
+def test_a_spike_in_a_seasonal_stream_is_flagged_once_where_it_is() -> None:
+    values = seasonal(random.Random(11), 4000)
+    values[3000] += 30.0  # 15 standard deviations of the noise
+    assert flags_of(StreamDetector(), values) == [3000]
+
+
+def test_a_stream_without_anomalies_raises_nothing() -> None:
+    for seed in (1, 2, 3):
+        assert flags_of(StreamDetector(), seasonal(random.Random(seed), 5000)) == []
+
+
+def test_a_lasting_level_shift_alerts_at_the_shift_and_then_becomes_normal() -> None:
+    rng = random.Random(5)
+    values = [rng.gauss(0, 1) for _ in range(1000)] + [rng.gauss(10, 1) for _ in range(1000)]
+    flags = flags_of(StreamDetector(), values, step_ms=3_600_000)  # hourly
+    assert flags and flags[0] == 1000
+    assert all(1000 <= i < 1010 for i in flags), flags  # no lock-in at the new level
+
+
+def test_a_flat_stream_that_starts_to_wobble_does_not_flood() -> None:
+    rng = random.Random(7)
+    values = [5.0] * 2000 + [5.0 + rng.gauss(0, 1e-3) for _ in range(2000)]
+    assert len(flags_of(StreamDetector(), values)) <= 1
+
+
+def test_a_bursty_counter_is_not_flagged_for_its_ordinary_bursts() -> None:
+    rng = random.Random(9)
+    values = [0.0 if rng.random() < 0.9 else rng.expovariate(1 / 1e6) for _ in range(4000)]
+    assert len(flags_of(StreamDetector(), values)) <= 2
+
+
+def test_scores_are_probabilities_and_mean_the_same_at_any_scale() -> None:
+    values = seasonal(random.Random(13), 3000)
+    values[2500] -= 25.0
+    small, large = StreamDetector(), StreamDetector()
+    for i, v in enumerate(values):
+        s1, f1 = small.update(v, T0 + i * STEP)
+        s2, f2 = large.update(v * 1e6, T0 + i * STEP)
+        assert 0.0 <= s1 <= 1.0 and f1 == f2
+        assert s1 == pytest.approx(s2, abs=1e-6)
+
+
+def test_a_pickled_stream_detector_goes_on_exactly_like_the_original() -> None:
+    rng = random.Random(17)
+    values = seasonal(rng, 1500)
+    sd = StreamDetector()
+    flags_of(sd, values[:1000])
+    clone = pickle.loads(pickle.dumps(sd))
+    for i, v in enumerate(values[1000:], start=1000):
+        assert sd.update(v, T0 + i * STEP) == clone.update(v, T0 + i * STEP)
+
+
+def test_the_cooldown_keeps_one_anomaly_to_one_alert() -> None:
+    values = seasonal(random.Random(19), 3000)
+    for i in range(2000, 2004):  # four wild points in 20 minutes
+        values[i] += 40.0
+    assert flags_of(StreamDetector(), values) == [2000]
+    assert flags_of(StreamDetector(cooldown_ms=0), values)[:2] == [2000, 2001]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"detector": "nope"}, "unknown detector 'nope'"),
+        ({"threshold": 0}, "threshold must be a number in (0, 1]"),
+        ({"cooldown_ms": -1}, "cooldown_ms must be a whole number >= 0"),
+        ({"window": 0}, "window must be a whole number > 0"),
+    ],
+)
+def test_bad_parameters_say_what_is_wrong(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("]", r"\]")):
+        StreamDetector(**kwargs)  # type: ignore[arg-type]
+
+
+def test_the_readme_example_runs_and_flags_the_one_odd_value(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    code = readme.split("## Detectors", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "README.md", "exec"), {})
+    printed = capsys.readouterr().out.split()
+    assert printed[:2] == [str(1772413200000 + 600 * 300_000), "25.0"]
+    assert len(printed) == 3 and float(printed[2]) >= 0.9999
