@@ -1,7 +1,9 @@
 """ClueStore: warnings in, clues out, every step checked, audited and atomic — all in Redis.
 
-Each step is one Lua script call, so it is atomic; a batch of upserts is pipelined (each
-warning atomic, the batch not). Key layout: ``clues.keys``; scripts: ``clues.scripts`` (the
+Each step is one Lua script call, so it is atomic. A batch of upserts is one round trip: the
+warnings go in chunks of ``CHUNK``, one script call per chunk (each chunk atomic, the batch
+not), all chunks in one pipeline; a warning already applied is a no-op, so a batch re-sent
+after a failure changes nothing. Key layout: ``clues.keys``; scripts: ``clues.scripts`` (the
 ``.lua`` files in ``clues/lua/``); argument checks and deadlines: ``clues.actions``.
 
 A transition reads the clue, checks the caller's scope and role, prepares the arguments and
@@ -23,6 +25,7 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError
 
 from clues import actions, metrics, scripts
 from clues.access import Principal
@@ -54,7 +57,7 @@ from envelope.events import Disposition, RiskWarning, stable_id
 
 __all__ = ["ClueStore", "clue_id", "InvalidCursor", "ListQuery"]
 
-BATCH = 500
+CHUNK = 200  # warnings per upsert script call: a few ms of Redis time, never long
 _CONFLICT_RETRIES = 8
 
 
@@ -70,8 +73,8 @@ def _num(v: object) -> str:
     return "" if v is None else repr(v) if isinstance(v, float) else str(v)
 
 
-def warning_args(prefix: str, w: RiskWarning) -> list[str]:
-    """Script arguments for one warning (see ``scripts.UPSERT``)."""
+def warning_row(w: RiskWarning) -> list[Any]:
+    """One warning as the upsert script reads it (see ``clues/lua/upsert.lua``)."""
     ident = {
         "rule_id": w.rule_id,
         "rule_version": str(w.rule_version),
@@ -92,16 +95,14 @@ def warning_args(prefix: str, w: RiskWarning) -> list[str]:
         "window_end_ms": _num(w.window_end_ms),
         "last_warning_id": w.id,
     }
-    # few arguments: redis-py's per-argument packing, not Lua, bounds the throughput
     return [
-        prefix,
         w.id,
         w.fingerprint,
         str(w.ts_ms),
         str(severity_rank(w.severity)),
         w.severity,
-        orjson.dumps([x for kv in ident.items() for x in kv]).decode(),
-        orjson.dumps([x for kv in content.items() for x in kv]).decode(),
+        [x for kv in ident.items() for x in kv],
+        [x for kv in content.items() for x in kv],
     ]
 
 
@@ -146,15 +147,34 @@ class ClueStore:
 
     # --- ingest ---------------------------------------------------------------------------
 
-    async def upsert_warnings(self, warnings: Sequence[RiskWarning]) -> list[str]:
-        """Merge warnings into clues; one result per warning: new | merged | duplicate."""
-        results: list[str] = []
-        for start in range(0, len(warnings), BATCH):
-            pipe = self.redis.pipeline(transaction=False)
-            for w in warnings[start : start + BATCH]:
-                await self._upsert(args=warning_args(self.prefix, w), client=pipe)
-            results += [_text(r[0]) for r in await pipe.execute()]
-        return results
+    async def upsert_warnings(
+        self, warnings: Sequence[RiskWarning], chunk: int = CHUNK
+    ) -> list[str]:
+        """Merge warnings into clues, in order; one result per warning: new | merged |
+        duplicate. One round trip, one script call per ``chunk`` warnings."""
+        if chunk < 1:
+            raise ValueError(f"chunk={chunk!r}: at least 1 warning per script call")
+        payloads = [
+            orjson.dumps([warning_row(w) for w in warnings[i : i + chunk]])
+            for i in range(0, len(warnings), chunk)
+        ]
+        if not payloads:
+            return []
+        try:
+            replies = await self._upsert_chunks(payloads)
+        except NoScriptError:  # Redis restarted or flushed its scripts: load it, send again
+            await self.redis.script_load(scripts.UPSERT)
+            replies = await self._upsert_chunks(payloads)
+        return [_text(r) for reply in replies for r in reply]
+
+    async def _upsert_chunks(self, payloads: Sequence[bytes]) -> list[Any]:
+        sha, prefix = self._upsert.sha, self.prefix
+        if len(payloads) == 1:
+            return [await self.redis.evalsha(sha, 0, prefix, payloads[0])]  # type: ignore[misc]
+        pipe = self.redis.pipeline(transaction=False)
+        for payload in payloads:
+            pipe.evalsha(sha, 0, prefix, payload)
+        return list(await pipe.execute())
 
     # --- reads ----------------------------------------------------------------------------
 

@@ -7,7 +7,11 @@ unless ``--redis-url`` names one, then measures:
 1. ingest: warnings/s of ``upsert_warnings`` building the queue (``--clues`` clues);
 2. transitions/s, unpaced, with ``--concurrency`` callers (dispatching part of the queue);
 3. transition latency at a steady ``--rate`` ops/s (claim, comment, release), p50/p99/max;
-4. list latency over the whole queue for typical pages (goal: p99 <= 50 ms at 100k clues).
+4. list latency over the whole queue for typical pages (goal: p99 <= 50 ms at 100k clues);
+5. the clue sink's path: warnings/s sustained by ``upsert_warnings`` for batches of 1, 100 and
+   500 warnings (half opening clues, half merging into them), one script call per warning
+   (the old path) against one call per chunk of ``clues.store.CHUNK`` (the batched path), with
+   the ratio (goal: >= 5,000 warnings/s with fsync on every write).
 
 Before the paced run Redis rewrites its append-only file (BGREWRITEAOF) and the benchmark
 waits for it: a rewrite forks Redis, and on a 2-core machine that fork is what a p99 would
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import statistics
 import tempfile
 import time
@@ -31,7 +36,7 @@ import redis.asyncio as aioredis
 from clues.access import Principal
 from clues.listing import ListQuery
 from clues.model import ClueError, clue_id
-from clues.store import ClueStore
+from clues.store import CHUNK, ClueStore
 from envelope.events import RiskWarning
 
 DEPARTMENTS = ("market-supervision", "housing", "health", "civil-affairs")
@@ -78,6 +83,36 @@ async def ingest(store: ClueStore, n: int) -> None:
         await store.upsert_warnings([warning(i) for i in range(lo, min(n, lo + 5000))])
     took = time.perf_counter() - start
     print(f"ingest: {n:,} clues in {took:.1f} s ({n / took:,.0f} warnings/s)")
+
+
+def sink_warning(tag: str, i: int) -> RiskWarning:
+    """Warning ``i`` of a sink run: even ones open a clue, odd ones merge into the last."""
+    return dataclasses.replace(warning(i), id=f"{tag}-w{i}", fingerprint=f"{tag}-f{i // 2}")
+
+
+async def sink_rate(store: ClueStore, tag: str, batch: int, chunk: int, seconds: float) -> float:
+    """Warnings/s of back-to-back ``upsert_warnings`` calls of ``batch`` warnings."""
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        await store.upsert_warnings(
+            [sink_warning(tag, i) for i in range(done, done + batch)], chunk=chunk
+        )
+        done += batch
+    return done / (time.perf_counter() - start)
+
+
+async def sink(client: aioredis.Redis, seconds: float) -> None:
+    print(f"clue sink: warnings/s for {seconds:g} s each, half new clues, half merges:")
+    for batch in (1, 100, 500):
+        rates = []
+        for name, chunk in (("singly", 1), ("batched", CHUNK)):
+            store = ClueStore(client, f"bench-sink-{name}-{batch}")
+            rates.append(await sink_rate(store, f"{name}{batch}", batch, chunk, seconds))
+        print(
+            f"  batch of {batch:>3}: one call per warning {rates[0]:>7,.0f} warnings/s,"
+            f" one call per {min(batch, CHUNK)} {rates[1]:>7,.0f} warnings/s"
+            f" (x{rates[1] / rates[0]:.2f})"
+        )
 
 
 async def unpaced(store: ClueStore, ids: list[str], concurrency: int) -> None:
@@ -193,6 +228,7 @@ async def run(args: argparse.Namespace, url: str) -> None:
         await settle(client)
         await paced(store, ours, args.rate, args.seconds)
         await lists(store, args.repeat)
+        await sink(client, args.sink_seconds)
     finally:
         await client.aclose()
 
@@ -207,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float, default=500.0, help="ops/s of the paced run")
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--repeat", type=int, default=200, help="calls per list query")
+    p.add_argument("--sink-seconds", type=float, default=5.0, help="per sink measurement")
     p.add_argument("--redis-url", help="use this Redis (its database is flushed!)")
     p.add_argument(
         "--appendfsync",
@@ -218,14 +255,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.redis_url:
         asyncio.run(run(args, args.redis_url))
         return 0
-    import redis
-
     from riskloop.services import start_redis
 
     with tempfile.TemporaryDirectory(prefix="clues-bench-") as tmp:
-        service = start_redis(Path(tmp))
+        service = start_redis(Path(tmp), appendfsync=args.appendfsync)
         try:
-            redis.Redis.from_url(service.url).config_set("appendfsync", args.appendfsync)
             print(f"redis-server {service.url} (appendonly yes, appendfsync {args.appendfsync})")
             asyncio.run(run(args, service.url))
         finally:

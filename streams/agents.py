@@ -44,6 +44,7 @@ from streams.topics import Topics
 log = logging.getLogger("riskloop.worker")
 RULE_STATS = ("emitted", "suppressed", "excepted", "shadow", "resolved", "learned", "errors")
 KIND_HEADER, VERDICT = "riskloop-kind", b"verdict"
+SINK_BATCH = 500  # warnings per clue-sink write
 
 
 @dataclass(frozen=True)
@@ -107,12 +108,18 @@ def _register_evaluate(
 
 
 def _register_clue_sink(app: faust.App, settings: Settings, t: Topics) -> None:
-    """risk.warnings -> the Redis clue queue, in batches; shadow warnings never become clues."""
+    """risk.warnings -> the Redis clue queue, in batches; shadow warnings never become clues.
+
+    Backpressure: ``take`` hands over at most ``SINK_BATCH`` warnings and takes no more until
+    the body returns, so the write (one round trip, retried until Redis has it) is awaited
+    before the next batch and the batch is acknowledged only after it. While Redis is slow
+    the stream's buffer fills and Faust pauses the partition: the backlog stays in Kafka.
+    """
 
     @app.agent(t.warnings, name="clue-sink")
     async def clue_sink(stream: faust.StreamT) -> None:
         store = ClueStore(aioredis.from_url(settings.redis_url))
-        async for batch in stream.take(500, within=0.5):
+        async for batch in stream.take(SINK_BATCH, within=0.5):
             warnings = [RiskWarning.from_json(v) for v in batch]
             live = [w for w in warnings if not w.details.get("shadow")]  # shadow: never a clue
             if live:
@@ -349,12 +356,17 @@ def _checkpoint_quiet_partition(engines: PartitionEngines, st: PartitionState, n
 
 
 async def _retry(fn: Any, *args: Any) -> Any:
-    """Redis may blip; warnings must not be dropped. Retry with backoff, forever, loudly."""
+    """Redis may blip; warnings must not be dropped. Retry with backoff, forever, loudly.
+
+    One call at a time, at most 5 s apart: nothing else is read meanwhile. Every Redis error
+    is retried (a refused write, MISCONF, OOM, READONLY, BUSY, is no more final than a lost
+    connection), since giving up would let the stream acknowledge warnings never written;
+    a re-sent upsert is a no-op for what was already applied."""
     delay = 0.2
     while True:
         try:
             return await fn(*args)
-        except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as exc:
+        except (aioredis.RedisError, OSError) as exc:
             log.warning("clue store unavailable (%s); retrying in %.1fs", exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)

@@ -92,9 +92,30 @@ local function publish(c, a, action, actor, role, now_s, reason, bj, aj, v)
              cjson.encode(rec))
 end
 
+-- the fields a step reads before and after itself, in one HMGET: the indexed and tracked
+-- fields, and the version and severity rank
+local STATE, in_state = {}, {}
+for _, names in ipairs({INDEXED, TRACKED, {'version', 'severity_rank'}}) do
+  for _, n in ipairs(names) do
+    if not in_state[n] then in_state[n] = true; STATE[#STATE + 1] = n end
+  end
+end
+
+-- the clue's state: every STATE field ('' when absent), which are present, and the indexed
+-- and tracked views (tables of their own: a step may compare them with later ones)
+local function state(ck)
+  local v = redis.call('HMGET', ck, unpack(STATE))
+  local s, present, idx, tracked = {}, {}, {}, {}
+  for i, n in ipairs(STATE) do s[n] = v[i] or ''; present[n] = v[i] ~= false end
+  for _, n in ipairs(INDEXED) do idx[n] = s[n] end
+  for _, n in ipairs(TRACKED) do tracked[n] = s[n] end
+  return s, present, idx, tracked
+end
+
 local function begin(id)
   local ck = ckey(id)
-  return {id = id, ck = ck, idx = snap(ck, INDEXED), tracked = snap(ck, TRACKED)}
+  local s, _, idx, tracked = state(ck)
+  return {id = id, ck = ck, idx = idx, tracked = tracked, fields = s}
 end
 
 local function open_ticket(c, now_s, level, why)
@@ -108,8 +129,8 @@ local function open_ticket(c, now_s, level, why)
   redis.call('HINCRBY', key('stats'), 'tickets|' .. why, 1)
 end
 
-local function close_ticket(ck, now_s)
-  local tid = redis.call('HGET', ck, 'ticket_id')
+local function close_ticket(ck, now_s, tid)
+  if tid == nil then tid = redis.call('HGET', ck, 'ticket_id') end
   if tid and tid ~= '' then
     local tk = key('ticket', tid)
     if redis.call('HGET', tk, 'status') == 'open' then
@@ -122,25 +143,29 @@ end
 -- (every step but a read: a read keeps the version, so it is no transition)
 local function finish(c, action, actor, role, now_s, reason, bump)
   local ck = c.ck
-  local st = redis.call('HGET', ck, 'status')
+  local s, present, a, after = state(ck)
+  local st = s.status
   if not CLOCKED[st] and st ~= 'suspended' then
     -- a disposed or reviewed clue can come back by rework: it keeps when it went red (and
     -- its escalation level), so the ticker does not take its return for a fresh overdue
-    redis.call('HDEL', ck, 'colour')
+    if present.colour then
+      redis.call('HDEL', ck, 'colour')
+      a.colour, after.colour = '', ''
+    end
     if not OPEN[st] then redis.call('HDEL', ck, 'red_since_ms') end
     redis.call('ZREM', key('sla'), c.id)
-    close_ticket(ck, now_s)
+    close_ticket(ck, now_s, s.ticket_id)
   end
   local v
   if bump then
     redis.call('HSET', ck, 'updated_ms', now_s)
+    a.updated_ms = now_s
     v = redis.call('HINCRBY', ck, 'version', 1)
   else
-    v = num(redis.call('HGET', ck, 'version'))
+    v = num(s.version)
   end
-  local a = snap(ck, INDEXED)
   reindex(c.id, c.idx, a)
-  local bj, aj = diff(c.tracked, snap(ck, TRACKED))
+  local bj, aj = diff(c.tracked, after)
   audit(c.id, now_s, actor, role, action, c.idx.status, a.status, reason, bj, aj, int(v))
   if not READONLY[action] then publish(c, a, action, actor, role, now_s, reason, bj, aj, v) end
   return v
