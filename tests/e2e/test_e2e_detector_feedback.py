@@ -23,7 +23,7 @@ from envelope.topics import (
 from streams.verdicts import verdict_record
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-RULE = "approver-anomaly"  # the library's detector rule (shadow: warnings, never clues)
+RULE = "approver-anomaly"  # the library's detector rule (stable: its warnings open clues)
 
 
 OLD_HEADER = [("riskloop-kind", b"verdict")]
