@@ -1,7 +1,7 @@
 """riskloop's topics, created explicitly with their partition counts before any agent starts.
 
 >>> sorted(riskloop_topics(2).values())
-[1, 2, 2, 2, 2, 2]
+[1, 2, 2, 2, 2, 2, 2]
 """
 
 from __future__ import annotations
@@ -17,14 +17,17 @@ from riskloop.services import ServiceError
 
 
 def riskloop_topics(partitions: int) -> dict[str, int]:
-    """riskloop's topics: the five data topics with ``partitions`` partitions each, and the
-    rule-set topic with one (every worker reads all of it)."""
+    """riskloop's topics: the five data topics and the verdicts topic with ``partitions``
+    partitions each (the verdicts of partition p are for the engine of partition p, so the
+    count must be the event topics'), and the rule-set topic with one (every worker reads all
+    of it)."""
     names = [
         topics.TOPIC_SERVICE,
         topics.TOPIC_REGULATORY,
         topics.TOPIC_DEADLETTER,
         topics.TOPIC_WARNINGS,
         topics.TOPIC_DISPOSITIONS,
+        topics.TOPIC_VERDICTS,
     ]
     return {name: partitions for name in names} | {topics.TOPIC_RULESETS: 1}
 

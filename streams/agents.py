@@ -4,10 +4,11 @@
   (malformed input -> events.deadletter with its reason and original bytes);
 - ``clue_sink``: risk.warnings -> Redis clue queue, in batches, idempotently;
 - ``feedback``: clue.dispositions -> per-rule confirmed/dismissed counts and precision; a
-  verdict on a detector rule's warning goes on to every partition of events.service (a record
-  marked by the ``riskloop-kind: verdict`` header), where ``evaluate`` hands it to that
-  partition's engine: the detector learns a dismissed warning as normal. In band with the
-  events, so it is checkpointed and acknowledged like them, and it never moves event time.
+  verdict on a detector rule's warning goes on to every partition of risk.verdicts, which
+  ``evaluate`` reads with the event topics and hands to that partition's engine: the detector
+  learns a dismissed warning as normal. In the same stream as the events, so it is
+  checkpointed and acknowledged like them, and it never moves event time (see
+  :mod:`streams.verdicts`). On the event topics every record is an event, whatever its headers.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import base64
 import logging
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,17 +34,16 @@ from envelope.settings import Settings
 from envelope.topics import EVENT_TOPICS
 from replay.seed import seed_file
 from rules import RuleSet
-from rules.engine.engine import Engine
 from rules.engine.watermark import process_held
 from streams import metrics as m
 from streams.reload import RuleWatcher
 from streams.ruleset_topic import RuleSetRecord, TopicRules, follow_forever
 from streams.state import PartitionEngines, PartitionState
 from streams.topics import Topics
+from streams.verdicts import InvalidVerdict, parse_verdict, record_kind, verdict_record
 
 log = logging.getLogger("riskloop.worker")
 RULE_STATS = ("emitted", "suppressed", "excepted", "shadow", "resolved", "learned", "errors")
-KIND_HEADER, VERDICT = "riskloop-kind", b"verdict"
 SINK_BATCH = 500  # warnings per clue-sink write
 
 
@@ -84,11 +84,11 @@ def _register_evaluate(
     """The evaluate agent, the timer that moves idle partitions on, and revocation."""
     emit = _Emitter(t)
 
-    @app.agent(t.events, name="evaluate")
+    @app.agent(t.evaluated, name="evaluate")
     async def evaluate(stream: faust.StreamT) -> None:
         # noack() is on faust's Stream, not on its StreamT protocol
         async for event in stream.noack().events():  # type: ignore[attr-defined]
-            await _evaluate_one(engines, emit, event)
+            await _evaluate_record(engines, emit, event)
 
     def caught_up(topic: str, partition: int, offset: int | None) -> bool:
         """Everything the broker holds of ``topic[partition]`` has been applied."""
@@ -236,6 +236,40 @@ class _Emitter:
         await self.t.deadletter.send(key=msg.key, value=orjson.dumps(record))
 
 
+async def _evaluate_record(engines: PartitionEngines, emit: _Emitter, event: faust.EventT) -> None:
+    """One record of the evaluate agent's stream, routed by its topic alone."""
+    if record_kind(event.message.topic) == "verdict":
+        await _verdict_one(engines, emit, event)
+    else:
+        await _evaluate_one(engines, emit, event)
+
+
+async def _verdict_one(engines: PartitionEngines, emit: _Emitter, event: faust.EventT) -> None:
+    """A verdict of ``risk.verdicts[p]``, for the engine of partition p. Its offset is kept
+    and saved like an event's (a restart neither applies it twice nor skips it); it carries
+    no event time, so it neither feeds the partition's input clock nor counts as activity
+    that would keep an idle partition from following wall time. Malformed: dead-lettered."""
+    msg = event.message
+    st = engines.parts.get(msg.partition) or await engines.get_async(msg.partition)
+    if st is None:  # revoked while its seed was learned: the new owner gets the verdict
+        return
+    if engines.already_applied(st, msg.topic, msg.offset):
+        event.ack()
+        return
+    try:
+        verdict = parse_verdict(event.value)
+    except InvalidVerdict as exc:
+        await emit.deadletter(event, str(exc))
+    else:
+        st.engine.feedback(verdict.rule_id, verdict.key, verdict.outcome)
+    st.offsets[msg.topic] = msg.offset
+    st.pending.append(event)
+    now = time.monotonic()
+    if engines.due(st, now):
+        for done in engines.checkpoint(st, now):
+            done.ack()
+
+
 async def _evaluate_one(engines: PartitionEngines, emit: _Emitter, event: faust.EventT) -> None:
     msg = event.message
     st = engines.parts.get(msg.partition) or await engines.get_async(msg.partition)
@@ -246,10 +280,7 @@ async def _evaluate_one(engines: PartitionEngines, emit: _Emitter, event: faust.
     if engines.already_applied(st, msg.topic, msg.offset):
         event.ack()
         return
-    if is_verdict(msg.headers):
-        apply_verdict(st.engine, event.value)
-    else:
-        await _take_event(st, emit, event)
+    await _take_event(st, emit, event)
     st.offsets[msg.topic] = msg.offset
     st.pending.append(event)
     if engines.due(st, now):
@@ -391,43 +422,11 @@ def learns_from_verdicts(ruleset: RuleSet, rule_id: str) -> bool:
     return any(r.id == rule_id and r.type == "anomaly" for r in ruleset.rules)
 
 
-def verdict_record(d: Disposition) -> bytes:
-    return orjson.dumps({"rule_id": d.rule_id, "key": d.key, "outcome": d.outcome, "id": d.id})
-
-
 async def _forward_verdict(t: Topics, partitions: int, d: Disposition) -> None:
-    """To every partition: the key's partition is not known here, and an engine without a
-    warning waiting for that key ignores it."""
+    """To every partition of risk.verdicts: the key's partition is not known here, and an
+    engine without a warning waiting for that key ignores it."""
     for p in range(partitions):
-        await t.verdicts.send(
-            key=d.clue_id.encode(),
-            value=verdict_record(d),
-            partition=p,
-            headers=[(KIND_HEADER, VERDICT)],
-        )
-
-
-def is_verdict(headers: Any) -> bool:
-    """A record ``_forward_verdict`` wrote (headers come as a list of pairs or a mapping).
-
-    >>> is_verdict([("riskloop-kind", b"verdict")]), is_verdict(None), is_verdict({})
-    (True, False, False)
-    """
-    if not headers:
-        return False
-    pairs = headers.items() if isinstance(headers, Mapping) else headers
-    return any(k == KIND_HEADER and v == VERDICT for k, v in pairs)
-
-
-def apply_verdict(engine: Engine, raw: bytes) -> bool:
-    """Hand a forwarded verdict to the engine's rule; True when its detector learned."""
-    try:
-        doc = orjson.loads(raw)
-        rule_id, key, outcome = str(doc["rule_id"]), str(doc["key"]), str(doc["outcome"])
-    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-        log.warning("ignoring a malformed verdict record: %s", exc)
-        return False
-    return engine.feedback(rule_id, key, outcome)
+        await t.verdicts.send(key=d.clue_id.encode(), value=verdict_record(d), partition=p)
 
 
 def precision(records: Any) -> dict[str, dict[str, Any]]:

@@ -65,6 +65,7 @@ def reason_kind(reason: str) -> str:
         ("bad timestamp", "bad_timestamp"),
         ("unknown stream", "unknown_stream"),
         ("wrong topic", "wrong_topic"),
+        ("bad verdict", "bad_verdict"),
         ("rule ", "rule_error"),
     ):
         if reason.startswith(prefix):

@@ -16,7 +16,11 @@ class Topics:
     deadletter: faust.TopicT
     warnings: faust.TopicT
     dispositions: faust.TopicT
-    verdicts: faust.TopicT  # events.service again: verdicts sent to every partition's engine
+    verdicts: faust.TopicT  # risk.verdicts: a verdict on every partition, for its engine
+    # what the evaluate agent reads: the event topics and risk.verdicts, one stream, so the
+    # engine of partition p applies events and verdicts of partition p one at a time (same
+    # partition count and consumer group: Faust assigns partition p of all three together)
+    evaluated: faust.TopicT
 
 
 def declare(app: faust.App, settings: Settings) -> Topics:
@@ -33,5 +37,6 @@ def declare(app: faust.App, settings: Settings) -> Topics:
         deadletter=raw(names.TOPIC_DEADLETTER),
         warnings=raw(names.TOPIC_WARNINGS),
         dispositions=raw(names.TOPIC_DISPOSITIONS),
-        verdicts=raw(names.TOPIC_SERVICE),
+        verdicts=raw(names.TOPIC_VERDICTS),
+        evaluated=raw(names.TOPIC_SERVICE, names.TOPIC_REGULATORY, names.TOPIC_VERDICTS),
     )

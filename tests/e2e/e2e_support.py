@@ -59,8 +59,16 @@ def http_json(method: str, url: str, body: dict | None = None, token: str | None
         return json.loads(resp.read())
 
 
-def send_raw(bootstrap: str, topic: str, values: list[bytes], key: bytes) -> None:
-    """Publish raw values (valid or not) in order, each acknowledged by the broker."""
+def send_raw(
+    bootstrap: str,
+    topic: str,
+    values: list[bytes],
+    key: bytes,
+    partition: int | None = None,
+    headers: list[tuple[str, bytes]] | None = None,
+) -> None:
+    """Publish raw values (valid or not) in order, each acknowledged by the broker; to
+    ``partition`` (else by key) with ``headers`` if given."""
     from aiokafka import AIOKafkaProducer
 
     async def run() -> None:
@@ -68,7 +76,9 @@ def send_raw(bootstrap: str, topic: str, values: list[bytes], key: bytes) -> Non
         await producer.start()
         try:
             for value in values:
-                await producer.send_and_wait(topic, value, key=key)
+                await producer.send_and_wait(
+                    topic, value, key=key, partition=partition, headers=headers
+                )
         finally:
             await producer.stop()
 

@@ -3,6 +3,7 @@ verdicts are counted, each once (a plain dict stands in for the Faust table)."""
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client import REGISTRY
 
 from envelope.events import ClueTransition, Disposition, transition_id
@@ -112,7 +113,8 @@ def test_a_dismissed_verdict_on_a_detector_rule_reaches_its_engine_and_is_learne
     from rules import RuleSet, load_rules
     from rules.engine.engine import Engine
     from rules.language.model import parse_rule
-    from streams.agents import apply_verdict, learns_from_verdicts, verdict_record
+    from streams.agents import learns_from_verdicts
+    from streams.verdicts import InvalidVerdict, parse_verdict, verdict_record
 
     library = load_rules(Path(__file__).resolve().parents[2] / "rules" / "library")
     assert learns_from_verdicts(library, "approver-anomaly")
@@ -143,7 +145,9 @@ def test_a_dismissed_verdict_on_a_detector_rule_reaches_its_engine_and_is_learne
     d = _record_disposition(table, raw.to_json())
     assert d is not None and _record_disposition(table, raw.to_json()) is None  # once only
 
-    assert apply_verdict(eng, verdict_record(d)) is True
+    v = parse_verdict(verdict_record(d))
+    assert eng.feedback(v.rule_id, v.key, v.outcome) is True
     assert eng.stats["odd-exports"]["learned"] == 1
-    assert apply_verdict(eng, verdict_record(d)) is False  # forwarded twice: learned once
-    assert apply_verdict(eng, b"not json") is False
+    assert eng.feedback(v.rule_id, v.key, v.outcome) is False  # forwarded twice: learned once
+    with pytest.raises(InvalidVerdict):  # malformed: dead-lettered by the worker, not ignored
+        parse_verdict(b"not json")
