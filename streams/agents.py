@@ -29,7 +29,14 @@ from faust.types import TP
 
 from clues.metrics import record_upserts
 from clues.store import ClueStore
-from envelope.events import Disposition, Event, InvalidEvent, RiskWarning, parse_clue_record
+from envelope.events import (
+    Disposition,
+    Event,
+    InvalidEvent,
+    RiskWarning,
+    check_warning,
+    parse_clue_record,
+)
 from envelope.settings import Settings
 from envelope.topics import EVENT_TOPICS
 from replay.seed import seed_file
@@ -116,14 +123,27 @@ def _register_clue_sink(app: faust.App, settings: Settings, t: Topics) -> None:
     the stream's buffer fills and Faust pauses the partition: the backlog stays in Kafka.
     """
 
+    emit = _Emitter(t)
+
     @app.agent(t.warnings, name="clue-sink")
     async def clue_sink(stream: faust.StreamT) -> None:
         store = ClueStore(aioredis.from_url(settings.redis_url))
-        async for batch in stream.take(SINK_BATCH, within=0.5):
-            warnings = [RiskWarning.from_json(v) for v in batch]
+        # take_events is on faust's Stream, not on its StreamT protocol
+        async for batch in stream.take_events(SINK_BATCH, within=0.5):  # type: ignore[attr-defined]
+            warnings = [w for w in [await _warning_or_deadletter(emit, e) for e in batch] if w]
             live = [w for w in warnings if not w.details.get("shadow")]  # shadow: never a clue
             if live:
                 record_upserts(await _retry(store.upsert_warnings, live))
+
+
+async def _warning_or_deadletter(emit: _Emitter, event: faust.EventT) -> RiskWarning | None:
+    """A record of ``risk.warnings`` as a warning; one that is not (a producer other than the
+    worker wrote it) is dead-lettered with the reason instead of stopping the sink."""
+    try:
+        return check_warning(RiskWarning.from_json(event.value))
+    except (KeyError, TypeError, ValueError) as exc:
+        await emit.deadletter(event, f"not a risk warning: {type(exc).__name__}: {exc}")
+        return None
 
 
 def _register_feedback(
