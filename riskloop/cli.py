@@ -52,7 +52,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     from replay.backtest import backtest, format_report
+    from replay.warnings_out import offset_tz, warnings_format, write_warnings
 
+    if args.warnings_out is not None:
+        warnings_format(args.warnings_out)  # a bad extension stops before the run
     settings = Settings.from_env()
     report = backtest(
         args.file,
@@ -65,6 +68,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         seed_path=args.seed,
     )
     print(format_report(report))
+    if args.warnings_out is not None:
+        rows = write_warnings(report.warnings, args.warnings_out, offset_tz(report.tz))
+        print(f"wrote {rows} warnings to {args.warnings_out}")
     return 0
 
 
@@ -189,6 +195,11 @@ def _data_parsers(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="the file is a stream still going on: what a live worker has raised right after "
         "replaying it (no deadline past what both topics of a partition reached)",
+    )
+    s.add_argument(
+        "--warnings-out",
+        metavar="W",
+        help="write every warning, one row each, to W.jsonl, W.csv or W.parquet",
     )
     s.set_defaults(fn=cmd_backtest)
     _export_parser(sub)
