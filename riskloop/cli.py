@@ -102,14 +102,23 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from faust.worker import Worker
 
     from riskloop.topic_admin import create_topics, riskloop_topics
-    from streams.app import create_app
+    from streams.app import arm_stop_deadline, create_app
 
     settings = Settings.from_env()
+
+    class BoundedWorker(Worker):
+        """A stop (SIGTERM, Ctrl-C) ends the process within RISKLOOP_STOP_TIMEOUT_S from the
+        signal on, whatever is still running (streams.app: what it does in that time)."""
+
+        async def on_stop(self) -> None:
+            arm_stop_deadline(settings.stop_timeout_s)
+            await super().on_stop()
+
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(create_topics(settings.bootstrap, riskloop_topics(settings.partitions)))
     app = create_app(settings)
-    worker = Worker(app, loglevel=args.loglevel, loop=loop)
+    worker = BoundedWorker(app, loglevel=args.loglevel, loop=loop)
     worker.execute_from_commandline()
     return 0
 
