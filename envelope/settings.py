@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     reload_interval_s: Seconds = 5.0
     # Consumer-group session timeout: how long a dead worker keeps its partitions.
     session_timeout_s: Seconds = 30.0
+    # A worker asked to stop (SIGTERM) saves and commits what it applied, hands its
+    # partitions back and exits within this many seconds; past it, it exits anyway.
+    stop_timeout_s: Seconds = 10.0
     # The partition key of event topics: every rule's group key must live inside it.
     partition_field: Text = "region"
     # API tokens stored (hashed) when the API starts, for demos and tests:

@@ -52,7 +52,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     from replay.backtest import backtest, format_report
+    from replay.warnings_out import offset_tz, warnings_format, write_warnings
 
+    if args.warnings_out is not None:
+        warnings_format(args.warnings_out)  # a bad extension stops before the run
     settings = Settings.from_env()
     report = backtest(
         args.file,
@@ -65,6 +68,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         seed_path=args.seed,
     )
     print(format_report(report))
+    if args.warnings_out is not None:
+        rows = write_warnings(report.warnings, args.warnings_out, offset_tz(report.tz))
+        print(f"wrote {rows} warnings to {args.warnings_out}")
     return 0
 
 
@@ -96,14 +102,23 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from faust.worker import Worker
 
     from riskloop.topic_admin import create_topics, riskloop_topics
-    from streams.app import create_app
+    from streams.app import arm_stop_deadline, create_app
 
     settings = Settings.from_env()
+
+    class BoundedWorker(Worker):
+        """A stop (SIGTERM, Ctrl-C) ends the process within RISKLOOP_STOP_TIMEOUT_S from the
+        signal on, whatever is still running (streams.app: what it does in that time)."""
+
+        async def on_stop(self) -> None:
+            arm_stop_deadline(settings.stop_timeout_s)
+            await super().on_stop()
+
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(create_topics(settings.bootstrap, riskloop_topics(settings.partitions)))
     app = create_app(settings)
-    worker = Worker(app, loglevel=args.loglevel, loop=loop)
+    worker = BoundedWorker(app, loglevel=args.loglevel, loop=loop)
     worker.execute_from_commandline()
     return 0
 
@@ -189,6 +204,11 @@ def _data_parsers(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="the file is a stream still going on: what a live worker has raised right after "
         "replaying it (no deadline past what both topics of a partition reached)",
+    )
+    s.add_argument(
+        "--warnings-out",
+        metavar="W",
+        help="write every warning, one row each, to W.jsonl, W.csv or W.parquet",
     )
     s.set_defaults(fn=cmd_backtest)
     _export_parser(sub)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import logging
 import time
 import weakref
@@ -45,7 +46,7 @@ from rules.engine.watermark import process_held
 from streams import metrics as m
 from streams.reload import RuleWatcher
 from streams.ruleset_topic import RuleSetRecord, TopicRules, follow_forever
-from streams.state import PartitionEngines, PartitionState
+from streams.state import InFlight, PartitionEngines, PartitionState, checkpoint_on_stop
 from streams.topics import Topics
 from streams.verdicts import InvalidVerdict, parse_verdict, record_kind, verdict_record
 
@@ -88,14 +89,17 @@ def register(
 def _register_evaluate(
     app: faust.App, settings: Settings, t: Topics, engines: PartitionEngines
 ) -> None:
-    """The evaluate agent, the timer that moves idle partitions on, and revocation."""
+    """The evaluate agent, the timer that moves idle partitions on, revocation, and the
+    checkpoint on stop (``streams.app.WorkerApp.stop_hooks``)."""
     emit = _Emitter(t)
+    steps = InFlight()
 
     @app.agent(t.evaluated, name="evaluate")
     async def evaluate(stream: faust.StreamT) -> None:
         # noack() is on faust's Stream, not on its StreamT protocol
         async for event in stream.noack().events():  # type: ignore[attr-defined]
-            await _evaluate_record(engines, emit, event)
+            with steps:
+                await _evaluate_record(engines, emit, event)
 
     def caught_up(topic: str, partition: int, offset: int | None) -> bool:
         """Everything the broker holds of ``topic[partition]`` has been applied."""
@@ -107,11 +111,22 @@ def _register_evaluate(
 
     @app.timer(interval=1.0)
     async def advance_idle() -> None:
-        await _advance_idle(engines, emit, settings.idle_after_s, caught_up)
+        with steps:
+            await _advance_idle(engines, emit, settings.idle_after_s, caught_up)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
         engines.revoke({tp.partition for tp in revoked if tp.topic in t.events.topics})
+
+    async def on_stop(timeout_s: float) -> None:
+        save = functools.partial(_checkpoint_quiet_partition, engines)
+        saved = await checkpoint_on_stop(engines, steps, timeout_s, save)
+        if saved is None:
+            log.warning("stop: an event was still being applied; nothing checkpointed")
+        else:
+            log.info("stop: saved and acknowledged %d applied events of %d partitions", *saved)
+
+    getattr(app, "stop_hooks", []).append(on_stop)
 
 
 def _register_clue_sink(app: faust.App, settings: Settings, t: Topics) -> None:

@@ -222,6 +222,75 @@ class PartitionEngines:
         return iter(list(self.parts.values()))
 
 
+class InFlight:
+    """Counts the steps on the engines in progress (an event being applied, an idle tick):
+    such a step may have changed an engine without having recorded its event as pending
+    yet, so a checkpoint on stop waits until none is in progress.
+
+    >>> steps = InFlight()
+    >>> with steps:
+    ...     steps.busy
+    True
+    >>> steps.busy
+    False
+    """
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @property
+    def busy(self) -> bool:
+        return self._n > 0
+
+    def __enter__(self) -> InFlight:
+        self._n += 1
+        self._idle.clear()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._n -= 1
+        if not self._n:
+            self._idle.set()
+
+    async def idle(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` until no step is in progress; False if one still is."""
+        deadline = time.monotonic() + timeout_s
+        while self.busy:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._idle.wait(), left)
+            except TimeoutError:
+                return False
+        return True
+
+
+Save = Callable[[PartitionState, float], None]  # checkpoint one partition and ack its events
+
+
+async def checkpoint_on_stop(
+    engines: PartitionEngines, steps: InFlight, timeout_s: float, save: Save
+) -> tuple[int, int] | None:
+    """On stop, once no step is in progress (events have stopped coming): checkpoint every
+    partition holding applied events and acknowledge them, so they are committed and never
+    applied again. Returns ``(events, partitions)`` saved, or None when a step was still in
+    progress after ``timeout_s``: then nothing is saved, and the next owner of the partitions
+    applies again what was not checkpointed before (its warnings have the same ids)."""
+    if not await steps.idle(timeout_s):
+        return None
+    now = time.monotonic()
+    events = partitions = 0
+    for st in engines:  # synchronous from here: no step can start in between
+        if st.pending:
+            events += len(st.pending)
+            partitions += 1
+            save(st, now)
+    return events, partitions
+
+
 def _absorb_dirty(st: PartitionState) -> set[int]:
     """Move the engine's changes since the last call into the in-memory buckets; return the
     buckets that changed."""

@@ -86,6 +86,31 @@ def test_worker_and_api_run_riskloop_against_the_compose_services(
     assert services["topics"]["depends_on"]["kafka"] == {"condition": "service_healthy"}
 
 
+def test_the_worker_scales_publishing_no_host_port(services: dict[str, Any]) -> None:
+    worker = services["worker"]
+    assert "ports" not in worker  # a second replica could not bind the same host port
+    assert "container_name" not in worker and "hostname" not in worker
+    assert worker["expose"] == [str(Settings.from_env({}).worker_web_port)]
+    assert services["api"]["ports"] == ["8000:8000"]
+    assert services["grafana"]["ports"] == ["3000:3000"]
+
+
+def test_docker_compose_scales_the_worker() -> None:
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.skip("docker-compose (Debian package docker-compose) is not installed")
+    result = subprocess.run(
+        [binary, "-f", str(COMPOSE), "config"],
+        cwd=COMPOSE.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    worker = yaml.safe_load(result.stdout)["services"]["worker"]
+    assert "ports" not in worker
+
+
 def test_dockerfile_installs_the_package_on_python_311_slim() -> None:
     lines = (REPO / "deploy" / "Dockerfile").read_text("utf-8").splitlines()
     assert "FROM python:3.11-slim" in lines
@@ -96,12 +121,15 @@ def test_prometheus_scrapes_worker_and_api_under_the_dashboard_job_names(
     services: dict[str, Any],
 ) -> None:
     config = load_yaml(REPO / "deploy" / "prometheus.yml")
-    targets = {
-        job["job_name"]: [t for sc in job["static_configs"] for t in sc["targets"]]
-        for job in config["scrape_configs"]
-    }
-    assert targets["riskloop-worker"] == ["worker:6066"]
-    assert targets["riskloop-api"] == ["api:8000"]
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    api = [t for sc in jobs["riskloop-api"]["static_configs"] for t in sc["targets"]]
+    assert api == ["api:8000"]
+    worker = jobs["riskloop-worker"]
+    assert "static_configs" not in worker  # one fixed target would miss the other replicas
+    port = Settings.from_env({}).worker_web_port
+    assert worker["dns_sd_configs"] == [
+        {"names": ["worker"], "type": "A", "port": port, "refresh_interval": "15s"}
+    ]
     mounts = services["prometheus"]["volumes"]
     assert "./deploy/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in mounts
 

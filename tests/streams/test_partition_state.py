@@ -11,7 +11,7 @@ from event_factories import make_event
 
 from rules import RuleSet
 from rules.language.model import parse_rule
-from streams.state import BUCKETS, PartitionEngines
+from streams.state import BUCKETS, InFlight, PartitionEngines, checkpoint_on_stop
 
 T0 = 1772414100000
 RULE = """
@@ -325,3 +325,55 @@ def test_a_rule_set_published_while_seeding_applies_before_the_first_event():
     # the reworded rule kept what it learned from the seed: a known dataset stays quiet
     fired = st.engine.process(dataset_reads(7, [("stf-1", "tax")])[0])
     assert fired == []
+
+
+def test_a_stop_checkpoints_every_partition_holding_applied_events():
+    table: dict = {}
+    pe = engines(table)
+    for partition, n in ((0, 2), (1, 0), (2, 1)):
+        st = pe.get(partition)
+        for offset, ev in enumerate(reads(n)):
+            st.engine.process(ev)
+            st.offsets["events.service"] = offset
+            st.pending.append((partition, offset))
+    acked: list = []
+
+    def save(st, now):
+        acked.extend(pe.checkpoint(st, now))
+
+    saved = asyncio.run(checkpoint_on_stop(pe, InFlight(), 1.0, save))
+
+    assert saved == (3, 2)
+    assert sorted(acked) == [(0, 0), (0, 1), (2, 0)]
+    assert engines(table).get(0).offsets == {"events.service": 1}  # what the next owner skips
+    assert engines(table).get(2).offsets == {"events.service": 0}
+
+
+def test_a_stop_saves_nothing_while_an_event_is_half_applied():
+    """An engine changed by an event not yet recorded as pending: saving it would make the
+    next owner apply that event a second time."""
+    pe = engines({})
+    st = pe.get(0)
+    st.pending.append("applied")
+    saves: list = []
+
+    async def stop_while_busy():
+        steps = InFlight()
+        with steps:
+            return await checkpoint_on_stop(pe, steps, 0.05, lambda st, now: saves.append(st))
+
+    async def stop_once_done():
+        steps = InFlight()
+
+        async def finish():
+            with steps:
+                await asyncio.sleep(0.05)
+
+        task = asyncio.create_task(finish())
+        await asyncio.sleep(0)  # the step has begun
+        saved = await checkpoint_on_stop(pe, steps, 5.0, lambda st, now: saves.append(st))
+        assert task.done()
+        return saved
+
+    assert asyncio.run(stop_while_busy()) is None and saves == []
+    assert asyncio.run(stop_once_done()) == (1, 1) and saves == [st]
