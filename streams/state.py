@@ -10,6 +10,13 @@ at most ``BUCKETS`` table writes per partition per checkpoint, however many even
 restored from the table and events at or below the saved offsets are skipped: nothing is
 counted twice, nothing is lost.
 
+A checkpoint is atomic although it is several table writes: each bucket has two keys (slots)
+and a checkpoint writes a changed bucket to the slot the previous checkpoint did not use,
+then one commit record (offsets, input clock, the slot of every bucket). The changelog keeps
+one partition's writes in order, so a worker killed in the middle of a checkpoint leaves the
+previous commit and every bucket it names intact; restoring a mix of new buckets and old
+offsets would apply the events in between twice.
+
 Works over any ``MutableMapping[str, str]``; the worker passes a changelog-backed Faust
 table, tests pass a dict. Values are text (base64 of the pickled bucket, JSON of the
 offsets): Faust's changelog recovery decodes values as text, and raw bytes do not survive it.
@@ -44,6 +51,10 @@ from rules.engine.watermark import InputClock
 
 OFFSETS = "offsets"
 CLOCK = "clock"
+# The checkpoint's commit record: offsets, clock and which slot holds each bucket. Written
+# last; buckets go to the slot the last commit does not name, so a checkpoint cut short by a
+# crash (some buckets written, the commit not) leaves the previous checkpoint whole.
+COMMIT = "commit"
 BUCKETS = 64
 StateKey = tuple[str, str]
 Seed = Callable[[int], Iterable[Event]]  # partition -> past events of that partition
@@ -70,6 +81,8 @@ class PartitionState:
     # and when each topic last delivered (wall time, to release one that went quiet)
     clock: InputClock = field(default_factory=InputClock)
     last_seen: dict[str, float] = field(default_factory=dict)
+    # bucket -> the slot (0 or 1) of its table key that the last commit record names
+    slots: dict[int, int] = field(default_factory=dict)
 
     last_checkpoint: float = field(default_factory=time.monotonic)
     last_event: float = field(default_factory=time.monotonic)
@@ -139,26 +152,31 @@ class PartitionEngines:
 
     def _restore(self, partition: int) -> tuple[PartitionState, bool]:
         """The partition's engine from the table, and True when the table held nothing of
-        it (a partition new to this deployment, to be seeded)."""
+        it (a partition new to this deployment, to be seeded). Only what the newest commit
+        record names is read: buckets of a checkpoint that never committed are ignored."""
         engine = self._new_engine(partition)
         prefix = f"{partition}|"
-        buckets: dict[int, dict[StateKey, bytes]] = {}
-        offsets: dict[str, int] = {}
-        clock = InputClock(self.inputs)
-        saved = False
-        for k, v in list(self.table.items()):
-            if not isinstance(k, str) or not k.startswith(prefix) or v is None:
-                continue
-            saved = True
-            name = k[len(prefix) :]
-            if name == OFFSETS:
-                offsets = orjson.loads(v)
-            elif name == CLOCK:
-                clock = InputClock.from_dict(orjson.loads(v), self.inputs)
-            elif name.startswith("b"):
-                buckets[int(name[1:])] = pickle.loads(base64.b64decode(v))
+        saved = {
+            k[len(prefix) :]: v
+            for k, v in list(self.table.items())
+            if isinstance(k, str) and k.startswith(prefix) and v is not None
+        }
+        commit = orjson.loads(saved[COMMIT]) if COMMIT in saved else None
+        if commit is not None:
+            offsets, clock_data = commit["offsets"], commit["clock"]
+            slots = {int(b): int(slot) for b, slot in commit["slots"].items()}
+            names = {b: f"b{b:03d}.{slot}" for b, slot in slots.items()}
+        else:  # saved before commit records: one key per bucket, offsets and clock apart
+            offsets = orjson.loads(saved[OFFSETS]) if OFFSETS in saved else {}
+            clock_data = orjson.loads(saved[CLOCK]) if CLOCK in saved else {}
+            slots = {}
+            names = {int(n[1:]): n for n in saved if n.startswith("b") and "." not in n}
+        buckets = {b: pickle.loads(base64.b64decode(saved[n])) for b, n in names.items()}
         engine.restore(item for b in buckets.values() for item in b.items())
-        return PartitionState(partition, engine, offsets, buckets=buckets, clock=clock), not saved
+        clock = InputClock.from_dict(clock_data, self.inputs)
+        st = PartitionState(partition, engine, offsets, buckets=buckets, clock=clock)
+        st.slots = slots
+        return st, not saved
 
     @staticmethod
     def already_applied(st: PartitionState, topic: str, offset: int) -> bool:
@@ -180,11 +198,14 @@ class PartitionEngines:
         p = st.partition
         changed = _absorb_dirty(st) | (set(st.buckets) if st.rewrite else set())
         st.rewrite = False
+        slots = dict(st.slots)
         for b in changed:
+            slots[b] = 1 - st.slots.get(b, 1)  # the slot the last commit does not name
             blob = pickle.dumps(st.buckets[b], protocol=5)
-            self.table[f"{p}|b{b:03d}"] = base64.b64encode(blob).decode("ascii")
-        self.table[f"{p}|{OFFSETS}"] = orjson.dumps(st.offsets).decode()
-        self.table[f"{p}|{CLOCK}"] = orjson.dumps(st.clock.to_dict()).decode()
+            self.table[f"{p}|b{b:03d}.{slots[b]}"] = base64.b64encode(blob).decode("ascii")
+        commit = {"offsets": st.offsets, "clock": st.clock.to_dict(), "slots": slots}
+        self.table[f"{p}|{COMMIT}"] = orjson.dumps(commit, option=orjson.OPT_NON_STR_KEYS).decode()
+        st.slots = slots
         pending, st.pending = st.pending, []
         st.last_checkpoint = now
         return pending
