@@ -25,7 +25,6 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError
 
 from clues import actions, metrics, scripts
 from clues.access import Principal
@@ -160,20 +159,18 @@ class ClueStore:
         ]
         if not payloads:
             return []
-        try:
-            replies = await self._upsert_chunks(payloads)
-        except NoScriptError:  # Redis restarted or flushed its scripts: load it, send again
-            await self.redis.script_load(scripts.UPSERT)
-            replies = await self._upsert_chunks(payloads)
+        replies = await self._upsert_chunks(payloads)
         return [_text(r) for reply in replies for r in reply]
 
     async def _upsert_chunks(self, payloads: Sequence[bytes]) -> list[Any]:
-        sha, prefix = self._upsert.sha, self.prefix
+        """One script call per payload, all in one round trip. redis-py's registered script
+        loads itself where Redis lost it (a restart, SCRIPT FLUSH): alone by retrying on
+        NOSCRIPT, in a pipeline by checking SCRIPT EXISTS first."""
         if len(payloads) == 1:
-            return [await self.redis.evalsha(sha, 0, prefix, payloads[0])]  # type: ignore[misc]
+            return [await self._upsert(keys=[], args=[self.prefix, payloads[0]])]
         pipe = self.redis.pipeline(transaction=False)
         for payload in payloads:
-            pipe.evalsha(sha, 0, prefix, payload)
+            await self._upsert(keys=[], args=[self.prefix, payload], client=pipe)
         return list(await pipe.execute())
 
     # --- reads ----------------------------------------------------------------------------

@@ -136,3 +136,17 @@ async def test_an_empty_batch_and_a_bad_chunk(store: ClueStore) -> None:
     assert await store.upsert_warnings([]) == []
     with pytest.raises(ValueError, match="chunk=0"):
         await store.upsert_warnings([make_warning("w1")], chunk=0)
+
+
+@pytest.mark.parametrize("chunk", [200, 1])
+async def test_upserts_go_on_after_redis_lost_its_scripts(
+    store: ClueStore, redis_client: aioredis.Redis, chunk: int
+) -> None:
+    await store.upsert_warnings([make_warning("s0", "fp-s")])
+    await redis_client.script_flush()  # as after a Redis restart without persistence of scripts
+    results = await store.upsert_warnings(
+        [make_warning("s1", "fp-s", ts_ms=T0 + MINUTE), make_warning("s2", "fp-t")], chunk=chunk
+    )
+    assert results == ["merged", "new"]
+    clue = await store.get(clue_id("fp-s"))
+    assert clue is not None and clue.warning_count == 2
