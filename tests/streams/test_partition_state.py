@@ -325,3 +325,24 @@ def test_a_rule_set_published_while_seeding_applies_before_the_first_event():
     # the reworded rule kept what it learned from the seed: a known dataset stays quiet
     fired = st.engine.process(dataset_reads(7, [("stf-1", "tax")])[0])
     assert fired == []
+
+
+def test_a_restored_partition_still_skips_an_event_it_applied_before_the_crash():
+    """A producer's retry of an event already checkpointed arrives at a new offset, after a
+    restart: the restored engine remembers the id and skips it; the state of a rule swap
+    keeps it too."""
+    table: dict = {}
+    first = engines(table)
+    st = first.get(0)
+    events = reads(4)
+    for ev in events:
+        assert st.engine.admit(ev, T0).ok
+        st.engine.process(ev)
+    first.checkpoint(st, now=0.0)
+
+    again = engines(table)
+    restored = again.get(0).engine
+    assert [restored.admit(ev, T0).kind for ev in events] == ["duplicate"] * 4
+    assert restored.admit(reads(1, start=4)[0], T0).ok
+    again.swap(RuleSet([parse_rule(RULE.replace("gte: 5", "gte: 6"), "r.yaml")]))
+    assert again.get(0).engine.admit(events[0], T0).kind == "duplicate"
