@@ -52,6 +52,16 @@ def _whole(value: Any) -> Any:
     return int(value) if isinstance(value, str) else value
 
 
+def _whole_or_none(value: Any) -> Any:
+    """An empty text is "not set" (None); anything else a whole number >= 0."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    number = _whole(value)
+    if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+        raise ValueError("not a whole number >= 0")
+    return number
+
+
 Whole = Annotated[int, BeforeValidator(_whole)]
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Port = Annotated[Whole, Field(ge=1, le=65535)]
@@ -107,6 +117,13 @@ class Settings(BaseSettings):
     # The longest look-back (days) this deployment is sized to hold state for: `riskloop
     # rules check` reports a rule whose window, span, lookback or deadline is longer.
     state_retention_days: Annotated[Whole, Field(ge=1)] = 400
+    # An event dated more than this ahead of the wall clock is dead-lettered (one such event
+    # would move its partition's watermark, and fire every deadline, years ahead).
+    max_future_skew_ms: Annotated[Whole, Field(ge=0)] = 86_400_000
+    # How long (in event time, past the event) an applied event id is remembered, so that a
+    # redelivered event counts once. None (empty): the running rules' longest window or
+    # lookback plus the lateness.
+    dedup_horizon_ms: Annotated[int | None, BeforeValidator(_whole_or_none)] = None
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -170,6 +187,8 @@ def _messages(cls: type[Settings], exc: ValidationError) -> list[str]:
 
 def _expected(name: str, info: FieldInfo) -> str:
     """What a field accepts, said from its type and constraints."""
+    if set(typing.get_args(info.annotation)) == {int, type(None)}:
+        return "must be a whole number >= 0, or empty for the default"
     if typing.get_origin(info.annotation) is Literal:
         return "must be " + " or ".join(repr(c) for c in typing.get_args(info.annotation))
     low = high = None

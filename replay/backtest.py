@@ -14,6 +14,13 @@ nothing follows other partitions and nothing moves at the end. That is exactly w
 worker has raised once it has taken in the whole file at full speed, before any idle time
 has let its watermarks go further; the end-to-end tests compare the two warning by warning.
 
+Events are admitted as a live worker admits them (:meth:`Engine.admit`): one dated more
+than a day (``Bounds.max_future_ms``) after ``now_ms``, older than the retention before it, or
+before its partition's watermark is refused with the worker's dead-letter reason and counted
+with the rejected rows; an id applied already is skipped and counted as a duplicate. ``now_ms``
+is the wall clock the run takes as "now" (default: when it starts; ``--now`` on the command
+line), so a file is judged as a worker running at that time would.
+
 With ``seed_path`` the run starts as a seeded deployment does (:mod:`replay.seed`): each
 partition's engine first learns silently from the seed file's events of that partition.
 
@@ -39,8 +46,9 @@ from replay.formats import partition_key, read_rows
 from replay.score import DEFAULT_GRACE_MS, Score, format_table, label_window_ms, score
 from replay.seed import SeedFile
 from rules import load_rules
+from rules.engine.admission import DUPLICATE, Admission, Bounds, shown
 from rules.engine.engine import Engine
-from rules.engine.watermark import InputClock, process_held
+from rules.engine.watermark import InputClock, admit_held
 
 # A quiet partition's watermark trails the file's newest event time by at most this much.
 IDLE_STEP_MS = 60_000
@@ -54,9 +62,12 @@ class BacktestReport:
     path: str
     rules: list[str]
     partitions: int
-    events: int = 0
-    rejected: int = 0
+    events: int = 0  # applied to the engines
+    rejected: int = 0  # rows that are no event, and events refused (future, too old, late)
     reject_samples: list[tuple[int, str]] = field(default_factory=list)
+    refused: Counter[str] = field(default_factory=Counter)  # by kind: future, too_old, ...
+    duplicates: int = 0  # events whose id was applied already: skipped
+    now_ms: int = 0  # the wall clock the events were judged against
     warnings: list[RiskWarning] = field(default_factory=list)
     by_rule: Counter[str] = field(default_factory=Counter)
     by_severity: Counter[str] = field(default_factory=Counter)
@@ -86,10 +97,18 @@ class _Shards:
         self.lateness_ms = engines[0].lateness_ms
         self.clocks = [InputClock(STREAMS) for _ in engines] if open_end else None
 
-    def feed(self, partition: int, event: Event) -> None:
+    def feed(self, partition: int, event: Event, row: int) -> None:
         engine = self.engines[partition]
+        now_ms = self.report.now_ms
         if self.clocks is not None:  # as live: held back to what every input has reached
-            self.collect(process_held(engine, self.clocks[partition], event.stream, event))
+            clock = self.clocks[partition]
+            admission, warnings = admit_held(engine, clock, event.stream, event, now_ms)
+            self.collect(warnings)
+            self.count(admission, row)
+            return
+        admission = engine.admit(event, now_ms)
+        self.count(admission, row)
+        if not admission.ok:
             return
         self.collect(engine.process(event))
         if self.max_ts_ms is None or event.ts_ms > self.max_ts_ms:
@@ -103,6 +122,17 @@ class _Shards:
         if self.max_ts_ms is not None and self.clocks is None:
             for engine in self.engines:
                 self.collect(engine.advance_to(self.max_ts_ms))
+
+    def count(self, admission: Admission, row: int) -> None:
+        """An applied event, a duplicate skipped, or a refusal with its reason."""
+        report = self.report
+        if admission.ok:
+            report.events += 1
+        elif admission.kind == DUPLICATE:
+            report.duplicates += 1
+        else:
+            report.refused[admission.kind] += 1
+            _reject(report, row, admission.reason)
 
     def collect(self, warnings: Iterable[RiskWarning]) -> None:
         for w in warnings:
@@ -122,10 +152,14 @@ def backtest(
     encoding: str = "utf-8",
     open_end: bool = False,
     seed_path: str | Path | None = None,
+    now_ms: int | None = None,
+    bounds: Bounds | None = None,
 ) -> BacktestReport:
     """Run ``path`` through the rules in ``rules_dir``; score against labels if given.
     ``open_end``: the file is a stream still going on (see the module's docstring);
-    ``seed_path``: an event file the engines learn from first, emitting nothing.
+    ``seed_path``: an event file the engines learn from first, emitting nothing;
+    ``now_ms``: the wall clock events are admitted against (default: now), ``bounds``
+    how far from it they may be and the dedup horizon (default: the settings' defaults).
 
     Raises ``rules.language.errors.RuleSetError`` (file:line) for bad rules and
     ``replay.formats.FormatError`` for an unsupported file or a bad seed row, before reading
@@ -134,9 +168,15 @@ def backtest(
     if partitions < 1:
         raise ValueError(f"partitions must be >= 1, got {partitions}")
     ruleset = load_rules(rules_dir)
-    engines = [Engine(ruleset, partition=p, lateness_ms=lateness_ms) for p in range(partitions)]
+    engines = [
+        Engine(ruleset, partition=p, lateness_ms=lateness_ms, bounds=bounds)
+        for p in range(partitions)
+    ]
     report = BacktestReport(
-        path=str(path), rules=[r.id for r in ruleset.rules], partitions=partitions
+        path=str(path),
+        rules=[r.id for r in ruleset.rules],
+        partitions=partitions,
+        now_ms=int(time.time() * 1000) if now_ms is None else now_ms,
     )
     if seed_path is not None:
         seed = SeedFile(seed_path, partitions, partition_field)
@@ -145,9 +185,9 @@ def backtest(
     shards = _Shards(engines, report, open_end)
     started = time.monotonic()
     first_tz: tzinfo | None = None
-    for key, event in _events(path, partition_field, report, encoding):
+    for row, key, event in _events(path, partition_field, report, encoding):
         first_tz = first_tz or _tz_of(event)
-        shards.feed(partition_for(key, partitions), event)
+        shards.feed(partition_for(key, partitions), event, row)
     shards.finish()
     for engine in engines:
         for rule_id, stats in engine.stats.items():
@@ -163,18 +203,20 @@ def backtest(
 
 def _events(
     path: str | Path, partition_field: str, report: BacktestReport, encoding: str
-) -> Iterator[tuple[bytes, Event]]:
-    """``(partition key, event)`` for each valid row; rejects are counted and sampled."""
+) -> Iterator[tuple[int, bytes, Event]]:
+    """``(row, partition key, event)`` for each valid row; rejects are counted and sampled."""
     for row, _envelope, reason, _original, event in read_rows(path, encoding=encoding):
         key = None if event is None else partition_key(event, partition_field)
         if event is None or key is None:
-            report.rejected += 1
-            if len(report.reject_samples) < _SAMPLE_REJECTS:
-                why = reason or f"no value at the partition field {partition_field!r}"
-                report.reject_samples.append((row, why))
+            _reject(report, row, reason or f"no value at the partition field {partition_field!r}")
             continue
-        report.events += 1
-        yield key, event
+        yield row, key, event
+
+
+def _reject(report: BacktestReport, row: int, reason: str) -> None:
+    report.rejected += 1
+    if len(report.reject_samples) < _SAMPLE_REJECTS:
+        report.reject_samples.append((row, reason))
 
 
 def _tz_of(event: Event) -> tzinfo | None:
@@ -262,7 +304,8 @@ def format_report(report: BacktestReport) -> str:
     lines = [
         f"backtest {report.path}: {report.events:,} events through {len(report.rules)} rules "
         f"on {report.partitions} partitions in {report.elapsed_s:.1f} s "
-        f"({report.events_per_s:,.0f} events/s); {report.rejected:,} rows rejected",
+        f"({report.events_per_s:,.0f} events/s); {report.rejected:,} rows rejected"
+        + (f", {report.duplicates:,} duplicates skipped" if report.duplicates else ""),
         f"warnings: {len(report.warnings):,}",
     ]
     if report.seed_path is not None:
@@ -272,6 +315,9 @@ def format_report(report: BacktestReport) -> str:
     severities += sorted(set(report.by_severity) - set(SEVERITIES))
     lines += _block("by severity", report.by_severity, severities)
     lines += _block(f"by day ({report.tz})", report.by_day, sorted(report.by_day))
+    if report.refused:
+        kinds = ", ".join(f"{kind} {n:,}" for kind, n in sorted(report.refused.items()))
+        lines.append(f"events refused as a worker would at {shown(report.now_ms)}: {kinds}")
     if report.reject_samples:
         lines.append(f"rejected rows (first {len(report.reject_samples)}):")
         lines += [f"  row {row}: {reason}" for row, reason in report.reject_samples]

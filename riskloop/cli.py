@@ -50,9 +50,20 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
+def _instant_ms(text: str) -> int:
+    """``--now``: an ISO 8601 instant with its UTC offset."""
+    from envelope.events import InvalidEvent, parse_ts_ms
+
+    try:
+        return parse_ts_ms(text)
+    except InvalidEvent as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("bad timestamp", "bad time")) from None
+
+
 def cmd_backtest(args: argparse.Namespace) -> int:
     from replay.backtest import backtest, format_report
     from replay.warnings_out import offset_tz, warnings_format, write_warnings
+    from rules.engine.admission import Bounds
 
     if args.warnings_out is not None:
         warnings_format(args.warnings_out)  # a bad extension stops before the run
@@ -66,6 +77,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         lateness_ms=settings.lateness_ms,
         open_end=args.open_end,
         seed_path=args.seed,
+        now_ms=args.now,
+        bounds=Bounds.from_settings(settings),
     )
     print(format_report(report))
     if args.warnings_out is not None:
@@ -209,6 +222,13 @@ def _data_parsers(sub: argparse._SubParsersAction) -> None:
         "--warnings-out",
         metavar="W",
         help="write every warning, one row each, to W.jsonl, W.csv or W.parquet",
+    )
+    s.add_argument(
+        "--now",
+        type=_instant_ms,
+        metavar="TIME",
+        help="the wall clock events are judged against, like 2026-03-10T00:00:00+08:00 "
+        "(default: now): too far ahead of it or older than the retention is refused",
     )
     s.set_defaults(fn=cmd_backtest)
     _export_parser(sub)

@@ -42,7 +42,8 @@ from envelope.settings import Settings
 from envelope.topics import EVENT_TOPICS
 from replay.seed import seed_file
 from rules import RuleSet
-from rules.engine.watermark import process_held
+from rules.engine.admission import DUPLICATE, TOO_LATE, Bounds
+from rules.engine.watermark import admit_held
 from streams import metrics as m
 from streams.reload import RuleWatcher
 from streams.ruleset_topic import RuleSetRecord, TopicRules, follow_forever
@@ -78,6 +79,7 @@ def register(
         checkpoint_interval_s=settings.checkpoint_interval_s,
         inputs=tuple(t.events.topics),
         seed=seed_file(settings.seed_file, settings.partitions, settings.partition_field),
+        bounds=Bounds.from_settings(settings),
     )
     rules = _follow_rules(app, settings, ruleset, engines, origin)
     _register_evaluate(app, settings, t, engines)
@@ -338,9 +340,13 @@ async def _take_event(st: PartitionState, emit: _Emitter, event: faust.EventT) -
 
 
 async def _apply(st: PartitionState, emit: _Emitter, event: faust.EventT, ev: Event) -> None:
+    """Admit (event-time bounds, duplicates, lateness: the engine's one rule, at the wall
+    clock), then apply. A duplicate is skipped and counted; any other refusal is a dead
+    letter with its reason, and moves nothing."""
+    topic = event.message.topic
     t0 = time.perf_counter()
     try:
-        warnings = process_held(st.engine, st.clock, event.message.topic, ev)
+        admission, warnings = admit_held(st.engine, st.clock, topic, ev, int(time.time() * 1000))
     except Exception as exc:  # the error policy: one bad event never stops the worker
         msg = event.message
         log.exception(
@@ -348,8 +354,16 @@ async def _apply(st: PartitionState, emit: _Emitter, event: faust.EventT, ev: Ev
         )
         await emit.deadletter(event, f"rule engine error: {type(exc).__name__}: {exc}")
         return
+    if not admission.ok:
+        if admission.kind == DUPLICATE:
+            m.DUPLICATE_EVENTS.labels(topic).inc()
+            return
+        if admission.kind == TOO_LATE:
+            m.LATE_EVENTS.labels(topic).inc()
+        await emit.deadletter(event, admission.reason)
+        return
     m.PROCESSING.observe(time.perf_counter() - t0)
-    m.events_in(event.message.topic).inc()
+    m.events_in(topic).inc()
     if warnings:
         await emit.warnings(warnings)
 
@@ -359,6 +373,7 @@ def _observe(st: PartitionState) -> None:
     if st.engine.max_ts_ms is not None:
         lag_s = (st.engine.max_ts_ms - st.engine.watermark_ms) / 1000
         m.WATERMARK_LAG.labels(str(st.partition)).set(lag_s)
+        m.WATERMARK.labels(str(st.partition)).set(st.engine.watermark_ms / 1000)
     for rule, model in st.engine.models():
         m.DETECTOR_SCORE.labels(rule.id).observe(model.last_score)
         if model.threshold.value is not None:

@@ -31,6 +31,19 @@ PROCESSING = Histogram(
 WATERMARK_LAG = Gauge(
     "riskloop_watermark_lag_seconds", "Newest event time seen minus the watermark", ["partition"]
 )
+WATERMARK = Gauge(
+    "riskloop_watermark_seconds", "The partition's watermark (event time, epoch s)", ["partition"]
+)
+LATE_EVENTS = Counter(
+    "riskloop_late_events",
+    "Events before their partition's watermark (later than the lateness allows): dead-lettered",
+    ["topic"],
+)
+DUPLICATE_EVENTS = Counter(
+    "riskloop_duplicate_events",
+    "Events whose id was applied already (within the dedup horizon): skipped",
+    ["topic"],
+)
 DISPOSITIONS = Counter("riskloop_dispositions", "Clue dispositions fed back", ["rule", "outcome"])
 PRECISION = Gauge("riskloop_rule_precision", "Confirmed / (confirmed + dismissed)", ["rule"])
 DETECTOR_SCORE = Histogram(
@@ -58,6 +71,8 @@ def reason_kind(reason: str) -> str:
 
     >>> reason_kind("missing field 'ts'"), reason_kind("bad JSON: unexpected character")
     ('missing_field', 'bad_json')
+    >>> reason_kind("too late by 5m: ..."), reason_kind("too far in the future: ...")
+    ('too_late', 'future')
     """
     for prefix, kind in (
         ("bad JSON", "bad_json"),
@@ -67,6 +82,9 @@ def reason_kind(reason: str) -> str:
         ("wrong topic", "wrong_topic"),
         ("bad verdict", "bad_verdict"),
         ("rule ", "rule_error"),
+        ("too far in the future", "future"),
+        ("too old", "too_old"),
+        ("too late", "too_late"),
     ):
         if reason.startswith(prefix):
             return kind

@@ -46,6 +46,7 @@ import orjson
 
 from envelope.events import Event
 from rules import RuleSet
+from rules.engine.admission import Bounds
 from rules.engine.engine import Engine
 from rules.engine.watermark import InputClock
 
@@ -100,8 +101,10 @@ class PartitionEngines:
         checkpoint_interval_s: float,
         inputs: tuple[str, ...] = (),
         seed: Seed | None = None,
+        bounds: Bounds | None = None,
     ) -> None:
         self.ruleset = ruleset
+        self.bounds = bounds  # event-time bounds and dedup horizon of every engine
         self.seed = seed  # for partitions without saved state
         self.inputs = inputs  # the input topics every partition's watermark waits for
         self.table = table
@@ -148,7 +151,9 @@ class PartitionEngines:
         return st
 
     def _new_engine(self, partition: int) -> Engine:
-        return Engine(self.ruleset, partition=partition, lateness_ms=self.lateness_ms)
+        return Engine(
+            self.ruleset, partition=partition, lateness_ms=self.lateness_ms, bounds=self.bounds
+        )
 
     def _restore(self, partition: int) -> tuple[PartitionState, bool]:
         """The partition's engine from the table, and True when the table held nothing of

@@ -9,6 +9,12 @@ Warnings are a source too: every warning the engine emits is fed, as an event of
 ``risk.warning``, to the rules with ``source: warnings`` (not to the rule that raised
 it; a shadow rule's warnings only to shadow rules; resolutions not at all).
 
+What the engine takes is decided before it is applied, in one place (:meth:`Engine.admit`,
+the rule in :mod:`rules.engine.admission`): an event too far in the future or older than
+the retention, measured against a wall clock the caller passes in, an id applied already
+(within the dedup horizon) and an event before the watermark are refused and touch nothing.
+:meth:`Engine.process` applies what it is given, and remembers each applied id.
+
 State is namespaced by ``rule_id@logic_hash``: a wording or severity change keeps it,
 a logic change starts fresh. Rules with ``status: deprecated`` do not run.
 
@@ -43,6 +49,7 @@ from typing import Any
 
 from envelope.events import Event, RiskWarning
 from envelope.time import iso
+from rules.engine.admission import SEEN_PREFIX, Admission, Bounds, SeenIds, classify, reach_ms
 from rules.engine.runner import Runner
 from rules.engine.timers import Wake
 from rules.language.model import Rule
@@ -89,9 +96,18 @@ def warning_event(w: RiskWarning) -> Event:
 
 
 class Engine:
-    def __init__(self, ruleset: RuleSet, partition: int = 0, lateness_ms: int = 300_000) -> None:
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        partition: int = 0,
+        lateness_ms: int = 300_000,
+        bounds: Bounds | None = None,
+    ) -> None:
         self.partition = partition
         self.lateness_ms = lateness_ms
+        self.bounds = bounds or Bounds()
+        horizon = self.bounds.dedup_horizon_ms
+        self.seen = SeenIds(reach_ms(ruleset) + lateness_ms if horizon is None else horizon)
         self.max_ts_ms: int | None = None
         self.watermark_ms: int = 0
         self.stats: dict[str, Counter[str]] = {}
@@ -136,6 +152,29 @@ class Engine:
         for t, handlers in self._by_type.items():
             handlers.extend(self._any_type)
             self._by_type[t] = handlers
+
+    def admit(self, ev: Event, now_ms: int) -> Admission:
+        """Whether ``ev`` may be applied now (``now_ms``: the wall clock, which this never
+        reads): ok, or future, too_old, duplicate, too_late with the reason. Changes nothing.
+
+        >>> from rules import RuleSet
+        >>> from envelope.build import EventMaker
+        >>> eng, make = Engine(RuleSet([]), lateness_ms=60_000), EventMaker()
+        >>> now = 1772586000000
+        >>> ev = make(ts_ms=now, type="app.accepted", id="e1")
+        >>> eng.admit(ev, now).kind, eng.process(ev), eng.admit(ev, now).kind
+        ('ok', [], 'duplicate')
+        >>> eng.admit(make(ts_ms=now - 120_000, type="app.accepted", id="e2"), now).kind
+        'too_late'
+        """
+        return classify(
+            ev.ts_ms,
+            now_ms,
+            self.watermark_ms,
+            self.bounds,
+            lateness_ms=self.lateness_ms,
+            seen_ms=self.seen.seen_at(ev.id, self.watermark_ms),
+        )
 
     def process(
         self, ev: Event, advance: bool = True, watermark: int | None = None
@@ -186,6 +225,8 @@ class Engine:
             else:
                 self.watermark_ms = target
                 self._clock_dirty = True
+        self.seen.applied(ev.id, ts)
+        self.seen.expire(self.watermark_ms)
         return out
 
     def _rule_failed(self, runner: Runner, what: str, exc: Exception) -> None:
@@ -212,6 +253,7 @@ class Engine:
             return []
         self.watermark_ms = wm_ms
         self._clock_dirty = True
+        self.seen.expire(wm_ms)
         out: list[RiskWarning] = []
         for owner in self._wake.due_owners(wm_ms):
             runner = self.runners[owner]
@@ -294,6 +336,8 @@ class Engine:
         if self._clock_dirty:
             out[ENGINE_KEY] = pickle.dumps((self.max_ts_ms, self.watermark_ms))
             self._clock_dirty = False
+        for key, blob in self.seen.export_dirty():
+            out[(ENGINE_KEY[0], key)] = blob
         return out
 
     def restore(self, items: Iterable[tuple[tuple[str, str], bytes]]) -> int:
@@ -302,6 +346,9 @@ class Engine:
         for (ns, key), blob in items:
             if (ns, key) == ENGINE_KEY:
                 self.max_ts_ms, self.watermark_ms = pickle.loads(blob)
+                continue
+            if ns == ENGINE_KEY[0] and key.startswith(SEEN_PREFIX):
+                self.seen.restore(key, blob)
                 continue
             st = self.states.get(ns)
             if st is None:

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from rules.engine.admission import Admission
+
 if TYPE_CHECKING:
     from envelope.events import Event, RiskWarning
     from rules.engine.engine import Engine
@@ -98,3 +100,15 @@ def process_held(engine: Engine, clock: InputClock, source: str, event: Event) -
     reached = clock.observe(source, event.ts_ms)
     held = None if reached is None else reached - engine.lateness_ms
     return engine.process(event, advance=False, watermark=held)
+
+
+def admit_held(
+    engine: Engine, clock: InputClock, source: str, event: Event, now_ms: int
+) -> tuple[Admission, list[RiskWarning]]:
+    """:func:`process_held` for an event the engine admits (:meth:`Engine.admit` at the wall
+    clock ``now_ms``); a refused one moves neither the input's clock nor the engine, and
+    comes back with its admission and no warnings."""
+    admission = engine.admit(event, now_ms)
+    if not admission.ok:
+        return admission, []
+    return admission, process_held(engine, clock, source, event)

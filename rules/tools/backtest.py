@@ -24,6 +24,7 @@ from typing import Any
 from envelope.events import RiskWarning
 from replay.backtest import BacktestReport, backtest, read_labels
 from replay.score import DEFAULT_GRACE_MS, Score, format_table, label_window_ms, score
+from rules.engine.admission import Bounds
 from rules.tools.diff import WarningDiff, dedup_key, diff_warnings
 from rules.tools.times import show_at
 from rules.tools.verdicts import (
@@ -118,6 +119,7 @@ def run_backtest(
     top: int = 10,
     tolerance_ms: int = 0,
     seed: str | Path | None = None,
+    bounds: Bounds | None = None,
 ) -> RulesBacktest:
     """Backtest ``rules_dir`` over ``path`` (both folders as a deployment seeded with the
     ``seed`` event file, if given); raises RuleSetError / FormatError / ValueError."""
@@ -127,6 +129,8 @@ def run_backtest(
         "partition_field": partition_field,
         "lateness_ms": lateness_ms,
         "seed_path": seed,
+        "bounds": bounds,
+        "now_ms": int(datetime.now(UTC).timestamp() * 1000),  # both sets judge at one time
     }
     report = backtest(path, rules_dir, **opts)  # type: ignore[arg-type]
     tz = tz_of(report.tz)

@@ -128,6 +128,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
+    from rules.engine.admission import Bounds
     from rules.tools.backtest import Window, format_text, run_backtest, to_json
 
     settings = Settings.from_env()
@@ -145,6 +146,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             top=args.top,
             tolerance_ms=args.tolerance,
             seed=args.seed,
+            bounds=Bounds.from_settings(settings),
         )
     except RuleSetError as exc:
         return _err(f"cannot load the rules:\n{exc}")

@@ -72,3 +72,24 @@ def test_an_unsupported_event_file_is_a_message_not_a_traceback(
 
     assert main(["backtest", str(path)]) == 2
     assert capsys.readouterr().err.startswith("riskloop backtest: unsupported file 'events.txt'")
+
+
+def test_backtest_now_sets_the_wall_clock_events_are_judged_against(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text(
+        '{"id": "e1", "type": "data.access", "stream": "service", "source": "s", '
+        '"ts": "2026-03-02T09:00:00+08:00", "region": "330106", "department": "d", '
+        '"entity": {"kind": "staff", "id": "x"}}\n'
+    )
+    monkeypatch.setenv("RISKLOOP_STATE_RETENTION_DAYS", "30")
+    assert main(["backtest", str(path), "--now", "2026-03-20T00:00:00+08:00"]) == 0
+    assert "1 events through" in capsys.readouterr().out
+    assert main(["backtest", str(path), "--now", "2026-05-01T00:00:00+08:00"]) == 0
+    out = capsys.readouterr().out
+    assert "0 events through" in out and "1 rows rejected" in out
+    assert "row 1: too old: 2026-03-02T09:00:00+08:00 is more than 30d before" in out
+    with pytest.raises(SystemExit):
+        main(["backtest", str(path), "--now", "tomorrow"])
+    assert "--now: bad time 'tomorrow'" in capsys.readouterr().err

@@ -112,10 +112,32 @@ def read_topic(bootstrap: str, topic: str, idle_ms: int = 2000) -> list[tuple[by
 
 
 def processed(worker_url: str) -> float:
-    """Events the worker has taken in: valid ones plus dead letters."""
-    return metric_sum(worker_url, "riskloop_events_in_total") + metric_sum(
-        worker_url, "riskloop_deadletters_total"
+    """Events the worker has taken in: valid ones, dead letters and duplicates skipped."""
+    return (
+        metric_sum(worker_url, "riskloop_events_in_total")
+        + metric_sum(worker_url, "riskloop_deadletters_total")
+        + metric_sum(worker_url, "riskloop_duplicate_events_total")
     )
+
+
+def event_clock(worker_url: str, region: str) -> tuple[int, int]:
+    """``(watermark, newest event time)`` in epoch ms of the partition holding ``region``'s
+    keys, from the worker's gauges (set once a second)."""
+    from envelope.partitioning import partition_for
+
+    partition = str(partition_for(region.encode(), PARTITIONS))
+    wm_s = metric_sum(worker_url, "riskloop_watermark_seconds", partition=partition)
+    lag_s = metric_sum(worker_url, "riskloop_watermark_lag_seconds", partition=partition)
+    return round(wm_s * 1000), round((wm_s + lag_s) * 1000)
+
+
+def on_time_ms(worker_url: str, region: str, span_ms: int = 0) -> int:
+    """A time from which ``span_ms`` of events of ``region`` are neither late nor move event
+    time on: inside the lateness behind the newest event time of its partition (the week
+    replayed, no idle time lets the watermark move on; see stack_env)."""
+    watermark, newest = event_clock(worker_url, region)
+    assert newest - watermark >= span_ms + 2000, (watermark, newest)
+    return watermark + 1000
 
 
 def stack_env(broker: Any, redis_url: str, app_id: str) -> dict[str, str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from e2e_support import BAD_REGION, metric_sum, send_raw, wait_for
+from e2e_support import BAD_REGION, metric_sum, on_time_ms, send_raw, wait_for
 from event_factories import make_event
 
 from envelope.topics import TOPIC_SERVICE
@@ -44,7 +44,8 @@ def test_rules_reload_without_restart(stack, replayed):
         30,
         "the new rule set to be loaded",
     )
-    probe = make_event(ts_ms=1772586000000, type="probe.event", region=BAD_REGION, id="probe-1")
+    at = on_time_ms(url, BAD_REGION)  # an event behind the watermark would be refused as late
+    probe = make_event(ts_ms=at, type="probe.event", region=BAD_REGION, id="probe-1")
     send_raw(stack.broker.bootstrap, TOPIC_SERVICE, [probe.to_json()], key=BAD_REGION.encode())
     wait_for(
         lambda: metric_sum(url, "riskloop_warnings_total", rule="reload-probe") >= 1,

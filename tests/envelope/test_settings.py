@@ -43,6 +43,8 @@ def test_every_variable_in_the_readme_is_a_setting_with_the_default_it_states() 
             value = getattr(defaults, field)
             if field == "rules_dir":
                 assert value == str(DEFAULT_RULES_DIR) and value.endswith(text)
+            elif value is None:  # "empty": not set, the default is computed
+                assert text == "", name
             elif isinstance(value, int | float):
                 assert value == float(text), name
             else:
@@ -73,6 +75,8 @@ def test_every_readme_variable_is_read_from_the_environment() -> None:
         "RISKLOOP_DEADLINE_POLICY_FILE": "deadlines.yaml",
         "RISKLOOP_API_BOOTSTRAP_TOKENS": "t=alice:admin:*:*",
         "RISKLOOP_PARTITION_FIELD": "department",
+        "RISKLOOP_MAX_FUTURE_SKEW_MS": "3600000",
+        "RISKLOOP_DEDUP_HORIZON_MS": "600000",
     }
     s = Settings.from_env(env)
     assert (s.partitions, s.lateness_ms, s.idle_after_s, s.api_port) == (8, 0, 2.5, 65535)
@@ -81,6 +85,11 @@ def test_every_readme_variable_is_read_from_the_environment() -> None:
     for name, raw in env.items():
         value = getattr(s, name.removeprefix("RISKLOOP_").lower())
         assert str(value) == raw or float(value) == float(raw), name
+
+
+def test_an_empty_dedup_horizon_is_computed_from_the_rules() -> None:
+    assert Settings.from_env({"RISKLOOP_DEDUP_HORIZON_MS": ""}).dedup_horizon_ms is None
+    assert Settings.from_env({"RISKLOOP_DEDUP_HORIZON_MS": "0"}).dedup_horizon_ms == 0
 
 
 def test_a_non_numeric_lateness_is_an_error_naming_variable_and_value() -> None:
@@ -110,6 +119,17 @@ def test_the_rules_source_must_be_folder_or_topic(raw: str) -> None:
         ("RISKLOOP_PARTITIONS", "0", "must be a whole number >= 1"),
         ("RISKLOOP_LATENESS_MS", "-1", "must be a whole number >= 0"),
         ("RISKLOOP_STATE_RETENTION_DAYS", "a year", "must be a whole number >= 1"),
+        ("RISKLOOP_MAX_FUTURE_SKEW_MS", "-5", "must be a whole number >= 0"),
+        (
+            "RISKLOOP_DEDUP_HORIZON_MS",
+            "-1",
+            "must be a whole number >= 0, or empty for the default",
+        ),
+        (
+            "RISKLOOP_DEDUP_HORIZON_MS",
+            "1.5",
+            "must be a whole number >= 0, or empty for the default",
+        ),
         ("RISKLOOP_API_PORT", "0", "must be a whole number from 1 to 65535"),
         ("RISKLOOP_WORKER_WEB_PORT", "70000", "must be a whole number from 1 to 65535"),
         ("RISKLOOP_IDLE_AFTER_S", "soon", "must be a number of seconds > 0"),

@@ -316,3 +316,58 @@ def test_open_end_backtest_is_what_a_live_worker_raises_in_any_topic_interleavin
             if not pending[k]:
                 del pending[k]
         assert got == want, f"interleaving {seed} raised other warnings"
+
+
+def _at(n: int, ts: str, etype: str, region: str, **attrs: Any) -> dict[str, Any]:
+    """An event whose time is written out in full (any year)."""
+    return {**ev(n, "02T00:00:00", etype, region, **attrs), "ts": ts}
+
+
+@pytest.mark.parametrize("open_end", [False, True])
+def test_far_future_ancient_late_and_duplicate_events_change_no_warning(
+    tmp_path: Path, rules_dir: Path, open_end: bool
+) -> None:
+    now_ms = 1773100800000  # 2026-03-10T08:00:00+08:00, the wall clock of the run
+    # both input topics of B deliver, so B's watermark moves with open_end too
+    inspected = {**ev(14, "03T12:00:00", "inspection.performed", B), "stream": "regulatory"}
+    clean = [*city_day(), inspected]
+    noisy = [
+        # applied, an app accepted in 1900 would be overdue an hour later
+        _at(90, "1900-01-01T00:00:00+08:00", "application.accepted", C, application_id="A-8"),
+        *clean[:8],
+        clean[7],  # evt-8 redelivered twice: counted, stf-2 would have three reads at 11:00
+        clean[7],
+        *clean[8:],
+        # applied, a watermark in 2099 would fire A-3's deadline, due after the file's end
+        _at(91, "2099-01-01T00:00:00+08:00", "data.access", A, account="stf-1"),
+        # behind every watermark (the file has reached 03T12:00); applied, it would be overdue
+        ev(92, "02T12:00:00", "application.accepted", B, application_id="A-9"),
+    ]
+    want = backtest(_file(tmp_path, clean), rules_dir, now_ms=now_ms, open_end=open_end)
+    (tmp_path / "day.jsonl").unlink()
+    got = backtest(_file(tmp_path, noisy), rules_dir, now_ms=now_ms, open_end=open_end)
+    assert [(w.id, w.ts_ms) for w in got.warnings] == [(w.id, w.ts_ms) for w in want.warnings]
+    assert want.warnings and want.rejected == want.duplicates == 0
+    assert (got.events, got.rejected, got.duplicates) == (14, 3, 2)
+    assert got.refused == {"too_old": 1, "future": 1, "too_late": 1}
+    [(r1, old), (r2, future), (r3, late)] = got.reject_samples
+    assert (r1, r2, r3) == (1, 18, 19)
+    assert old == "too old: 1900-01-01T00:00:00+08:00 is more than 400d before the wall clock"
+    assert future == (
+        "too far in the future: 2099-01-01T00:00:00+08:00 is more than 1d ahead of the wall clock"
+    )
+    assert late.startswith("too late by ") and "is before the watermark" in late
+    text = format_report(got)
+    assert "3 rows rejected, 2 duplicates skipped" in text
+    assert "future 1, too_late 1, too_old 1" in text and "row 19: too late by" in text
+
+
+def test_the_wall_clock_of_a_backtest_decides_what_is_too_old(
+    tmp_path: Path, rules_dir: Path
+) -> None:
+    path = _file(tmp_path, city_day())
+    later = 1772409600000 + 402 * 86_400_000  # 401 days after the file's last day
+    report = backtest(path, rules_dir, now_ms=later)
+    assert (report.events, report.rejected, report.warnings) == (0, 13, [])
+    assert report.refused == {"too_old": 13}
+    assert backtest(path, rules_dir).refused == {}  # default: now, which is within 400 days

@@ -441,3 +441,24 @@ def test_state_saved_before_commit_records_still_restores():
     straight = engines({}).get(0).engine
     expected = [w for ev in reads(12) for w in straight.process(ev)]
     assert [w.id for w in continued] == [w.id for w in expected] and continued
+
+
+def test_a_restored_partition_still_skips_an_event_it_applied_before_the_crash():
+    """A producer's retry of an event already checkpointed arrives at a new offset, after a
+    restart: the restored engine remembers the id and skips it; the state of a rule swap
+    keeps it too."""
+    table: dict = {}
+    first = engines(table)
+    st = first.get(0)
+    events = reads(4)
+    for ev in events:
+        assert st.engine.admit(ev, T0).ok
+        st.engine.process(ev)
+    first.checkpoint(st, now=0.0)
+
+    again = engines(table)
+    restored = again.get(0).engine
+    assert [restored.admit(ev, T0).kind for ev in events] == ["duplicate"] * 4
+    assert restored.admit(reads(1, start=4)[0], T0).ok
+    again.swap(RuleSet([parse_rule(RULE.replace("gte: 5", "gte: 6"), "r.yaml")]))
+    assert again.get(0).engine.admit(events[0], T0).kind == "duplicate"
