@@ -122,7 +122,7 @@ class Settings(BaseSettings):
     max_future_skew_ms: Annotated[Whole, Field(ge=0)] = 86_400_000
     # How long (in event time, past the event) an applied event id is remembered, so that a
     # redelivered event counts once. None (empty): the running rules' longest window or
-    # lookback plus the lateness.
+    # lookback (at most 7 days) plus the lateness.
     dedup_horizon_ms: Annotated[int | None, BeforeValidator(_whole_or_none)] = None
 
     def __init__(self, **values: Any) -> None:

@@ -19,7 +19,9 @@ than a day (``Bounds.max_future_ms``) after ``now_ms``, older than the retention
 before its partition's watermark is refused with the worker's dead-letter reason and counted
 with the rejected rows; an id applied already is skipped and counted as a duplicate. ``now_ms``
 is the wall clock the run takes as "now" (default: when it starts; ``--now`` on the command
-line), so a file is judged as a worker running at that time would.
+line), so a file is judged as a worker running at that time would. Without ``--now`` an
+event's age counts from the newest event of the file so far instead: a backtest of last
+year's file is not refused as too old.
 
 With ``seed_path`` the run starts as a seeded deployment does (:mod:`replay.seed`): each
 partition's engine first learns silently from the seed file's events of that partition.
@@ -68,6 +70,7 @@ class BacktestReport:
     refused: Counter[str] = field(default_factory=Counter)  # by kind: future, too_old, ...
     duplicates: int = 0  # events whose id was applied already: skipped
     now_ms: int = 0  # the wall clock the events were judged against
+    age_from_file: bool = False  # "too old" counts from the file's newest time, not now_ms
     warnings: list[RiskWarning] = field(default_factory=list)
     by_rule: Counter[str] = field(default_factory=Counter)
     by_severity: Counter[str] = field(default_factory=Counter)
@@ -94,20 +97,23 @@ class _Shards:
         self.report = report
         self.seen: set[str] = set()
         self.max_ts_ms: int | None = None
+        self.newest_ms: int | None = None  # newest event admitted, live or open-ended
         self.lateness_ms = engines[0].lateness_ms
         self.clocks = [InputClock(STREAMS) for _ in engines] if open_end else None
 
     def feed(self, partition: int, event: Event, row: int) -> None:
         engine = self.engines[partition]
-        now_ms = self.report.now_ms
+        now_ms, age_from = self.report.now_ms, self._age_from(event)
         if self.clocks is not None:  # as live: held back to what every input has reached
             clock = self.clocks[partition]
-            admission, warnings = admit_held(engine, clock, event.stream, event, now_ms)
-            self.collect(warnings)
+            admission, ws = admit_held(engine, clock, event.stream, event, now_ms, age_from)
+            self.collect(ws)
             self.count(admission, row)
+            self._saw(admission, event)
             return
-        admission = engine.admit(event, now_ms)
+        admission = engine.admit(event, now_ms, age_from)
         self.count(admission, row)
+        self._saw(admission, event)
         if not admission.ok:
             return
         self.collect(engine.process(event))
@@ -117,6 +123,17 @@ class _Shards:
             for engine in self.engines:
                 if wm_ms - engine.watermark_ms >= IDLE_STEP_MS:
                     self.collect(engine.advance_to(wm_ms))
+
+    def _age_from(self, event: Event) -> int | None:
+        """Where an event's age counts from: the wall clock when the run was given a "now",
+        else the newest event admitted so far (an old file is not too old for its own time)."""
+        if self.report.age_from_file:
+            return event.ts_ms if self.newest_ms is None else max(self.newest_ms, event.ts_ms)
+        return None
+
+    def _saw(self, admission: Admission, event: Event) -> None:
+        if admission.ok and (self.newest_ms is None or event.ts_ms > self.newest_ms):
+            self.newest_ms = event.ts_ms
 
     def finish(self) -> None:
         if self.max_ts_ms is not None and self.clocks is None:
@@ -154,12 +171,16 @@ def backtest(
     seed_path: str | Path | None = None,
     now_ms: int | None = None,
     bounds: Bounds | None = None,
+    age_from_file: bool | None = None,
 ) -> BacktestReport:
     """Run ``path`` through the rules in ``rules_dir``; score against labels if given.
     ``open_end``: the file is a stream still going on (see the module's docstring);
     ``seed_path``: an event file the engines learn from first, emitting nothing;
     ``now_ms``: the wall clock events are admitted against (default: now), ``bounds``
-    how far from it they may be and the dedup horizon (default: the settings' defaults).
+    how far from it they may be and the dedup horizon (default: the settings' defaults);
+    ``age_from_file`` (default: when no ``now_ms`` is given): an event is too old when it is
+    older than the retention before the newest event of the file so far, not before the
+    wall clock, so last year's file is judged as a worker running then would judge it.
 
     Raises ``rules.language.errors.RuleSetError`` (file:line) for bad rules and
     ``replay.formats.FormatError`` for an unsupported file or a bad seed row, before reading
@@ -177,6 +198,7 @@ def backtest(
         rules=[r.id for r in ruleset.rules],
         partitions=partitions,
         now_ms=int(time.time() * 1000) if now_ms is None else now_ms,
+        age_from_file=now_ms is None if age_from_file is None else age_from_file,
     )
     if seed_path is not None:
         seed = SeedFile(seed_path, partitions, partition_field)

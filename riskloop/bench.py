@@ -269,6 +269,8 @@ def _worker_argv(group: ServiceGroup, broker: Service, redis: Service) -> list[s
         "RISKLOOP_APP_ID": f"bench-riskloop-{uuid.uuid4().hex[:8]}",
         "RISKLOOP_WORKER_WEB_PORT": "{port}",
         "RISKLOOP_DATA_DIR": str(datadir),
+        # the simulated city is dated March 2026: admissible whatever today's date is
+        "RISKLOOP_STATE_RETENTION_DAYS": "36500",
     }
     env_tool = shutil.which("env") or "/usr/bin/env"
     return [

@@ -213,6 +213,9 @@ def _child_env(broker: Service, redis: Service) -> dict[str, str]:
         # a source checkout runs too: the children's working folder is not the repository
         "PYTHONPATH": os.pathsep.join(p for p in pythonpath if p),
         "PYTHONUNBUFFERED": "1",
+        # the simulated week is dated March 2026: a worker keeping the default 400 days of
+        # state would refuse it as too old from April 2027 on
+        "RISKLOOP_STATE_RETENTION_DAYS": "36500",
     }
 
 

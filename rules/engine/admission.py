@@ -49,6 +49,10 @@ SEEN_PREFIX = "seen:"
 SEEN_BUCKET_MS = 3_600_000  # seen ids are kept (and checkpointed) per hour of event time
 # What a rule's spec holds state for: the longest of them bounds how long an id matters.
 REACH_FIELDS = ("window_ms", "lookback_ms", "within_ms", "history_ms")
+# The default horizon follows the rules' reach up to this: producers retry and consumers
+# replay within minutes or hours, and a year of ids (a 365-day lookback) would hold every id
+# of a busy partition in memory and in its checkpoints.
+MAX_DEFAULT_DEDUP_MS = 7 * DAY_MS
 
 
 class Admission(NamedTuple):
@@ -69,7 +73,8 @@ ADMITTED = Admission(OK)
 @dataclass(frozen=True)
 class Bounds:
     """How far from the wall clock an event may be, and how long its id is remembered
-    (``dedup_horizon_ms``; None: the rule set's longest reach plus the lateness)."""
+    (``dedup_horizon_ms``; None: the rule set's longest reach, at most 7 days, plus the
+    lateness)."""
 
     max_future_ms: int = DAY_MS
     max_age_ms: int = 400 * DAY_MS
@@ -119,10 +124,13 @@ def classify(
     *,
     lateness_ms: int,
     seen_ms: int | None = None,
+    age_from_ms: int | None = None,
 ) -> Admission:
     """The admission of an event at ``ts_ms``, given the wall clock ``now_ms``, the engine's
     ``watermark_ms`` and, when its id was applied before and is still remembered, the time
-    ``seen_ms`` of that event. Exactly at a bound is inside it:
+    ``seen_ms`` of that event. Age is measured from ``age_from_ms`` when given (a backtest of
+    an old file measures it from the file's own newest time), else from ``now_ms``. Exactly at
+    a bound is inside it:
 
     >>> b = Bounds(max_future_ms=1000, max_age_ms=5000)
     >>> [classify(t, 10_000, 0, b, lateness_ms=0).kind for t in (11_000, 11_001, 5000, 4999)]
@@ -136,11 +144,13 @@ def classify(
             FUTURE,
             f"too far in the future: {shown(ts_ms)} is more than {ahead} ahead of the wall clock",
         )
-    if now_ms - ts_ms > bounds.max_age_ms:
-        age = _span(bounds.max_age_ms)
-        return Admission(
-            TOO_OLD, f"too old: {shown(ts_ms)} is more than {age} before the wall clock"
+    age_from = now_ms if age_from_ms is None else age_from_ms
+    if age_from - ts_ms > bounds.max_age_ms:
+        age, ref = (
+            _span(bounds.max_age_ms),
+            "the wall clock" if age_from_ms is None else "the newest event",
         )
+        return Admission(TOO_OLD, f"too old: {shown(ts_ms)} is more than {age} before {ref}")
     if seen_ms is not None:
         return Admission(DUPLICATE, f"duplicate of the event at {shown(seen_ms)} already applied")
     if ts_ms < watermark_ms:

@@ -49,7 +49,15 @@ from typing import Any
 
 from envelope.events import Event, RiskWarning
 from envelope.time import iso
-from rules.engine.admission import SEEN_PREFIX, Admission, Bounds, SeenIds, classify, reach_ms
+from rules.engine.admission import (
+    MAX_DEFAULT_DEDUP_MS,
+    SEEN_PREFIX,
+    Admission,
+    Bounds,
+    SeenIds,
+    classify,
+    reach_ms,
+)
 from rules.engine.runner import Runner
 from rules.engine.timers import Wake
 from rules.language.model import Rule
@@ -107,7 +115,9 @@ class Engine:
         self.lateness_ms = lateness_ms
         self.bounds = bounds or Bounds()
         horizon = self.bounds.dedup_horizon_ms
-        self.seen = SeenIds(reach_ms(ruleset) + lateness_ms if horizon is None else horizon)
+        if horizon is None:  # the rules' reach, but never a year of ids per partition
+            horizon = min(reach_ms(ruleset), MAX_DEFAULT_DEDUP_MS) + lateness_ms
+        self.seen = SeenIds(horizon)
         self.max_ts_ms: int | None = None
         self.watermark_ms: int = 0
         self.stats: dict[str, Counter[str]] = {}
@@ -153,9 +163,10 @@ class Engine:
             handlers.extend(self._any_type)
             self._by_type[t] = handlers
 
-    def admit(self, ev: Event, now_ms: int) -> Admission:
+    def admit(self, ev: Event, now_ms: int, age_from_ms: int | None = None) -> Admission:
         """Whether ``ev`` may be applied now (``now_ms``: the wall clock, which this never
-        reads): ok, or future, too_old, duplicate, too_late with the reason. Changes nothing.
+        reads; ``age_from_ms``: where its age counts from, if not the wall clock): ok, or
+        future, too_old, duplicate, too_late with the reason. Changes nothing.
 
         >>> from rules import RuleSet
         >>> from envelope.build import EventMaker
@@ -174,6 +185,7 @@ class Engine:
             self.bounds,
             lateness_ms=self.lateness_ms,
             seen_ms=self.seen.seen_at(ev.id, self.watermark_ms),
+            age_from_ms=age_from_ms,
         )
 
     def process(

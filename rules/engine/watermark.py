@@ -103,12 +103,17 @@ def process_held(engine: Engine, clock: InputClock, source: str, event: Event) -
 
 
 def admit_held(
-    engine: Engine, clock: InputClock, source: str, event: Event, now_ms: int
+    engine: Engine,
+    clock: InputClock,
+    source: str,
+    event: Event,
+    now_ms: int,
+    age_from_ms: int | None = None,
 ) -> tuple[Admission, list[RiskWarning]]:
     """:func:`process_held` for an event the engine admits (:meth:`Engine.admit` at the wall
     clock ``now_ms``); a refused one moves neither the input's clock nor the engine, and
     comes back with its admission and no warnings."""
-    admission = engine.admit(event, now_ms)
+    admission = engine.admit(event, now_ms, age_from_ms)
     if not admission.ok:
         return admission, []
     return admission, process_held(engine, clock, source, event)

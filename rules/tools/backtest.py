@@ -131,6 +131,7 @@ def run_backtest(
         "seed_path": seed,
         "bounds": bounds,
         "now_ms": int(datetime.now(UTC).timestamp() * 1000),  # both sets judge at one time
+        "age_from_file": True,  # an old file is judged against its own time
     }
     report = backtest(path, rules_dir, **opts)  # type: ignore[arg-type]
     tz = tz_of(report.tz)

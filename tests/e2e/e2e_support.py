@@ -140,6 +140,9 @@ def on_time_ms(worker_url: str, region: str, span_ms: int = 0) -> int:
     return watermark + 1000
 
 
+SIMULATED_DATA_RETENTION_DAYS = 36500
+
+
 def stack_env(broker: Any, redis_url: str, app_id: str) -> dict[str, str]:
     """Settings of a worker/API pair on ``broker`` (a riskloop.services.Service)."""
     return {
@@ -148,6 +151,8 @@ def stack_env(broker: Any, redis_url: str, app_id: str) -> dict[str, str]:
         "RISKLOOP_PARTITIONS": str(PARTITIONS),
         "RISKLOOP_APP_ID": app_id,
         "RISKLOOP_IDLE_AFTER_S": "600",  # no idle advance: compare exactly with the backtest
+        # the simulated weeks are dated March 2026: admissible whatever today's date is
+        "RISKLOOP_STATE_RETENTION_DAYS": str(SIMULATED_DATA_RETENTION_DAYS),
     }
 
 

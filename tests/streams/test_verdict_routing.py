@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,7 +170,7 @@ def test_a_saved_verdict_is_not_applied_again_after_a_restart() -> None:
     w, verdict = flagged_worker(table)
     w.take(Record(TOPIC_VERDICTS, 0, 0, verdict))
     st = w.engines.get(0)
-    w.engines.checkpoint(st, 0.0)
+    w.engines.checkpoint(st, time.monotonic())
 
     again = Worker(table)  # a new worker restores partition 0 from the table
     redelivered = again.take(Record(TOPIC_VERDICTS, 0, 0, verdict))
@@ -181,7 +182,8 @@ def test_a_saved_verdict_is_not_applied_again_after_a_restart() -> None:
 def test_a_verdict_applied_but_not_saved_is_applied_again_after_a_crash() -> None:
     table: dict[str, str] = {}
     w, verdict = flagged_worker(table)
-    w.engines.checkpoint(w.engines.get(0), 0.0)  # the flagged export is saved
+    # the flagged export is saved now (a checkpoint dated long ago would make the next step due)
+    w.engines.checkpoint(w.engines.get(0), time.monotonic())
     w.take(Record(TOPIC_VERDICTS, 0, 0, verdict))  # learned, then a crash before the next save
     assert w.learned(0) == 1
 
