@@ -14,17 +14,13 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
 import logging
 import time
-import weakref
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import faust
-import orjson
 import redis.asyncio as aioredis
 from faust.types import TP
 
@@ -45,6 +41,8 @@ from rules import RuleSet
 from rules.engine.admission import DUPLICATE, TOO_LATE, Bounds
 from rules.engine.watermark import admit_held
 from streams import metrics as m
+from streams.emit import Emitter
+from streams.idle import checkpoint_quiet_partition
 from streams.reload import RuleWatcher
 from streams.ruleset_topic import RuleSetRecord, TopicRules, follow_forever
 from streams.state import InFlight, PartitionEngines, PartitionState, checkpoint_on_stop
@@ -93,7 +91,7 @@ def _register_evaluate(
 ) -> None:
     """The evaluate agent, the timer that moves idle partitions on, revocation, and the
     checkpoint on stop (``streams.app.WorkerApp.stop_hooks``)."""
-    emit = _Emitter(t)
+    emit = Emitter(t)
     steps = InFlight()
 
     @app.agent(t.evaluated, name="evaluate")
@@ -114,14 +112,14 @@ def _register_evaluate(
     @app.timer(interval=1.0)
     async def advance_idle() -> None:
         with steps:
-            await _advance_idle(engines, emit, settings.idle_after_s, caught_up)
+            await advance_idle(engines, emit, settings.idle_after_s, caught_up)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
         engines.revoke({tp.partition for tp in revoked if tp.topic in t.events.topics})
 
     async def on_stop(timeout_s: float) -> None:
-        save = functools.partial(_checkpoint_quiet_partition, engines)
+        save = functools.partial(checkpoint_quiet_partition, engines)
         saved = await checkpoint_on_stop(engines, steps, timeout_s, save)
         if saved is None:
             log.warning("stop: an event was still being applied; nothing checkpointed")
@@ -140,7 +138,7 @@ def _register_clue_sink(app: faust.App, settings: Settings, t: Topics) -> None:
     the stream's buffer fills and Faust pauses the partition: the backlog stays in Kafka.
     """
 
-    emit = _Emitter(t)
+    emit = Emitter(t)
 
     @app.agent(t.warnings, name="clue-sink")
     async def clue_sink(stream: faust.StreamT) -> None:
@@ -153,7 +151,7 @@ def _register_clue_sink(app: faust.App, settings: Settings, t: Topics) -> None:
                 record_upserts(await _retry(store.upsert_warnings, live))
 
 
-async def _warning_or_deadletter(emit: _Emitter, event: faust.EventT) -> RiskWarning | None:
+async def _warning_or_deadletter(emit: Emitter, event: faust.EventT) -> RiskWarning | None:
     """A record of ``risk.warnings`` as a warning; one that is not (a producer other than the
     worker wrote it) is dead-lettered with the reason instead of stopping the sink."""
     try:
@@ -239,41 +237,7 @@ def _follow_rules(
     return watcher
 
 
-class _Emitter:
-    def __init__(self, t: Topics) -> None:
-        self.t = t
-
-    async def warnings(self, warnings: list[RiskWarning]) -> None:
-        for w in warnings:
-            if w.details.get("shadow"):
-                m.SHADOW_WARNINGS.labels(w.rule_id).inc()
-            else:
-                m.WARNINGS.labels(w.rule_id, w.severity, w.region, w.department).inc()
-            await self.t.warnings.send(key=w.fingerprint.encode(), value=w.to_json())
-
-    async def deadletter(self, event: faust.EventT, reason: str) -> None:
-        msg = event.message
-        raw: bytes = event.value if isinstance(event.value, bytes) else b""
-        try:
-            text: str | None = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            text = None
-        record = {
-            "reason": reason,
-            "topic": msg.topic,
-            "partition": msg.partition,
-            "offset": msg.offset,
-            "original": text,
-            "original_base64": base64.b64encode(raw).decode(),
-        }
-        m.DEADLETTERS.labels(msg.topic, m.reason_kind(reason)).inc()
-        log.warning(
-            "dead-letter %s[%s] offset %s: %s", msg.topic, msg.partition, msg.offset, reason
-        )
-        await self.t.deadletter.send(key=msg.key, value=orjson.dumps(record))
-
-
-async def _evaluate_record(engines: PartitionEngines, emit: _Emitter, event: faust.EventT) -> None:
+async def _evaluate_record(engines: PartitionEngines, emit: Emitter, event: faust.EventT) -> None:
     """One record of the evaluate agent's stream, routed by its topic alone."""
     if record_kind(event.message.topic) == "verdict":
         await _verdict_one(engines, emit, event)
@@ -281,7 +245,7 @@ async def _evaluate_record(engines: PartitionEngines, emit: _Emitter, event: fau
         await _evaluate_one(engines, emit, event)
 
 
-async def _verdict_one(engines: PartitionEngines, emit: _Emitter, event: faust.EventT) -> None:
+async def _verdict_one(engines: PartitionEngines, emit: Emitter, event: faust.EventT) -> None:
     """A verdict of ``risk.verdicts[p]``, for the engine of partition p. Its offset is kept
     and saved like an event's (a restart neither applies it twice nor skips it); it carries
     no event time, so it neither feeds the partition's input clock nor counts as activity
@@ -307,7 +271,7 @@ async def _verdict_one(engines: PartitionEngines, emit: _Emitter, event: faust.E
             done.ack()
 
 
-async def _evaluate_one(engines: PartitionEngines, emit: _Emitter, event: faust.EventT) -> None:
+async def _evaluate_one(engines: PartitionEngines, emit: Emitter, event: faust.EventT) -> None:
     msg = event.message
     st = engines.parts.get(msg.partition) or await engines.get_async(msg.partition)
     if st is None:  # revoked while its seed was learned: the new owner gets the event
@@ -325,7 +289,7 @@ async def _evaluate_one(engines: PartitionEngines, emit: _Emitter, event: faust.
             done.ack()
 
 
-async def _take_event(st: PartitionState, emit: _Emitter, event: faust.EventT) -> None:
+async def _take_event(st: PartitionState, emit: Emitter, event: faust.EventT) -> None:
     msg = event.message
     try:
         ev = Event.from_json(event.value)
@@ -339,7 +303,7 @@ async def _take_event(st: PartitionState, emit: _Emitter, event: faust.EventT) -
     await _apply(st, emit, event, ev)
 
 
-async def _apply(st: PartitionState, emit: _Emitter, event: faust.EventT, ev: Event) -> None:
+async def _apply(st: PartitionState, emit: Emitter, event: faust.EventT, ev: Event) -> None:
     """Admit (event-time bounds, duplicates, lateness: the engine's one rule, at the wall
     clock), then apply. A duplicate is skipped and counted; any other refusal is a dead
     letter with its reason, and moves nothing."""
@@ -366,74 +330,6 @@ async def _apply(st: PartitionState, emit: _Emitter, event: faust.EventT, ev: Ev
     m.events_in(topic).inc()
     if warnings:
         await emit.warnings(warnings)
-
-
-def _observe(st: PartitionState) -> None:
-    """Once a second, not per event: watermark lag and each detector's latest score."""
-    if st.engine.max_ts_ms is not None:
-        lag_s = (st.engine.max_ts_ms - st.engine.watermark_ms) / 1000
-        m.WATERMARK_LAG.labels(str(st.partition)).set(lag_s)
-        m.WATERMARK.labels(str(st.partition)).set(st.engine.watermark_ms / 1000)
-    for rule, model in st.engine.models():
-        m.DETECTOR_SCORE.labels(rule.id).observe(model.last_score)
-        if model.threshold.value is not None:
-            m.DETECTOR_THRESHOLD.labels(rule.id).set(model.threshold.value)
-
-
-CaughtUp = Callable[[str, int, "int | None"], bool]
-
-
-async def _advance_idle(
-    engines: PartitionEngines, emit: _Emitter, idle_after_s: float, caught_up: CaughtUp
-) -> None:
-    now = time.monotonic()
-    for st in engines:
-        _observe(st)
-        if st.pending and engines.due(st, now):
-            _checkpoint_quiet_partition(engines, st, now)
-        if engines.seeding:  # events of every partition wait behind the seed: not idle
-            st.last_event = st.last_idle_tick = now
-            continue
-        await emit.warnings(_release_quiet_topics(st, now, idle_after_s, caught_up))
-        if now - st.last_event < idle_after_s or st.clock.holding():
-            continue
-        elapsed_ms = int((now - st.last_idle_tick) * 1000)
-        st.last_idle_tick = now
-        await emit.warnings(st.engine.advance_idle(elapsed_ms))
-
-
-def _release_quiet_topics(
-    st: PartitionState, now: float, idle_after_s: float, caught_up: CaughtUp
-) -> list[RiskWarning]:
-    """A topic that has delivered everything it holds and then nothing for ``idle_after_s``
-    stops holding the partition's watermark back; what the others reached may now fire."""
-    released = False
-    for topic in st.clock.holding():
-        quiet_s = now - st.last_seen.get(topic, st.last_checkpoint)
-        if quiet_s >= idle_after_s and caught_up(topic, st.partition, st.offsets.get(topic)):
-            released = st.clock.release(topic) or released
-    reached = st.clock.reached()
-    if not released or reached is None:
-        return []
-    return st.engine.advance_to(reached - st.engine.lateness_ms)
-
-
-def _checkpoint_quiet_partition(engines: PartitionEngines, st: PartitionState, now: float) -> None:
-    """Save and acknowledge the tail of a stream that went quiet.
-
-    Faust writes a table key to the changelog partition of the *current* event, which only
-    exists inside stream iteration; here we make the partition's newest pending event current
-    for the duration of the checkpoint (Faust's own context variable), so the tail of a
-    stream is acknowledged without waiting for another event and a shutdown commits it.
-    """
-    from faust.streams import _current_event
-
-    token = _current_event.set(weakref.ref(st.pending[-1]))
-    try:
-        for done in engines.checkpoint(st, now):
-            done.ack()
-    finally:
-        _current_event.reset(token)
 
 
 async def _retry(fn: Any, *args: Any) -> Any:

@@ -12,7 +12,8 @@ from test_verdict_routing import Record, Sink
 
 from envelope.events import RiskWarning
 from envelope.topics import TOPIC_WARNINGS
-from streams.agents import _Emitter, _warning_or_deadletter
+from streams.agents import _warning_or_deadletter
+from streams.emit import Emitter
 
 GOOD = RiskWarning(
     id="w-1", fingerprint="f-1", rule_id="staff-bulk-access", rule_version=1,
@@ -28,7 +29,7 @@ class Topics:
 
 def sink_step(values: list[bytes]) -> tuple[list[RiskWarning], list[dict[str, object]]]:
     t = Topics()
-    emit = _Emitter(t)  # type: ignore[arg-type]  # the two sinks it sends to
+    emit = Emitter(t)  # type: ignore[arg-type]  # the two sinks it sends to
     records = [Record(TOPIC_WARNINGS, 2, 40 + i, v) for i, v in enumerate(values)]
 
     async def run() -> list[RiskWarning | None]:

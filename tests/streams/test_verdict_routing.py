@@ -20,7 +20,8 @@ from envelope.events import Disposition
 from envelope.topics import TOPIC_REGULATORY, TOPIC_SERVICE, TOPIC_VERDICTS
 from rules import RuleSet
 from rules.language.model import parse_rule
-from streams.agents import _Emitter, _evaluate_record
+from streams.agents import _evaluate_record
+from streams.emit import Emitter
 from streams.state import PartitionEngines
 from streams.verdicts import InvalidVerdict, parse_verdict, record_kind, verdict_record
 
@@ -78,7 +79,7 @@ class Worker:
             inputs=(TOPIC_SERVICE, TOPIC_REGULATORY),
         )
         self.warnings, self.deadletter = Sink(), Sink()
-        self.emit = _Emitter(self)  # type: ignore[arg-type]  # the two sinks it sends to
+        self.emit = Emitter(self)  # type: ignore[arg-type]  # the two sinks it sends to
 
     def take(self, record: Record) -> Record:
         asyncio.run(_evaluate_record(self.engines, self.emit, record))

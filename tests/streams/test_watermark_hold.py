@@ -8,7 +8,7 @@ from event_factories import make_event
 from rules import RuleSet
 from rules.engine.watermark import process_held
 from rules.language.model import parse_rule
-from streams.agents import _release_quiet_topics
+from streams.idle import release_quiet_topics
 from streams.state import PartitionEngines
 
 T0 = 1772414100000  # Mon 2026-03-02T09:15:00+08:00
@@ -70,9 +70,9 @@ def test_a_quiet_caught_up_topic_is_released_and_the_deadline_fires():
     def caught_up(topic: str, partition: int, offset: int | None) -> bool:
         return True
 
-    assert _release_quiet_topics(st, 110.0, 5.0, behind) == [], "unread events: keep waiting"
-    assert _release_quiet_topics(st, 102.0, 5.0, caught_up) == [], "not quiet long enough"
-    fired = _release_quiet_topics(st, 110.0, 5.0, caught_up)
+    assert release_quiet_topics(st, 110.0, 5.0, behind) == [], "unread events: keep waiting"
+    assert release_quiet_topics(st, 102.0, 5.0, caught_up) == [], "not quiet long enough"
+    fired = release_quiet_topics(st, 110.0, 5.0, caught_up)
     assert [(w.rule_id, w.key) for w in fired] == [("not-rectified", "c-1")]
     assert st.clock.holding() == [SERVICE], "the service topic delivered 3 s ago: still waited for"
 
@@ -121,14 +121,14 @@ def test_no_partition_moves_by_wall_time_while_a_seed_is_learned():
     so its quiet is not idleness and its deadline must not fire."""
     import asyncio
 
-    from streams.agents import _advance_idle
+    from streams.idle import advance_idle
 
     pe = engines({})
     st = idle_for_an_hour(pe)
     before = st.engine.watermark_ms
     pe.seeding = 1
     emit = Emit()
-    asyncio.run(_advance_idle(pe, emit, 5.0, lambda topic, p, offset: True))  # type: ignore[arg-type]
+    asyncio.run(advance_idle(pe, emit, 5.0, lambda topic, p, offset: True))  # type: ignore[arg-type]
     assert emit.sent == [] and st.engine.watermark_ms == before
 
 
@@ -137,11 +137,11 @@ def test_an_idle_partition_fires_its_deadline_as_wall_time_passes():
     for an hour of wall time -> event time moves an hour on and the deadline fires."""
     import asyncio
 
-    from streams.agents import _advance_idle
+    from streams.idle import advance_idle
 
     pe = engines({})
     st = idle_for_an_hour(pe)
     emit = Emit()
-    asyncio.run(_advance_idle(pe, emit, 5.0, lambda topic, p, offset: True))  # type: ignore[arg-type]
+    asyncio.run(advance_idle(pe, emit, 5.0, lambda topic, p, offset: True))  # type: ignore[arg-type]
     assert [w.key for w in emit.sent] == ["c-1"]
     assert st.engine.watermark_ms >= T0 + 10 * 60_000 + 3_590_000

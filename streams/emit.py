@@ -1,0 +1,53 @@
+"""What the worker sends besides state: warnings, and dead letters with their reason."""
+
+from __future__ import annotations
+
+import base64
+import logging
+
+import faust
+import orjson
+
+from envelope.events import RiskWarning
+from streams import metrics as m
+from streams.topics import Topics
+
+log = logging.getLogger("riskloop.worker")
+
+
+class Emitter:
+    """Where the evaluate step sends: warnings to risk.warnings (counted by rule, severity,
+    region and department; shadow ones apart), and bad input to events.deadletter with the
+    reason, where it was read and the original bytes."""
+
+    def __init__(self, t: Topics) -> None:
+        self.t = t
+
+    async def warnings(self, warnings: list[RiskWarning]) -> None:
+        for w in warnings:
+            if w.details.get("shadow"):
+                m.SHADOW_WARNINGS.labels(w.rule_id).inc()
+            else:
+                m.WARNINGS.labels(w.rule_id, w.severity, w.region, w.department).inc()
+            await self.t.warnings.send(key=w.fingerprint.encode(), value=w.to_json())
+
+    async def deadletter(self, event: faust.EventT, reason: str) -> None:
+        msg = event.message
+        raw: bytes = event.value if isinstance(event.value, bytes) else b""
+        try:
+            text: str | None = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        record = {
+            "reason": reason,
+            "topic": msg.topic,
+            "partition": msg.partition,
+            "offset": msg.offset,
+            "original": text,
+            "original_base64": base64.b64encode(raw).decode(),
+        }
+        m.DEADLETTERS.labels(msg.topic, m.reason_kind(reason)).inc()
+        log.warning(
+            "dead-letter %s[%s] offset %s: %s", msg.topic, msg.partition, msg.offset, reason
+        )
+        await self.t.deadletter.send(key=msg.key, value=orjson.dumps(record))
