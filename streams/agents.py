@@ -42,7 +42,7 @@ from rules.engine.admission import DUPLICATE, TOO_LATE, Bounds
 from rules.engine.watermark import admit_held
 from streams import metrics as m
 from streams.emit import Emitter
-from streams.idle import checkpoint_quiet_partition
+from streams.idle import advance_idle, checkpoint_quiet_partition
 from streams.reload import RuleWatcher
 from streams.ruleset_topic import RuleSetRecord, TopicRules, follow_forever
 from streams.state import InFlight, PartitionEngines, PartitionState, checkpoint_on_stop
@@ -110,7 +110,7 @@ def _register_evaluate(
         return highwater is not None and (offset if offset is not None else -1) + 1 >= highwater
 
     @app.timer(interval=1.0)
-    async def advance_idle() -> None:
+    async def idle_tick() -> None:
         with steps:
             await advance_idle(engines, emit, settings.idle_after_s, caught_up)
 
