@@ -20,6 +20,7 @@ Examples:
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -37,6 +38,13 @@ class InvalidEvent(UserError, ValueError):
     """An input that is not a valid event envelope; the message is the dead-letter reason."""
 
 
+# Strict ISO 8601 / RFC 3339: a date, 'T' (or one space), a time with optional fraction, then
+# 'Z' or +HH:MM, and nothing else (no space before the offset, no trailing text).
+_TIME = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?"
+_TIMESTAMP = re.compile(_TIME + r"(?:Z|[+-]\d{2}:\d{2})")
+_NO_OFFSET = re.compile(_TIME)
+
+
 def parse_ts_ms(value: Any) -> int:
     """ISO 8601 with an explicit UTC offset -> epoch milliseconds.
 
@@ -47,9 +55,22 @@ def parse_ts_ms(value: Any) -> int:
     ... except InvalidEvent as exc:
     ...     print(exc)
     bad timestamp '2026-03-02 09:15': needs a UTC offset, like '2026-03-02T09:15:00+08:00'
+    >>> try:
+    ...     parse_ts_ms("2026-03-09T10:00:00 +08:00")
+    ... except InvalidEvent as exc:
+    ...     print(exc)  # a space before the offset
+    bad timestamp '2026-03-09T10:00:00 +08:00': not ISO 8601, like '2026-03-02T09:15:00+08:00'
     """
     if not isinstance(value, str):
         raise InvalidEvent(f"bad timestamp {value!r}: must be an ISO 8601 string")
+    if _NO_OFFSET.fullmatch(value):
+        raise InvalidEvent(
+            f"bad timestamp {value!r}: needs a UTC offset, like '2026-03-02T09:15:00+08:00'"
+        )
+    if not _TIMESTAMP.fullmatch(value):
+        raise InvalidEvent(
+            f"bad timestamp {value!r}: not ISO 8601, like '2026-03-02T09:15:00+08:00'"
+        )
     try:
         dt = datetime.fromisoformat(value)
     except ValueError:
@@ -67,6 +88,21 @@ def _text(d: dict[str, Any], name: str) -> str:
     v = d[name]
     if not isinstance(v, str) or not v:
         raise InvalidEvent(f"field {name!r} must be a non-empty string, got {v!r}")
+    return v
+
+
+def _string(d: dict[str, Any], name: str) -> str:
+    """A text field that may be empty (a region not known to the producer)."""
+    v = d[name]
+    if not isinstance(v, str):
+        raise InvalidEvent(f"field {name!r} must be a string, got {v!r}")
+    return v
+
+
+def _entity_text(entity: dict[str, Any], name: str) -> str:
+    v = entity[name]
+    if not isinstance(v, str):
+        raise InvalidEvent(f"field 'entity.{name}' must be a non-empty string, got {v!r}")
     return v
 
 
@@ -112,10 +148,10 @@ class Event:
             ts=d["ts"],
             ts_ms=parse_ts_ms(d["ts"]),
             source=_text(d, "source"),
-            region=str(d["region"]),
+            region=_string(d, "region"),
             department=_text(d, "department"),
-            entity_kind=str(entity["kind"]),
-            entity_id=str(entity["id"]),
+            entity_kind=_entity_text(entity, "kind"),
+            entity_id=_entity_text(entity, "id"),
             attrs=attrs,
         )
 
