@@ -45,6 +45,22 @@ _TIMESTAMP = re.compile(_TIME + r"(?:Z|[+-]\d{2}:\d{2})")
 _NO_OFFSET = re.compile(_TIME)
 
 
+EXCERPT_CHARS = 40  # of a bad value, in a reason: enough to find it, never the whole of it
+
+
+def excerpt(value: Any) -> str:
+    """A bad value as a reason shows it: its repr, cut short. A 200 KB field must not become
+    a 200 KB log line or dead-letter reason.
+
+    >>> excerpt("330102"), excerpt("x" * 500)
+    ("'330102'", "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx… (502 chars)")
+    """
+    text = repr(value)
+    return (
+        text if len(text) <= EXCERPT_CHARS + 10 else f"{text[:EXCERPT_CHARS]}… ({len(text)} chars)"
+    )
+
+
 def parse_ts_ms(value: Any) -> int:
     """ISO 8601 with an explicit UTC offset -> epoch milliseconds.
 
@@ -62,24 +78,24 @@ def parse_ts_ms(value: Any) -> int:
     bad timestamp '2026-03-09T10:00:00 +08:00': not ISO 8601, like '2026-03-02T09:15:00+08:00'
     """
     if not isinstance(value, str):
-        raise InvalidEvent(f"bad timestamp {value!r}: must be an ISO 8601 string")
+        raise InvalidEvent(f"bad timestamp {excerpt(value)}: must be an ISO 8601 string")
     if _NO_OFFSET.fullmatch(value):
         raise InvalidEvent(
-            f"bad timestamp {value!r}: needs a UTC offset, like '2026-03-02T09:15:00+08:00'"
+            f"bad timestamp {excerpt(value)}: needs a UTC offset, like '2026-03-02T09:15:00+08:00'"
         )
     if not _TIMESTAMP.fullmatch(value):
         raise InvalidEvent(
-            f"bad timestamp {value!r}: not ISO 8601, like '2026-03-02T09:15:00+08:00'"
+            f"bad timestamp {excerpt(value)}: not ISO 8601, like '2026-03-02T09:15:00+08:00'"
         )
     try:
         dt = datetime.fromisoformat(value)
     except ValueError:
         raise InvalidEvent(
-            f"bad timestamp {value!r}: not ISO 8601, like '2026-03-02T09:15:00+08:00'"
+            f"bad timestamp {excerpt(value)}: not ISO 8601, like '2026-03-02T09:15:00+08:00'"
         ) from None
     if dt.tzinfo is None:
         raise InvalidEvent(
-            f"bad timestamp {value!r}: needs a UTC offset, like '2026-03-02T09:15:00+08:00'"
+            f"bad timestamp {excerpt(value)}: needs a UTC offset, like '2026-03-02T09:15:00+08:00'"
         )
     return int(dt.timestamp() * 1000)
 
@@ -87,7 +103,7 @@ def parse_ts_ms(value: Any) -> int:
 def _text(d: dict[str, Any], name: str) -> str:
     v = d[name]
     if not isinstance(v, str) or not v:
-        raise InvalidEvent(f"field {name!r} must be a non-empty string, got {v!r}")
+        raise InvalidEvent(f"field {name!r} must be a non-empty string, got {excerpt(v)}")
     return v
 
 
@@ -95,14 +111,14 @@ def _string(d: dict[str, Any], name: str) -> str:
     """A text field that may be empty (a region not known to the producer)."""
     v = d[name]
     if not isinstance(v, str):
-        raise InvalidEvent(f"field {name!r} must be a string, got {v!r}")
+        raise InvalidEvent(f"field {name!r} must be a string, got {excerpt(v)}")
     return v
 
 
 def _entity_text(entity: dict[str, Any], name: str) -> str:
     v = entity[name]
     if not isinstance(v, str):
-        raise InvalidEvent(f"field 'entity.{name}' must be a non-empty string, got {v!r}")
+        raise InvalidEvent(f"field 'entity.{name}' must be a non-empty string, got {excerpt(v)}")
     return v
 
 
@@ -131,10 +147,12 @@ class Event:
                 raise InvalidEvent(f"missing field {name!r}")
         stream = _text(d, "stream")
         if stream not in STREAMS:
-            raise InvalidEvent(f"unknown stream {stream!r}: must be one of {', '.join(STREAMS)}")
+            raise InvalidEvent(
+                f"unknown stream {excerpt(stream)}: must be one of {', '.join(STREAMS)}"
+            )
         etype = _text(d, "type")
         if "." not in etype:
-            raise InvalidEvent(f"type {etype!r} must be dotted domain.action")
+            raise InvalidEvent(f"type {excerpt(etype)} must be dotted domain.action")
         entity = d["entity"]
         if not isinstance(entity, dict) or not entity.get("kind") or not entity.get("id"):
             raise InvalidEvent("field 'entity' must be an object with 'kind' and 'id'")
@@ -264,56 +282,6 @@ class RiskWarning:
     @classmethod
     def from_json(cls, raw: bytes | str) -> RiskWarning:
         return cls.from_dict(orjson.loads(raw))
-
-
-_WARNING_TEXT = (
-    *("id", "fingerprint", "rule_id", "logic_hash", "severity", "title", "key"),
-    *("region", "department", "stage", "summary"),
-)
-
-
-def check_warning(w: RiskWarning) -> RiskWarning:
-    """``w`` if every field has its declared type, else ValueError naming the first that has
-    not: a record read back from ``risk.warnings`` is checked before it reaches the clue store.
-
-    >>> check_warning(RiskWarning.from_dict({**_EXAMPLE, "ts_ms": "soon"}))
-    Traceback (most recent call last):
-    ...
-    ValueError: ts_ms must be a whole number, got 'soon'
-    """
-    for name in _WARNING_TEXT:
-        if not isinstance(getattr(w, name), str):
-            raise ValueError(f"{name} must be text, got {getattr(w, name)!r}")
-    for name in ("rule_version", "ts_ms"):
-        value = getattr(w, name)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{name} must be a whole number, got {value!r}")
-    for name in ("window_start_ms", "window_end_ms"):
-        value = getattr(w, name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise ValueError(f"{name} must be a whole number or null, got {value!r}")
-    if w.value is not None and (isinstance(w.value, bool) or not isinstance(w.value, int | float)):
-        raise ValueError(f"value must be a number or null, got {w.value!r}")
-    if not isinstance(w.details, dict):
-        raise ValueError(f"details must be a mapping, got {type(w.details).__name__}")
-    if not all(isinstance(x, str) for x in (*w.tags, *w.evidence)):
-        raise ValueError("tags and evidence must be lists of text")
-    return w
-
-
-_EXAMPLE: dict[str, Any] = {
-    "id": "w-1",
-    "fingerprint": "f",
-    "rule_id": "r",
-    "rule_version": 1,
-    "logic_hash": "h",
-    "severity": "high",
-    "title": "t",
-    "key": "k",
-    "ts_ms": 0,
-    "region": "330106",
-    "department": "d",
-}
 
 
 OUTCOMES = ("confirmed", "dismissed")

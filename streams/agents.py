@@ -26,12 +26,12 @@ from faust.types import TP
 
 from clues.metrics import record_upserts
 from clues.store import ClueStore
+from envelope.checks import check_warning
 from envelope.events import (
     Disposition,
     Event,
     InvalidEvent,
     RiskWarning,
-    check_warning,
     parse_clue_record,
 )
 from envelope.settings import Settings

@@ -13,6 +13,10 @@ from streams import metrics as m
 from streams.topics import Topics
 
 log = logging.getLogger("riskloop.worker")
+# Dead letters carry the original bytes (base64) and, up to this size, also as text to read.
+# The topic holds raw producer input, personal data included: it is as sensitive as the
+# event topics themselves.
+TEXT_COPY_MAX = 64 * 1024
 
 
 class Emitter:
@@ -34,10 +38,12 @@ class Emitter:
     async def deadletter(self, event: faust.EventT, reason: str) -> None:
         msg = event.message
         raw: bytes = event.value if isinstance(event.value, bytes) else b""
-        try:
-            text: str | None = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            text = None
+        text: str | None = None
+        if len(raw) <= TEXT_COPY_MAX:  # a big record travels once, as base64, not twice
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = None
         record = {
             "reason": reason,
             "topic": msg.topic,
