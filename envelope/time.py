@@ -23,7 +23,7 @@ from typing import Any
 
 CST = timezone(timedelta(hours=8), "CST")
 DAY_MS = 86_400_000
-_OFFSET_MS = 8 * 3_600_000
+CST_OFFSET_MS = 8 * 3_600_000  # China Standard Time is UTC+8 all year
 _EPOCH = date(1970, 1, 1)
 
 UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": DAY_MS, "w": 7 * DAY_MS}
@@ -83,7 +83,7 @@ def local_date(ts_ms: int) -> date:
     >>> local_date(1772384400000)  # 2026-03-01T17:00:00Z is already 2 March in Beijing
     datetime.date(2026, 3, 2)
     """
-    return _EPOCH + timedelta(days=(ts_ms + _OFFSET_MS) // DAY_MS)
+    return _EPOCH + timedelta(days=(ts_ms + CST_OFFSET_MS) // DAY_MS)
 
 
 def local_hour(ts_ms: int) -> int:
@@ -92,7 +92,7 @@ def local_hour(ts_ms: int) -> int:
     >>> local_hour(1772414100000)  # 2026-03-02T09:15:00+08:00
     9
     """
-    return ((ts_ms + _OFFSET_MS) % DAY_MS) // 3_600_000
+    return ((ts_ms + CST_OFFSET_MS) % DAY_MS) // 3_600_000
 
 
 def local_weekday(ts_ms: int) -> int:
@@ -102,12 +102,3 @@ def local_weekday(ts_ms: int) -> int:
     1
     """
     return local_date(ts_ms).isoweekday()
-
-
-def local_midnight_ms(ts_ms: int) -> int:
-    """The instant local midnight began on the day of ``ts_ms``.
-
-    >>> iso(local_midnight_ms(1772414100000))
-    '2026-03-02T00:00:00+08:00'
-    """
-    return ts_ms - (ts_ms + _OFFSET_MS) % DAY_MS

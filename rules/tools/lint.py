@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from envelope.time import parse_duration_ms
+from envelope.time import DAY_MS, parse_duration_ms
 from rules.language.model import Rule
 from rules.language.yamlloc import load_located
 from rules.tools.times import show_offset
@@ -149,7 +149,6 @@ def lint_unused_macros(ctx: LintContext) -> Iterator[Issue]:
 # Keys whose duration is how long the rule keeps state (selections' values are not: a
 # field compared with '999d' is data). A deadline in working days counts as calendar days.
 HELD_FOR = frozenset(("window", "lookback", "within", "after", "forget_after"))
-DAY_MS = 86_400_000
 
 
 def _durations(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[Any, str, int]]:

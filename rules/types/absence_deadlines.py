@@ -23,11 +23,10 @@ from typing import Any
 
 from envelope.calendar import add_working_days, working_days_between
 from envelope.events import InvalidEvent, parse_ts_ms
+from envelope.time import UNITS_MS
 from rules.language.blocks import SEVERITIES
 from rules.language.fields import Block, Choice, Duration, Field, Number, Path, Reader, Text
 from rules.language.valuekinds import Percent
-
-UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +131,7 @@ def deadline_of(d: Deadline, ts_ms: int, value: Any) -> int | None:
         return None
     if d.unit == "workday":
         return add_working_days(ts_ms, int(amount)) if amount == int(amount) else None
-    return ts_ms + int(amount * UNIT_MS[d.unit])
+    return ts_ms + int(amount * UNITS_MS[d.unit])
 
 
 def stage_time(at: float, start_ms: int, deadline_ms: int, workdays: bool) -> int:

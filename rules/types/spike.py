@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from envelope.events import Event
+from envelope.time import CST_OFFSET_MS
 from rules.engine.timers import INF, Timers
 from rules.language.blocks import RANK
 from rules.language.fields import Block, Choice, Duration, Field, Number, Reader
@@ -51,7 +52,6 @@ from rules.types.aggregates import STATS, bucket_end, bucket_of, bucket_sum, sli
 from rules.types.common import WINDOW, Hit, RuleState, capture_function, key_function
 from rules.types.registry import RuleType, Variant
 
-OFFSET_MS = 8 * 3_600_000  # buckets align to local midnight (UTC+8)
 MAX_SLIDE = 6  # slide cached sums over at most this many buckets, else sum afresh
 MAX_BUCKETS = 20_000
 
@@ -206,7 +206,7 @@ class SpikeEvaluator:
             counts = Counts()
             st.keys[key] = counts
         st.dirty.add(key)
-        b = bucket_of(ev.ts_ms, self.spec.step_ms, OFFSET_MS)
+        b = bucket_of(ev.ts_ms, self.spec.step_ms, CST_OFFSET_MS)
         counts.buckets[b] = counts.buckets.get(b, 0) + 1
         if b != counts.cached:
             counts.cached = None  # a late event may change a cached sum
@@ -221,7 +221,7 @@ class SpikeEvaluator:
 
     def measure(self, counts: Counts, t: int, key: str | None = None) -> tuple[int, float]:
         """(current count, reference) for the window that holds ``t``."""
-        b = bucket_of(t, self.spec.step_ms, OFFSET_MS)
+        b = bucket_of(t, self.spec.step_ms, CST_OFFSET_MS)
         buckets = counts.buckets
         if counts.cached != b:
             sums = self._sums.get(key) if key is not None and self._slides else None
@@ -299,11 +299,11 @@ class SpikeEvaluator:
         """Next look at this key: the next bucket boundary when time alone can change the
         outcome, else when its newest bucket leaves the history (to forget it)."""
         step = self.spec.step_ms
-        newest = bucket_of(counts.newest, step, OFFSET_MS)
+        newest = bucket_of(counts.newest, step, CST_OFFSET_MS)
         if self.timed or counts.episode is not None:
-            due = bucket_end(newest, step, OFFSET_MS)
+            due = bucket_end(newest, step, CST_OFFSET_MS)
         else:
-            due = bucket_end(newest + self.keep, step, OFFSET_MS)
+            due = bucket_end(newest + self.keep, step, CST_OFFSET_MS)
         if due != counts.due:
             counts.due = due
             self.timers.push(due, key)
@@ -320,7 +320,7 @@ class SpikeEvaluator:
             found = self.evaluate(key, counts, due)
             if found:
                 hits.extend(found)
-            b = bucket_of(due, step, OFFSET_MS)
+            b = bucket_of(due, step, CST_OFFSET_MS)
             old = [i for i in counts.buckets if i <= b - self.keep]
             if old:
                 self._sums.pop(key, None)
