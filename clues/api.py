@@ -35,7 +35,7 @@ from redis.exceptions import RedisError
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from clues import metrics, page, routes
+from clues import metrics, page, routes, views_api
 from clues.access import BadTokenSpec
 from clues.model import ClueError, ClueNotFound, Forbidden, IllegalTransition
 from clues.outbox import OutboxPublisher
@@ -83,6 +83,7 @@ async def prometheus_metrics(request: Request) -> Response:
 ROUTES: list[BaseRoute] = [
     *routes.ROUTES,
     *page.ROUTES,
+    *views_api.ROUTES,  # supervisor views (/views/...)
     APIRoute("/healthz", healthz, methods=["GET"], tags=["ops"]),
     APIRoute("/metrics", prometheus_metrics, methods=["GET"], include_in_schema=False),
 ]

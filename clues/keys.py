@@ -36,6 +36,12 @@ key                                    type    content
                                                ``outbox-publisher``; entries are deleted
                                                once the broker acknowledged them
 ``rl:outbox:dead``                     STREAM  outbox entries that could not be published
+``rl:views:day:{day}``                 HASH    event-time counters of a local day (UTC+8,
+                                               days since 1970-01-01): warnings, clues opened,
+                                               closed verdicts per region, department, rule
+                                               and severity or outcome (``clues/lua/views.lua``)
+``rl:views:keys:{day}`` /              HASH /  warnings per group key that day / the days
+``rl:views:days``                      ZSET    counted
 =====================================  ======  ==============================================
 
 Scripts build the same names from the prefix (they need keys they learn while running, like

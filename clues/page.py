@@ -4,6 +4,9 @@ No build step: ``static/inspector.html`` and ``static/inspector.js`` are sent as
 The page asks for a token once (kept in the tab's sessionStorage), then lists the queue with
 filters, shows a clue's detail, evidence and audit trail, and offers the actions the caller's
 role allows in the clue's status, from ``/ui/meta.json`` (generated from ``clues.model``).
+The supervisor overview at ``/ui/supervisor`` (``static/supervisor.html`` and ``.js``) draws
+the ``/views/…`` JSON as inline SVG charts and tables, with the same token; nothing is
+fetched from another host.
 """
 
 from __future__ import annotations
@@ -60,6 +63,15 @@ async def inspector_js() -> FileResponse:
     return FileResponse(STATIC / "inspector.js", media_type="text/javascript")
 
 
+async def supervisor_page() -> FileResponse:
+    """The supervisor overview page."""
+    return FileResponse(STATIC / "supervisor.html", media_type="text/html")
+
+
+async def supervisor_js() -> FileResponse:
+    return FileResponse(STATIC / "supervisor.js", media_type="text/javascript")
+
+
 async def meta_json() -> JSONResponse:
     return JSONResponse(meta())
 
@@ -72,5 +84,7 @@ ROUTES: list[BaseRoute] = [
     APIRoute("/", root, methods=["GET"], include_in_schema=False),
     APIRoute("/ui", inspector_page, methods=["GET"], include_in_schema=False),
     APIRoute("/ui/inspector.js", inspector_js, methods=["GET"], include_in_schema=False),
+    APIRoute("/ui/supervisor", supervisor_page, methods=["GET"], include_in_schema=False),
+    APIRoute("/ui/supervisor.js", supervisor_js, methods=["GET"], include_in_schema=False),
     APIRoute("/ui/meta.json", meta_json, methods=["GET"], include_in_schema=False),
 ]

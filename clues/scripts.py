@@ -113,7 +113,7 @@ def _tables() -> str:
     )
 
 
-LUA_FILES = ("prelude", "upsert", "reap", "sla_step", "transition", "list")
+LUA_FILES = ("views", "prelude", "upsert", "reap", "sla_step", "transition", "list")
 
 
 def lua_source(name: str) -> str:
@@ -121,7 +121,7 @@ def lua_source(name: str) -> str:
     return resources.files("clues").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
 
 
-PRELUDE = _tables() + "\n" + lua_source("prelude")
+PRELUDE = _tables() + "\n" + lua_source("views") + "\n" + lua_source("prelude")
 
 
 def _script(name: str) -> str:

@@ -168,6 +168,7 @@ local function finish(c, action, actor, role, now_s, reason, bump)
   local bj, aj = diff(c.tracked, after)
   audit(c.id, now_s, actor, role, action, c.idx.status, a.status, reason, bj, aj, int(v))
   if not READONLY[action] then publish(c, a, action, actor, role, now_s, reason, bj, aj, v) end
+  views_step(ck, action, now_s, c.idx.status, a.status)  -- clues/lua/views.lua
   return v
 end
 

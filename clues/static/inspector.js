@@ -75,6 +75,8 @@ async function signIn(token) {
     `${state.me.departments.join(", ")} · ${state.me.regions.join(", ")}`;
   if (state.me.role === "supervisor" || state.me.role === "admin") $("#f-status").value = "";
   await loadQueue(false);
+  const deep = location.hash.match(/^#clue=(.+)$/);  // a link from the supervisor overview
+  if (deep) await showClue(decodeURIComponent(deep[1]));
 }
 
 function queueParams() {
