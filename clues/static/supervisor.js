@@ -35,19 +35,22 @@ function svg(tag, attrs, text) {
 }
 
 const fmt = (n) => n === null || n === undefined ? "–" : Number(n).toLocaleString("en");
+// the smallest 1, 2 or 5 times a power of ten at or above v: an axis top people read at once
+const nice = (v) => { const p = 10 ** Math.floor(Math.log10(Math.max(1, v)));
+  return [1, 2, 5, 10].map((m) => m * p).find((t) => t >= v); };
 const pct = (p) => p === null || p === undefined ? "new" : (p > 0 ? "▲ +" : p < 0 ? "▼ " : "") + p + "%";
 
 // Vertical bars per day (this period) with a line for the same day of the previous period.
 function dailyChart(rows) {
   const W = 900, H = 220, L = 40, B = 28, T = 10;
-  const top = Math.max(1, ...rows.map((r) => Math.max(r.warnings, r.previous_warnings)));
+  const top = nice(Math.max(1, ...rows.map((r) => Math.max(r.warnings, r.previous_warnings))));
   const bw = (W - L - 10) / Math.max(1, rows.length);
   const y = (v) => T + (H - T - B) * (1 - v / top);
   const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: "100%", role: "img",
                          "aria-label": "warnings per day" });
   for (const f of [0, 0.5, 1]) {
     s.append(svg("line", { x1: L, x2: W - 10, y1: y(top * f), y2: y(top * f), stroke: "#e3e6ea" }));
-    s.append(svg("text", { x: L - 4, y: y(top * f) + 4, "text-anchor": "end" }, fmt(Math.round(top * f))));
+    s.append(svg("text", { x: L - 4, y: y(top * f) + 4, "text-anchor": "end" }, fmt(top * f)));
   }
   const step = Math.ceil(rows.length / 15);
   const pts = [];
@@ -121,8 +124,9 @@ function precisionTable(rows) {
 function showSummary(s) {
   $("#k-warnings").textContent = fmt(s.warnings);
   const t = $("#k-trend");
-  t.textContent = `${pct(s.warnings_change_pct)} against ${fmt(s.previous_warnings)} ` +
-    `(${s.previous_from} – ${s.previous_to})`;
+  t.textContent = (s.previous_warnings ? `${pct(s.warnings_change_pct)} against ` +
+    `${fmt(s.previous_warnings)}` : "none in the previous period") +
+    ` (${s.previous_from} – ${s.previous_to})`;
   t.className = "trend " + (s.warnings > s.previous_warnings ? "up" : s.warnings < s.previous_warnings ? "down" : "");
   $("#k-clues").textContent = fmt(s.clues);
   $("#k-clues-before").textContent = `previous period: ${fmt(s.previous_clues)}`;
