@@ -19,6 +19,7 @@ from dashboards.board_clues import clue_queue
 from dashboards.board_detectors import detector_view
 from dashboards.board_pipeline import pipeline_health
 from dashboards.board_risk import risk_overview
+from dashboards.board_supervisor import supervisor_view
 from dashboards.widgets import render
 
 HERE = Path(__file__).resolve().parent
@@ -33,6 +34,7 @@ DASHBOARDS: dict[str, Callable[[], dict[str, Any]]] = {
     "riskloop-risk-overview.json": risk_overview,
     "riskloop-clue-queue.json": clue_queue,
     "riskloop-detectors.json": detector_view,
+    "riskloop-supervisor.json": supervisor_view,
 }
 
 

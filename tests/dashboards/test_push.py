@@ -98,7 +98,7 @@ def test_push_creates_the_folder_and_upserts_every_dashboard(grafana: FakeGrafan
 
     assert grafana.posts("/api/folders") == [{"title": "riskloop", "uid": "riskloop"}]
     sent = grafana.posts("/api/dashboards/db")
-    assert len(sent) == len(DASHBOARD_UIDS) == 4
+    assert len(sent) == len(DASHBOARD_UIDS) == 5
     assert sorted(body["dashboard"]["uid"] for body in sent) == DASHBOARD_UIDS
     assert all(body["overwrite"] is True and body["folderUid"] == "riskloop" for body in sent)
     assert all("id" not in body["dashboard"] and body["dashboard"]["panels"] for body in sent)
@@ -123,7 +123,7 @@ def test_pushing_twice_overwrites_instead_of_failing(grafana: FakeGrafana) -> No
     push(grafana.url, "t")
 
     assert len(grafana.posts("/api/folders")) == 1
-    assert len(grafana.posts("/api/dashboards/db")) == 8
+    assert len(grafana.posts("/api/dashboards/db")) == 10
 
 
 def test_cli_pushes_and_prints_dashboard_links(
