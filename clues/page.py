@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
@@ -61,6 +62,16 @@ async def inspector_page() -> FileResponse:
 
 async def inspector_js() -> FileResponse:
     return FileResponse(STATIC / "inspector.js", media_type="text/javascript")
+
+
+def supervisor_link(api_url: str, token: str) -> str:
+    """The overview's address signed in with ``token``: the token rides in the fragment,
+    which browsers never send to a server, and the page moves it to the tab's storage.
+
+    >>> supervisor_link("http://127.0.0.1:8000", "rlt_x")
+    'http://127.0.0.1:8000/ui/supervisor#token=rlt_x'
+    """
+    return f"{api_url}/ui/supervisor#token={quote(token, safe='')}"
 
 
 async def supervisor_page() -> FileResponse:

@@ -35,6 +35,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from clues.model import NEW, SEVERITY_RANK
+from clues.page import supervisor_link
 from envelope.errors import UserError
 from envelope.settings import Settings
 from envelope.topics import TOPIC_DEADLETTER
@@ -63,6 +64,7 @@ PROGRESS_EVERY_S = 5.0
 DEMO_TOKENS = {
     "centre": "demo-centre-" + secrets.token_hex(8),
     "alice": "demo-alice-" + secrets.token_hex(8),
+    "supervisor": "demo-supervisor-" + secrets.token_hex(8),
 }
 STALL_S = 90.0
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -209,7 +211,8 @@ def _child_env(broker: Service, redis: Service) -> dict[str, str]:
         "RISKLOOP_REDIS_URL": redis.url,
         "RISKLOOP_API_HOST": "127.0.0.1",
         "RISKLOOP_API_BOOTSTRAP_TOKENS": f"{DEMO_TOKENS['centre']}=centre:supervisor:*:* "
-        f"{DEMO_TOKENS['alice']}=alice:inspector:*:*",
+        f"{DEMO_TOKENS['alice']}=alice:inspector:*:* "
+        f"{DEMO_TOKENS['supervisor']}=sophie:supervisor:*:*",
         # a source checkout runs too: the children's working folder is not the repository
         "PYTHONPATH": os.pathsep.join(p for p in pythonpath if p),
         "PYTHONUNBUFFERED": "1",
@@ -434,6 +437,7 @@ def _print_summary(stack: Stack, counts: WorkerCounts, clues: Clues, labels: int
     say(f"  curl -s -X POST -H 'Authorization: Bearer {DEMO_TOKENS['centre']}' {first}/dispatch")
     say(f"  curl -s -X POST -H 'Authorization: Bearer {DEMO_TOKENS['alice']}' {first}/claim")
     say(f"  inspector page {api}/ui (sign in with alice's token)")
+    say(f"  supervisor overview {supervisor_link(api, DEMO_TOKENS['supervisor'])}")
     say()
 
 

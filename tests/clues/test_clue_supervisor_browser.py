@@ -16,6 +16,7 @@ from clue_factories import CENTRE, LiveApi, make_warning
 
 from clues import sla
 from clues.model import clue_id
+from clues.page import supervisor_link
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -79,7 +80,7 @@ def test_supervisor_sees_the_month_and_opens_a_red_clue_on_the_inspector_page(
                 "request",
                 lambda r: None if r.url.startswith(live_api.url) else outside.append(r.url),
             )
-            page.goto(f"{live_api.url}/ui/supervisor#token=t-sam")
+            page.goto(supervisor_link(live_api.url, "t-sam"))  # as `make demo` prints it
             expect(page.get_by_test_id("whoami")).to_contain_text("sam (supervisor)")
             assert "t-sam" not in page.url  # the token left the address bar
 
