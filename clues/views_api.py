@@ -224,13 +224,27 @@ def _last(field: str) -> str:
 
 
 def subject_kind(group_by: tuple[str, ...] | None) -> str | None:
-    """``officials`` (keyed by an official or staff account), ``entities`` (anything else
-    but an area) or None (an area rule, keyed by region: see the region view)."""
+    """``officials`` (keyed by an official or staff account), ``entities`` (enterprises,
+    applicants, addresses, accounts …) or None: a rule keyed by an area (see the region
+    view), a case (``application_id``, ``inspection_id``: one case, not someone coming back)
+    or a system (a data feed).
+
+    >>> subject_kind(("attrs.official",)), subject_kind(("entity.id",))
+    ('officials', 'entities')
+    >>> subject_kind(("attrs.application_id",)), subject_kind(("region", "attrs.category"))
+    (None, None)
+    """
     if group_by is None:
         return "entities"
     if any(_last(f) in OFFICIAL_FIELDS for f in group_by):
         return "officials"
-    return None if "region" in group_by else "entities"
+    if "region" in group_by or any(_not_a_subject(f) for f in group_by):
+        return None
+    return "entities"
+
+
+def _not_a_subject(field: str) -> bool:
+    return field != "entity.id" and (_last(field).endswith("_id") or _last(field) == "feed")
 
 
 def masked_key(masker: Masker, key: str, group_by: tuple[str, ...] | None) -> str:
