@@ -112,6 +112,11 @@ class Filters:
     rule: str | None = None
     severity: str | None = None
 
+    @classmethod
+    def of(cls, *values: str | None) -> Filters:
+        """From query parameters: an empty one (a blank Grafana text box) means any."""
+        return cls(*(v.strip() or None if v is not None else None for v in values))
+
     def keeps(self, who: Principal, region: str, department: str, rule: str) -> bool:
         if not who.covers(department, region):
             return False

@@ -93,7 +93,7 @@ async def summary(
     severity: Severity = None,
 ) -> dict[str, Any]:
     """Totals of the period against the previous one, precision, and the red clues now."""
-    f = Filters(region, department, rule, severity)
+    f = Filters.of(region, department, rule, severity)
     period, now, before = await _two(request, who, start, end, f)
     outcomes = now.per("o", 4)
     judged = outcomes.get("confirmed", 0) + outcomes.get("dismissed", 0)
@@ -125,7 +125,7 @@ async def daily(
     severity: Severity = None,
 ) -> list[dict[str, Any]]:
     """One row per day: warnings, clues opened, and the same day of the previous period."""
-    f = Filters(region, department, rule, severity)
+    f = Filters.of(region, department, rule, severity)
     period, now, before = await _two(request, who, start, end, f)
     w, c, pw = now.per_day("w"), now.per_day("c"), before.per_day("w")
     shift = period.days
@@ -154,7 +154,7 @@ async def breakdown(
 ) -> list[dict[str, Any]]:
     """Warnings and clues per region, department, rule or severity, most first, with the
     previous period's warnings and the change."""
-    f = Filters(region, department, rule, severity)
+    f = Filters.of(region, department, rule, severity)
     _, now, before = await _two(request, who, start, end, f)
     i = DIMENSIONS[dimension]
     w, c, pw = now.per("w", i), now.per("c", i), before.per("w", i)
@@ -182,7 +182,7 @@ async def precision(
     """Per rule: clues first warned in the period and closed since, by verdict; precision =
     confirmed / (confirmed + dismissed)."""
     period = await _period(request, start, end)
-    counters = await _views(request).counters(period, who, Filters(region, department))
+    counters = await _views(request).counters(period, who, Filters.of(region, department))
     per: dict[str, dict[str, int]] = {}
     for _, row, n in counters.rows("o"):
         per.setdefault(row[3], {})[row[4]] = per.setdefault(row[3], {}).get(row[4], 0) + n
@@ -272,7 +272,7 @@ async def recurring(
     """The subjects (enterprises, applicants, addresses … or officials and staff accounts)
     that came back on the most days of the period, then by warnings."""
     period = await _period(request, start, end)
-    subjects = await _views(request).subjects(period, who, Filters(region, department))
+    subjects = await _views(request).subjects(period, who, Filters.of(region, department))
     masker, known = await _store(request).masker(), rule_keys()
     rows = []
     for (rule_id, key), s in subjects.items():
@@ -324,7 +324,7 @@ async def overdue(
 ) -> list[dict[str, Any]]:
     """Clues past their deadline (red; ``colour=yellow``: due today), the longest overdue
     first, each with a link to it on the inspector page."""
-    clues, _ = await _red(request, who, limit, Filters(region, department, rule), colour)
+    clues, _ = await _red(request, who, limit, Filters.of(region, department, rule), colour)
     masker, now = await _store(request).masker(), int(request.app.state.clock())
     rows = []
     for c in clues:

@@ -247,6 +247,12 @@ def _api_url() -> dash_b.TextBoxVariable:
     )
 
 
+def _narrow(name: str, label: str) -> dash_b.TextBoxVariable:
+    """A text box every view is narrowed by (empty: everything the token's scope covers)."""
+    empty = dash_m.VariableOption(selected=True, text="", value="")
+    return dash_b.TextBoxVariable(name).label(label).default_value("").current(empty)
+
+
 def supervisor_view() -> dict[str, Any]:
     """Event-time risk views for supervisors, from the clue API."""
     board = (
@@ -258,6 +264,8 @@ def supervisor_view() -> dict[str, Any]:
         )
         .time("now-30d", "now")
         .refresh("1m")
+        .with_variable(_narrow("region", "District (code prefix)"))
+        .with_variable(_narrow("department", "Department"))
         .with_variable(_api_url())
         .with_row(_totals())
         .with_row(_per_day())

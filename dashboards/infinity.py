@@ -5,7 +5,8 @@ panel takes from its rows.
 The data source's URL is the API (``http://api:8000`` in docker-compose) and it sends the
 supervisor token as ``Authorization``; a target names only the path and its parameters, so
 the same dashboard works against any API the data source points at. The time range goes
-in as ``${__from}`` and ``${__to}`` (epoch ms), which the API reads as local days.
+in as ``${__from}`` and ``${__to}`` (epoch ms), which the API reads as local days, and the
+dashboard's ``$region`` and ``$department`` text boxes narrow every view (empty: all).
 
 >>> t = ViewQuery("/views/by/region", [("name", "District", "string")]).build().to_json()
 >>> t["url"], t["url_options"]["params"][0], t["columns"][0]["selector"]
@@ -25,6 +26,8 @@ VIEWS_UID = "riskloop-views"
 VIEWS_TYPE = "yesoreyeram-infinity-datasource"
 VIEWS = dash_m.DataSourceRef(type_val=VIEWS_TYPE, uid=VIEWS_UID)
 TIME_RANGE = (("from", "${__from}"), ("to", "${__to}"))
+# the dashboard's text boxes: a district code prefix and a department (empty: all in scope)
+NARROW = (("region", "${region}"), ("department", "${department}"))
 # (selector in the row, column title, Infinity type: string | number | timestamp_epoch)
 Column = tuple[str, str, str]
 
@@ -52,7 +55,7 @@ class ViewQuery(cogbuilder.Builder[cogvariants.Dataquery]):
         timeseries: bool = False,
     ) -> None:
         self.path, self.columns = path, list(columns)
-        self.params = [*(TIME_RANGE if timed else ()), *params]
+        self.params = [*(TIME_RANGE if timed else ()), *NARROW, *params]
         self.timeseries = timeseries
 
     def build(self) -> Target:

@@ -139,14 +139,16 @@ function showSummary(s) {
 }
 
 async function load() {
-  const p = {};
+  const where = {};  // narrows every view inside the caller's scope
+  for (const f of ["region", "department"]) if ($("#" + f).value.trim()) where[f] = $("#" + f).value.trim();
+  const p = { ...where };
   if ($("#from").value) p.from = $("#from").value;
   if ($("#to").value) p.to = $("#to").value;
   const s = await api("/views/summary", p);
   showSummary(s);
-  const period = { from: s.from, to: s.to };
+  const period = { ...where, from: s.from, to: s.to };
   const [daily, overdue, entities, officials, precision, ...dims] = await Promise.all([
-    api("/views/daily", period), api("/views/overdue", { limit: 20 }),
+    api("/views/daily", period), api("/views/overdue", { ...where, limit: 20 }),
     api("/views/recurring/entities", period), api("/views/recurring/officials", period),
     api("/views/precision", period),
     ...["region", "department", "rule", "severity"].map((d) => api("/views/by/" + d, period)),

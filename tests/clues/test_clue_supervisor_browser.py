@@ -101,6 +101,15 @@ def test_supervisor_sees_the_month_and_opens_a_red_clue_on_the_inspector_page(
             expect(overdue.get_by_test_id("row")).to_have_count(2)
             page.screenshot(path=str(tmp_path / "supervisor.png"), full_page=True)
 
+            page.fill("#region", "330108")  # one district: every view narrows to it
+            page.click("text=Show")
+            expect(districts).to_have_count(1)
+            expect(districts.first).to_have_attribute("data-name", "330108")
+            expect(overdue.get_by_test_id("row")).to_have_count(0)  # its red clues are in 330110
+            page.fill("#region", "")
+            page.click("text=Show")
+            expect(overdue.get_by_test_id("row")).to_have_count(2)
+
             overdue.get_by_test_id("clue-link").first.click()
             expect(page).to_have_url(f"{live_api.url}/ui#clue={red}")
             expect(page.get_by_test_id("detail")).to_contain_text(red)

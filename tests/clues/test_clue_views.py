@@ -203,6 +203,7 @@ async def test_red_clues_are_listed_longest_overdue_first_with_a_link(
 
     rows = await get(client, "/views/overdue", SAM)
     alices = await get(client, "/views/overdue", ALICE_H)
+    blank = await get(client, "/views/overdue", SAM, region="", department="")  # empty boxes
     s = await get(client, "/views/summary", SAM, **MARCH)
 
     assert [r["id"] for r in rows] == [clue_id("a"), clue_id("c")]
@@ -210,6 +211,7 @@ async def test_red_clues_are_listed_longest_overdue_first_with_a_link(
     assert rows[0]["overdue_days"] > rows[1]["overdue_days"] > 0
     assert "ph-7f3a" not in str(rows)  # the applicant in the title/key stays pseudonymised
     assert [r["id"] for r in alices] == [clue_id("a")]  # housing's clue is not hers
+    assert blank == rows
     assert s["red"] == 2
 
 

@@ -124,8 +124,14 @@ def views_api(redis_url: str, services_dir: Path) -> Iterator[str]:
     redis.Redis.from_url(url).flushdb()
 
 
-def run_target(api_url: str, target: dict[str, Any], from_ms: int, to_ms: int) -> Any:
+def run_target(
+    api_url: str, target: dict[str, Any], from_ms: int, to_ms: int, **variables: str
+) -> Any:
+    """GET the target as Grafana would: time macros and the dashboard's variables (their
+    defaults unless given) substituted."""
     macros = {"${__from}": str(from_ms), "${__to}": str(to_ms)}
+    for var in BOARD["templating"]["list"]:
+        macros["${" + var["name"] + "}"] = variables.get(var["name"], var["current"]["value"])
     params = [
         (p["key"], macros.get(p["value"], p["value"])) for p in target["url_options"]["params"]
     ]
@@ -192,3 +198,18 @@ def test_the_time_range_decides_what_the_panels_count(views_api: str) -> None:
     assert month["warnings"] == 15 + 2 + 2 + 2  # every other day, high, official, enterprise
     assert week["warnings"] == 4 + 2 + 2 + 2
     assert week["previous_warnings"] == 3  # the week before: days 8, 10 and 12
+
+
+def test_the_district_and_department_boxes_narrow_the_panels(views_api: str) -> None:
+    by_region = next(
+        t for p in content_panels(BOARD) for t in p["targets"] if t["url"] == "/views/by/region"
+    )
+    now = int(time.time() * 1000)
+
+    every = run_target(views_api, by_region, now - 29 * DAY_MS, now)
+    one = run_target(views_api, by_region, now - 29 * DAY_MS, now, region="330108")
+    other = run_target(views_api, by_region, now - 29 * DAY_MS, now, department="housing")
+
+    assert {r["name"] for r in every} == {"330106", "330108"}
+    assert [(r["name"], r["warnings"]) for r in one] == [("330108", 2)]
+    assert other == []
