@@ -170,6 +170,24 @@ async def test_precision_per_rule_comes_from_closed_verdicts(
     assert (s["closed"], s["confirmed"], s["precision"]) == (2, 1, 0.5)
 
 
+async def test_a_verdict_sent_back_for_rework_counts_once_when_the_clue_closes(
+    client: httpx.AsyncClient, store: ClueStore
+) -> None:
+    await store.upsert_warnings(WEEK)
+    cid, at = clue_id("a"), ms_of(2026, 3, 9, 9)
+    await dispose_clue(store, cid, "false_positive", at)
+    await store.transition(cid, "submit", ALICE, at + 3)
+    await store.transition(cid, "reject", CENTRE, at + 4, {"reason": "visit the site"})
+    args = {"code": "rectified", "evidence_refs": [{"uri": "file:///site/p.jpg"}]}
+    await store.transition(cid, "dispose", ALICE, at + 5, args)
+    await store.transition(cid, "submit", ALICE, at + 6)
+    await store.transition(cid, "approve", CENTRE, at + 7)
+
+    rows = await get(client, "/views/precision", SAM, **MARCH)
+
+    assert [(r["closed"], r["confirmed"], r["dismissed"]) for r in rows] == [(1, 1, 0)]
+
+
 async def test_recurring_officials_are_pseudonymised_and_ranked_by_days_back(
     client: httpx.AsyncClient, store: ClueStore
 ) -> None:
