@@ -29,7 +29,8 @@ key                                    type    content
                                                closed clues per ``rule|code``
 ``rl:token:{sha256}`` / ``rl:tokens``  HASH /  API tokens (hashed) and the set of their hashes
                                        SET
-``rl:secret:pseudonym``                STRING  the HMAC key for pseudonyms (made on first use)
+``rl:secret:pseudonym``                STRING  no longer written: older versions kept the key
+                                               of pseudonyms here; the API warns while it exists
 ``rl:audit``                           STREAM  every step of every clue (MAXLEN ~100k)
 ``rl:outbox``                          STREAM  transitions and dispositions to publish to
                                                Kafka (``kind``, ``key``, ``value``); group

@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute
 from clues import bodies
 from clues.access import Principal, make_principal
 from clues.listing import ListQuery
-from clues.model import ADMIN, STATUS_LABELS, Clue, ClueError
+from clues.model import ADMIN, CLUE_ID_PATTERN, STATUS_LABELS, Clue, ClueError
 from clues.privacy import personal_values
 from clues.store import ClueStore
 from clues.tokens import TokenStore
@@ -47,7 +47,7 @@ async def principal(
 
 
 Who = Annotated[Principal, Depends(principal)]
-ClueId = Annotated[str, Path(min_length=1, max_length=100)]
+ClueId = Annotated[str, Path(pattern=CLUE_ID_PATTERN, description="clue- and 20 hex digits")]
 IfMatch = Annotated[str | None, Header(description="the clue version you last saw")]
 
 
@@ -99,8 +99,8 @@ async def list_clues(
         status=tuple(s.strip() for s in status.split(",") if s.strip()) if status else (),
         colour=colour or None,
         rule_id=rule or None,
-        department=department or None,
-        region=region or None,
+        department=store.places.department(department) if department else None,
+        region=store.places.region(region) if region else None,
         assignee=who.name if mine else (assignee or None),
         sort=sort or None,
     )
@@ -275,6 +275,7 @@ async def create_token(request: Request, body: bodies.TokenBody, who: Who) -> di
         p = make_principal(body.name, body.role, body.departments, body.regions)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
+    _store(request).places.scope(body.departments, body.regions)  # 422 for an unknown one
     tokens: TokenStore = request.app.state.tokens
     token = await tokens.create(p, created_by=who.name)
     from clues.access import token_hash
