@@ -17,7 +17,7 @@ import orjson
 
 from clues import model
 from clues.access import Principal
-from clues.model import BadDisposition, Clue, Forbidden
+from clues.model import BadDisposition, Clue, Forbidden, IllegalTransition
 from clues.places import Places
 from clues.workdays import (
     DeadlinePolicy,
@@ -188,7 +188,7 @@ def _request_extension(ctx: Context, args: Args) -> dict[str, str]:
     days = _int(args, "days", 1, 60)
     reason = _text(args, "reason", True)
     if ctx.clue.due_ms is None:
-        raise BadDisposition("this clue has no deadline to extend")
+        raise IllegalTransition("this clue has no deadline to extend", ctx.clue.status)
     new_due = extend_ms(ctx.clue.due_ms, days, ctx.calendar)
     return {
         "days": str(days),

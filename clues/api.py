@@ -35,7 +35,7 @@ from redis.exceptions import RedisError
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from clues import metrics, page, replies, routes
+from clues import metrics, openapi, page, replies, routes
 from clues.access import BadTokenSpec
 from clues.admission import InFlightLimit, bounded_redis
 from clues.outbox import OutboxPublisher
@@ -246,6 +246,7 @@ def create_app(
     app.state.tokens = TokenStore(client, prefix)
     app.state.clock = clock
     replies.install(app)
+    openapi.describe(app, places)
     app.add_middleware(InFlightLimit, limit=settings.api_max_in_flight)
     app.add_middleware(RequestTimer)
     return app

@@ -12,7 +12,7 @@ annotations of endpoints made in a loop.)
 """
 
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Header, HTTPException, Path, Query, Request
 from fastapi.routing import APIRoute
@@ -22,9 +22,10 @@ from starlette.routing import BaseRoute
 
 from clues import bodies
 from clues.access import Principal, make_principal
-from clues.listing import ListQuery
-from clues.model import ADMIN, CLUE_ID_PATTERN, STATUS_LABELS, Clue, ClueError
+from clues.listing import CURSOR_PATTERN, ListQuery
+from clues.model import ADMIN, CLUE_ID_PATTERN, STATUS_LABELS, STATUSES, Clue, ClueError
 from clues.privacy import personal_values
+from clues.replies import responses
 from clues.store import ClueStore
 from clues.tokens import TokenStore
 
@@ -47,8 +48,12 @@ async def principal(
 
 
 Who = Annotated[Principal, Depends(principal)]
+_ONE_STATUS = "|".join(STATUSES)
 ClueId = Annotated[str, Path(pattern=CLUE_ID_PATTERN, description="clue- and 20 hex digits")]
-IfMatch = Annotated[str | None, Header(description="the clue version you last saw")]
+IfMatch = Annotated[
+    str | None,
+    Header(pattern=r'^(W/)?"?[0-9]{1,15}"?$', description="the clue version you last saw"),
+]
 
 
 def _store(request: Request) -> ClueStore:
@@ -82,16 +87,28 @@ async def view(store: ClueStore, clue: Clue) -> dict[str, Any]:
 async def list_clues(
     request: Request,
     who: Who,
-    status: Annotated[str | None, Query(description="status, or several comma-separated")] = None,
-    colour: Annotated[str | None, Query(description="green, blue, yellow or red")] = None,
+    status: Annotated[
+        str | None,
+        Query(
+            description="status, or several comma-separated",
+            json_schema_extra={"pattern": f"^({_ONE_STATUS})(,({_ONE_STATUS}))*$"},
+        ),
+    ] = None,
+    colour: Annotated[Literal["green", "blue", "yellow", "red"] | None, Query()] = None,
     rule: Annotated[str | None, Query(max_length=200, description="rule id")] = None,
     department: Annotated[str | None, Query(max_length=100)] = None,
     region: Annotated[str | None, Query(max_length=12, description="region code prefix")] = None,
     assignee: Annotated[str | None, Query(max_length=64)] = None,
     mine: Annotated[bool, Query(description="only clues I hold")] = False,
-    sort: Annotated[str | None, Query(description="queue, newest, oldest or due")] = None,
+    sort: Annotated[
+        Literal["queue", "newest", "oldest", "due"] | None,
+        Query(description="queue: one status's work order; with none or several, newest"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=400, description="next_cursor")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(description="next_cursor", json_schema_extra={"pattern": CURSOR_PATTERN}),
+    ] = None,
 ) -> dict[str, Any]:
     """A page of the clues the caller may see, filtered and sorted; follow ``next_cursor``."""
     store = _store(request)
@@ -238,7 +255,7 @@ async def bulk(request: Request, body: bodies.BulkBody, who: Who) -> dict[str, A
 async def tickets(
     request: Request,
     who: Who,
-    status: Annotated[str | None, Query(description="open or closed")] = None,
+    status: Annotated[Literal["open", "closed"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, str]]:
     """Supervision tickets (督办单) raised for red clues in the caller's scope, newest first."""
@@ -301,6 +318,12 @@ async def revoke_token(
     return {"revoked": True}
 
 
+READ = responses(401, 403, 404, 422, 503)
+STEP = responses(401, 403, 404, 409, 422, 503)
+LISTING = responses(401, 422, 503)
+ADMIN_ONLY = responses(401, 403, 422, 503)
+
+
 def action_routes() -> list[BaseRoute]:
     return [
         APIRoute(
@@ -309,21 +332,32 @@ def action_routes() -> list[BaseRoute]:
             methods=["POST"],
             summary=doc,
             tags=["transitions"],
+            responses=STEP,
         )  # fmt: skip
         for path, action, model, opt, doc in ACTIONS
     ]
 
 
 ROUTES: list[BaseRoute] = [
-    APIRoute("/clues", list_clues, methods=["GET"], tags=["clues"]),
-    APIRoute("/clues/bulk", bulk, methods=["POST"], tags=["transitions"]),
-    APIRoute("/clues/{clue_id}", get_clue, methods=["GET"], tags=["clues"]),
-    APIRoute("/clues/{clue_id}/audit", get_audit, methods=["GET"], tags=["clues"]),
-    APIRoute("/clues/{clue_id}/identity", get_identity, methods=["GET"], tags=["clues"]),
+    APIRoute("/clues", list_clues, methods=["GET"], tags=["clues"], responses=LISTING),
+    APIRoute("/clues/bulk", bulk, methods=["POST"], tags=["transitions"], responses=LISTING),
+    APIRoute("/clues/{clue_id}", get_clue, methods=["GET"], tags=["clues"], responses=READ),
+    APIRoute("/clues/{clue_id}/audit", get_audit, methods=["GET"], tags=["clues"], responses=READ),
+    APIRoute(
+        "/clues/{clue_id}/identity", get_identity, methods=["GET"], tags=["clues"], responses=READ
+    ),
     *action_routes(),
-    APIRoute("/tickets", tickets, methods=["GET"], tags=["supervision"]),
-    APIRoute("/whoami", whoami, methods=["GET"], tags=["access"]),
-    APIRoute("/admin/tokens", create_token, methods=["POST"], tags=["access"]),
-    APIRoute("/admin/tokens", list_tokens, methods=["GET"], tags=["access"]),
-    APIRoute("/admin/tokens/{token_id}", revoke_token, methods=["DELETE"], tags=["access"]),
+    APIRoute("/tickets", tickets, methods=["GET"], tags=["supervision"], responses=LISTING),
+    APIRoute("/whoami", whoami, methods=["GET"], tags=["access"], responses=responses(401, 503)),
+    APIRoute(
+        "/admin/tokens", create_token, methods=["POST"], tags=["access"], responses=ADMIN_ONLY
+    ),
+    APIRoute("/admin/tokens", list_tokens, methods=["GET"], tags=["access"], responses=ADMIN_ONLY),
+    APIRoute(
+        "/admin/tokens/{token_id}",
+        revoke_token,
+        methods=["DELETE"],
+        tags=["access"],
+        responses=responses(401, 403, 404, 422, 503),
+    ),
 ]
