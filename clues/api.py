@@ -35,7 +35,7 @@ from redis.exceptions import RedisError
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from clues import metrics, openapi, page, replies, routes
+from clues import metrics, openapi, page, replies, routes, token_routes
 from clues.access import BadTokenSpec
 from clues.admission import InFlightLimit, bounded_redis
 from clues.outbox import OutboxPublisher
@@ -84,6 +84,7 @@ async def prometheus_metrics(request: Request) -> Response:
 
 ROUTES: list[BaseRoute] = [
     *routes.ROUTES,
+    *token_routes.ROUTES,
     *page.ROUTES,
     APIRoute("/healthz", healthz, methods=["GET"], tags=["ops"], responses=replies.responses(503)),
     APIRoute("/metrics", prometheus_metrics, methods=["GET"], include_in_schema=False),
@@ -177,7 +178,7 @@ def _lifespan(
             log.warning("clue store: %s holds an old pseudonym key: delete it", store.keys.secret)
         spec = getattr(settings, "api_bootstrap_tokens", "") or ""
         if spec:
-            n = await app.state.tokens.bootstrap(spec)
+            n = await app.state.tokens.bootstrap(spec, app.state.clock())
             log.info("stored %d bootstrap token(s)", n)
         stop = asyncio.Event()
         tasks = [asyncio.create_task(run_ticker(store, app.state.clock, stop, tick_s))]
@@ -227,6 +228,11 @@ def create_app(
         except BadTokenSpec as exc:
             raise SystemExit(f"RISKLOOP_API_BOOTSTRAP_TOKENS: {exc}") from None
     policy = _calendar_and_policy(settings, policy)
+    if settings.api_token_days > settings.api_token_max_days:
+        raise SystemExit(
+            f"RISKLOOP_API_TOKEN_DAYS={settings.api_token_days}: at most"
+            f" RISKLOOP_API_TOKEN_MAX_DAYS={settings.api_token_max_days}"
+        )
     try:
         key = pseudonym_key(settings)
     except BadPseudonymKey as exc:
@@ -243,7 +249,9 @@ def create_app(
     app.state.store = ClueStore(
         client, prefix, policy=policy, calendar=calendar, places=places, pseudonym_key=key
     )
-    app.state.tokens = TokenStore(client, prefix)
+    app.state.tokens = TokenStore(
+        client, prefix, default_days=settings.api_token_days, max_days=settings.api_token_max_days
+    )
     app.state.clock = clock
     replies.install(app)
     openapi.describe(app, places)

@@ -180,3 +180,13 @@ class TokenBody(Body):
     role: Literal["inspector", "lead", "supervisor", "admin"]
     departments: list[str] = Field(default_factory=lambda: ["*"], max_length=50)
     regions: list[str] = Field(default_factory=lambda: ["*"], max_length=50)
+    days: int | None = Field(
+        default=None, ge=1, description="lifetime; default and maximum are settings"
+    )
+
+
+class RotateBody(Body):
+    grace_s: int = Field(
+        default=3600, ge=0, le=7 * 86400, description="how long the old token keeps working"
+    )
+    days: int | None = Field(default=None, ge=1, description="the new token's lifetime")

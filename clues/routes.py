@@ -21,9 +21,9 @@ from pydantic import BaseModel
 from starlette.routing import BaseRoute
 
 from clues import bodies
-from clues.access import Principal, make_principal
+from clues.access import Principal
 from clues.listing import CURSOR_PATTERN, ListQuery
-from clues.model import ADMIN, CLUE_ID_PATTERN, STATUS_LABELS, STATUSES, Clue, ClueError
+from clues.model import CLUE_ID_PATTERN, STATUS_LABELS, STATUSES, Clue, ClueError
 from clues.privacy import personal_values
 from clues.replies import responses
 from clues.store import ClueStore
@@ -41,9 +41,9 @@ async def principal(
     if creds is None or not creds.credentials:
         raise HTTPException(401, "missing token: send 'Authorization: Bearer <token>'", challenge)
     tokens: TokenStore = request.app.state.tokens
-    who = await tokens.lookup(creds.credentials)
+    who = await tokens.lookup(creds.credentials, _now(request))
     if who is None:
-        raise HTTPException(401, "unknown or revoked token", challenge)
+        raise HTTPException(401, "unknown, expired or revoked token", challenge)
     return who
 
 
@@ -280,48 +280,9 @@ async def whoami(who: Who) -> dict[str, Any]:
     return who.to_dict()
 
 
-def _admin(who: Principal) -> None:
-    if who.role != ADMIN:
-        raise HTTPException(403, "only an admin manages tokens")
-
-
-async def create_token(request: Request, body: bodies.TokenBody, who: Who) -> dict[str, str]:
-    """Create a token (admin); the token is in this reply only, Redis keeps its hash."""
-    _admin(who)
-    try:
-        p = make_principal(body.name, body.role, body.departments, body.regions)
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
-    _store(request).places.scope(body.departments, body.regions)  # 422 for an unknown one
-    tokens: TokenStore = request.app.state.tokens
-    token = await tokens.create(p, created_by=who.name)
-    from clues.access import token_hash
-
-    return {"token": token, "id": token_hash(token), **{k: str(v) for k, v in p.to_dict().items()}}
-
-
-async def list_tokens(request: Request, who: Who) -> list[dict[str, Any]]:
-    """Every token's id (its hash) and principal (admin)."""
-    _admin(who)
-    tokens: TokenStore = request.app.state.tokens
-    return await tokens.all()
-
-
-async def revoke_token(
-    request: Request, who: Who, token_id: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")]
-) -> dict[str, bool]:
-    """Revoke a token by its id (admin)."""
-    _admin(who)
-    tokens: TokenStore = request.app.state.tokens
-    if not await tokens.revoke(token_id):
-        raise HTTPException(404, f"no token with id {token_id}")
-    return {"revoked": True}
-
-
 READ = responses(401, 403, 404, 422, 503)
 STEP = responses(401, 403, 404, 409, 422, 503)
 LISTING = responses(401, 422, 503)
-ADMIN_ONLY = responses(401, 403, 422, 503)
 
 
 def action_routes() -> list[BaseRoute]:
@@ -349,15 +310,4 @@ ROUTES: list[BaseRoute] = [
     *action_routes(),
     APIRoute("/tickets", tickets, methods=["GET"], tags=["supervision"], responses=LISTING),
     APIRoute("/whoami", whoami, methods=["GET"], tags=["access"], responses=responses(401, 503)),
-    APIRoute(
-        "/admin/tokens", create_token, methods=["POST"], tags=["access"], responses=ADMIN_ONLY
-    ),
-    APIRoute("/admin/tokens", list_tokens, methods=["GET"], tags=["access"], responses=ADMIN_ONLY),
-    APIRoute(
-        "/admin/tokens/{token_id}",
-        revoke_token,
-        methods=["DELETE"],
-        tags=["access"],
-        responses=responses(401, 403, 404, 422, 503),
-    ),
 ]
