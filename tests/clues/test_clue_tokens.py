@@ -100,7 +100,8 @@ async def test_tokens_are_listed_and_revoked_by_name(api) -> None:  # type: igno
 async def test_a_rotated_token_keeps_working_for_its_grace_then_only_the_new_one(api) -> None:  # type: ignore[no-untyped-def]
     clock = Clock(T0)
     async with api(clock) as c:
-        old = (await c.post("/admin/tokens", headers=ROOT, json={"name": "eve", "role": "supervisor"})).json()  # fmt: skip
+        eve = {"name": "eve", "role": "supervisor"}
+        old = (await c.post("/admin/tokens", headers=ROOT, json=eve)).json()
         rotated = await c.post(f"/admin/tokens/{old['id']}/rotate", headers=ROOT,
                                json={"grace_s": 600})  # fmt: skip
         new = rotated.json()["token"]
