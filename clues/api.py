@@ -165,6 +165,19 @@ def _calendar_and_policy(
         raise SystemExit(f"RISKLOOP_DEADLINE_POLICY_FILE: {exc}") from None
 
 
+def _secrets(settings: Settings) -> bytes:
+    """Check the token lifetimes and read the pseudonym key; a bad value stops the start."""
+    if settings.api_token_days > settings.api_token_max_days:
+        raise SystemExit(
+            f"RISKLOOP_API_TOKEN_DAYS={settings.api_token_days}: at most"
+            f" RISKLOOP_API_TOKEN_MAX_DAYS={settings.api_token_max_days}"
+        )
+    try:
+        return pseudonym_key(settings)
+    except BadPseudonymKey as exc:
+        raise SystemExit(str(exc)) from None
+
+
 def _lifespan(
     settings: Settings, publish: bool, owns_redis: bool, tick_s: float
 ) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
@@ -228,15 +241,7 @@ def create_app(
         except BadTokenSpec as exc:
             raise SystemExit(f"RISKLOOP_API_BOOTSTRAP_TOKENS: {exc}") from None
     policy = _calendar_and_policy(settings, policy)
-    if settings.api_token_days > settings.api_token_max_days:
-        raise SystemExit(
-            f"RISKLOOP_API_TOKEN_DAYS={settings.api_token_days}: at most"
-            f" RISKLOOP_API_TOKEN_MAX_DAYS={settings.api_token_max_days}"
-        )
-    try:
-        key = pseudonym_key(settings)
-    except BadPseudonymKey as exc:
-        raise SystemExit(str(exc)) from None
+    key = _secrets(settings)
     owns_redis = redis is None
     client = redis or bounded_redis(settings)
     app = FastAPI(
