@@ -17,7 +17,8 @@ import orjson
 
 from clues import model
 from clues.access import Principal
-from clues.model import BadDisposition, Clue, Forbidden
+from clues.model import BadDisposition, Clue, Forbidden, IllegalTransition
+from clues.places import Places
 from clues.workdays import (
     DeadlinePolicy,
     Terms,
@@ -50,9 +51,11 @@ class Context:
         now_ms: int,
         policy: DeadlinePolicy,
         calendar: WorkCalendar,
+        places: Places | None = None,
     ) -> None:
         self._clue, self.who, self.now_ms = clue, who, now_ms
         self.policy, self.calendar = policy, calendar
+        self.places = places or Places()
 
     @property
     def clue(self) -> Clue:
@@ -109,7 +112,9 @@ def evidence_refs(raw: Any) -> list[dict[str, str]]:
 
 
 def _department(ctx: Context, args: Args, required: bool) -> str:
-    dept = _text(args, "department", required, 100) or ctx.clue.department
+    """The department named (checked against the known ones), else the clue's own."""
+    named = _text(args, "department", required, 100)
+    dept = ctx.places.department(named) if named else ctx.clue.department
     if ctx.who.departments is not None and dept not in ctx.who.departments:
         raise Forbidden(f"{ctx.who.name} cannot route clues to {dept!r}: outside their scope")
     return dept
@@ -183,7 +188,7 @@ def _request_extension(ctx: Context, args: Args) -> dict[str, str]:
     days = _int(args, "days", 1, 60)
     reason = _text(args, "reason", True)
     if ctx.clue.due_ms is None:
-        raise BadDisposition("this clue has no deadline to extend")
+        raise IllegalTransition("this clue has no deadline to extend", ctx.clue.status)
     new_due = extend_ms(ctx.clue.due_ms, days, ctx.calendar)
     return {
         "days": str(days),

@@ -35,11 +35,13 @@ from redis.exceptions import RedisError
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from clues import metrics, page, routes, views_api
+from clues import metrics, openapi, page, replies, routes, token_routes, views_api
 from clues.access import BadTokenSpec
-from clues.model import ClueError, ClueNotFound, Forbidden, IllegalTransition
+from clues.admission import InFlightLimit, bounded_redis
 from clues.outbox import OutboxPublisher
+from clues.places import Places
 from clues.policy_file import PolicyFileError, load_policy
+from clues.privacy import BadPseudonymKey, pseudonym_key
 from clues.sla import run_ticker
 from clues.store import ClueStore
 from clues.tokens import TokenStore
@@ -68,7 +70,7 @@ async def healthz(request: Request) -> JSONResponse:
     try:
         await _store(request).redis.ping()  # type: ignore[misc]
     except RedisError as exc:
-        return JSONResponse({"status": "unavailable", "detail": f"redis: {exc}"}, 503)
+        return replies.unavailable(f"redis: {exc}", status="unavailable")
     return JSONResponse({"status": "ok"})
 
 
@@ -82,23 +84,14 @@ async def prometheus_metrics(request: Request) -> Response:
 
 ROUTES: list[BaseRoute] = [
     *routes.ROUTES,
+    *token_routes.ROUTES,
     *page.ROUTES,
     *views_api.ROUTES,  # supervisor views (/views/...)
-    APIRoute("/healthz", healthz, methods=["GET"], tags=["ops"]),
+    APIRoute("/healthz", healthz, methods=["GET"], tags=["ops"], responses=replies.responses(503)),
     APIRoute("/metrics", prometheus_metrics, methods=["GET"], include_in_schema=False),
 ]
 
 # --- errors, middleware, lifespan ------------------------------------------------------------
-
-
-async def _clue_error(request: Request, exc: Exception) -> JSONResponse:
-    if isinstance(exc, ClueNotFound):
-        return JSONResponse({"detail": str(exc)}, status_code=404)
-    if isinstance(exc, Forbidden):
-        return JSONResponse({"detail": str(exc)}, status_code=403)
-    if isinstance(exc, IllegalTransition):
-        return JSONResponse({"detail": str(exc), "status": exc.status}, status_code=409)
-    return JSONResponse({"detail": str(exc)}, status_code=422)  # bad args, cursor, query
 
 
 class RequestTimer:
@@ -173,6 +166,19 @@ def _calendar_and_policy(
         raise SystemExit(f"RISKLOOP_DEADLINE_POLICY_FILE: {exc}") from None
 
 
+def _secrets(settings: Settings) -> bytes:
+    """Check the token lifetimes and read the pseudonym key; a bad value stops the start."""
+    if settings.api_token_days > settings.api_token_max_days:
+        raise SystemExit(
+            f"RISKLOOP_API_TOKEN_DAYS={settings.api_token_days}: at most"
+            f" RISKLOOP_API_TOKEN_MAX_DAYS={settings.api_token_max_days}"
+        )
+    try:
+        return pseudonym_key(settings)
+    except BadPseudonymKey as exc:
+        raise SystemExit(str(exc)) from None
+
+
 def _lifespan(
     settings: Settings, publish: bool, owns_redis: bool, tick_s: float
 ) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
@@ -182,9 +188,11 @@ def _lifespan(
         risk = await persistence_risk(store.redis)
         if risk:
             log.warning("clue store: %s", risk)
+        if await store.redis.exists(store.keys.secret):
+            log.warning("clue store: %s holds an old pseudonym key: delete it", store.keys.secret)
         spec = getattr(settings, "api_bootstrap_tokens", "") or ""
         if spec:
-            n = await app.state.tokens.bootstrap(spec)
+            n = await app.state.tokens.bootstrap(spec, app.state.clock())
             log.info("stored %d bootstrap token(s)", n)
         stop = asyncio.Event()
         tasks = [asyncio.create_task(run_ticker(store, app.state.clock, stop, tick_s))]
@@ -194,6 +202,7 @@ def _lifespan(
                 settings.bootstrap,
                 prefix=store.prefix,
                 consumer=f"api-{socket.gethostname()}",
+                masker=await store.masker(),
             )
             tasks.append(asyncio.create_task(pub.run(stop)))
         try:
@@ -233,18 +242,26 @@ def create_app(
         except BadTokenSpec as exc:
             raise SystemExit(f"RISKLOOP_API_BOOTSTRAP_TOKENS: {exc}") from None
     policy = _calendar_and_policy(settings, policy)
+    key = _secrets(settings)
     owns_redis = redis is None
-    client = redis or aioredis.from_url(settings.redis_url, decode_responses=True)
+    client = redis or bounded_redis(settings)
     app = FastAPI(
         title="riskloop clues",
         summary="The clue verification queue: dispatch, sign for, verify, dispose, review.",
         routes=ROUTES,
         lifespan=_lifespan(settings, publish, owns_redis, tick_s),
     )
-    app.state.store = ClueStore(client, prefix, policy=policy, calendar=calendar)
-    app.state.tokens = TokenStore(client, prefix)
+    places = Places.from_settings(settings)
+    app.state.store = ClueStore(
+        client, prefix, policy=policy, calendar=calendar, places=places, pseudonym_key=key
+    )
+    app.state.tokens = TokenStore(
+        client, prefix, default_days=settings.api_token_days, max_days=settings.api_token_max_days
+    )
     app.state.clock = clock
-    app.add_exception_handler(ClueError, _clue_error)
+    replies.install(app)
+    openapi.describe(app, places)
+    app.add_middleware(InFlightLimit, limit=settings.api_max_in_flight)
     app.add_middleware(RequestTimer)
     return app
 

@@ -3,9 +3,10 @@ every field, every code and every limit (and clients and fuzzers can read them).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from clues import model
 
@@ -26,6 +27,14 @@ SuspendReason = Literal[
     "awaiting_test", "awaiting_external_assistance", "awaiting_party", "force_majeure"
 ]
 Note = Field(default="", max_length=4000, description="free text for the audit trail")
+LABEL_PATTERN = r"^[\w\u4e00-\u9fff.:-]{1,40}$"
+Label = Annotated[str, Field(pattern=LABEL_PATTERN)]
+# what the store refuses beyond single fields, said in JSON Schema for clients and fuzzers
+_FALSE_POSITIVE_NEEDS_SUB_REASON: JsonDict = {
+    "if": {"properties": {"code": {"const": "false_positive"}}},
+    "then": {"required": ["sub_reason"], "properties": {"sub_reason": {"type": "string"}}},
+    "else": {"properties": {"sub_reason": {"type": "null"}}},
+}
 Name = Field(min_length=1, max_length=100)
 
 assert set(Code.__args__) == set(model.DISPOSITION_CODES)  # type: ignore[attr-defined]
@@ -93,6 +102,19 @@ class EvidenceRef(Body):
 
 
 class DisposeBody(Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "allOf": [
+                _FALSE_POSITIVE_NEEDS_SUB_REASON,
+                {
+                    "if": {"properties": {"code": {"enum": list(model.EVIDENCE_REQUIRED)}}},
+                    "then": {"properties": {"evidence_refs": {"minItems": 1}}},
+                },
+            ]
+        },
+    )
+
     code: Code
     sub_reason: FalsePositiveReason | None = Field(
         default=None, description="required for false_positive, only there"
@@ -104,6 +126,10 @@ class DisposeBody(Body):
 
 
 class DismissBody(Body):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"allOf": [_FALSE_POSITIVE_NEEDS_SUB_REASON]}
+    )
+
     code: DismissCode
     sub_reason: FalsePositiveReason | None = None
     note: str = Note
@@ -122,8 +148,18 @@ class CommentBody(Body):
 
 
 class LabelBody(Body):
-    add: list[str] = Field(default_factory=list, max_length=20)
-    remove: list[str] = Field(default_factory=list, max_length=20)
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={  # at least one label to add or to remove
+            "anyOf": [
+                {"required": ["add"], "properties": {"add": {"minItems": 1}}},
+                {"required": ["remove"], "properties": {"remove": {"minItems": 1}}},
+            ]
+        },
+    )
+
+    add: list[Label] = Field(default_factory=list, max_length=20)
+    remove: list[Label] = Field(default_factory=list, max_length=20)
 
 
 class EvidenceBody(Body):
@@ -144,3 +180,13 @@ class TokenBody(Body):
     role: Literal["inspector", "lead", "supervisor", "admin"]
     departments: list[str] = Field(default_factory=lambda: ["*"], max_length=50)
     regions: list[str] = Field(default_factory=lambda: ["*"], max_length=50)
+    days: int | None = Field(
+        default=None, ge=1, description="lifetime; default and maximum are settings"
+    )
+
+
+class RotateBody(Body):
+    grace_s: int = Field(
+        default=3600, ge=0, le=7 * 86400, description="how long the old token keeps working"
+    )
+    days: int | None = Field(default=None, ge=1, description="the new token's lifetime")

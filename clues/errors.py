@@ -30,6 +30,7 @@ _GUARDS = {
     "EXTENSION_TOO_LONG": "an extension is at most {0} working days",
     "TOO_LATE": "the deadline has passed: extensions must be requested before it",
     "NO_EXTENSION": "there is no extension request to decide",
+    "OWN_EXTENSION": "{0} asked for this extension: another lead or supervisor must decide it",
     "SAME_PERSON": "the reviewer must not be the inspector who disposed of it",
     "MERGE_SELF": "a clue cannot be merged into itself",
     "TARGET_CLOSED": "{0} is {1}: merge into an open clue",

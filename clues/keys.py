@@ -29,7 +29,9 @@ key                                    type    content
                                                closed clues per ``rule|code``
 ``rl:token:{sha256}`` / ``rl:tokens``  HASH /  API tokens (hashed) and the set of their hashes
                                        SET
-``rl:secret:pseudonym``                STRING  the HMAC key for pseudonyms (made on first use)
+``rl:tokens:revoked``                  SET     hashes of revoked tokens (never stored again)
+``rl:secret:pseudonym``                STRING  no longer written: older versions kept the key
+                                               of pseudonyms here; the API warns while it exists
 ``rl:audit``                           STREAM  every step of every clue (MAXLEN ~100k)
 ``rl:outbox``                          STREAM  transitions and dispositions to publish to
                                                Kafka (``kind``, ``key``, ``value``); group
@@ -123,6 +125,10 @@ class Keys:
     @property
     def tokens(self) -> str:
         return f"{self.prefix}:tokens"
+
+    @property
+    def tokens_revoked(self) -> str:
+        return f"{self.prefix}:tokens:revoked"
 
     @property
     def secret(self) -> str:

@@ -7,7 +7,8 @@ scanned (score, member): pages neither skip nor repeat a clue that stays where i
 
 Sort orders:
 
-- ``queue``: the status's work order (most urgent first; needs one ``status``);
+- ``queue``: the status's work order (most urgent first) when one ``status`` is asked for;
+  there is no work order across statuses, so with none or several it is ``newest``;
 - ``newest`` / ``oldest``: by first warning (event time);
 - ``due``: soonest deadline first (only clues whose deadline runs, or of a ``colour``);
 - ``mine`` (or an ``assignee``) always walks that inspector's clues by deadline.
@@ -21,8 +22,8 @@ True
 
 from __future__ import annotations
 
-import base64
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,8 +63,6 @@ class ListQuery:
             raise InvalidQuery(f"unknown colour {self.colour!r}; use one of {', '.join(COLOURS)}")
         if self.sort is not None and self.sort not in SORTS:
             raise InvalidQuery(f"unknown sort {self.sort!r}; use one of {', '.join(SORTS)}")
-        if self.sort == "queue" and len(self.status) != 1:
-            raise InvalidQuery("sort=queue needs exactly one status")
         return self
 
 
@@ -89,7 +88,9 @@ def plan(keys: Keys, q: ListQuery, who: Principal | None) -> Plan:
     """The index and filters for a query by ``who`` (None: unscoped, for the system)."""
     depts = _departments(q, who)
     one_dept = depts[0] if depts is not None and len(depts) == 1 else None
-    sort = q.sort or ("queue" if len(q.status) == 1 else "newest")
+    sort = q.sort or "queue"
+    if sort == "queue" and len(q.status) != 1:
+        sort = "newest"  # a work order exists per status only
     if q.assignee is not None:
         key, reverse = keys.assignee(q.assignee), False
     elif sort == "due":
@@ -118,19 +119,20 @@ def plan(keys: Keys, q: ListQuery, who: Principal | None) -> Plan:
     return Plan(key, reverse, filters)
 
 
+# A cursor is the last scanned entry written out, ``<score>~<clue id>``: anything of this shape
+# is a position a page can start after, so the OpenAPI document can say exactly what is valid.
+CURSOR_PATTERN = r"^-?[0-9]{1,20}(\.[0-9]{1,20})?(e[+-]?[0-9]{1,2})?~clue-[0-9a-f]{20}$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+
+
 def encode_cursor(score: str, member: str) -> str:
-    raw = f"{score}\x1f{member}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return f"{score}~{member}"
 
 
 def decode_cursor(cursor: str) -> tuple[str, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        score, member = raw.split("\x1f", 1)
-        if not math.isfinite(float(score)):
-            raise ValueError(score)
-        return score, member
-    except (ValueError, UnicodeDecodeError):
+    if not _CURSOR.match(cursor) or not math.isfinite(float(cursor.split("~", 1)[0])):
         raise InvalidCursor(
-            f"bad cursor {cursor!r}: pass back the next_cursor of a previous page"
-        ) from None
+            f"bad cursor {cursor[:60]!r}: pass back the next_cursor of a previous page"
+        )
+    score, member = cursor.split("~", 1)
+    return score, member

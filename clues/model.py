@@ -34,6 +34,7 @@ Examples:
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -241,6 +242,18 @@ def clue_id(fingerprint: str, generation: int = 0) -> str:
     """
     digest = hashlib.sha1(f"{fingerprint}\x1f{generation}".encode(), usedforsecurity=False)
     return "clue-" + digest.hexdigest()[:20]
+
+
+CLUE_ID_PATTERN = r"^clue-[0-9a-f]{20}$"
+_CLUE_ID = re.compile(CLUE_ID_PATTERN)
+
+
+def is_clue_id(value: str) -> bool:
+    """Whether ``value`` has the shape of a clue id (``clue-`` and 20 hex digits).
+
+    Checked before an id reaches Redis: an id like ``clue-…:audit`` would name another key.
+    """
+    return bool(_CLUE_ID.match(value))
 
 
 def check_transition(action: str, status: str) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -34,7 +35,6 @@ from redis.exceptions import ResponseError
 
 from clues.keys import OUTBOX_GROUP, Keys
 from clues.privacy import Masker, personal_values
-from clues.store import load_masker
 from envelope.events import KIND_DISPOSITION, KIND_TRANSITION
 from envelope.topics import TOPIC_DISPOSITIONS
 
@@ -82,6 +82,7 @@ class OutboxPublisher:
         block_ms: int = 1000,
         min_idle_ms: int = 60_000,
         retry_s: float = 1.0,
+        masker: Masker | None = None,
     ) -> None:
         self.redis = redis
         self.bootstrap = bootstrap
@@ -93,7 +94,7 @@ class OutboxPublisher:
         self.min_idle_ms = min_idle_ms
         self.retry_s = retry_s
         self._factory = producer_factory or self._kafka_producer
-        self._masker: Masker | None = None
+        self._masker = masker or Masker(secrets.token_bytes(32))
 
     def _kafka_producer(self) -> Producer:
         return AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
@@ -176,8 +177,6 @@ class OutboxPublisher:
 
     async def masked(self, value: str) -> str:
         """A transition's JSON with its free text and changed fields pseudonymised."""
-        if self._masker is None:
-            self._masker = await load_masker(self.redis, self.keys)
         record = orjson.loads(value)
         if not isinstance(record, dict):
             raise TypeError(f"expected a JSON object, got {type(record).__name__}")

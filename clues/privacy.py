@@ -7,6 +7,10 @@ anything shaped like a PRC resident ID number or a mobile number. Each is replac
 person gets the same pseudonym in every view (analysts can still group by it) and nobody
 without the key can reverse it. Only the audited identity view shows the originals.
 
+The key comes from ``RISKLOOP_PSEUDONYM_KEY_FILE`` (a mounted secret) or
+``RISKLOOP_PSEUDONYM_KEY``, never from Redis (``pseudonym_key``): whoever can read the store
+must not be able to reverse its pseudonyms of phone and ID numbers by trying them all.
+
 Examples:
     >>> m = Masker(b"k")
     >>> m.text("region=330106|applicant=cit-9f2", ())
@@ -21,9 +25,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
+import secrets
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
+
+from envelope.errors import UserError
+from envelope.settings import Settings
+
+log = logging.getLogger(__name__)
+MIN_KEY_BYTES = 16
 
 PERSONAL_KEY_PARTS = frozenset(
     (
@@ -113,3 +126,38 @@ def personal_values(clue: dict[str, Any]) -> set[str]:
         if m.group("name").rsplit(".", 1)[-1].lower() in PERSONAL_KEY_PARTS:
             values.add(m.group("value"))
     return values
+
+
+class BadPseudonymKey(UserError, ValueError):
+    """A pseudonym key setting that cannot be used; the message names the setting."""
+
+
+def pseudonym_key(settings: Settings) -> bytes:
+    """The pseudonym key: the file's content, else the variable's value (at least 16 bytes).
+
+    Neither set: a random key for this process only, with a warning (pseudonyms then differ
+    between processes and restarts: fine for a demo, not for a deployment).
+    """
+    if settings.pseudonym_key_file:
+        path = Path(settings.pseudonym_key_file).expanduser()
+        try:
+            key = path.read_bytes().strip()
+        except OSError as exc:
+            raise BadPseudonymKey(
+                f"RISKLOOP_PSEUDONYM_KEY_FILE={str(path)!r}: cannot read it ({exc.strerror})"
+            ) from None
+        source = "RISKLOOP_PSEUDONYM_KEY_FILE"
+    elif settings.pseudonym_key:
+        key, source = settings.pseudonym_key.encode(), "RISKLOOP_PSEUDONYM_KEY"
+    else:
+        log.warning(
+            "no RISKLOOP_PSEUDONYM_KEY_FILE or RISKLOOP_PSEUDONYM_KEY: pseudonyms use a key"
+            " made for this process and change when it restarts"
+        )
+        return secrets.token_bytes(32)
+    if len(key) < MIN_KEY_BYTES:
+        raise BadPseudonymKey(
+            f"{source}: the key is {len(key)} bytes; use at least {MIN_KEY_BYTES}"
+            " (e.g. `openssl rand -hex 32`)"
+        )
+    return key

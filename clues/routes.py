@@ -12,7 +12,7 @@ annotations of endpoints made in a loop.)
 """
 
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Header, HTTPException, Path, Query, Request
 from fastapi.routing import APIRoute
@@ -21,10 +21,11 @@ from pydantic import BaseModel
 from starlette.routing import BaseRoute
 
 from clues import bodies
-from clues.access import Principal, make_principal
-from clues.listing import ListQuery
-from clues.model import ADMIN, STATUS_LABELS, Clue, ClueError
+from clues.access import Principal
+from clues.listing import CURSOR_PATTERN, ListQuery
+from clues.model import CLUE_ID_PATTERN, STATUS_LABELS, STATUSES, Clue, ClueError
 from clues.privacy import personal_values
+from clues.replies import responses
 from clues.store import ClueStore
 from clues.tokens import TokenStore
 
@@ -40,15 +41,19 @@ async def principal(
     if creds is None or not creds.credentials:
         raise HTTPException(401, "missing token: send 'Authorization: Bearer <token>'", challenge)
     tokens: TokenStore = request.app.state.tokens
-    who = await tokens.lookup(creds.credentials)
+    who = await tokens.lookup(creds.credentials, _now(request))
     if who is None:
-        raise HTTPException(401, "unknown or revoked token", challenge)
+        raise HTTPException(401, "unknown, expired or revoked token", challenge)
     return who
 
 
 Who = Annotated[Principal, Depends(principal)]
-ClueId = Annotated[str, Path(min_length=1, max_length=100)]
-IfMatch = Annotated[str | None, Header(description="the clue version you last saw")]
+_ONE_STATUS = "|".join(STATUSES)
+ClueId = Annotated[str, Path(pattern=CLUE_ID_PATTERN, description="clue- and 20 hex digits")]
+IfMatch = Annotated[
+    str | None,
+    Header(pattern=r'^(W/)?"?[0-9]{1,15}"?$', description="the clue version you last saw"),
+]
 
 
 def _store(request: Request) -> ClueStore:
@@ -82,16 +87,28 @@ async def view(store: ClueStore, clue: Clue) -> dict[str, Any]:
 async def list_clues(
     request: Request,
     who: Who,
-    status: Annotated[str | None, Query(description="status, or several comma-separated")] = None,
-    colour: Annotated[str | None, Query(description="green, blue, yellow or red")] = None,
+    status: Annotated[
+        str | None,
+        Query(
+            description="status, or several comma-separated",
+            json_schema_extra={"pattern": f"^({_ONE_STATUS})(,({_ONE_STATUS}))*$"},
+        ),
+    ] = None,
+    colour: Annotated[Literal["green", "blue", "yellow", "red"] | None, Query()] = None,
     rule: Annotated[str | None, Query(max_length=200, description="rule id")] = None,
     department: Annotated[str | None, Query(max_length=100)] = None,
     region: Annotated[str | None, Query(max_length=12, description="region code prefix")] = None,
     assignee: Annotated[str | None, Query(max_length=64)] = None,
     mine: Annotated[bool, Query(description="only clues I hold")] = False,
-    sort: Annotated[str | None, Query(description="queue, newest, oldest or due")] = None,
+    sort: Annotated[
+        Literal["queue", "newest", "oldest", "due"] | None,
+        Query(description="queue: one status's work order; with none or several, newest"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=400, description="next_cursor")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(description="next_cursor", json_schema_extra={"pattern": CURSOR_PATTERN}),
+    ] = None,
 ) -> dict[str, Any]:
     """A page of the clues the caller may see, filtered and sorted; follow ``next_cursor``."""
     store = _store(request)
@@ -99,8 +116,8 @@ async def list_clues(
         status=tuple(s.strip() for s in status.split(",") if s.strip()) if status else (),
         colour=colour or None,
         rule_id=rule or None,
-        department=department or None,
-        region=region or None,
+        department=store.places.department(department) if department else None,
+        region=store.places.region(region) if region else None,
         assignee=who.name if mine else (assignee or None),
         sort=sort or None,
     )
@@ -238,7 +255,7 @@ async def bulk(request: Request, body: bodies.BulkBody, who: Who) -> dict[str, A
 async def tickets(
     request: Request,
     who: Who,
-    status: Annotated[str | None, Query(description="open or closed")] = None,
+    status: Annotated[Literal["open", "closed"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, str]]:
     """Supervision tickets (督办单) raised for red clues in the caller's scope, newest first."""
@@ -263,41 +280,9 @@ async def whoami(who: Who) -> dict[str, Any]:
     return who.to_dict()
 
 
-def _admin(who: Principal) -> None:
-    if who.role != ADMIN:
-        raise HTTPException(403, "only an admin manages tokens")
-
-
-async def create_token(request: Request, body: bodies.TokenBody, who: Who) -> dict[str, str]:
-    """Create a token (admin); the token is in this reply only, Redis keeps its hash."""
-    _admin(who)
-    try:
-        p = make_principal(body.name, body.role, body.departments, body.regions)
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
-    tokens: TokenStore = request.app.state.tokens
-    token = await tokens.create(p, created_by=who.name)
-    from clues.access import token_hash
-
-    return {"token": token, "id": token_hash(token), **{k: str(v) for k, v in p.to_dict().items()}}
-
-
-async def list_tokens(request: Request, who: Who) -> list[dict[str, Any]]:
-    """Every token's id (its hash) and principal (admin)."""
-    _admin(who)
-    tokens: TokenStore = request.app.state.tokens
-    return await tokens.all()
-
-
-async def revoke_token(
-    request: Request, who: Who, token_id: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")]
-) -> dict[str, bool]:
-    """Revoke a token by its id (admin)."""
-    _admin(who)
-    tokens: TokenStore = request.app.state.tokens
-    if not await tokens.revoke(token_id):
-        raise HTTPException(404, f"no token with id {token_id}")
-    return {"revoked": True}
+READ = responses(401, 403, 404, 422, 503)
+STEP = responses(401, 403, 404, 409, 422, 503)
+LISTING = responses(401, 422, 503)
 
 
 def action_routes() -> list[BaseRoute]:
@@ -308,21 +293,21 @@ def action_routes() -> list[BaseRoute]:
             methods=["POST"],
             summary=doc,
             tags=["transitions"],
+            responses=STEP,
         )  # fmt: skip
         for path, action, model, opt, doc in ACTIONS
     ]
 
 
 ROUTES: list[BaseRoute] = [
-    APIRoute("/clues", list_clues, methods=["GET"], tags=["clues"]),
-    APIRoute("/clues/bulk", bulk, methods=["POST"], tags=["transitions"]),
-    APIRoute("/clues/{clue_id}", get_clue, methods=["GET"], tags=["clues"]),
-    APIRoute("/clues/{clue_id}/audit", get_audit, methods=["GET"], tags=["clues"]),
-    APIRoute("/clues/{clue_id}/identity", get_identity, methods=["GET"], tags=["clues"]),
+    APIRoute("/clues", list_clues, methods=["GET"], tags=["clues"], responses=LISTING),
+    APIRoute("/clues/bulk", bulk, methods=["POST"], tags=["transitions"], responses=LISTING),
+    APIRoute("/clues/{clue_id}", get_clue, methods=["GET"], tags=["clues"], responses=READ),
+    APIRoute("/clues/{clue_id}/audit", get_audit, methods=["GET"], tags=["clues"], responses=READ),
+    APIRoute(
+        "/clues/{clue_id}/identity", get_identity, methods=["GET"], tags=["clues"], responses=READ
+    ),
     *action_routes(),
-    APIRoute("/tickets", tickets, methods=["GET"], tags=["supervision"]),
-    APIRoute("/whoami", whoami, methods=["GET"], tags=["access"]),
-    APIRoute("/admin/tokens", create_token, methods=["POST"], tags=["access"]),
-    APIRoute("/admin/tokens", list_tokens, methods=["GET"], tags=["access"]),
-    APIRoute("/admin/tokens/{token_id}", revoke_token, methods=["DELETE"], tags=["access"]),
+    APIRoute("/tickets", tickets, methods=["GET"], tags=["supervision"], responses=LISTING),
+    APIRoute("/whoami", whoami, methods=["GET"], tags=["access"], responses=responses(401, 503)),
 ]

@@ -47,9 +47,11 @@ from clues.model import (
     Conflict,
     Forbidden,
     clue_id,
+    is_clue_id,
     may,
     severity_rank,
 )
+from clues.places import Places
 from clues.privacy import Masker
 from clues.workdays import DeadlinePolicy, WorkCalendar, default_policy
 from envelope.events import Disposition, RiskWarning, stable_id
@@ -105,12 +107,6 @@ def warning_row(w: RiskWarning) -> list[Any]:
     ]
 
 
-async def load_masker(redis: aioredis.Redis, keys: Keys) -> Masker:
-    """The pseudonymiser under the secret key kept in Redis (made on first use)."""
-    await redis.set(keys.secret, secrets.token_hex(32), nx=True)
-    return Masker(_text(await redis.get(keys.secret)).encode())
-
-
 def _scope(who: Principal) -> str:
     """The caller's scope as the transition script checks it."""
     scope: dict[str, Any] = {}
@@ -131,18 +127,22 @@ class ClueStore:
         *,
         policy: DeadlinePolicy | None = None,
         calendar: WorkCalendar | None = None,
+        places: Places | None = None,
+        pseudonym_key: bytes | None = None,
     ) -> None:
         self.redis = redis
         self.prefix = prefix
         self.keys = Keys(prefix)
         self.policy = policy or default_policy()
         self.calendar = calendar or WorkCalendar()
+        self.places = places or Places()
         self._upsert = redis.register_script(scripts.UPSERT)
         self._transition = redis.register_script(scripts.TRANSITION)
         self._reap = redis.register_script(scripts.REAP)
         self._sla = redis.register_script(scripts.SLA_STEP)
         self._list = redis.register_script(scripts.LIST)
-        self._masker: Masker | None = None
+        # the key of pseudonyms comes from the caller (settings), never from Redis
+        self._masker = Masker(pseudonym_key or secrets.token_bytes(32))
 
     # --- ingest ---------------------------------------------------------------------------
 
@@ -176,7 +176,9 @@ class ClueStore:
     # --- reads ----------------------------------------------------------------------------
 
     async def get(self, clue_id: str) -> Clue | None:
-        """The clue, or None."""
+        """The clue, or None (also for a string that is not a clue id)."""
+        if not is_clue_id(clue_id):
+            return None
         h = await self.redis.hgetall(self.keys.clue(clue_id))  # type: ignore[misc]
         return Clue.from_hash({_text(k): _text(v) for k, v in h.items()}) if h else None
 
@@ -191,6 +193,8 @@ class ClueStore:
 
     async def audit(self, clue_id: str, limit: int = 1000) -> builtins.list[AuditEntry]:
         """The clue's audit trail, oldest first."""
+        if not is_clue_id(clue_id):
+            return []
         rows = await self.redis.xrange(self.keys.clue_audit(clue_id), count=limit)
         return [
             AuditEntry.from_fields(_text(eid), {_text(k): _text(v) for k, v in f.items()})
@@ -199,6 +203,8 @@ class ClueStore:
 
     async def warning_ids(self, clue_id: str) -> builtins.list[str]:
         """The latest warning ids merged into the clue, oldest first (capped)."""
+        if not is_clue_id(clue_id):
+            return []
         ids = await self.redis.lrange(self.keys.warnings(clue_id), 0, -1)  # type: ignore[misc]
         return [_text(i) for i in reversed(ids)]
 
@@ -218,9 +224,7 @@ class ClueStore:
         return a, b, c
 
     async def masker(self) -> Masker:
-        """The pseudonymiser, with the store's secret key (made once, kept in Redis)."""
-        if self._masker is None:
-            self._masker = await load_masker(self.redis, self.keys)
+        """The pseudonymiser under the store's key (given, else made for this store)."""
         return self._masker
 
     # --- transitions ----------------------------------------------------------------------
@@ -242,6 +246,8 @@ class ClueStore:
         """
         if not may(action, who.role):
             raise Forbidden(f"a {who.role} may not {action.replace('_', ' ')} clues")
+        if not is_clue_id(clue_id):
+            raise ClueNotFound(clue_id)
         reads = action in actions.READS_CLUE or action == "merge"
         scope = _scope(who)
         for _ in range(_CONFLICT_RETRIES):
@@ -275,7 +281,7 @@ class ClueStore:
         if action == "merge":
             assert clue is not None
             return await self._prepare_merge(clue, who, args), ""
-        ctx = actions.Context(clue, who, now_ms, self.policy, self.calendar)
+        ctx = actions.Context(clue, who, now_ms, self.policy, self.calendar, self.places)
         prepared = actions.prepare(action, ctx, args)
         disposition = ""
         if action in ("dispose", "dismiss"):

@@ -124,6 +124,26 @@ class Settings(BaseSettings):
     # redelivered event counts once. None (empty): the running rules' longest window or
     # lookback (at most 7 days) plus the lateness.
     dedup_horizon_ms: Annotated[int | None, BeforeValidator(_whole_or_none)] = None
+    # --- the clue API's bounds, tokens and secrets ---
+    # Requests the API works on at once; one more is answered 503 with Retry-After at once.
+    api_max_in_flight: Annotated[Whole, Field(ge=1)] = 256
+    # Redis connections the API's pool may open; a request finding all busy waits this long
+    # (seconds, also the connect timeout), then is answered 503 with Retry-After.
+    api_redis_max_connections: Annotated[Whole, Field(ge=1)] = 64
+    api_redis_pool_timeout_s: Seconds = 1.0
+    # Lifetime of a new API token (days) when its creator gives none, and the longest allowed.
+    api_token_days: Annotated[Whole, Field(ge=1)] = 90
+    api_token_max_days: Annotated[Whole, Field(ge=1)] = 365
+    # The keyed-hash secret of pseudonyms: a file holding it (a mounted secret), else the
+    # value itself. Never kept in Redis. Empty both: a key made per API process (pseudonyms
+    # then change at each restart; fine for a demo, not for a deployment).
+    pseudonym_key_file: str = ""
+    pseudonym_key: str = ""
+    # Departments and region codes a clue may be dispatched to (comma-separated; a region
+    # entry covers every code it prefixes). Empty: the shipped vocabulary
+    # (envelope.vocabulary.DEPARTMENTS and REGIONS).
+    departments: str = ""
+    regions: str = ""
 
     def __init__(self, **values: Any) -> None:
         try:

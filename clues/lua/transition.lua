@@ -138,6 +138,8 @@ end
 E['decide_extension'] = function(c, a, actor, role, now, now_s)
   local st, t = c.idx.status, c.tracked
   if t.ext_new_due_ms == '' then return nil, {'ERR', 'NO_EXTENSION', st} end
+  local requester = redis.call('HGET', c.ck, 'ext_requested_by')
+  if requester == actor then return nil, {'ERR', 'OWN_EXTENSION', st, actor} end
   if a.decision == 'approve' then
     hset(c.ck, 'due_ms', t.ext_new_due_ms)
     redis.call('HINCRBY', c.ck, 'extension_count', 1)

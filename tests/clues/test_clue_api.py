@@ -333,7 +333,7 @@ async def test_tickets_list_red_clues_in_scope(client: httpx.AsyncClient, store:
 
     mine = (await client.get("/tickets", headers=LENA)).json()
     outsider = await client.post(
-        "/admin/tokens", headers=ROOT, json={"name": "h", "role": "lead", "departments": ["x"]}
+        "/admin/tokens", headers=ROOT, json={"name": "h", "role": "lead", "departments": ["health"]}
     )
     theirs = await client.get(
         "/tickets", headers={"Authorization": f"Bearer {outsider.json()['token']}"}

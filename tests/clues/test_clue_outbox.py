@@ -239,7 +239,8 @@ async def test_a_transitions_free_text_is_pseudonymised_on_the_way_out(
     await store.transition(cid, "claim", ALICE, T0)
     text = "called 13800138000 about applicant=cit-42; ph-7f3a again"  # ph-7f3a: the clue's
     await store.transition(cid, "comment", ALICE, T0 + 1, {"text": text})
-    pub, kafka = publisher(redis_client, prefix), FakeKafkaProducer()
+    pub = publisher(redis_client, prefix, masker=await store.masker())  # the API shares it
+    kafka = FakeKafkaProducer()
     await pub.ensure_group()
 
     assert await pub.step(kafka) == 4
