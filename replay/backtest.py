@@ -52,7 +52,15 @@ from replay.formats import partition_key, read_rows
 from replay.score import DEFAULT_GRACE_MS, Score, format_table, label_window_ms, score
 from replay.seed import SeedFile
 from rules import load_rules
-from rules.engine.admission import ADMITTED, DUPLICATE, Admission, Bounds, classify, shown
+from rules.engine.admission import (
+    ADMITTED,
+    DUPLICATE,
+    NO_WATERMARK,
+    Admission,
+    Bounds,
+    classify,
+    shown,
+)
 from rules.engine.engine import MAX_DEPTH, warning_event
 from rules.engine.keyspace import KeyPlan
 from rules.engine.shard import Shard
@@ -61,7 +69,6 @@ from rules.engine.shard import Shard
 IDLE_STEP_MS = 60_000
 _SAMPLE_REJECTS = 10
 FILE = "file"  # the one source of a closed file
-NO_WATERMARK = -(2**62)  # the event-time bounds alone: nothing is late against it
 
 
 def _sources(partitions: int) -> tuple[str, ...]:

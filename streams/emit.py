@@ -35,9 +35,14 @@ class Emitter:
                 m.WARNINGS.labels(w.rule_id, w.severity, w.region, w.department).inc()
             await self.t.warnings.send(key=w.fingerprint.encode(), value=w.to_json())
 
-    async def deadletter(self, event: faust.EventT, reason: str) -> None:
+    async def deadletter(
+        self, event: faust.EventT, reason: str, raw: bytes | None = None, source: str = ""
+    ) -> None:
+        """``raw``: the bad part of the record when it is not all of it (one event of a
+        batch); ``source``: where that part was first read, when not this record's place."""
         msg = event.message
-        raw: bytes = event.value if isinstance(event.value, bytes) else b""
+        if raw is None:
+            raw = event.value if isinstance(event.value, bytes) else b""
         text: str | None = None
         if len(raw) <= TEXT_COPY_MAX:  # a big record travels once, as base64, not twice
             try:
@@ -49,6 +54,7 @@ class Emitter:
             "topic": msg.topic,
             "partition": msg.partition,
             "offset": msg.offset,
+            **({"source": source} if source else {}),
             "original": text,
             "original_base64": base64.b64encode(raw).decode(),
         }

@@ -64,11 +64,12 @@ class Shard:
 
     # -- feeding ------------------------------------------------------------------------
 
-    def admit(
-        self, space: str, ev: Event, now_ms: int, age_from_ms: int | None = None
-    ) -> Admission:
+    def admit(self, ev: Event, now_ms: int, space: str | None = None) -> Admission:
+        """Whether key space ``space`` (default: the first that can use ``ev``) would take it."""
+        if space is None:
+            space = next((ks.name for ks, _ in self.plan.route(ev)), "")
         engine = self.engines.get(space)
-        return GONE if engine is None else engine.admit(ev, now_ms, age_from_ms)
+        return GONE if engine is None else engine.admit(ev, now_ms)
 
     def apply(
         self, space: str, source: str, ev: Event, now_ms: int, age_from_ms: int | None = None
@@ -90,6 +91,19 @@ class Shard:
         if reached is not None and reached != before:
             out.extend(self._advance(reached, skip=space))
         return ADMITTED, out
+
+    def process(self, ev: Event) -> list[RiskWarning]:
+        """``ev`` applied in every key space that can use it, with the shard's own time moving
+        as one engine's does (:meth:`Engine.process`): a shard holding every key, as one
+        partition does."""
+        out: list[RiskWarning] = []
+        for ks, _key in self.plan.route(ev):
+            out.extend(self.engines[ks.name].process(ev))
+        return out
+
+    @property
+    def runners(self) -> list[Any]:
+        return [r for e in self.engines.values() for r in e.runners]
 
     def apply_warning(self, space: str, w: RiskWarning) -> list[RiskWarning]:
         """A warning of another key space into the ``source: warnings`` rules of ``space``,
