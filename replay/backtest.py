@@ -1,5 +1,7 @@
 """Backtest: run an event file straight through the rule engine, keyed like the live worker.
 
+Over 400 lines on purpose: the run, its report and its labels read as one story.
+
 Each valid event goes to every key space of the rule set that can use it, to the partition
 its key hashes to there (:class:`rules.engine.keyspace.KeyPlan`, the routing the live worker
 does over its repartition topic), and is applied by that partition's :class:`Shard`. The
@@ -17,14 +19,9 @@ reached, and nothing moves at the end. That is exactly what a live worker has ra
 has taken in the whole file at full speed, before any idle time has let its watermarks go
 further; the end-to-end tests compare the two warning by warning.
 
-Events are admitted as a live worker admits them: one dated more than a day
-(``Bounds.max_future_ms``) after ``now_ms`` or older than the retention before it is refused
-with the worker's dead-letter reason and counted with the rejected rows; in each key space an
-event before the watermark is refused as too late and an id applied already is skipped and
-counted as a duplicate. ``now_ms`` is the wall clock the run takes as "now" (default: when it
-starts; ``--now`` on the command line), so a file is judged as a worker running at that time
-would. Without ``--now`` an event's age counts from the newest event of the file so far
-instead: a backtest of last year's file is not refused as too old.
+Events are admitted as a live worker admits them (future, too old, too late, duplicate: the
+worker's reasons); ``now_ms`` is the wall clock they are judged against (default: now;
+``--now``), and without it an event's age counts from the newest event of the file so far.
 
 With ``seed_path`` the run starts as a seeded deployment does (:mod:`replay.seed`): each
 shard first learns silently from the seed file's events of its keys.

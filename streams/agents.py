@@ -271,12 +271,14 @@ def learns_from_verdicts(ruleset: RuleSet, rule_id: str) -> bool:
 
 
 async def _forward_verdict(t: Topics, plan: KeyPlan, partitions: int, d: Disposition) -> None:
-    """To the partition of ``risk.verdicts`` whose shard holds the rule's state for the key."""
-    where = space_key(plan, d.rule_id, d.key)
-    if where is None:  # the rule is no longer running: nothing would learn
+    """To the partition of ``risk.verdicts`` whose shard holds the rule's state for the key
+    (to every partition when the key alone does not tell)."""
+    if plan.space_of(d.rule_id) is None:  # the rule is no longer running: nothing would learn
         return
-    p = plan.partition(where[1], partitions)
-    await t.verdicts.send(key=d.clue_id.encode(), value=verdict_record(d), partition=p)
+    where = space_key(plan, d.rule_id, d.key)
+    targets = range(partitions) if where is None else [plan.partition(where[1], partitions)]
+    for p in targets:  # a shard with no warning waiting for the key ignores it
+        await t.verdicts.send(key=d.clue_id.encode(), value=verdict_record(d), partition=p)
 
 
 def precision(records: Any) -> dict[str, dict[str, Any]]:

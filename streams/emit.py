@@ -39,8 +39,13 @@ class Emitter:
         self, event: faust.EventT, reason: str, raw: bytes | None = None, source: str = ""
     ) -> None:
         """``raw``: the bad part of the record when it is not all of it (one event of a
-        batch); ``source``: where that part was first read, when not this record's place."""
+        batch); ``source``: where that part was first read (``topic:partition:offset``), when
+        not this record's place (an event judged after the shuffle)."""
         msg = event.message
+        topic, partition, offset = msg.topic, msg.partition, msg.offset
+        if source:
+            topic, p, o = source.split(":")
+            partition, offset = int(p), int(o)
         if raw is None:
             raw = event.value if isinstance(event.value, bytes) else b""
         text: str | None = None
@@ -51,15 +56,13 @@ class Emitter:
                 text = None
         record = {
             "reason": reason,
-            "topic": msg.topic,
-            "partition": msg.partition,
-            "offset": msg.offset,
-            **({"source": source} if source else {}),
+            "topic": topic,
+            "partition": partition,
+            "offset": offset,
+            **({"routed": f"{msg.topic}:{msg.partition}:{msg.offset}"} if source else {}),
             "original": text,
             "original_base64": base64.b64encode(raw).decode(),
         }
-        m.DEADLETTERS.labels(msg.topic, m.reason_kind(reason)).inc()
-        log.warning(
-            "dead-letter %s[%s] offset %s: %s", msg.topic, msg.partition, msg.offset, reason
-        )
+        m.DEADLETTERS.labels(topic, m.reason_kind(reason)).inc()
+        log.warning("dead-letter %s[%s] offset %s: %s", topic, partition, offset, reason)
         await self.t.deadletter.send(key=msg.key, value=orjson.dumps(record))

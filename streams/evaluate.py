@@ -79,7 +79,7 @@ async def _apply(
     out: list[RiskWarning] = []
     for item in record.items:
         try:
-            kind, space, source, body, counts = item
+            kind, space, source, body, counts, offset = item
             if kind == WARNING:
                 out.extend(_derived(shard.apply_warning(space, RiskWarning.from_dict(body)), body))
                 continue
@@ -96,7 +96,7 @@ async def _apply(
             continue
         out.extend(warnings)
         if counts:
-            await _count(emit, event, admission, ev, source, body)
+            await _count(emit, event, admission, ev, f"{source}:{offset}")
             m.PROCESSING.observe(time.perf_counter() - t0)
         m.SHUFFLE_ITEMS.labels("applied").inc()
     for source, ts_ms in record.progress.items():
@@ -107,18 +107,18 @@ async def _apply(
 
 
 async def _count(
-    emit: Emitter, event: faust.EventT, admission: Admission, ev: Event, source: str, body: Any
+    emit: Emitter, event: faust.EventT, admission: Admission, ev: Event, where: str
 ) -> None:
     """An event counts once, at its first item: taken in, skipped as a duplicate, or too late
-    (dead-lettered with the reason and where it was read)."""
-    topic = source.rpartition(":")[0]
+    (dead-lettered with the reason and ``where`` it was read, ``topic:partition:offset``)."""
+    topic = where.split(":")[0]
     if admission.ok:
         m.events_in(topic).inc()
     elif admission.kind == DUPLICATE:
         m.DUPLICATE_EVENTS.labels(topic).inc()
     elif admission.kind == TOO_LATE:
         m.LATE_EVENTS.labels(topic).inc()
-        await emit.deadletter(event, admission.reason, ev.to_json(), source)
+        await emit.deadletter(event, admission.reason, ev.to_json(), where)
 
 
 def _derived(warnings: list[RiskWarning], cause: dict[str, Any]) -> list[RiskWarning]:

@@ -95,7 +95,7 @@ class Ingest:
         if not admission.ok:
             await self.emit.deadletter(event, admission.reason, _raw(value))
             return
-        if not self.router.take_event(source, ev):
+        if not self.router.take_event(source, ev, event.message.offset):
             m.events_in(topic).inc()  # no rule can use it: taken in, nothing to apply
 
     async def flush(self, now: float | None = None) -> None:

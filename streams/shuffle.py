@@ -16,8 +16,9 @@ nothing for a while (progress-only), and a source that has delivered everything 
 then nothing for the idle time is listed as ``idle``: it stops holding the watermark back.
 
 A record is JSON: ``{"progress": {source: ms}, "idle": [source], "items": [[kind, space,
-source, body, counts]]}`` where kind is ``e`` (body: an event) or ``w`` (a warning), and
-``counts`` is 1 on the one item of an event that counts it in the metrics.
+source, body, counts, offset]]}`` where kind is ``e`` (body: an event) or ``w`` (a warning),
+``counts`` is 1 on the one item of an event that counts it in the metrics, and ``offset`` is
+where the event was read in its source (for a dead letter that names it).
 
 Pure: no broker; the ingest agent sends what :meth:`Router.flush` returns.
 
@@ -87,11 +88,15 @@ def decode(raw: bytes | None) -> Record:
 
 def space_key(plan: KeyPlan, rule_id: str, key: str) -> tuple[str, str] | None:
     """Where a rule's state for ``key`` lives: its key space and the key there (a verdict
-    goes to that partition only)."""
+    goes to that partition only); None when that is not known from the key alone (a rule
+    with a model per ``model_by`` value: the verdict goes to every partition)."""
     ks = plan.space_of(rule_id)
     if ks is None:
         return None
-    return ks.name, (WHOLE if ks.name.endswith(WHOLE) else key)
+    shared = ks.name.partition(":")[2]
+    if shared == WHOLE:
+        return ks.name, WHOLE
+    return None if shared.startswith(WHOLE) else (ks.name, key)
 
 
 class Router:
@@ -107,8 +112,9 @@ class Router:
         self.sent_progress: dict[int, tuple[dict[str, int], list[str]]] = {}
         self.sent_at: dict[int, float] = {}
 
-    def take_event(self, source: str, ev: Event) -> int:
-        """Route one valid event read from ``source``; returns how many items it made."""
+    def take_event(self, source: str, ev: Event, offset: int = -1) -> int:
+        """Route one valid event read from ``source`` at ``offset``; returns how many items it
+        made."""
         if ev.ts_ms > self.progress.get(source, ev.ts_ms - 1):
             self.progress[source] = ev.ts_ms
         self.idle.discard(source)
@@ -116,7 +122,7 @@ class Router:
         n = 0
         for ks, key in self.plan.route(ev):
             body = body or ev.to_dict()
-            item = [EVENT, ks.name, source, body, 0 if n else 1]  # the first one counts it
+            item = [EVENT, ks.name, source, body, 0 if n else 1, offset]  # the first counts it
             self._add(self.plan.partition(key, self.partitions), item)
             n += 1
         return n
@@ -132,7 +138,9 @@ class Router:
         n = 0
         for ks, key in self.plan.route_warning(warning_event(w)):
             body = body or w.to_dict()
-            self._add(self.plan.partition(key, self.partitions), [WARNING, ks.name, "", body, 0])
+            self._add(
+                self.plan.partition(key, self.partitions), [WARNING, ks.name, "", body, 0, -1]
+            )
             n += 1
         return n
 

@@ -13,8 +13,9 @@ Rules with ``source: warnings`` form key spaces of their own, fed with warnings 
 
 A rule whose state is not per key (an ``anomaly`` rule's detector learns from every key
 of the rule) cannot be split by key without its answers depending on the split: such rules
-share the key space ``events:*``, whose one key ``*`` lives on one partition. Their warnings
-still carry the rule's own group key.
+share the key space ``events:*``, whose one key ``*`` lives on one partition, or, with
+``model_by: [region]`` (a model per district), ``events:*region``, keyed by the district.
+Their warnings still carry the rule's own group key.
 
 This is the routing the live worker does over its repartition topic and ``backtest`` does in
 memory: one function, so both agree.
@@ -49,6 +50,7 @@ from typing import Any
 
 from envelope.events import Event
 from envelope.partitioning import partition_for
+from envelope.paths import getter
 from rules.engine.runner import make_evaluator, routing_types
 from rules.engine.timers import Timers, Wake
 from rules.language.model import Rule
@@ -80,13 +82,31 @@ def space_name(rule: Rule) -> str:
     """The key space a rule belongs to."""
     source = WARNINGS if rule.source == WARNINGS else EVENTS
     if rule.type in SHARED_STATE_TYPES:
-        return f"{source}:{WHOLE}"
+        model_by = getattr(rule.spec, "model_by", ())
+        return f"{source}:{WHOLE}{','.join(model_by)}"
     return f"{source}:{','.join(rule.group_by)}"
 
 
 def _whole(key_of: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
     """The key function of a shared-state key space: ``*`` wherever a rule has a key."""
     return lambda ev: None if key_of(ev) is None else WHOLE
+
+
+def _space_key(name: str, rules: list[Rule]) -> Callable[[Any], str | None]:
+    """The key of an event in key space ``name``: the rules' group key, or for shared-state
+    rules ``*`` (one model) or the ``model_by`` values (a model per value)."""
+    shared = name.partition(":")[2]
+    if not shared.startswith(WHOLE):
+        return key_function(rules[0])
+    if shared == WHOLE:
+        return _any_key(rules)
+    parts = [getter(p) for p in shared[len(WHOLE) :].split(",")]
+    has_key = _any_key(rules)
+
+    def model_key(ev: Any) -> str | None:
+        return None if has_key(ev) is None else "|".join(str(g(ev)) for g in parts)
+
+    return model_key
 
 
 def _any_key(rules: list[Rule]) -> Callable[[Any], str | None]:
@@ -125,7 +145,7 @@ class KeyPlan:
                     source=source,
                     group_by=rules[0].group_by,
                     ruleset=RuleSet(rules, ruleset.lists, ruleset.macros),
-                    key=_any_key(rules) if name.endswith(WHOLE) else key_function(rules[0]),
+                    key=_space_key(name, rules),
                     types=None if source == WARNINGS else _types_of(rules),
                 )
             )

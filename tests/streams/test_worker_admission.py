@@ -65,7 +65,8 @@ def test_refused_and_duplicate_events_on_the_worker_path() -> None:
     ]
     assert "2099-01-01T00:00:00+08:00 is more than 1d ahead of the wall clock" in reasons[0]
     assert "more than 400d before the wall clock" in reasons[1]
-    assert pipe.dead_letters[2]["source"] == f"{SERVICE}:0"
+    late = pipe.dead_letters[2]
+    assert (late["topic"], late["partition"], late["offset"]) == (SERVICE, 0, 4)
     assert counter(m.LATE_EVENTS) - late0 == 1
     assert counter(m.DUPLICATE_EVENTS) - dup0 == 1
     assert pipe.warnings == []  # neither the late read nor the duplicate made a third read
