@@ -1,30 +1,30 @@
-"""Backtest: run an event file straight through the rule engine, sharded like the live worker.
+"""Backtest: run an event file straight through the rule engine, keyed like the live worker.
 
-Each valid event goes to the engine of its partition, chosen from the value at
-``partition_field`` with Kafka's default partitioner, so per-key state splits exactly as it
-does behind the broker; events are fed in file order. A live worker advances an idle
-partition's watermark as wall time passes; here every engine follows the file's newest
-event time (lagging at most ``IDLE_STEP_MS``), so a quiet partition still fires its
-deadlines. At the end of the file every engine's watermark moves to the newest event time:
-the file is complete, nothing can arrive late any more.
+Over 400 lines on purpose: the run, its report and its labels read as one story.
 
-With ``open_end=True`` the file is instead taken as a stream that goes on: each partition's
-watermark passes only what all of its input topics have reached (``rules.engine.watermark``),
-nothing follows other partitions and nothing moves at the end. That is exactly what a live
-worker has raised once it has taken in the whole file at full speed, before any idle time
-has let its watermarks go further; the end-to-end tests compare the two warning by warning.
+Each valid event goes to every key space of the rule set that can use it, to the partition
+its key hashes to there (:class:`rules.engine.keyspace.KeyPlan`, the routing the live worker
+does over its repartition topic), and is applied by that partition's :class:`Shard`. The
+answer does not depend on how the file's producers would key it or on ``partitions``: every
+shard follows the file's newest event time, catching up before it is fed, so every key sees
+its events and deadlines in the order one engine over the whole file gives. At the end of
+the file every shard's watermark moves to the newest event time: the file is complete,
+nothing can arrive late any more. ``partitions`` only chooses how many shards share the keys,
+as ``RISKLOOP_PARTITIONS`` does live; a data engineer can check that it changes nothing.
 
-Events are admitted as a live worker admits them (:meth:`Engine.admit`): one dated more
-than a day (``Bounds.max_future_ms``) after ``now_ms``, older than the retention before it, or
-before its partition's watermark is refused with the worker's dead-letter reason and counted
-with the rejected rows; an id applied already is skipped and counted as a duplicate. ``now_ms``
-is the wall clock the run takes as "now" (default: when it starts; ``--now`` on the command
-line), so a file is judged as a worker running at that time would. Without ``--now`` an
-event's age counts from the newest event of the file so far instead: a backtest of last
-year's file is not refused as too old.
+With ``open_end=True`` the file is instead taken as a stream that goes on, published as the
+publisher does (keyed by ``partition_field`` onto ``partitions`` partitions of each event
+topic): a shard's watermark passes only what every one of those source partitions has
+reached, and nothing moves at the end. That is exactly what a live worker has raised once it
+has taken in the whole file at full speed, before any idle time has let its watermarks go
+further; the end-to-end tests compare the two warning by warning.
+
+Events are admitted as a live worker admits them (future, too old, too late, duplicate: the
+worker's reasons); ``now_ms`` is the wall clock they are judged against (default: now;
+``--now``), and without it an event's age counts from the newest event of the file so far.
 
 With ``seed_path`` the run starts as a seeded deployment does (:mod:`replay.seed`): each
-partition's engine first learns silently from the seed file's events of that partition.
+shard first learns silently from the seed file's events of its keys.
 
 Pure apart from reading the files: no broker, no Redis.
 """
@@ -42,19 +42,35 @@ from typing import Any
 import orjson
 
 from envelope.errors import UserError
-from envelope.events import STREAMS, Event, RiskWarning
+from envelope.events import Event, RiskWarning
 from envelope.partitioning import partition_for
+from envelope.topics import EVENT_TOPICS
 from replay.formats import partition_key, read_rows
 from replay.score import DEFAULT_GRACE_MS, Score, format_table, label_window_ms, score
 from replay.seed import SeedFile
 from rules import load_rules
-from rules.engine.admission import DUPLICATE, Admission, Bounds, shown
-from rules.engine.engine import Engine
-from rules.engine.watermark import InputClock, admit_held
+from rules.engine.admission import (
+    ADMITTED,
+    DUPLICATE,
+    NO_WATERMARK,
+    Admission,
+    Bounds,
+    classify,
+    shown,
+)
+from rules.engine.engine import MAX_DEPTH, warning_event
+from rules.engine.keyspace import KeyPlan
+from rules.engine.shard import Shard
 
 # A quiet partition's watermark trails the file's newest event time by at most this much.
 IDLE_STEP_MS = 60_000
 _SAMPLE_REJECTS = 10
+FILE = "file"  # the one source of a closed file
+
+
+def _sources(partitions: int) -> tuple[str, ...]:
+    """What an open-ended run waits for: every partition of every event topic."""
+    return tuple(f"{t}:{p}" for t in EVENT_TOPICS.values() for p in range(partitions))
 
 
 @dataclass
@@ -90,39 +106,83 @@ class BacktestReport:
 
 
 class _Shards:
-    """One engine per partition and the dedup of the warnings they raise."""
+    """The shards of every key space, the clock that drives them, and the warnings raised.
 
-    def __init__(self, engines: list[Engine], report: BacktestReport, open_end: bool) -> None:
-        self.engines = engines
-        self.report = report
+    Closed file: one source, the file, whose newest event time every shard follows (lazily:
+    a shard catches up just before it is fed, and all of them every ``IDLE_STEP_MS``), so each
+    key sees its events and deadlines in the order a single engine over the file gives.
+    Open end: the sources are the partitions of the event topics the publisher fills (by
+    ``source_key``), and a shard's watermark is what all of them reached, as live.
+    """
+
+    def __init__(
+        self,
+        plan: KeyPlan,
+        shards: list[Shard],
+        report: BacktestReport,
+        open_end: bool,
+        bounds: Bounds,
+    ) -> None:
+        self.plan, self.shards, self.report, self.bounds = plan, shards, report, bounds
+        self.open_end = open_end
         self.seen: set[str] = set()
-        self.max_ts_ms: int | None = None
-        self.newest_ms: int | None = None  # newest event admitted, live or open-ended
-        self.lateness_ms = engines[0].lateness_ms
-        self.clocks = [InputClock(STREAMS) for _ in engines] if open_end else None
+        self.max_ts_ms: int | None = None  # the file's newest applied event time
+        self.swept_ms: int | None = None
+        self.newest_ms: int | None = None  # newest event admitted
+        self.reached: dict[str, int] = {}  # open end: each source's newest event time
+        self.synced: list[dict[str, int]] = [{} for _ in shards]
 
-    def feed(self, partition: int, event: Event, row: int) -> None:
-        engine = self.engines[partition]
-        now_ms, age_from = self.report.now_ms, self._age_from(event)
-        if self.clocks is not None:  # as live: held back to what every input has reached
-            clock = self.clocks[partition]
-            admission, ws = admit_held(engine, clock, event.stream, event, now_ms, age_from)
+    def feed(self, source: str, event: Event, row: int) -> None:
+        report = self.report
+        bound = classify(
+            event.ts_ms,
+            report.now_ms,
+            NO_WATERMARK,
+            self.bounds,
+            lateness_ms=0,
+            age_from_ms=self._age_from(event),
+        )
+        if not bound.ok:
+            self.count(bound, row)
+            return
+        admissions = []
+        for ks, key in self.plan.route(event):
+            shard = self._catch_up(self.plan.partition(key, len(self.shards)))
+            admission, ws = shard.apply(ks.name, source, event, report.now_ms)
+            admissions.append(admission)
             self.collect(ws)
-            self.count(admission, row)
-            self._saw(admission, event)
-            return
-        admission = engine.admit(event, now_ms, age_from)
+        admission = _overall(admissions)
         self.count(admission, row)
-        self._saw(admission, event)
-        if not admission.ok:
+        if admission.ok:
+            self._saw(source, event)
+
+    def _catch_up(self, p: int) -> Shard:
+        """Shard ``p`` brought to the clock before it is fed."""
+        shard = self.shards[p]
+        if self.open_end:
+            synced = self.synced[p]
+            for source, ts in self.reached.items():
+                if synced.get(source) != ts:
+                    synced[source] = ts
+                    self.collect(shard.progress(source, ts))
+        elif self.max_ts_ms is not None:
+            self.collect(shard.progress(FILE, self.max_ts_ms))
+        return shard
+
+    def _saw(self, source: str, event: Event) -> None:
+        ts = event.ts_ms
+        if self.newest_ms is None or ts > self.newest_ms:
+            self.newest_ms = ts
+        if self.open_end:
+            if ts > self.reached.get(source, ts - 1):
+                self.reached[source] = ts
             return
-        self.collect(engine.process(event))
-        if self.max_ts_ms is None or event.ts_ms > self.max_ts_ms:
-            self.max_ts_ms = event.ts_ms
-            wm_ms = event.ts_ms - self.lateness_ms
-            for engine in self.engines:
-                if wm_ms - engine.watermark_ms >= IDLE_STEP_MS:
-                    self.collect(engine.advance_to(wm_ms))
+        if self.max_ts_ms is None or ts > self.max_ts_ms:
+            self.max_ts_ms = ts
+            if self.swept_ms is None or ts - self.swept_ms >= IDLE_STEP_MS:
+                self.swept_ms = ts
+                for p in range(len(self.shards)):
+                    self._catch_up(p)
 
     def _age_from(self, event: Event) -> int | None:
         """Where an event's age counts from: the wall clock when the run was given a "now",
@@ -131,14 +191,13 @@ class _Shards:
             return event.ts_ms if self.newest_ms is None else max(self.newest_ms, event.ts_ms)
         return None
 
-    def _saw(self, admission: Admission, event: Event) -> None:
-        if admission.ok and (self.newest_ms is None or event.ts_ms > self.newest_ms):
-            self.newest_ms = event.ts_ms
-
     def finish(self) -> None:
-        if self.max_ts_ms is not None and self.clocks is None:
-            for engine in self.engines:
-                self.collect(engine.advance_to(self.max_ts_ms))
+        """A closed file ends: every shard's watermark to its newest time. An open end only
+        lets every shard see how far every source got."""
+        for p, shard in enumerate(self.shards):
+            self._catch_up(p)
+            if not self.open_end and self.max_ts_ms is not None:
+                self.collect(shard.advance_to(self.max_ts_ms))
 
     def count(self, admission: Admission, row: int) -> None:
         """An applied event, a duplicate skipped, or a refusal with its reason."""
@@ -151,11 +210,23 @@ class _Shards:
             report.refused[admission.kind] += 1
             _reject(report, row, admission.reason)
 
-    def collect(self, warnings: Iterable[RiskWarning]) -> None:
+    def collect(self, warnings: Iterable[RiskWarning], depth: int = 0) -> None:
+        """Keep each warning once, and route it into the ``source: warnings`` key spaces."""
         for w in warnings:
             if w.id not in self.seen:
                 self.seen.add(w.id)
                 self.report.warnings.append(w)
+            if depth < MAX_DEPTH and w.stage != "resolved" and self.plan.takes_warnings:
+                for ks, key in self.plan.route_warning(warning_event(w)):
+                    shard = self._catch_up(self.plan.partition(key, len(self.shards)))
+                    self.collect(shard.apply_warning(ks.name, w), depth + 1)
+
+
+def _overall(admissions: list[Admission]) -> Admission:
+    """One event's admission over the key spaces it went to: applied if any took it."""
+    if not admissions or any(a.ok for a in admissions):
+        return ADMITTED
+    return next((a for a in admissions if a.kind != "gone"), admissions[0])
 
 
 def backtest(
@@ -189,10 +260,9 @@ def backtest(
     if partitions < 1:
         raise ValueError(f"partitions must be >= 1, got {partitions}")
     ruleset = load_rules(rules_dir)
-    engines = [
-        Engine(ruleset, partition=p, lateness_ms=lateness_ms, bounds=bounds)
-        for p in range(partitions)
-    ]
+    plan = KeyPlan(ruleset)
+    sources = _sources(partitions) if open_end else (FILE,)
+    shards = [Shard(plan, p, lateness_ms, bounds, sources) for p in range(partitions)]
     report = BacktestReport(
         path=str(path),
         rules=[r.id for r in ruleset.rules],
@@ -201,18 +271,22 @@ def backtest(
         age_from_file=now_ms is None if age_from_file is None else age_from_file,
     )
     if seed_path is not None:
-        seed = SeedFile(seed_path, partitions, partition_field)
+        seed = SeedFile(seed_path, partitions)
         report.seed_path = str(seed_path)
-        report.seeded = sum(engine.seed(seed(engine.partition)) for engine in engines)
-    shards = _Shards(engines, report, open_end)
+        report.seeded = seed.events
+        for shard in shards:
+            shard.seed(seed(shard.partition, plan))
+    run = _Shards(plan, shards, report, open_end, bounds or Bounds())
     started = time.monotonic()
     first_tz: tzinfo | None = None
-    for row, key, event in _events(path, partition_field, report, encoding):
+    layout = partition_field if open_end else None
+    for row, key, event in _events(path, layout, report, encoding):
         first_tz = first_tz or _tz_of(event)
-        shards.feed(partition_for(key, partitions), event, row)
-    shards.finish()
-    for engine in engines:
-        for rule_id, stats in engine.stats.items():
+        source = f"{EVENT_TOPICS[event.stream]}:{partition_for(key, partitions)}"
+        run.feed(source if open_end else FILE, event, row)
+    run.finish()
+    for shard in shards:
+        for rule_id, stats in shard.stats.items():
             if stats["suppressed"]:
                 report.suppressed[rule_id] += stats["suppressed"]
     report.elapsed_s = time.monotonic() - started
@@ -224,13 +298,17 @@ def backtest(
 
 
 def _events(
-    path: str | Path, partition_field: str, report: BacktestReport, encoding: str
+    path: str | Path, partition_field: str | None, report: BacktestReport, encoding: str
 ) -> Iterator[tuple[int, bytes, Event]]:
-    """``(row, partition key, event)`` for each valid row; rejects are counted and sampled."""
+    """``(row, producer key, event)`` for each valid row; rejects are counted and sampled.
+    The producer key (at ``partition_field``) is only needed to lay out an open end."""
     for row, _envelope, reason, _original, event in read_rows(path, encoding=encoding):
-        key = None if event is None else partition_key(event, partition_field)
-        if event is None or key is None:
-            _reject(report, row, reason or f"no value at the partition field {partition_field!r}")
+        if event is None:
+            _reject(report, row, reason or "not an event")
+            continue
+        key = b"" if partition_field is None else partition_key(event, partition_field)
+        if key is None:
+            _reject(report, row, f"no value at the partition field {partition_field!r}")
             continue
         yield row, key, event
 

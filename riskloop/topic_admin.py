@@ -28,6 +28,7 @@ def riskloop_topics(partitions: int) -> dict[str, int]:
         topics.TOPIC_WARNINGS,
         topics.TOPIC_DISPOSITIONS,
         topics.TOPIC_VERDICTS,
+        topics.TOPIC_REKEYED,
     ]
     return {name: partitions for name in names} | {topics.TOPIC_RULESETS: 1}
 

@@ -1,14 +1,18 @@
-"""Agents: a few lines each, calling the pure core.
+"""The job's shape: which agents run, over which topics, calling the pure core.
 
-- ``evaluate``: event topics -> validate -> per-partition rule engine -> risk.warnings
-  (malformed input -> events.deadletter with its reason and original bytes);
+- ``ingest`` (:mod:`streams.ingest`): event topics, any producer keys -> validate -> route by
+  each key space's key -> ``riskloop.rekeyed`` in batches with each source's progress
+  (malformed or out-of-bounds input -> events.deadletter with its reason and bytes);
+- ``evaluate`` (:mod:`streams.evaluate`): ``riskloop.rekeyed`` and ``risk.verdicts`` -> the
+  shard of the partition -> risk.warnings;
 - ``clue_sink``: risk.warnings -> Redis clue queue, in batches, idempotently;
 - ``feedback``: clue.dispositions -> per-rule confirmed/dismissed counts and precision; a
-  verdict on a detector rule's warning goes on to every partition of risk.verdicts, which
-  ``evaluate`` reads with the event topics and hands to that partition's engine: the detector
-  learns a dismissed warning as normal. In the same stream as the events, so it is
-  checkpointed and acknowledged like them, and it never moves event time (see
-  :mod:`streams.verdicts`). On the event topics every record is an event, whatever its headers.
+  verdict on a detector rule's warning goes on to the partition of ``risk.verdicts`` that
+  holds the rule's key, where ``evaluate`` hands it to the shard: the detector learns a
+  dismissed warning as normal. On the event topics every record is an event, whatever its
+  headers (see :mod:`streams.verdicts`);
+- the rule-set follower: a new rule set swaps the shards' rules and the router's key spaces
+  (a new key space needs no restart: it shares the repartition topic).
 """
 
 from __future__ import annotations
@@ -16,38 +20,34 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import faust
 import redis.asyncio as aioredis
-from faust.types import TP
 
 from clues.metrics import record_upserts
 from clues.store import ClueStore
 from envelope.checks import check_warning
-from envelope.events import (
-    Disposition,
-    Event,
-    InvalidEvent,
-    RiskWarning,
-    parse_clue_record,
-)
+from envelope.events import Disposition, RiskWarning, parse_clue_record
 from envelope.settings import Settings
 from envelope.topics import EVENT_TOPICS
 from replay.seed import seed_file
 from rules import RuleSet
-from rules.engine.admission import DUPLICATE, TOO_LATE, Bounds
-from rules.engine.watermark import admit_held
+from rules.engine.admission import Bounds
+from rules.engine.keyspace import KeyPlan
 from streams import metrics as m
 from streams.emit import Emitter
+from streams.evaluate import evaluate_record
 from streams.idle import advance_idle, checkpoint_quiet_partition
+from streams.ingest import register_ingest
 from streams.reload import RuleWatcher
 from streams.ruleset_topic import RuleSetRecord, TopicRules, follow_forever
-from streams.state import InFlight, PartitionEngines, PartitionState, checkpoint_on_stop
+from streams.shuffle import space_key
+from streams.state import InFlight, PartitionEngines, checkpoint_on_stop
 from streams.topics import Topics
-from streams.verdicts import InvalidVerdict, parse_verdict, record_kind, verdict_record
+from streams.verdicts import verdict_record
 
 log = logging.getLogger("riskloop.worker")
 RULE_STATS = ("emitted", "suppressed", "excepted", "shadow", "resolved", "learned", "errors")
@@ -65,9 +65,10 @@ class Origin:
 def register(
     app: faust.App, settings: Settings, ruleset: RuleSet, t: Topics, origin: Origin | None = None
 ) -> None:
-    """Declare the worker's agents, timers and pages on ``app``: evaluate (with its idle
-    timer), the clue sink, feedback (with precision and rule statistics), and revocation."""
-    state_table = app.Table("engine-state", partitions=settings.partitions)
+    """Declare the worker's agents, timers and pages on ``app``: ingest (with its flush
+    timer), evaluate (with its idle timer), the clue sink, feedback (with precision and rule
+    statistics), the rule-set follower, and revocation."""
+    state_table = app.Table("shard-state", partitions=settings.partitions)
     feedback_table = app.Table("feedback", partitions=settings.partitions)
     engines = PartitionEngines(
         ruleset,
@@ -75,21 +76,29 @@ def register(
         lateness_ms=settings.lateness_ms,
         checkpoint_every=settings.checkpoint_every,
         checkpoint_interval_s=settings.checkpoint_interval_s,
-        inputs=tuple(t.events.topics),
-        seed=seed_file(settings.seed_file, settings.partitions, settings.partition_field),
+        sources=tuple(
+            f"{topic}:{p}" for topic in EVENT_TOPICS.values() for p in range(settings.partitions)
+        ),
+        seed=seed_file(settings.seed_file, settings.partitions),
         bounds=Bounds.from_settings(settings),
     )
-    rules = _follow_rules(app, settings, ruleset, engines, origin)
+    route = register_ingest(app, settings, t, engines.plan)
+
+    def swap(new: RuleSet) -> None:
+        engines.swap(new)
+        route(engines.plan)
+
+    rules = _follow_rules(app, settings, ruleset, swap, origin)
     _register_evaluate(app, settings, t, engines)
     _register_clue_sink(app, settings, t)
-    _register_feedback(app, settings, t, feedback_table, rules)
+    _register_feedback(app, settings, t, feedback_table, engines)
     _register_rule_stats(app, engines, rules)
 
 
 def _register_evaluate(
     app: faust.App, settings: Settings, t: Topics, engines: PartitionEngines
 ) -> None:
-    """The evaluate agent, the timer that moves idle partitions on, revocation, and the
+    """The evaluate agent, the timer that moves idle shards on, revocation, and the
     checkpoint on stop (``streams.app.WorkerApp.stop_hooks``)."""
     emit = Emitter(t)
     steps = InFlight()
@@ -99,32 +108,24 @@ def _register_evaluate(
         # noack() is on faust's Stream, not on its StreamT protocol
         async for event in stream.noack().events():  # type: ignore[attr-defined]
             with steps:
-                await _evaluate_record(engines, emit, event)
-
-    def caught_up(topic: str, partition: int, offset: int | None) -> bool:
-        """Everything the broker holds of ``topic[partition]`` has been applied."""
-        try:
-            highwater = app.consumer.highwater(TP(topic, partition))
-        except Exception:  # not known yet: assume more is coming, the safe side
-            return False
-        return highwater is not None and (offset if offset is not None else -1) + 1 >= highwater
+                await evaluate_record(engines, emit, event)
 
     @app.timer(interval=1.0)
     async def idle_tick() -> None:
         with steps:
-            await advance_idle(engines, emit, settings.idle_after_s, caught_up)
+            await advance_idle(engines, emit, settings.idle_after_s)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
-        engines.revoke({tp.partition for tp in revoked if tp.topic in t.events.topics})
+        engines.revoke({tp.partition for tp in revoked if tp.topic == t.rekeyed.get_topic_name()})
 
     async def on_stop(timeout_s: float) -> None:
         save = functools.partial(checkpoint_quiet_partition, engines)
         saved = await checkpoint_on_stop(engines, steps, timeout_s, save)
         if saved is None:
-            log.warning("stop: an event was still being applied; nothing checkpointed")
+            log.warning("stop: a record was still being applied; nothing checkpointed")
         else:
-            log.info("stop: saved and acknowledged %d applied events of %d partitions", *saved)
+            log.info("stop: saved and acknowledged %d applied records of %d partitions", *saved)
 
     getattr(app, "stop_hooks", []).append(on_stop)
 
@@ -162,11 +163,7 @@ async def _warning_or_deadletter(emit: Emitter, event: faust.EventT) -> RiskWarn
 
 
 def _register_feedback(
-    app: faust.App,
-    settings: Settings,
-    t: Topics,
-    feedback_table: Any,
-    rules: RuleWatcher | TopicRules,
+    app: faust.App, settings: Settings, t: Topics, feedback_table: Any, engines: PartitionEngines
 ) -> None:
     """clue.dispositions -> per-rule precision (gauge and ``/feedback/``) and verdicts."""
 
@@ -174,8 +171,8 @@ def _register_feedback(
     async def feedback(stream: faust.StreamT) -> None:
         async for value in stream:
             d = _record_disposition(feedback_table, value)
-            if d is not None and learns_from_verdicts(rules.ruleset, d.rule_id):
-                await _forward_verdict(t, settings.partitions, d)
+            if d is not None and learns_from_verdicts(engines.ruleset, d.rule_id):
+                await _forward_verdict(t, engines.plan, settings.partitions, d)
 
     @app.timer(interval=5.0)
     async def refresh_precision() -> None:
@@ -208,7 +205,7 @@ def _follow_rules(
     app: faust.App,
     settings: Settings,
     ruleset: RuleSet,
-    engines: PartitionEngines,
+    swap: Callable[[RuleSet], None],
     origin: Origin | None,
 ) -> RuleWatcher | TopicRules:
     """Hot reload: follow rules.sets (every worker the same set) or poll the rules folder."""
@@ -218,7 +215,7 @@ def _follow_rules(
         def on_record(record: RuleSetRecord) -> None:
             new = topic_rules.accept(record)
             if new is not None:
-                engines.swap(new)
+                swap(new)
 
         @app.task
         async def follow_rule_sets() -> None:
@@ -232,104 +229,9 @@ def _follow_rules(
     async def reload_rules() -> None:
         new = watcher.poll()
         if new is not None:
-            engines.swap(new)
+            swap(new)
 
     return watcher
-
-
-async def _evaluate_record(engines: PartitionEngines, emit: Emitter, event: faust.EventT) -> None:
-    """One record of the evaluate agent's stream, routed by its topic alone."""
-    if record_kind(event.message.topic) == "verdict":
-        await _verdict_one(engines, emit, event)
-    else:
-        await _evaluate_one(engines, emit, event)
-
-
-async def _verdict_one(engines: PartitionEngines, emit: Emitter, event: faust.EventT) -> None:
-    """A verdict of ``risk.verdicts[p]``, for the engine of partition p. Its offset is kept
-    and saved like an event's (a restart neither applies it twice nor skips it); it carries
-    no event time, so it neither feeds the partition's input clock nor counts as activity
-    that would keep an idle partition from following wall time. Malformed: dead-lettered."""
-    msg = event.message
-    st = engines.parts.get(msg.partition) or await engines.get_async(msg.partition)
-    if st is None:  # revoked while its seed was learned: the new owner gets the verdict
-        return
-    if engines.already_applied(st, msg.topic, msg.offset):
-        event.ack()
-        return
-    try:
-        verdict = parse_verdict(event.value)
-    except InvalidVerdict as exc:
-        await emit.deadletter(event, str(exc))
-    else:
-        st.engine.feedback(verdict.rule_id, verdict.key, verdict.outcome)
-    st.offsets[msg.topic] = msg.offset
-    st.pending.append(event)
-    now = time.monotonic()
-    if engines.due(st, now):
-        for done in engines.checkpoint(st, now):
-            done.ack()
-
-
-async def _evaluate_one(engines: PartitionEngines, emit: Emitter, event: faust.EventT) -> None:
-    msg = event.message
-    st = engines.parts.get(msg.partition) or await engines.get_async(msg.partition)
-    if st is None:  # revoked while its seed was learned: the new owner gets the event
-        return
-    now = time.monotonic()
-    st.last_event = st.last_idle_tick = st.last_seen[msg.topic] = now
-    if engines.already_applied(st, msg.topic, msg.offset):
-        event.ack()
-        return
-    await _take_event(st, emit, event)
-    st.offsets[msg.topic] = msg.offset
-    st.pending.append(event)
-    if engines.due(st, now):
-        for done in engines.checkpoint(st, now):
-            done.ack()
-
-
-async def _take_event(st: PartitionState, emit: Emitter, event: faust.EventT) -> None:
-    msg = event.message
-    try:
-        ev = Event.from_json(event.value)
-    except InvalidEvent as exc:
-        await emit.deadletter(event, str(exc))
-        return
-    if EVENT_TOPICS[ev.stream] != msg.topic:  # a producer routed it wrong
-        reason = f"wrong topic: a {ev.stream} event belongs on {EVENT_TOPICS[ev.stream]}"
-        await emit.deadletter(event, reason)
-        return
-    await _apply(st, emit, event, ev)
-
-
-async def _apply(st: PartitionState, emit: Emitter, event: faust.EventT, ev: Event) -> None:
-    """Admit (event-time bounds, duplicates, lateness: the engine's one rule, at the wall
-    clock), then apply. A duplicate is skipped and counted; any other refusal is a dead
-    letter with its reason, and moves nothing."""
-    topic = event.message.topic
-    t0 = time.perf_counter()
-    try:
-        admission, warnings = admit_held(st.engine, st.clock, topic, ev, int(time.time() * 1000))
-    except Exception as exc:  # the error policy: one bad event never stops the worker
-        msg = event.message
-        log.exception(
-            "rule engine failed on %s[%s] offset %s", msg.topic, msg.partition, msg.offset
-        )
-        await emit.deadletter(event, f"rule engine error: {type(exc).__name__}: {exc}")
-        return
-    if not admission.ok:
-        if admission.kind == DUPLICATE:
-            m.DUPLICATE_EVENTS.labels(topic).inc()
-            return
-        if admission.kind == TOO_LATE:
-            m.LATE_EVENTS.labels(topic).inc()
-        await emit.deadletter(event, admission.reason)
-        return
-    m.PROCESSING.observe(time.perf_counter() - t0)
-    m.events_in(topic).inc()
-    if warnings:
-        await emit.warnings(warnings)
 
 
 async def _retry(fn: Any, *args: Any) -> Any:
@@ -368,10 +270,14 @@ def learns_from_verdicts(ruleset: RuleSet, rule_id: str) -> bool:
     return any(r.id == rule_id and r.type == "anomaly" for r in ruleset.rules)
 
 
-async def _forward_verdict(t: Topics, partitions: int, d: Disposition) -> None:
-    """To every partition of risk.verdicts: the key's partition is not known here, and an
-    engine without a warning waiting for that key ignores it."""
-    for p in range(partitions):
+async def _forward_verdict(t: Topics, plan: KeyPlan, partitions: int, d: Disposition) -> None:
+    """To the partition of ``risk.verdicts`` whose shard holds the rule's state for the key
+    (to every partition when the key alone does not tell)."""
+    if plan.space_of(d.rule_id) is None:  # the rule is no longer running: nothing would learn
+        return
+    where = space_key(plan, d.rule_id, d.key)
+    targets = range(partitions) if where is None else [plan.partition(where[1], partitions)]
+    for p in targets:  # a shard with no warning waiting for the key ignores it
         await t.verdicts.send(key=d.clue_id.encode(), value=verdict_record(d), partition=p)
 
 

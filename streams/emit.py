@@ -35,9 +35,19 @@ class Emitter:
                 m.WARNINGS.labels(w.rule_id, w.severity, w.region, w.department).inc()
             await self.t.warnings.send(key=w.fingerprint.encode(), value=w.to_json())
 
-    async def deadletter(self, event: faust.EventT, reason: str) -> None:
+    async def deadletter(
+        self, event: faust.EventT, reason: str, raw: bytes | None = None, source: str = ""
+    ) -> None:
+        """``raw``: the bad part of the record when it is not all of it (one event of a
+        batch); ``source``: where that part was first read (``topic:partition:offset``), when
+        not this record's place (an event judged after the shuffle)."""
         msg = event.message
-        raw: bytes = event.value if isinstance(event.value, bytes) else b""
+        topic, partition, offset = msg.topic, msg.partition, msg.offset
+        if source:
+            topic, p, o = source.split(":")
+            partition, offset = int(p), int(o)
+        if raw is None:
+            raw = event.value if isinstance(event.value, bytes) else b""
         text: str | None = None
         if len(raw) <= TEXT_COPY_MAX:  # a big record travels once, as base64, not twice
             try:
@@ -46,14 +56,13 @@ class Emitter:
                 text = None
         record = {
             "reason": reason,
-            "topic": msg.topic,
-            "partition": msg.partition,
-            "offset": msg.offset,
+            "topic": topic,
+            "partition": partition,
+            "offset": offset,
+            **({"routed": f"{msg.topic}:{msg.partition}:{msg.offset}"} if source else {}),
             "original": text,
             "original_base64": base64.b64encode(raw).decode(),
         }
-        m.DEADLETTERS.labels(msg.topic, m.reason_kind(reason)).inc()
-        log.warning(
-            "dead-letter %s[%s] offset %s: %s", msg.topic, msg.partition, msg.offset, reason
-        )
+        m.DEADLETTERS.labels(topic, m.reason_kind(reason)).inc()
+        log.warning("dead-letter %s[%s] offset %s: %s", topic, partition, offset, reason)
         await self.t.deadletter.send(key=msg.key, value=orjson.dumps(record))

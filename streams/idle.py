@@ -1,8 +1,9 @@
 """The idle policy: how a partition's event time moves on when its events stop coming.
 
-A topic that has delivered everything the broker holds and then nothing for
-``RISKLOOP_IDLE_AFTER_S`` stops holding the partition's watermark back; a partition idle that
-long follows wall time, so deadlines still fire on a quiet stream. Once a second each
+A source that has delivered everything the broker holds and then nothing for
+``RISKLOOP_IDLE_AFTER_S`` stops holding the shards' watermarks back (the ingest agent tells
+them); a shard idle that long, with every source quiet, follows wall time, so deadlines still
+fire on a quiet stream. Once a second each
 partition's watermark lag and detector scores are published as metrics.
 """
 
@@ -11,9 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import weakref
-from collections.abc import Callable
 
-from envelope.events import RiskWarning
 from streams import metrics as m
 from streams.emit import Emitter
 from streams.state import PartitionEngines, PartitionState
@@ -33,12 +32,10 @@ def observe(st: PartitionState) -> None:
             m.DETECTOR_THRESHOLD.labels(rule.id).set(model.threshold.value)
 
 
-CaughtUp = Callable[[str, int, "int | None"], bool]
-
-
-async def advance_idle(
-    engines: PartitionEngines, emit: Emitter, idle_after_s: float, caught_up: CaughtUp
-) -> None:
+async def advance_idle(engines: PartitionEngines, emit: Emitter, idle_after_s: float) -> None:
+    """Once a second: metrics, the checkpoint of a quiet partition, and event time following
+    wall time on a shard that got no events for ``idle_after_s`` and whose sources have all
+    gone quiet (the ingest agent says which, :mod:`streams.shuffle`)."""
     now = time.monotonic()
     for st in engines:
         observe(st)
@@ -47,28 +44,11 @@ async def advance_idle(
         if engines.seeding:  # events of every partition wait behind the seed: not idle
             st.last_event = st.last_idle_tick = now
             continue
-        await emit.warnings(release_quiet_topics(st, now, idle_after_s, caught_up))
-        if now - st.last_event < idle_after_s or st.clock.holding():
+        if now - st.last_event < idle_after_s or st.engine.clock.holding():
             continue
         elapsed_ms = int((now - st.last_idle_tick) * 1000)
         st.last_idle_tick = now
         await emit.warnings(st.engine.advance_idle(elapsed_ms))
-
-
-def release_quiet_topics(
-    st: PartitionState, now: float, idle_after_s: float, caught_up: CaughtUp
-) -> list[RiskWarning]:
-    """A topic that has delivered everything it holds and then nothing for ``idle_after_s``
-    stops holding the partition's watermark back; what the others reached may now fire."""
-    released = False
-    for topic in st.clock.holding():
-        quiet_s = now - st.last_seen.get(topic, st.last_checkpoint)
-        if quiet_s >= idle_after_s and caught_up(topic, st.partition, st.offsets.get(topic)):
-            released = st.clock.release(topic) or released
-    reached = st.clock.reached()
-    if not released or reached is None:
-        return []
-    return st.engine.advance_to(reached - st.engine.lateness_ms)
 
 
 def checkpoint_quiet_partition(engines: PartitionEngines, st: PartitionState, now: float) -> None:

@@ -44,6 +44,9 @@ DUPLICATE_EVENTS = Counter(
     "Events whose id was applied already (within the dedup horizon): skipped",
     ["topic"],
 )
+SHUFFLE_ITEMS = Counter(
+    "riskloop_shuffle_items", "Routed events and warnings on the repartition topic", ["stage"]
+)
 DISPOSITIONS = Counter("riskloop_dispositions", "Clue dispositions fed back", ["rule", "outcome"])
 PRECISION = Gauge("riskloop_rule_precision", "Confirmed / (confirmed + dismissed)", ["rule"])
 DETECTOR_SCORE = Histogram(

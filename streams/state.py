@@ -1,7 +1,8 @@
-"""Per-partition engines made durable in batches.
+"""Per-partition shards made durable in batches.
 
-Each assigned partition of the event topics has its own :class:`~rules.engine.engine.Engine`.
-Events of a partition are held un-acknowledged until a checkpoint has saved the state they
+Each assigned partition of the repartition topic has its own :class:`~rules.engine.shard.Shard`
+(an engine per key space, and the progress of every source). Records of a partition are held
+un-acknowledged until a checkpoint has saved the state they
 changed together with the last applied offset and event time per topic; only then are they
 acknowledged, so Kafka never commits past state that was not saved. State keys are grouped into
 ``BUCKETS`` buckets per partition and a checkpoint rewrites only the buckets that changed:
@@ -12,18 +13,18 @@ counted twice, nothing is lost.
 
 A checkpoint is atomic although it is several table writes: each bucket has two keys (slots)
 and a checkpoint writes a changed bucket to the slot the previous checkpoint did not use,
-then one commit record (offsets, input clock, the slot of every bucket). The changelog keeps
-one partition's writes in order, so a worker killed in the middle of a checkpoint leaves the
-previous commit and every bucket it names intact; restoring a mix of new buckets and old
-offsets would apply the events in between twice.
+then one commit record (offsets, the slot of every bucket; the shard's clock is state). The
+changelog keeps one partition's writes in order, so a worker killed in the middle of a
+checkpoint leaves the previous commit and every bucket it names intact; restoring a mix of
+new buckets and old offsets would apply the events in between twice.
 
 Works over any ``MutableMapping[str, str]``; the worker passes a changelog-backed Faust
 table, tests pass a dict. Values are text (base64 of the pickled bucket, JSON of the
 offsets): Faust's changelog recovery decodes values as text, and raw bytes do not survive it.
 
 A partition with no saved state at all is new to this deployment: with a ``seed`` (e.g. a
-:class:`replay.seed.SeedFile`) its fresh engine first learns silently from the seed's events
-of that partition, so ``new_value`` and ``spike`` baselines do not flood. What it learned is
+:class:`replay.seed.SeedFile`) its fresh shard first learns silently from the seed's events
+of its keys, so ``new_value`` and ``spike`` baselines do not flood. What it learned is
 saved at the next checkpoint like any other state; a partition restored from the table is
 never seeded again. The worker seeds with :meth:`PartitionEngines.get_async`: the file is
 read and learned in a worker thread, so the event loop keeps heartbeating and serving metrics
@@ -47,18 +48,17 @@ import orjson
 from envelope.events import Event
 from rules import RuleSet
 from rules.engine.admission import Bounds
-from rules.engine.engine import Engine
-from rules.engine.watermark import InputClock
+from rules.engine.keyspace import KeyPlan
+from rules.engine.shard import Shard
 
-OFFSETS = "offsets"
-CLOCK = "clock"
 # The checkpoint's commit record: offsets, clock and which slot holds each bucket. Written
 # last; buckets go to the slot the last commit does not name, so a checkpoint cut short by a
 # crash (some buckets written, the commit not) leaves the previous checkpoint whole.
 COMMIT = "commit"
 BUCKETS = 64
 StateKey = tuple[str, str]
-Seed = Callable[[int], Iterable[Event]]  # partition -> past events of that partition
+# (partition, key plan) -> past (key space, event) of that partition
+Seed = Callable[[int, KeyPlan], Iterable[tuple[str, Event]]]
 
 
 def bucket_of(key: StateKey) -> int:
@@ -73,15 +73,11 @@ def bucket_of(key: StateKey) -> int:
 @dataclass
 class PartitionState:
     partition: int
-    engine: Engine
+    engine: Shard
     offsets: dict[str, int] = field(default_factory=dict)
     pending: list[Any] = field(default_factory=list)
     buckets: dict[int, dict[StateKey, bytes]] = field(default_factory=dict)
     rewrite: bool = False  # after a rule swap every bucket is written at the next checkpoint
-    # event time every input topic has reached (held back by a topic still delivering),
-    # and when each topic last delivered (wall time, to release one that went quiet)
-    clock: InputClock = field(default_factory=InputClock)
-    last_seen: dict[str, float] = field(default_factory=dict)
     # bucket -> the slot (0 or 1) of its table key that the last commit record names
     slots: dict[int, int] = field(default_factory=dict)
 
@@ -99,14 +95,15 @@ class PartitionEngines:
         lateness_ms: int,
         checkpoint_every: int,
         checkpoint_interval_s: float,
-        inputs: tuple[str, ...] = (),
+        sources: tuple[str, ...] = (),
         seed: Seed | None = None,
         bounds: Bounds | None = None,
     ) -> None:
         self.ruleset = ruleset
         self.bounds = bounds  # event-time bounds and dedup horizon of every engine
         self.seed = seed  # for partitions without saved state
-        self.inputs = inputs  # the input topics every partition's watermark waits for
+        self.sources = sources  # what every shard's watermark waits for (streams.shuffle)
+        self.plan = KeyPlan(ruleset)
         self.table = table
         self.lateness_ms = lateness_ms
         self.checkpoint_every = checkpoint_every
@@ -122,7 +119,7 @@ class PartitionEngines:
         if st is None:
             st, fresh = self._restore(partition)
             if fresh and self.seed is not None:
-                st.engine.seed(self.seed(partition))
+                st.engine.seed(self.seed(partition, st.engine.plan))
             self.parts[partition] = st
         return st
 
@@ -138,7 +135,7 @@ class PartitionEngines:
             revoked, ruleset = self._revocations.get(partition, 0), self.ruleset
             self.seeding += 1
             try:
-                await asyncio.to_thread(st.engine.seed, self.seed(partition))
+                await asyncio.to_thread(st.engine.seed, self.seed(partition, st.engine.plan))
             finally:
                 self.seeding -= 1
             if self._revocations.get(partition, 0) != revoked:
@@ -150,10 +147,8 @@ class PartitionEngines:
         self.parts[partition] = st
         return st
 
-    def _new_engine(self, partition: int) -> Engine:
-        return Engine(
-            self.ruleset, partition=partition, lateness_ms=self.lateness_ms, bounds=self.bounds
-        )
+    def _new_engine(self, partition: int) -> Shard:
+        return Shard(self.plan, partition, self.lateness_ms, self.bounds, self.sources)
 
     def _restore(self, partition: int) -> tuple[PartitionState, bool]:
         """The partition's engine from the table, and True when the table held nothing of
@@ -167,19 +162,12 @@ class PartitionEngines:
             if isinstance(k, str) and k.startswith(prefix) and v is not None
         }
         commit = orjson.loads(saved[COMMIT]) if COMMIT in saved else None
-        if commit is not None:
-            offsets, clock_data = commit["offsets"], commit["clock"]
-            slots = {int(b): int(slot) for b, slot in commit["slots"].items()}
-            names = {b: f"b{b:03d}.{slot}" for b, slot in slots.items()}
-        else:  # saved before commit records: one key per bucket, offsets and clock apart
-            offsets = orjson.loads(saved[OFFSETS]) if OFFSETS in saved else {}
-            clock_data = orjson.loads(saved[CLOCK]) if CLOCK in saved else {}
-            slots = {}
-            names = {int(n[1:]): n for n in saved if n.startswith("b") and "." not in n}
+        offsets = commit["offsets"] if commit is not None else {}
+        slots = {int(b): int(slot) for b, slot in (commit or {}).get("slots", {}).items()}
+        names = {b: f"b{b:03d}.{slot}" for b, slot in slots.items()}
         buckets = {b: pickle.loads(base64.b64decode(saved[n])) for b, n in names.items()}
         engine.restore(item for b in buckets.values() for item in b.items())
-        clock = InputClock.from_dict(clock_data, self.inputs)
-        st = PartitionState(partition, engine, offsets, buckets=buckets, clock=clock)
+        st = PartitionState(partition, engine, offsets, buckets=buckets)
         st.slots = slots
         return st, not saved
 
@@ -208,7 +196,7 @@ class PartitionEngines:
             slots[b] = 1 - st.slots.get(b, 1)  # the slot the last commit does not name
             blob = pickle.dumps(st.buckets[b], protocol=5)
             self.table[f"{p}|b{b:03d}.{slots[b]}"] = base64.b64encode(blob).decode("ascii")
-        commit = {"offsets": st.offsets, "clock": st.clock.to_dict(), "slots": slots}
+        commit = {"offsets": st.offsets, "slots": slots}
         self.table[f"{p}|{COMMIT}"] = orjson.dumps(commit, option=orjson.OPT_NON_STR_KEYS).decode()
         st.slots = slots
         pending, st.pending = st.pending, []
@@ -219,6 +207,7 @@ class PartitionEngines:
         """Run ``ruleset`` from now on. Every partition's state is carried over for rules whose
         logic is unchanged (same namespace); state of removed or changed rules is dropped."""
         self.ruleset = ruleset
+        self.plan = KeyPlan(ruleset)
         keep = self._namespaces(ruleset)
         for st in self.parts.values():
             self._carry_over(st, keep)
@@ -231,7 +220,7 @@ class PartitionEngines:
         """A new engine of the current rule set for ``st``, with the state of ``keep``."""
         _absorb_dirty(st)
         for b, bucket in st.buckets.items():
-            st.buckets[b] = {k: v for k, v in bucket.items() if k[0] in keep}
+            st.buckets[b] = {k: v for k, v in bucket.items() if k[0] in keep or Shard.keeps(k[0])}
         engine = self._new_engine(st.partition)
         engine.restore(item for bucket in st.buckets.values() for item in bucket.items())
         st.engine = engine

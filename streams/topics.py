@@ -16,10 +16,14 @@ class Topics:
     deadletter: faust.TopicT
     warnings: faust.TopicT
     dispositions: faust.TopicT
-    verdicts: faust.TopicT  # risk.verdicts: a verdict on every partition, for its engine
-    # what the evaluate agent reads: the event topics and risk.verdicts, one stream, so the
-    # engine of partition p applies events and verdicts of partition p one at a time (same
-    # partition count and consumer group: Faust assigns partition p of all three together)
+    verdicts: faust.TopicT  # risk.verdicts: each verdict on the partition of its key
+    rekeyed: faust.TopicT  # riskloop.rekeyed: events routed by key space (streams.shuffle)
+    # what the ingest agent reads: the event topics with any keys, and the warnings again
+    # for the ``source: warnings`` key spaces
+    ingested: faust.TopicT
+    # what the evaluate agent reads: the repartition topic and risk.verdicts, one stream, so
+    # the shard of partition p applies routed events and verdicts of partition p one at a
+    # time (same partition count and consumer group: Faust assigns partition p of both)
     evaluated: faust.TopicT
 
 
@@ -38,5 +42,7 @@ def declare(app: faust.App, settings: Settings) -> Topics:
         warnings=raw(names.TOPIC_WARNINGS),
         dispositions=raw(names.TOPIC_DISPOSITIONS),
         verdicts=raw(names.TOPIC_VERDICTS),
-        evaluated=raw(names.TOPIC_SERVICE, names.TOPIC_REGULATORY, names.TOPIC_VERDICTS),
+        rekeyed=raw(names.TOPIC_REKEYED),
+        ingested=raw(names.TOPIC_SERVICE, names.TOPIC_REGULATORY, names.TOPIC_WARNINGS),
+        evaluated=raw(names.TOPIC_REKEYED, names.TOPIC_VERDICTS),
     )

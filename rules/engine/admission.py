@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 OK, FUTURE, TOO_OLD, DUPLICATE, TOO_LATE = "ok", "future", "too_old", "duplicate", "too_late"
 SEEN_PREFIX = "seen:"
+NO_WATERMARK = -(2**62)  # to judge the event-time bounds alone: nothing is late against it
 SEEN_BUCKET_MS = 3_600_000  # seen ids are kept (and checkpointed) per hour of event time
 # What a rule's spec holds state for: the longest of them bounds how long an id matters.
 REACH_FIELDS = ("window_ms", "lookback_ms", "within_ms", "history_ms")

@@ -1,19 +1,13 @@
 """The rule engine: events in, warnings out, on event time. Pure and synchronous.
 
-One engine serves one partition of the event stream (the live worker keeps one per
-assigned partition; a backtest shards a file the same way). The watermark trails the
-newest event time by ``lateness_ms``; deadlines fire when it passes them. A live worker
-that sees no events calls :meth:`Engine.advance_idle` so deadlines still fire.
+One engine serves one partition of one key space (:mod:`rules.engine.shard`). The watermark
+trails the newest event time by ``lateness_ms``; deadlines fire when it passes them.
 
-Warnings are a source too: every warning the engine emits is fed, as an event of type
-``risk.warning``, to the rules with ``source: warnings`` (not to the rule that raised
-it; a shadow rule's warnings only to shadow rules; resolutions not at all).
+Warnings are a source too: every warning is fed, as a ``risk.warning`` event, to the rules
+with ``source: warnings`` (not its own rule; a shadow rule's only to shadow rules).
 
-What the engine takes is decided before it is applied, in one place (:meth:`Engine.admit`,
-the rule in :mod:`rules.engine.admission`): an event too far in the future or older than
-the retention, measured against a wall clock the caller passes in, an id applied already
-(within the dedup horizon) and an event before the watermark are refused and touch nothing.
-:meth:`Engine.process` applies what it is given, and remembers each applied id.
+What the engine takes is decided in one place (:meth:`Engine.admit`, the rule in
+:mod:`rules.engine.admission`); :meth:`Engine.process` applies what it is given.
 
 State is namespaced by ``rule_id@logic_hash``: a wording or severity change keeps it,
 a logic change starts fresh. Rules with ``status: deprecated`` do not run.
@@ -289,6 +283,14 @@ class Engine:
         """Warnings into ``source: warnings`` rules, and what those raise, a few levels deep."""
         if depth >= MAX_DEPTH:
             return []
+        derived = self.take_warnings(warnings)
+        if derived:
+            derived.extend(self._feed(derived, depth + 1))
+        return derived
+
+    def take_warnings(self, warnings: Iterable[RiskWarning]) -> list[RiskWarning]:
+        """Warnings into this engine's ``source: warnings`` rules, one level: what they raise
+        is returned, not fed again (a caller routing warnings between engines does that)."""
         derived: list[RiskWarning] = []
         for w in warnings:
             if w.stage == "resolved":
@@ -303,8 +305,6 @@ class Engine:
                     derived.extend(r.on_event(ev))
                 except Exception as exc:
                     self._rule_failed(r, f"warning {w.id} of {w.rule_id}", exc)
-        if derived:
-            derived.extend(self._feed(derived, depth + 1))
         return derived
 
     def seed(self, events: Iterable[Event]) -> int:

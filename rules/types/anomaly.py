@@ -1,9 +1,10 @@
 """``anomaly``: a named detector scores each matching event's features per group key; the
 rule fires when the score passes an adaptive threshold (a quantile of past scores).
 
-One model per rule (per engine), never per key: per-key state is only the feature
-extractor's small dict. A burst counts once in the threshold: while a key is in its
-cooldown after a warning, its flagged scores are not added to the quantile's window, so one
+One model per rule, never per key (per-key state is only the feature extractor's small
+dict), or one per value of ``model_by`` (``[region]``: a model per district). A burst counts
+once in the threshold: while a key is in its cooldown after a warning, its flagged scores are
+not added to the quantile's window, so one
 official's thirty night-time decisions cannot lift the threshold above the next official's.
 ``threshold.min_score`` is a floor in the detector's units (standard deviations for
 ``gaussian``): the quantile alone flags about ``1 - q`` of a steady stream.
@@ -31,6 +32,7 @@ Examples:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +40,7 @@ from detectors import registry
 from detectors.features import FeatureExtractor
 from detectors.thresholds import AdaptiveThreshold
 from envelope.events import Event
+from envelope.paths import getter
 from rules.engine.timers import Timers
 from rules.language.fields import Block, Duration, Field, Many, Number, Reader, Text
 from rules.language.model import Rule
@@ -56,6 +59,7 @@ class AnomalySpec:
     min_samples: int
     cooldown_ms: int
     min_score: float | None = None
+    model_by: tuple[str, ...] = ()
 
 
 DETECTOR = Block(
@@ -87,6 +91,12 @@ THRESHOLD = Block(
 )
 FIELDS = (
     Field("detector", DETECTOR, required=True),
+    Field(
+        "model_by",
+        Many(Text()),
+        doc="fields whose values each get a model of their own, like [region] for one model "
+        "per district; default: one model learns from every key of the rule",
+    ),
     Field("features", Many(Text()), required=True, doc="feature names the detector scores"),
     Field("threshold", THRESHOLD),
 )
@@ -113,6 +123,7 @@ def build(v: dict[str, Any], r: Reader) -> AnomalySpec:
         thr.get("min_samples") or 200,
         thr.get("cooldown") or 3_600_000,
         thr.get("min_score"),
+        tuple(v.get("model_by") or ()),
     )
 
 
@@ -123,8 +134,33 @@ class Model:
     last_score: float = 0.0
 
 
+@dataclass
+class ModelSet:
+    """One model per value of ``model_by`` (a district's decisions); what the worker shows
+    (``last_score``, ``threshold``) is the model used last."""
+
+    models: dict[str, Model]
+    last: str = ""
+
+    @property
+    def last_score(self) -> float:
+        model = self.models.get(self.last)
+        return model.last_score if model else 0.0
+
+    @property
+    def threshold(self) -> AdaptiveThreshold | None:
+        model = self.models.get(self.last)
+        return model.threshold if model else None
+
+
+def _model_key(paths: tuple[str, ...]) -> Callable[[Any], str]:
+    getters = [getter(p) for p in paths]
+    return lambda ev: "|".join(str(g(ev)) for g in getters)
+
+
 LAST_FLAG = "__last_flag_ms"
 FLAGGED = "__flagged_x"  # features of the latest warned event, until its verdict
+FLAGGED_MODEL = "__flagged_model"  # ... and the model that flagged it (with model_by)
 
 
 class AnomalyEvaluator:
@@ -133,6 +169,7 @@ class AnomalyEvaluator:
         self.rule, self.spec = rule, rule.spec
         self.extractor = FeatureExtractor(list(rule.spec.features))
         self.key_of = key_function(rule)
+        self.model_of = _model_key(rule.spec.model_by) if rule.spec.model_by else None
         self.capture = capture_function(rule)
 
     def selections(self) -> list[Selection]:
@@ -147,13 +184,27 @@ class AnomalyEvaluator:
         )
         return Model(det, thr)
 
+    def model(self, st: RuleState, model_key: str | None) -> Model:
+        """The rule's model (one per ``model_by`` value when the rule has one)."""
+        if model_key is None:
+            if st.model is None:
+                st.model = self.new_model()
+            return st.model
+        if st.model is None:
+            st.model = ModelSet({})
+        models: ModelSet = st.model
+        models.last = model_key
+        model = models.models.get(model_key)
+        if model is None:
+            model = models.models[model_key] = self.new_model()
+        return model
+
     def on_event(self, ev: Event, st: RuleState) -> list[Hit] | None:
         key = self.key_of(ev)
         if key is None:
             return None
-        model: Model = st.model
-        if model is None:
-            model = st.model = self.new_model()
+        model_key = None if self.model_of is None else self.model_of(ev)
+        model = self.model(st, model_key)
         key_state = st.keys.get(key) or {}
         x = self.extractor.extract(key_state, ev.ts_ms, ev)
         score = model.detector.score_one(x)
@@ -172,6 +223,8 @@ class AnomalyEvaluator:
         if flagged and not cooling:
             key_state[LAST_FLAG] = ev.ts_ms
             key_state[FLAGGED] = x
+            if model_key is not None:
+                key_state[FLAGGED_MODEL] = model_key
             hits = [
                 Hit(
                     key,
@@ -198,10 +251,11 @@ class AnomalyEvaluator:
         if not key_state or FLAGGED not in key_state:
             return False
         x = key_state.pop(FLAGGED)
+        model_key = key_state.pop(FLAGGED_MODEL, None)
         st.put(key, key_state)
         if outcome != "dismissed" or st.model is None:
             return False
-        st.model.detector.learn_one(x)
+        self.model(st, model_key if self.model_of is not None else None).detector.learn_one(x)
         st.model_dirty = True
         return True
 

@@ -120,22 +120,22 @@ def processed(worker_url: str) -> float:
     )
 
 
-def event_clock(worker_url: str, region: str) -> tuple[int, int]:
-    """``(watermark, newest event time)`` in epoch ms of the partition holding ``region``'s
-    keys, from the worker's gauges (set once a second)."""
-    from envelope.partitioning import partition_for
+def event_clock(worker_url: str, key: str) -> tuple[int, int]:
+    """``(watermark, newest event time)`` in epoch ms of the shard holding rule key ``key``,
+    from the worker's gauges (set once a second)."""
+    from rules.engine.keyspace import KeyPlan
 
-    partition = str(partition_for(region.encode(), PARTITIONS))
+    partition = str(KeyPlan.partition(key, PARTITIONS))
     wm_s = metric_sum(worker_url, "riskloop_watermark_seconds", partition=partition)
     lag_s = metric_sum(worker_url, "riskloop_watermark_lag_seconds", partition=partition)
     return round(wm_s * 1000), round((wm_s + lag_s) * 1000)
 
 
-def on_time_ms(worker_url: str, region: str, span_ms: int = 0) -> int:
-    """A time from which ``span_ms`` of events of ``region`` are neither late nor move event
-    time on: inside the lateness behind the newest event time of its partition (the week
+def on_time_ms(worker_url: str, key: str, span_ms: int = 0) -> int:
+    """A time from which ``span_ms`` of events of rule key ``key`` are neither late nor move
+    event time on: inside the lateness behind the newest event time of its shard (the week
     replayed, no idle time lets the watermark move on; see stack_env)."""
-    watermark, newest = event_clock(worker_url, region)
+    watermark, newest = event_clock(worker_url, key)
     assert newest - watermark >= span_ms + 2000, (watermark, newest)
     return watermark + 1000
 

@@ -1,6 +1,6 @@
 """Malformed events, and events whose time is out of bounds (too far in the future, older
 than the retention, later than the lateness allows), are dead-lettered with their reason and
-original bytes and move no partition's event time; a redelivered event is skipped and
+original bytes and move no shard's event time; a redelivered event is skipped and
 counted; the good events around them are processed and the worker keeps going."""
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from envelope.topics import TOPIC_DEADLETTER, TOPIC_SERVICE
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 T0 = 1772586000000  # 2026-03-04T09:00:00+08:00, inside the simulated week
+ACCOUNT = "stf-bad-input"  # the rule key of the good reads (staff-bulk-access)
 MALFORMED = {
     b"{not json": "bad JSON",
     orjson.dumps({"id": "bad-1", "type": "data.access"}): "missing field",
@@ -101,8 +102,8 @@ def out_of_bounds(late_ms: int) -> dict[bytes, str]:
 
 def test_malformed_events_are_dead_lettered_and_good_ones_processed(stack, replayed):
     url = stack.worker.url
-    start = on_time_ms(url, BAD_REGION, span_ms=61 * 4000)
-    watermark, newest = event_clock(url, BAD_REGION)
+    start = on_time_ms(url, ACCOUNT, span_ms=61 * 4000)
+    watermark, newest = event_clock(url, ACCOUNT)
     refused = out_of_bounds(watermark - T0)  # T0, inside the week, is behind the watermark
     counts = {
         "late": lambda: metric_sum(url, "riskloop_late_events_total"),
@@ -147,7 +148,7 @@ def test_malformed_events_are_dead_lettered_and_good_ones_processed(stack, repla
         "the retry counted as a duplicate, and each refusal by its kind",
     )
     time.sleep(2)  # the watermark gauges are set once a second
-    assert event_clock(url, BAD_REGION) == (watermark, newest), "event time did not move"
+    assert event_clock(url, ACCOUNT) == (watermark, newest), "event time did not move"
 
     r = stack.redis()
     clue = wait_for(

@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from envelope.partitioning import partition_for
+from envelope.topics import EVENT_TOPICS
 from replay.backtest import backtest, format_report
 from replay.formats import write_events
 from rules.language.errors import RuleSetError
@@ -159,27 +160,27 @@ def test_open_end_stops_where_both_topics_of_a_partition_have_got_to(
     assert "warnings: 0" in capsys.readouterr().out
 
 
-def test_sharding_changes_answers_only_for_keys_spanning_partitions(
+def test_keys_spanning_districts_are_found_whatever_the_partitions_or_producer_keys(
     tmp_path: Path, rules_dir: Path
 ) -> None:
     path = _file(tmp_path, city_day())
     one = {w.id for w in backtest(path, rules_dir, partitions=1).warnings}
     four = {w.id for w in backtest(path, rules_dir, partitions=4).warnings}
     assert one == four and len(one) == 3
-    # stf-5 reads in two districts on different partitions: the live worker (and the
-    # backtest) sees 2 + 2 reads, never 4 together; a single partition sees all four.
+    # stf-5 reads in two districts that a producer keying by region sends to different
+    # partitions: re-keyed by the rule's own key (the account), all four reads meet.
     spanning = [
         ev(21, "02T09:00:00", "data.access", A, account="stf-5"),
         ev(22, "02T09:01:00", "data.access", B, account="stf-5"),
         ev(23, "02T09:02:00", "data.access", A, account="stf-5"),
         ev(24, "02T09:03:00", "data.access", B, account="stf-5"),
     ]
+    assert partition_for(A.encode(), 4) != partition_for(B.encode(), 4)
     path = _file(tmp_path, spanning)
-    assert [w.key for w in backtest(path, rules_dir, partitions=1).warnings] == ["stf-5"]
-    assert backtest(path, rules_dir, partitions=4).warnings == []
-    # Partitioned by account instead, the key lives in one partition again.
-    by_account = backtest(path, rules_dir, partitions=4, partition_field="attrs.account")
-    assert [w.key for w in by_account.warnings] == ["stf-5"]
+    for partitions in (1, 4, 12):
+        for field in ("region", "attrs.account", "id"):
+            report = backtest(path, rules_dir, partitions=partitions, partition_field=field)
+            assert [w.key for w in report.warnings] == ["stf-5"], (partitions, field)
 
 
 def test_labels_give_a_score_table(tmp_path: Path, rules_dir: Path) -> None:
@@ -279,43 +280,49 @@ def test_a_gb18030_csv_needs_its_encoding(tmp_path: Path, rules_dir: Path) -> No
     assert (right.events, [w.key for w in right.warnings]) == (3, ["stf-1"])
 
 
-def test_open_end_backtest_is_what_a_live_worker_raises_in_any_topic_interleaving(tmp_path):
-    """However the consumer interleaves the two topics of a partition (here: random runs of
-    up to 300 events of one topic), a worker whose watermark waits for both raises exactly
-    the open-ended backtest's warnings."""
+def test_open_end_backtest_is_what_a_live_worker_raises_in_any_source_interleaving(tmp_path):
+    """However the router's sources (each partition of each event topic) reach a shard
+    interleaved (here: random runs of up to 300 events of one source, each run followed by
+    its progress on every shard, as the router's flush sends it), shards whose watermark
+    waits for every source raise exactly the open-ended backtest's warnings."""
     import random
 
     from envelope.settings import DEFAULT_RULES_DIR
+    from replay.backtest import BacktestReport, _Shards, _sources
     from replay.formats import read_rows
     from replay.simulator import simulate_to_file
     from rules import load_rules
-    from rules.engine.engine import Engine
-    from rules.engine.watermark import InputClock, process_held
+    from rules.engine.admission import Bounds
+    from rules.engine.keyspace import KeyPlan
+    from rules.engine.shard import Shard
 
     path = tmp_path / "week.jsonl"
     simulate_to_file(path, 11, days=7)  # a week: a worker without the hold raises 45-500 more
     want = {w.id for w in backtest(path, DEFAULT_RULES_DIR, open_end=True).warnings}
     assert len(want) >= 40
-    queues: dict[tuple[int, str], list[Any]] = {}
+    queues: dict[str, list[Any]] = {}
     for *_, event in read_rows(path):
-        p = partition_for(event.region.encode(), 4)
-        queues.setdefault((p, event.stream), []).append(event)
-    ruleset = load_rules(DEFAULT_RULES_DIR)
+        source = f"{EVENT_TOPICS[event.stream]}:{partition_for(event.region.encode(), 4)}"
+        queues.setdefault(source, []).append(event)
+    plan = KeyPlan(load_rules(DEFAULT_RULES_DIR))
     for seed in range(3):
         rng = random.Random(seed)
-        engines = [Engine(ruleset, partition=p) for p in range(4)]
-        clocks = [InputClock(("service", "regulatory")) for _ in range(4)]
+        shards = [Shard(plan, p, 300_000, None, _sources(4)) for p in range(3)]
+        report = BacktestReport(str(path), [], 3, now_ms=1773100800000)
+        run = _Shards(plan, shards, report, True, Bounds(max_age_ms=10**13))
         pending = {k: list(v) for k, v in queues.items()}
-        got: set[str] = set()
         while pending:
-            (p, stream) = k = rng.choice(sorted(pending))
+            source = rng.choice(sorted(pending))
             n = rng.randint(1, 300)
-            run, pending[k] = pending[k][:n], pending[k][n:]
-            for event in run:
-                got |= {w.id for w in process_held(engines[p], clocks[p], stream, event)}
-            if not pending[k]:
-                del pending[k]
-        assert got == want, f"interleaving {seed} raised other warnings"
+            batch, pending[source] = pending[source][:n], pending[source][n:]
+            for event in batch:
+                run.feed(source, event, 0)
+            for p in range(len(shards)):
+                run._catch_up(p)
+            if not pending[source]:
+                del pending[source]
+        run.finish()
+        assert {w.id for w in report.warnings} == want, f"interleaving {seed}"
 
 
 def _at(n: int, ts: str, etype: str, region: str, **attrs: Any) -> dict[str, Any]:
@@ -348,6 +355,10 @@ def test_far_future_ancient_late_and_duplicate_events_change_no_warning(
     got = backtest(_file(tmp_path, noisy), rules_dir, now_ms=now_ms, open_end=open_end)
     assert [(w.id, w.ts_ms) for w in got.warnings] == [(w.id, w.ts_ms) for w in want.warnings]
     assert want.warnings and want.rejected == want.duplicates == 0
+    if open_end:  # sources that never delivered hold every watermark: nothing is late
+        assert (got.events, got.rejected, got.duplicates) == (15, 2, 2)
+        assert got.refused == {"too_old": 1, "future": 1}
+        return
     assert (got.events, got.rejected, got.duplicates) == (14, 3, 2)
     assert got.refused == {"too_old": 1, "future": 1, "too_late": 1}
     [(r1, old), (r2, future), (r3, late)] = got.reject_samples

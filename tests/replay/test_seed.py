@@ -7,12 +7,15 @@ import json
 from pathlib import Path
 
 import pytest
-from aiokafka.partitioner import DefaultPartitioner
 from event_factories import make_event
 
+from envelope.partitioning import partition_for
 from replay.formats import FormatError
 from replay.seed import SeedFile
 from riskloop.cli import main
+from rules import RuleSet
+from rules.engine.keyspace import KeyPlan
+from rules.language.model import parse_rule
 
 T0 = 1_772_413_200_000  # 2026-03-02T09:00:00+08:00
 DAY = 86_400_000
@@ -51,23 +54,22 @@ KNOWN = [("stf-1", "tax"), ("stf-1", "household"), ("stf-2", "tax"), ("stf-3", "
 
 
 @pytest.mark.parametrize("partitions", [1, 3, 4, 12])
-def test_each_partition_gets_the_events_the_producer_sends_it(tmp_path, partitions):
-    """The split matches aiokafka's default partitioner over the region's bytes (the key the
-    publisher sends), and every event lands in exactly one partition."""
+def test_each_shard_learns_the_events_of_its_own_keys(tmp_path, partitions):
+    """An event goes to the shard its key hashes to in each key space that can use it (the
+    account, whatever the region), and nowhere else."""
     events = [
-        make_event(ts_ms=T0 + i, type="data.access", region=region, account=f"stf-{i}")
+        make_event(ts_ms=T0 + i, type="data.access", region=region, account=f"stf-{i % 3}")
         for i, region in enumerate(REGIONS)
     ]
     seed = SeedFile(_write(tmp_path / "seed.jsonl", events), partitions)
-    producer = DefaultPartitioner()
-    owners = list(range(partitions))
+    plan = KeyPlan(RuleSet([parse_rule(NEW_DATASET, "new.yaml")]))
     seen = []
-    for p in owners:
-        got = list(seed(p))
-        assert all(producer(ev.region.encode(), owners, owners) == p for ev in got)
-        seen += [ev.id for ev in got]
-    assert sorted(seen) == sorted(ev.id for ev in events)
-    assert sum(seed.counts.values()) == len(events)
+    for p in range(partitions):
+        for space, ev in seed(p, plan):
+            assert space == "events:attrs.account"
+            assert partition_for(ev.attrs["account"].encode(), partitions) == p
+            seen.append(ev.id)
+    assert sorted(seen) == sorted(ev.id for ev in events) and seed.events == len(events)
 
 
 def test_a_bad_seed_row_is_named_before_anything_runs(tmp_path):

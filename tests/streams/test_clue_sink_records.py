@@ -8,7 +8,8 @@ import asyncio
 
 import orjson
 import pytest
-from test_verdict_routing import Record, Sink
+from pipeline import Record
+from pipeline import Topic as Sink
 
 from envelope.events import RiskWarning
 from envelope.topics import TOPIC_WARNINGS
@@ -36,7 +37,7 @@ def sink_step(values: list[bytes]) -> tuple[list[RiskWarning], list[dict[str, ob
         return [await _warning_or_deadletter(emit, r) for r in records]  # type: ignore[arg-type]
 
     kept = [w for w in asyncio.run(run()) if w is not None]
-    return kept, [orjson.loads(v) for v in t.deadletter.sent]
+    return kept, [orjson.loads(v) for _, v in t.deadletter.sent]
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,8 @@ import asyncio
 import base64
 
 import orjson
+from pipeline import Record
 from test_clue_sink_records import Topics
-from test_verdict_routing import Record
 
 from envelope.events import Event, InvalidEvent
 from envelope.topics import TOPIC_SERVICE
@@ -27,7 +27,7 @@ def dead_letter_of(raw: bytes) -> dict[str, object]:
         reason = str(exc)
     t = Topics()
     asyncio.run(Emitter(t).deadletter(Record(TOPIC_SERVICE, 0, 7, raw), reason))  # type: ignore[arg-type]
-    [sent] = t.deadletter.sent
+    [(_, sent)] = t.deadletter.sent
     return orjson.loads(sent)
 
 

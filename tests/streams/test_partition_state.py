@@ -7,7 +7,6 @@ import asyncio
 import threading
 import time
 
-import orjson
 from event_factories import make_event
 
 from rules import RuleSet
@@ -148,7 +147,7 @@ def dataset_reads(day: int, pairs, region: str = "330106"):
     ]
 
 
-def seed_file(tmp_path, events, partitions: int = 4):
+def seed_file(tmp_path, events, partitions: int = 1):
     from replay.seed import SeedFile
 
     path = tmp_path / "seed.jsonl"
@@ -156,25 +155,21 @@ def seed_file(tmp_path, events, partitions: int = 4):
     return SeedFile(path, partitions)
 
 
-def two_regions_on_two_partitions(partitions: int = 4) -> tuple[str, str]:
-    from envelope.partitioning import partition_for
+def two_keys_on_two_partitions(partitions: int = 4) -> tuple[str, str]:
+    from rules.engine.keyspace import KeyPlan
 
-    regions = [f"3301{n:02d}" for n in range(1, 30)]
-    first = regions[0]
+    apps = [f"A-{n}" for n in range(1, 30)]
+    first = apps[0]
     other = next(
-        r
-        for r in regions
-        if partition_for(r.encode(), partitions) != partition_for(first.encode(), partitions)
+        a for a in apps if KeyPlan.partition(a, partitions) != KeyPlan.partition(first, partitions)
     )
     return first, other
 
 
 def test_a_fresh_partition_learns_from_the_seed_and_does_not_flood(tmp_path):
-    from envelope.partitioning import partition_for
-
     known = [("stf-1", "tax"), ("stf-2", "household"), ("stf-3", "tax")]
     live = dataset_reads(7, [*known, ("stf-1", "medical")])
-    p = partition_for(b"330106", 4)
+    p = 0  # one partition holds every key
     unseeded = seeded({}, NEW_DATASET, None).get(p)
     assert len([w for ev in live for w in unseeded.engine.process(ev)]) == 4
 
@@ -184,24 +179,24 @@ def test_a_fresh_partition_learns_from_the_seed_and_does_not_flood(tmp_path):
 
 
 def test_a_partition_is_seeded_only_with_the_keys_it_owns(tmp_path):
-    """An application accepted in each of two regions on two partitions and never decided:
-    each partition's engine holds only its own region's obligation, so each overdue warning
-    fires once, from the partition that will also see the application's decision."""
-    from envelope.partitioning import partition_for
+    """An application accepted in each of two districts, never decided, whose ids hash to two
+    partitions: each partition's shard holds only its own application's obligation, so each
+    overdue warning fires once, from the partition that will also see its decision."""
+    from rules.engine.keyspace import KeyPlan
 
-    regions = two_regions_on_two_partitions()
+    apps = two_keys_on_two_partitions()
     anchors = [
-        make_event(ts_ms=T0 + i, type="app.accepted", region=region, app=f"A-{region}")
-        for i, region in enumerate(regions)
+        make_event(ts_ms=T0 + i, type="app.accepted", region=f"33010{i}", app=app)
+        for i, app in enumerate(apps)
     ]
-    seed = seed_file(tmp_path, anchors)
+    seed = seed_file(tmp_path, anchors, partitions=4)
     pe = seeded({}, OVERDUE, seed)
     fired = []
-    for region in regions:
-        st = pe.get(partition_for(region.encode(), 4))
+    for app in apps:
+        st = pe.get(KeyPlan.partition(app, 4))
         assert st.engine.key_count() == 1
         fired += [(st.partition, w.key) for w in st.engine.advance_to(T0 + 3 * DAY)]
-    assert sorted(fired) == sorted((partition_for(r.encode(), 4), f"A-{r}") for r in regions)
+    assert sorted(fired) == sorted((KeyPlan.partition(a, 4), a) for a in apps)
 
 
 def test_a_partition_restored_from_a_checkpoint_is_not_seeded_again(tmp_path):
@@ -216,9 +211,9 @@ def test_a_partition_restored_from_a_checkpoint_is_not_seeded_again(tmp_path):
     path_seed = seed_file(tmp_path, past[:3], partitions=1)
     calls: list[int] = []
 
-    def seed(partition: int):
+    def seed(partition: int, plan):
         calls.append(partition)
-        return path_seed(partition)
+        return path_seed(partition, plan)
 
     table: dict = {}
     first = seeded(table, rule, seed)
@@ -255,7 +250,7 @@ def test_adding_resolve_to_a_rule_starts_its_state_fresh_on_reload():
 def slow_seed(events, started: threading.Event | None = None, release=None):
     """A seed that reads like a big file: it waits a little before each event."""
 
-    def seed(partition: int):
+    def seed(partition: int, plan):
         for ev in events:
             if started is not None:
                 started.set()
@@ -263,7 +258,8 @@ def slow_seed(events, started: threading.Event | None = None, release=None):
                 release.wait(5)
             else:
                 time.sleep(0.02)
-            yield ev
+            for ks, _key in plan.route(ev):
+                yield ks.name, ev
 
     return seed
 
@@ -420,27 +416,6 @@ def test_a_checkpoint_cut_short_by_a_crash_restores_the_previous_one_whole():
         assert again.offsets == {"events.service": 5}
         replayed = [w.id for ev in events[6:] for w in again.engine.process(ev)]
         assert replayed == expected, f"cut after {cut} of {len(second)} writes"
-
-
-def test_state_saved_before_commit_records_still_restores():
-    legacy: dict = {}
-    pe = engines({})
-    st = pe.get(0)
-    for offset, ev in enumerate(reads(6)):
-        st.engine.process(ev)
-        st.offsets["events.service"] = offset
-    pe.checkpoint(st, now=0.0)
-    commit = orjson.loads(pe.table["0|commit"])
-    for b, slot in commit["slots"].items():  # the layout of earlier releases
-        legacy[f"0|b{int(b):03d}"] = pe.table[f"0|b{int(b):03d}.{slot}"]
-    legacy["0|offsets"] = orjson.dumps(commit["offsets"]).decode()
-    legacy["0|clock"] = orjson.dumps(commit["clock"]).decode()
-    again = engines(legacy).get(0)
-    assert again.offsets == {"events.service": 5}
-    continued = [w for ev in reads(6, start=6) for w in again.engine.process(ev)]
-    straight = engines({}).get(0).engine
-    expected = [w for ev in reads(12) for w in straight.process(ev)]
-    assert [w.id for w in continued] == [w.id for w in expected] and continued
 
 
 def test_a_restored_partition_still_skips_an_event_it_applied_before_the_crash():

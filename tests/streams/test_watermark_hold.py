@@ -1,15 +1,19 @@
-"""A partition's watermark waits for every input topic: an event still on its way in one
-topic is not overtaken by a deadline the other topic's newer events would have passed."""
+"""A shard's watermark waits for every source (each partition of each event topic): an event
+still on its way in one source is not overtaken by a deadline that another source's newer
+events would have passed, wherever the producers put the events of one key."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from event_factories import make_event
+from pipeline import Pipeline
 
 from rules import RuleSet
-from rules.engine.watermark import process_held
+from rules.engine.keyspace import KeyPlan
 from rules.language.model import parse_rule
-from streams.idle import release_quiet_topics
-from streams.state import PartitionEngines
+from streams.idle import advance_idle
 
 T0 = 1772414100000  # Mon 2026-03-02T09:15:00+08:00
 HOUR = 3_600_000
@@ -23,125 +27,108 @@ anchor: {type: inspection.finding}
 fulfilled_by: {type: inspection.rectified}
 deadline: {after: 1h}
 """
+P = KeyPlan.partition("c-1", 4)  # the shard holding case c-1
 
 
-def engines(table: dict) -> PartitionEngines:
-    return PartitionEngines(
-        RuleSet([parse_rule(RULE, "r.yaml")]),
-        table,
-        lateness_ms=0,
-        checkpoint_every=100,
-        checkpoint_interval_s=60,
-        inputs=(SERVICE, REGULATORY),
-    )
+def pipeline(table: dict | None = None) -> Pipeline:
+    return Pipeline(RuleSet([parse_rule(RULE, "r.yaml")]), table, idle_after_s=5.0)
 
 
-def regulatory(ts_ms: int, type: str) -> object:
-    return make_event(ts_ms=ts_ms, type=type, stream="regulatory", case="c-1")
+def regulatory(ts_ms: int, type: str, partition: int = 0) -> bytes:
+    return make_event(ts_ms=ts_ms, type=type, stream="regulatory", case="c-1").to_json()
 
 
-def service(ts_ms: int) -> object:
-    return make_event(ts_ms=ts_ms, type="application.submitted", case="other")
+def service(ts_ms: int) -> bytes:
+    return make_event(ts_ms=ts_ms, type="application.submitted", case="other").to_json()
 
 
-def test_a_topic_running_ahead_does_not_fire_the_other_topics_deadline():
-    st = engines({}).get(0)
-    fired = process_held(st.engine, st.clock, REGULATORY, regulatory(T0, "inspection.finding"))
-    # the service topic is fetched far ahead while the rectification is still in flight
-    for i in range(1, 5):
-        fired += process_held(st.engine, st.clock, SERVICE, service(T0 + i * HOUR))
-    fired += process_held(
-        st.engine, st.clock, REGULATORY, regulatory(T0 + 30 * 60_000, "inspection.rectified")
-    )
-    fired += process_held(st.engine, st.clock, REGULATORY, regulatory(T0 + 3 * HOUR, "x.y"))
-    assert fired == [], "rectified in time: nothing is overdue"
+def everywhere(pipe: Pipeline, ts_ms: int) -> None:
+    """Every source but regulatory:0 and regulatory:1 delivers up to ``ts_ms``."""
+    for topic in (SERVICE, REGULATORY):
+        for p in range(4):
+            if topic == SERVICE or p > 1:
+                pipe.send(
+                    topic, service(ts_ms) if topic == SERVICE else regulatory(ts_ms, "x.y"), p
+                )
 
 
-def test_a_quiet_caught_up_topic_is_released_and_the_deadline_fires():
-    st = engines({}).get(0)
-    process_held(st.engine, st.clock, REGULATORY, regulatory(T0, "inspection.finding"))
-    process_held(st.engine, st.clock, SERVICE, service(T0 + 2 * HOUR))
-    st.last_seen = {REGULATORY: 100.0, SERVICE: 107.0}
-    st.offsets = {REGULATORY: 0, SERVICE: 0}
+def test_a_source_running_ahead_does_not_fire_a_deadline_another_source_would_meet():
+    pipe = pipeline()
+    pipe.send(REGULATORY, regulatory(T0, "inspection.finding"), 0)
+    pipe.send(REGULATORY, regulatory(T0, "x.y"), 1)
+    for i in range(1, 5):  # the others are fetched far ahead while the rectification is in flight
+        everywhere(pipe, T0 + i * HOUR)
+        pipe.flush()
+    # the rectification of c-1 was produced to another partition than its finding
+    pipe.send(REGULATORY, regulatory(T0 + 30 * 60_000, "inspection.rectified"), 1)
+    pipe.send(REGULATORY, regulatory(T0 + 3 * HOUR, "x.y"), 0)
+    pipe.send(REGULATORY, regulatory(T0 + 3 * HOUR, "x.y"), 1)
+    pipe.flush()
+    assert pipe.warnings == [], "rectified in time: nothing is overdue"
+    assert pipe.engines.get(P).engine.watermark_ms >= T0 + 3 * HOUR
 
-    def behind(topic: str, partition: int, offset: int | None) -> bool:
-        return False  # the broker holds more of every topic than was applied
 
-    def caught_up(topic: str, partition: int, offset: int | None) -> bool:
-        return True
-
-    assert release_quiet_topics(st, 110.0, 5.0, behind) == [], "unread events: keep waiting"
-    assert release_quiet_topics(st, 102.0, 5.0, caught_up) == [], "not quiet long enough"
-    fired = release_quiet_topics(st, 110.0, 5.0, caught_up)
-    assert [(w.rule_id, w.key) for w in fired] == [("not-rectified", "c-1")]
-    assert st.clock.holding() == [SERVICE], "the service topic delivered 3 s ago: still waited for"
+def test_a_quiet_caught_up_source_is_released_and_the_deadline_fires():
+    pipe = pipeline()
+    pipe.send(REGULATORY, regulatory(T0, "inspection.finding"), 0)
+    everywhere(pipe, T0 + 2 * HOUR)
+    pipe.send(REGULATORY, regulatory(T0 + 2 * HOUR, "x.y"), 1)
+    pipe.flush()
+    assert pipe.warnings == [], "regulatory:0 delivered just now: still waited for"
+    pipe.app.consumer.highwaters[pipe.tp(REGULATORY, 0)] = 5  # the broker holds more of it
+    pipe.flush(quiet=True)
+    assert pipe.warnings == [], "unread events on regulatory:0: keep waiting"
+    pipe.app.consumer.highwaters[pipe.tp(REGULATORY, 0)] = 1  # all of it read
+    pipe.flush(quiet=True)
+    assert [(w.rule_id, w.key) for w in pipe.warnings] == [("not-rectified", "c-1")]
 
 
 def test_the_held_clock_survives_a_checkpoint():
     table: dict = {}
-    pe = engines(table)
-    st = pe.get(0)
-    process_held(st.engine, st.clock, REGULATORY, regulatory(T0, "inspection.finding"))
-    process_held(st.engine, st.clock, SERVICE, service(T0 + 2 * HOUR))
-    st.offsets = {REGULATORY: 0, SERVICE: 0}
-    st.pending = ["e1", "e2"]
-    pe.checkpoint(st, now=0.0)
+    pipe = pipeline(table)
+    pipe.send(REGULATORY, regulatory(T0, "inspection.finding"), 0)
+    everywhere(pipe, T0 + 2 * HOUR)
+    pipe.send(REGULATORY, regulatory(T0 + 2 * HOUR, "x.y"), 1)
+    pipe.flush()
+    for st in pipe.engines:
+        pipe.engines.checkpoint(st, now=0.0)
 
-    again = engines(table).get(0)  # a new worker after a crash
-    assert again.clock.reached() == T0, "the regulatory topic still holds the watermark"
-    late = process_held(again.engine, again.clock, SERVICE, service(T0 + 3 * HOUR))
-    assert late == []
-    fired = process_held(again.engine, again.clock, REGULATORY, regulatory(T0 + HOUR + 1, "x.y"))
-    assert [w.key for w in fired] == ["c-1"]
-
-
-class Emit:  # what the worker's timer hands to risk.warnings
-    def __init__(self) -> None:
-        self.sent: list = []
-
-    async def warnings(self, ws: list) -> None:
-        self.sent.extend(ws)
+    again = pipeline(table)  # a new worker after a crash
+    assert again.engines.get(P).engine.clock.reached() == T0, "regulatory:0 still holds it"
+    everywhere(again, T0 + 3 * HOUR)
+    again.flush()
+    assert again.warnings == []
+    again.send(REGULATORY, regulatory(T0 + HOUR + 1, "x.y"), 0)
+    again.flush()
+    assert [w.key for w in again.warnings] == ["c-1"]
 
 
-def idle_for_an_hour(pe: PartitionEngines):
-    import time
-
-    st = pe.get(0)
-    process_held(st.engine, st.clock, REGULATORY, regulatory(T0, "inspection.finding"))
-    process_held(st.engine, st.clock, SERVICE, service(T0 + 10 * 60_000))
-    st.offsets = {REGULATORY: 0, SERVICE: 0}
+def idle_for_an_hour(pipe: Pipeline):
+    pipe.send(REGULATORY, regulatory(T0, "inspection.finding"), 0)
+    pipe.send(SERVICE, service(T0 + 10 * 60_000), 0)
+    pipe.flush(quiet=True)  # every source caught up and quiet: released
+    st = pipe.engines.get(P)
     long_ago = time.monotonic() - 3600
     st.last_event = st.last_idle_tick = long_ago
-    st.last_seen = {REGULATORY: long_ago, SERVICE: long_ago}
     return st
 
 
-def test_no_partition_moves_by_wall_time_while_a_seed_is_learned():
-    """The agent is busy seeding another partition: this one's events are queued behind it,
+def test_no_shard_moves_by_wall_time_while_a_seed_is_learned():
+    """The agent is busy seeding another partition: this one's records are queued behind it,
     so its quiet is not idleness and its deadline must not fire."""
-    import asyncio
-
-    from streams.idle import advance_idle
-
-    pe = engines({})
-    st = idle_for_an_hour(pe)
+    pipe = pipeline()
+    st = idle_for_an_hour(pipe)
     before = st.engine.watermark_ms
-    pe.seeding = 1
-    emit = Emit()
-    asyncio.run(advance_idle(pe, emit, 5.0, lambda topic, p, offset: True))  # type: ignore[arg-type]
-    assert emit.sent == [] and st.engine.watermark_ms == before
+    pipe.engines.seeding = 1
+    asyncio.run(advance_idle(pipe.engines, pipe.emit, 5.0))
+    assert pipe.warnings == [] and st.engine.watermark_ms == before
 
 
-def test_an_idle_partition_fires_its_deadline_as_wall_time_passes():
-    """The worker's once-a-second timer: both topics caught up and quiet, the partition idle
-    for an hour of wall time -> event time moves an hour on and the deadline fires."""
-    import asyncio
-
-    from streams.idle import advance_idle
-
-    pe = engines({})
-    st = idle_for_an_hour(pe)
-    emit = Emit()
-    asyncio.run(advance_idle(pe, emit, 5.0, lambda topic, p, offset: True))  # type: ignore[arg-type]
-    assert [w.key for w in emit.sent] == ["c-1"]
+def test_an_idle_shard_fires_its_deadline_as_wall_time_passes():
+    """The worker's once-a-second timer: every source caught up and quiet, the shard idle for
+    an hour of wall time -> event time moves an hour on and the deadline fires."""
+    pipe = pipeline()
+    st = idle_for_an_hour(pipe)
+    asyncio.run(advance_idle(pipe.engines, pipe.emit, 5.0))
+    assert [w.key for w in pipe.warnings] == ["c-1"]
     assert st.engine.watermark_ms >= T0 + 10 * 60_000 + 3_590_000

@@ -1,0 +1,187 @@
+"""The ingest agent: event topics (any producer keys) -> validate -> route -> riskloop.rekeyed.
+
+Reads ``events.service`` and ``events.regulatory`` as the producers wrote them, and
+``risk.warnings`` for the ``source: warnings`` key spaces. A record is one event, or a JSON
+array of events (a batched producer, ``riskloop replay --batch``); each event is validated on
+its own and a bad one is dead-lettered with its reason, as is one dated too far in the future
+or older than the retention (``rules.engine.admission``): it moves no watermark. Valid events
+are routed by :class:`streams.shuffle.Router` and sent in batches; the records read are
+acknowledged only once every batch carrying their events is durably sent, so a crash loses
+nothing (a re-sent event is skipped by its id downstream, and warnings have stable ids).
+
+A flush is due when a destination holds a full batch, and every ``LINGER_S`` otherwise; the
+same timer tells the destinations which of this worker's sources went quiet (caught up with
+the broker and silent for ``RISKLOOP_IDLE_AFTER_S``), so their deadlines still fire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import faust
+import orjson
+from faust.types import TP
+
+from envelope.events import Event, InvalidEvent, RiskWarning
+from envelope.settings import Settings
+from envelope.topics import EVENT_TOPICS, TOPIC_WARNINGS
+from rules.engine.admission import NO_WATERMARK, Bounds, classify
+from rules.engine.keyspace import KeyPlan
+from streams import metrics as m
+from streams.emit import Emitter
+from streams.shuffle import Router, encode
+from streams.state import InFlight
+from streams.topics import Topics
+
+log = logging.getLogger("riskloop.worker")
+LINGER_S = 0.05
+
+
+class Ingest:
+    """The router of one worker, what it has read but not yet acknowledged, and the flush."""
+
+    def __init__(self, app: faust.App, settings: Settings, t: Topics, plan: KeyPlan) -> None:
+        self.app, self.t, self.settings = app, t, settings
+        self.router = Router(plan, settings.partitions)
+        self.bounds = Bounds.from_settings(settings)
+        self.emit = Emitter(t)
+        self.unacked: list[Any] = []
+        self.last_read: dict[str, float] = {}
+        self.lock = asyncio.Lock()
+        self.steps = InFlight()
+        self.read_offsets: dict[TP, int] = {}
+
+    def swap(self, plan: KeyPlan) -> None:
+        """A new rule set: route by its key spaces from the next event on."""
+        self.router.plan = plan
+
+    async def take(self, event: faust.EventT) -> None:
+        msg = event.message
+        source = f"{msg.topic}:{msg.partition}"
+        self.last_read[source] = time.monotonic()
+        if msg.topic == TOPIC_WARNINGS:
+            self._take_warning(event.value)
+        else:
+            for value in _values(event.value):
+                await self._take_value(event, source, value)
+        self.unacked.append(event)
+        if self.router.full():
+            await self.flush()
+
+    def _take_warning(self, value: bytes | None) -> None:
+        try:
+            w = RiskWarning.from_json(value or b"")
+        except (KeyError, TypeError, ValueError):
+            return  # the clue sink dead-letters it
+        self.router.take_warning(w)
+
+    async def _take_value(self, event: faust.EventT, source: str, value: Any) -> None:
+        topic = event.message.topic
+        try:
+            ev = Event.from_json(value) if isinstance(value, bytes) else Event.from_dict(value)
+        except InvalidEvent as exc:
+            await self.emit.deadletter(event, str(exc), _raw(value))
+            return
+        if EVENT_TOPICS[ev.stream] != topic:  # a producer routed it wrong
+            reason = f"wrong topic: a {ev.stream} event belongs on {EVENT_TOPICS[ev.stream]}"
+            await self.emit.deadletter(event, reason, _raw(value))
+            return
+        now_ms = int(time.time() * 1000)
+        admission = classify(ev.ts_ms, now_ms, NO_WATERMARK, self.bounds, lateness_ms=0)
+        if not admission.ok:
+            await self.emit.deadletter(event, admission.reason, _raw(value))
+            return
+        if not self.router.take_event(source, ev, event.message.offset):
+            m.events_in(topic).inc()  # no rule can use it: taken in, nothing to apply
+
+    async def flush(self, now: float | None = None) -> None:
+        """Send what is due, wait until the broker has it, then acknowledge what was read."""
+        async with self.lock:
+            self._mark_quiet()
+            records = self.router.flush(time.monotonic() if now is None else now)
+            done, self.unacked = self.unacked, []
+            futures = [
+                await self.t.rekeyed.send(value=encode(record), partition=p)
+                for p, record in records
+            ]
+            for n in (len(r.items) for _, r in records):
+                m.SHUFFLE_ITEMS.labels("sent").inc(n)
+            await asyncio.gather(*futures)
+            for event in done:
+                event.ack()
+
+    def _mark_quiet(self) -> None:
+        now = time.monotonic()
+        quiet = []
+        for tp in self._owned():
+            source = f"{tp.topic}:{tp.partition}"
+            idle_s = now - self.last_read.get(source, 0.0)
+            if idle_s >= self.settings.idle_after_s and self._caught_up(tp):
+                quiet.append(source)
+        self.router.mark_idle(quiet)
+
+    def _owned(self) -> list[TP]:
+        try:
+            assigned = self.app.consumer.assignment()
+        except Exception:  # not started yet
+            return []
+        return [tp for tp in assigned if tp.topic in EVENT_TOPICS.values()]
+
+    def _caught_up(self, tp: TP) -> bool:
+        """Everything the broker holds of ``tp`` has been read."""
+        try:
+            highwater = self.app.consumer.highwater(tp)
+        except Exception:  # not known yet: assume more is coming, the safe side
+            return False
+        return highwater is not None and self.read_offsets.get(tp, -1) + 1 >= highwater
+
+
+def _values(value: bytes | None) -> list[Any]:
+    """The events of one record: itself, or the elements of a JSON array (a batch)."""
+    raw = value or b""
+    if raw[:1] != b"[":
+        return [raw]
+    try:
+        items = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return [raw]  # dead-lettered as the bad event it is
+    return [i if isinstance(i, dict) else orjson.dumps(i) for i in items]
+
+
+def _raw(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else orjson.dumps(value)
+
+
+def register_ingest(
+    app: faust.App, settings: Settings, t: Topics, plan: KeyPlan
+) -> Callable[[KeyPlan], None]:
+    """The ingest agent and its flush timer; returns what a rule-set change calls."""
+    ingest = Ingest(app, settings, t, plan)
+
+    @app.agent(t.ingested, name="ingest")
+    async def ingest_agent(stream: faust.StreamT) -> None:
+        async for event in stream.noack().events():  # type: ignore[attr-defined]
+            msg = event.message
+            ingest.read_offsets[TP(msg.topic, msg.partition)] = msg.offset
+            with ingest.steps:
+                await ingest.take(event)
+
+    @app.timer(interval=LINGER_S)
+    async def linger() -> None:
+        with ingest.steps:
+            await ingest.flush()
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def on_revoked(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
+        ingest.router.forget(f"{tp.topic}:{tp.partition}" for tp in revoked)
+
+    async def on_stop(timeout_s: float) -> None:
+        if await ingest.steps.idle(timeout_s):
+            await ingest.flush()
+
+    getattr(app, "stop_hooks", []).append(on_stop)
+    return ingest.swap

@@ -1,0 +1,185 @@
+"""The shuffle: routed events in batches on the repartition topic, with each source's progress.
+
+The ingest agent reads the event topics with whatever keys the producers used and routes each
+valid event to the partition of ``riskloop.rekeyed`` its key hashes to, once per key space
+that can use it (:class:`rules.engine.keyspace.KeyPlan`); warnings read back from
+``risk.warnings`` go the same way to the ``source: warnings`` key spaces. Faust's cost is per
+message, so one record carries a batch: every item routed to one destination partition since
+the last flush, bounded by count and bytes and a short linger, in the order each source
+delivered them.
+
+Each record also carries the *progress* of every source the sending worker owns (a source is
+one partition of one input topic, ``events.service:3``): the newest event time it has read
+there. A destination shard's watermark is the least progress over all sources
+(:mod:`rules.engine.shard`), so a record with no items is sent to a destination that got
+nothing for a while (progress-only), and a source that has delivered everything it holds and
+then nothing for the idle time is listed as ``idle``: it stops holding the watermark back.
+
+A record is JSON: ``{"progress": {source: ms}, "idle": [source], "items": [[kind, space,
+source, body, counts, offset]]}`` where kind is ``e`` (body: an event) or ``w`` (a warning),
+``counts`` is 1 on the one item of an event that counts it in the metrics, and ``offset`` is
+where the event was read in its source (for a dead letter that names it).
+
+Pure: no broker; the ingest agent sends what :meth:`Router.flush` returns.
+
+Examples:
+    >>> from rules import RuleSet
+    >>> from rules.language.model import parse_rule
+    >>> from envelope.build import EventMaker
+    >>> rule = parse_rule("id: reads\\ntitle: t\\ntype: threshold\\nmatch: {type: data.access}\\n"
+    ...     "group_by: [attrs.account]\\nwindow: 1h\\ncondition: {gte: 2}\\n", "r.yaml")
+    >>> router = Router(KeyPlan(RuleSet([rule])), partitions=4)
+    >>> ev = EventMaker()(ts_ms=1772414100000, type="data.access", account="stf-9")
+    >>> router.take_event("events.service:0", ev)
+    1
+    >>> [(p, len(rec.items)) for p, rec in router.flush(now=0.0)]  # one item, progress to all
+    [(0, 0), (1, 0), (2, 1), (3, 0)]
+    >>> decode(encode(router.flush(now=9.0)[0][1])).progress
+    {'events.service:0': 1772414100000}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from envelope.events import Event, RiskWarning
+from rules.engine.engine import MAX_DEPTH, warning_event
+from rules.engine.keyspace import WHOLE, KeyPlan
+
+EVENT, WARNING = "e", "w"
+BATCH_ITEMS = 2_000  # items per destination before a flush is due
+BATCH_BYTES = 512 * 1024  # about this many bytes of items per destination
+PROGRESS_EVERY_S = 0.2  # a destination that got nothing hears each source's progress this often
+KEEPALIVE_S = 2.0  # ... and at least this often when nothing moved
+
+
+class InvalidShuffle(ValueError):
+    """A record on the repartition topic that the worker did not write."""
+
+
+@dataclass
+class Record:
+    progress: dict[str, int] = field(default_factory=dict)
+    idle: list[str] = field(default_factory=list)
+    items: list[list[Any]] = field(default_factory=list)
+
+
+def encode(record: Record) -> bytes:
+    return orjson.dumps({"progress": record.progress, "idle": record.idle, "items": record.items})
+
+
+def decode(raw: bytes | None) -> Record:
+    """A record of the repartition topic, or InvalidShuffle saying what is wrong with it."""
+    try:
+        doc = orjson.loads(raw or b"")
+    except orjson.JSONDecodeError as exc:
+        raise InvalidShuffle(f"not a shuffle record: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
+        raise InvalidShuffle("not a shuffle record: a JSON object with 'items' is expected")
+    progress, idle = doc.get("progress") or {}, doc.get("idle") or []
+    if not isinstance(progress, dict) or not all(isinstance(v, int) for v in progress.values()):
+        raise InvalidShuffle("not a shuffle record: 'progress' maps sources to epoch ms")
+    return Record(progress, [str(s) for s in idle], doc["items"])
+
+
+def space_key(plan: KeyPlan, rule_id: str, key: str) -> tuple[str, str] | None:
+    """Where a rule's state for ``key`` lives: its key space and the key there (a verdict
+    goes to that partition only); None when that is not known from the key alone (a rule
+    with a model per ``model_by`` value: the verdict goes to every partition)."""
+    ks = plan.space_of(rule_id)
+    if ks is None:
+        return None
+    shared = ks.name.partition(":")[2]
+    if shared == WHOLE:
+        return ks.name, WHOLE
+    return None if shared.startswith(WHOLE) else (ks.name, key)
+
+
+class Router:
+    """Batches per destination partition, and the progress of the sources read."""
+
+    def __init__(self, plan: KeyPlan, partitions: int) -> None:
+        self.plan = plan
+        self.partitions = partitions
+        self.items: dict[int, list[list[Any]]] = {}
+        self.sizes: dict[int, int] = {}
+        self.progress: dict[str, int] = {}
+        self.idle: set[str] = set()
+        self.sent_progress: dict[int, tuple[dict[str, int], list[str]]] = {}
+        self.sent_at: dict[int, float] = {}
+
+    def take_event(self, source: str, ev: Event, offset: int = -1) -> int:
+        """Route one valid event read from ``source`` at ``offset``; returns how many items it
+        made."""
+        if ev.ts_ms > self.progress.get(source, ev.ts_ms - 1):
+            self.progress[source] = ev.ts_ms
+        self.idle.discard(source)
+        body = None
+        n = 0
+        for ks, key in self.plan.route(ev):
+            body = body or ev.to_dict()
+            item = [EVENT, ks.name, source, body, 0 if n else 1, offset]  # the first counts it
+            self._add(self.plan.partition(key, self.partitions), item)
+            n += 1
+        return n
+
+    def take_warning(self, w: RiskWarning) -> int:
+        """Route a warning of ``risk.warnings`` to the ``source: warnings`` key spaces; a
+        resolution, or a warning already derived ``MAX_DEPTH`` times, goes nowhere."""
+        if w.stage == "resolved" or int(w.details.get("depth") or 0) >= MAX_DEPTH:
+            return 0
+        if not self.plan.takes_warnings:
+            return 0
+        body = None
+        n = 0
+        for ks, key in self.plan.route_warning(warning_event(w)):
+            body = body or w.to_dict()
+            self._add(
+                self.plan.partition(key, self.partitions), [WARNING, ks.name, "", body, 0, -1]
+            )
+            n += 1
+        return n
+
+    def _add(self, p: int, item: list[Any]) -> None:
+        self.items.setdefault(p, []).append(item)
+        self.sizes[p] = self.sizes.get(p, 0) + 1
+
+    def full(self) -> bool:
+        """A destination holds enough for a record of its own."""
+        return any(n >= BATCH_ITEMS for n in self.sizes.values())
+
+    def mark_idle(self, sources: Iterable[str]) -> None:
+        """These sources delivered everything they hold and then nothing for a while."""
+        self.idle |= set(sources)
+
+    def forget(self, sources: Iterable[str]) -> None:
+        """Sources revoked from this worker: their new owner reports them."""
+        for s in sources:
+            self.progress.pop(s, None)
+            self.idle.discard(s)
+
+    def flush(self, now: float) -> list[tuple[int, Record]]:
+        """The records to send now: every destination with items, and progress-only ones to
+        those that have not heard the sources' progress for ``PROGRESS_EVERY_S`` (or, when
+        nothing moved, ``KEEPALIVE_S``)."""
+        out: list[tuple[int, Record]] = []
+        state = (dict(self.progress), sorted(self.idle))
+        for p in range(self.partitions):
+            items = self.items.pop(p, None)
+            if not items:
+                last = self.sent_at.get(p)
+                moved = self.sent_progress.get(p) != state
+                wait = PROGRESS_EVERY_S if moved else KEEPALIVE_S
+                if not state[0] and not state[1]:
+                    continue
+                if last is not None and now - last < wait:
+                    continue
+            out.append((p, Record(state[0], state[1], items or [])))
+            self.sent_progress[p] = state
+            self.sent_at[p] = now
+        self.sizes.clear()
+        return out
