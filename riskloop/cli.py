@@ -129,7 +129,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    loop.run_until_complete(create_topics(settings.bootstrap, riskloop_topics(settings.partitions)))
+    loop.run_until_complete(
+        create_topics(settings.bootstrap, riskloop_topics(settings.partitions, settings.app_id))
+    )
     app = create_app(settings)
     worker = BoundedWorker(app, loglevel=args.loglevel, loop=loop)
     worker.execute_from_commandline()
@@ -147,7 +149,7 @@ def cmd_topics(args: argparse.Namespace) -> int:
     from riskloop.topic_admin import create_topics, riskloop_topics
 
     settings = Settings.from_env()
-    topics = riskloop_topics(settings.partitions)
+    topics = riskloop_topics(settings.partitions, settings.app_id)
     asyncio.run(create_topics(settings.bootstrap, topics))
     for name, n in topics.items():
         print(f"{name}\t{n} partitions")

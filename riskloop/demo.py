@@ -177,7 +177,7 @@ def _start(group: ServiceGroup, root: Path, settings: Settings) -> Stack:
     redis = _started(
         group, "Redis (append-only file on)", lambda: start_redis(group.workdir("redis"))
     )
-    topics = riskloop_topics(settings.partitions)
+    topics = riskloop_topics(settings.partitions, settings.app_id)
     asyncio.run(create_topics(broker.bootstrap, topics))
     say(f"created topics {', '.join(topics)} ({settings.partitions} partitions each)")
     env = _child_env(broker, redis)

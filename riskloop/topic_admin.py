@@ -1,7 +1,7 @@
 """riskloop's topics, created explicitly with their partition counts before any agent starts.
 
 >>> sorted(riskloop_topics(2).values())
-[1, 2, 2, 2, 2, 2, 2]
+[1, 2, 2, 2, 2, 2, 2, 2]
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from riskloop.services import ServiceError
 # --- topics -------------------------------------------------------------------------------
 
 
-def riskloop_topics(partitions: int) -> dict[str, int]:
+def riskloop_topics(partitions: int, app_id: str = "riskloop") -> dict[str, int]:
     """riskloop's topics: the five data topics and the verdicts topic with ``partitions``
     partitions each (the verdicts of partition p are for the engine of partition p, so the
     count must be the event topics'), and the rule-set topic with one (every worker reads all
@@ -28,7 +28,7 @@ def riskloop_topics(partitions: int) -> dict[str, int]:
         topics.TOPIC_WARNINGS,
         topics.TOPIC_DISPOSITIONS,
         topics.TOPIC_VERDICTS,
-        topics.TOPIC_REKEYED,
+        topics.rekeyed_topic(app_id),
     ]
     return {name: partitions for name in names} | {topics.TOPIC_RULESETS: 1}
 

@@ -33,7 +33,7 @@ Examples:
     >>> router.take_event("events.service:0", ev)
     1
     >>> [(p, len(rec.items)) for p, rec in router.flush(now=0.0)]  # one item, progress to all
-    [(0, 0), (1, 0), (2, 1), (3, 0)]
+    [(0, 0), (1, 0), (2, 0), (3, 1)]
     >>> decode(encode(router.flush(now=9.0)[0][1])).progress
     {'events.service:0': 1772414100000}
 """

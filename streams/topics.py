@@ -42,7 +42,7 @@ def declare(app: faust.App, settings: Settings) -> Topics:
         warnings=raw(names.TOPIC_WARNINGS),
         dispositions=raw(names.TOPIC_DISPOSITIONS),
         verdicts=raw(names.TOPIC_VERDICTS),
-        rekeyed=raw(names.TOPIC_REKEYED),
+        rekeyed=raw(names.rekeyed_topic(settings.app_id)),
         ingested=raw(names.TOPIC_SERVICE, names.TOPIC_REGULATORY, names.TOPIC_WARNINGS),
-        evaluated=raw(names.TOPIC_REKEYED, names.TOPIC_VERDICTS),
+        evaluated=raw(names.rekeyed_topic(settings.app_id), names.TOPIC_VERDICTS),
     )
