@@ -34,28 +34,13 @@ from typing import Any
 
 from envelope.errors import UserError
 from envelope.settings import Settings
+from envelope.vocabulary import PERSONAL_ATTRS, PERSONAL_KINDS
 
 log = logging.getLogger(__name__)
 MIN_KEY_BYTES = 16
 
-PERSONAL_KEY_PARTS = frozenset(
-    (
-        "applicant",
-        "citizen",
-        "person",
-        "account",
-        "staff",
-        "user",
-        "official",
-        "approver",
-        "caller",
-        "complainant",
-        "phone",
-        "mobile",
-        "id_card",
-    )
-)
-PERSONAL_KINDS = frozenset(("citizen", "person", "staff", "account", "official", "applicant"))
+# Key parts and entity kinds that name a person: one list, the event vocabulary's.
+PERSONAL_KEY_PARTS = PERSONAL_ATTRS
 _ID_CARD = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 _PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 _KEY_PART = re.compile(r"(?P<name>[A-Za-z_][\w.]*)=(?P<value>[^|,;&\s]+)")

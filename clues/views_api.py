@@ -98,7 +98,7 @@ async def summary(
     period, now, before = await _two(request, who, start, end, f)
     outcomes = now.per("o", 4)
     judged = outcomes.get("confirmed", 0) + outcomes.get("dismissed", 0)
-    red, _ = await _red(request, who, 1000, f)
+    red = await _red(request, who, 1000, f)
     return {
         **period.to_dict(),
         "previous_from": period.previous().first.isoformat(),
@@ -301,7 +301,7 @@ async def recurring(
 
 async def _red(
     request: Request, who: Who, limit: int, f: Filters, colour: str = "red"
-) -> tuple[list[dict[str, Any]], int]:
+) -> list[dict[str, Any]]:
     store = _store(request)
     q = ListQuery(colour=colour, sort="due", department=f.department, region=f.region)
     out: list[dict[str, Any]] = []
@@ -311,7 +311,7 @@ async def _red(
         out.extend(c.to_dict() for c in page if not f.rule or c.rule_id == f.rule)
         if cursor is None:
             break
-    return out[:limit], len(out)
+    return out[:limit]
 
 
 async def overdue(
@@ -325,7 +325,7 @@ async def overdue(
 ) -> list[dict[str, Any]]:
     """Clues past their deadline (red; ``colour=yellow``: due today), the longest overdue
     first, each with a link to it on the inspector page."""
-    clues, _ = await _red(request, who, limit, Filters.of(region, department, rule), colour)
+    clues = await _red(request, who, limit, Filters.of(region, department, rule), colour)
     masker, now = await _store(request).masker(), int(request.app.state.clock())
     rows = []
     for c in clues:

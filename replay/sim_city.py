@@ -10,6 +10,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from envelope.vocabulary import DEPARTMENTS
+
 # Region code -> relative activity (population, enterprises, hotline volume).
 REGIONS: dict[str, float] = {
     "330102": 1.0,
@@ -21,17 +23,6 @@ REGIONS: dict[str, float] = {
     "330111": 0.8,
     "330112": 0.7,
 }
-
-DEPARTMENTS = (
-    "market-supervision",
-    "civil-affairs",
-    "public-security",
-    "human-resources",
-    "housing",
-    "ecology-environment",
-    "urban-management",
-    "health",
-)
 
 
 @dataclass(frozen=True, slots=True)

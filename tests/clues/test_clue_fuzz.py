@@ -14,7 +14,7 @@ import schemathesis
 from clue_factories import CENTRE, LiveApi, make_warning
 from hypothesis import HealthCheck, given, settings
 from schemathesis.core.failures import FailureGroup
-from schemathesis.specs.openapi.checks import ignored_auth
+from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
 from clues.model import clue_id
 
@@ -63,13 +63,7 @@ def test_no_input_makes_the_api_fail_or_answer_off_its_spec(
     api_schema: schemathesis.schemas.BaseSchema, live_api: LiveApi
 ) -> None:
     base = live_api.url
-    # The supervisor views (/views/...) take dates and severities whose grammar their
-    # schema does not state yet: they are tested in test_clue_views.py, not fuzzed here.
-    operations = [
-        op
-        for op in (result.ok() for result in api_schema.get_all_operations())
-        if not op.path.startswith("/views/")
-    ]
+    operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) >= 25
     failures: list[str] = []
     cases = 0
@@ -82,8 +76,13 @@ def test_no_input_makes_the_api_fail_or_answer_off_its_spec(
             for token in ("t-sam", "t-alice"):
                 cases += 1
                 response = send(case, base, token)
+                # A view's period is two bounds the schema cannot relate (``from`` after ``to``
+                # is a 422 that says so): for views, every check but "valid data is accepted".
+                excluded = [ignored_auth]
+                if case.operation.path.startswith("/views/"):
+                    excluded.append(positive_data_acceptance)
                 try:
-                    case.validate_response(response, excluded_checks=[ignored_auth])
+                    case.validate_response(response, excluded_checks=excluded)
                 except (AssertionError, FailureGroup) as exc:
                     failures.append(
                         f"{case.method} {case.formatted_path} {case.query!r} {case.body!r}"
