@@ -70,7 +70,7 @@ from rules.types.absence_deadlines import (
     pause_shift,
     stage_time,
 )
-from rules.types.common import Hit, RuleState, capture_function, key_function
+from rules.types.common import Hit, RuleState, capture_function, key_function, restore_fields
 from rules.types.heartbeat import HEARTBEAT, HeartbeatSpec
 from rules.types.heartbeat import VARIANT as HEARTBEAT_VARIANT
 from rules.types.registry import RuleType, Variant
@@ -157,6 +157,9 @@ class Obligation:
     gen: int = 0
     level: str | None = None
     fired_ms: int = 0  # when the latest stage fired: a resolution is never dated before it
+
+    def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
+        restore_fields(self, state)  # a checkpoint from before ``fired_ms`` still loads
 
 
 class AbsenceEvaluator:

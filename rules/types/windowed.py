@@ -51,6 +51,7 @@ from rules.types.common import (
     RuleState,
     capture_function,
     key_function,
+    restore_fields,
     top_values,
 )
 from rules.types.late import on_late
@@ -74,6 +75,9 @@ class Window:
     past: deque[tuple[Any, ...]] = field(default_factory=deque)
     since: int = -INF
     closed: tuple[int, int, int] | None = None
+
+    def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
+        restore_fields(self, state)  # a checkpoint from before ``past`` still loads
 
 
 def evict(win: Window, horizon_ms: int, agg: Any) -> None:
