@@ -27,7 +27,10 @@ defaults to 0 for such a rule); the key's state stays while that episode is open
 An event older than its key's newest one (late, within the lateness) is inserted at its
 own time and the windows that now hold it are judged again (:mod:`rules.types.late`): an
 episode it creates fires at the instant it starts, as in time order; one it only prolongs
-(or joins to an earlier one) fires nothing new. The events that left the window are kept
+(or joins to an earlier one) fires nothing new. So arrival order does not change what a
+condition that events can only make true (counts, distinct values, sums of non-negative
+values against lower bounds) fires; for any other condition a warning raised before the
+late event came in stays raised. The events that left the window are kept
 (``past``) until the watermark is a window past them, for such late events.
 """
 

@@ -136,15 +136,18 @@ def test_a_late_event_that_only_prolongs_an_episode_fires_nothing_new():
     assert eng.process(beat(T0 + 3 * MIN)) == []
 
 
-def holding_runs(times: list[int], values: list[str] | None, w: int, n: int):
+def holding_runs(times: list[int], values: list | None, w: int, n: int, aggregate: str = ""):
     """The truth by brute force: the spans ``[a, b)`` where the window ``(t - w, t]`` meets
-    the condition (``n`` events, or ``n`` distinct values), from all events at once."""
+    the condition (``n`` events, ``n`` distinct values, or values summing to ``n``), from all
+    events at once."""
     points = sorted({t for t in times} | {t + w for t in times})
 
     def holds(t: int) -> bool:
         inside = [i for i, x in enumerate(times) if t - w < x <= t]
         if values is None:
             return len(inside) >= n
+        if aggregate == "sum":
+            return sum(values[i] for i in inside) >= n
         return len({values[i] for i in inside}) >= n
 
     runs, start = [], None
@@ -162,29 +165,33 @@ def holding_runs(times: list[int], values: list[str] | None, w: int, n: int):
 @given(
     st.lists(st.integers(0, 40), min_size=1, max_size=14),
     st.data(),
-    st.sampled_from(["count", "distinct"]),
+    st.sampled_from(["count", "distinct", "sum"]),
     st.sampled_from(["", "resolve: {on: cleared}\n"]),
 )
 def test_any_arrival_order_within_the_lateness_finds_every_episode_and_no_other(
     minutes, data, aggregate, extra
 ):
     """Events at whole minutes, each arriving up to ``lateness`` after its time (so none is
-    refused); ``count gte 3`` or ``distinct gte 3`` within 10m, with or without ``resolve``.
-    Every span where the condition holds on all the events gets a warning, every warning is
-    inside such a span, and the time-ordered run fires exactly once per span, at its
-    start."""
-    lateness, w, n = 10 * MIN, 10 * MIN, 3
+    refused); ``count gte 3``, ``distinct gte 3`` or ``sum gte 7`` (of values 1 to 4) within
+    10m, with or without ``resolve``. Every span where the condition holds on all the events
+    gets a warning, every warning is inside such a span, and the time-ordered run fires
+    exactly once per span, at its start."""
+    lateness, w = 10 * MIN, 10 * MIN
+    n = 7 if aggregate == "sum" else 3
     times = [T0 + m * MIN for m in minutes]
-    values = (
-        [data.draw(st.sampled_from("abcd")) for _ in times] if aggregate == "distinct" else None
-    )
+    values = None
+    if aggregate == "distinct":
+        values = [data.draw(st.sampled_from("abcd")) for _ in times]
+    elif aggregate == "sum":
+        values = [data.draw(st.integers(1, 4)) for _ in times]
     delays = [data.draw(st.integers(0, 10)) * MIN for _ in times]
     arrival = sorted(range(len(times)), key=lambda i: (times[i] + delays[i], i))
-    agg = "count" if values is None else "{distinct: attrs.c}"
-    truth = holding_runs(times, values, w, n)
+    agg = {"count": "count", "distinct": "{distinct: attrs.c}", "sum": "{sum: attrs.c}"}
+    truth = holding_runs(times, values, w, n, aggregate)
 
     def run(order: list[int]) -> list[int]:
-        eng = engine(threshold("{gte: 3}", "10m", agg, extra), lateness_ms=lateness)
+        rule = threshold(f"{{gte: {n}}}", "10m", agg[aggregate], extra)
+        eng = engine(rule, lateness_ms=lateness)
         out = []
         for i in order:
             e = beat(times[i], c=values[i] if values else "a")
