@@ -8,7 +8,9 @@ equals the label's key, and its event time lies in ``[start, end + grace_ms]`` (
 lets a deadline or a window close after the scenario's last event).
 
 Per scenario: recall = labels detected / labels; precision = matching warnings / warnings of
-rules tagged for the scenario. Pure: no clock, no I/O.
+rules tagged for the scenario. Warnings of a rule with no scenario tag are counted in an
+``untagged`` row with no precision (they were never meant to match a label), and left out
+of the totals. Pure: no clock, no I/O.
 
 Examples:
     >>> from envelope.events import RiskWarning
@@ -32,6 +34,7 @@ from typing import Any
 from envelope.events import RiskWarning, parse_ts_ms
 
 SCENARIO_TAG = "scenario:"
+UNTAGGED = "untagged"
 DEFAULT_GRACE_MS = 6 * 3600 * 1000
 
 
@@ -45,6 +48,7 @@ class Score:
     warnings: int = 0
     matched: int = 0
     missed: list[str] = field(default_factory=list)
+    untagged: bool = False  # warnings of rules with no scenario tag: nothing to match
 
     @property
     def recall(self) -> float | None:
@@ -52,7 +56,7 @@ class Score:
 
     @property
     def precision(self) -> float | None:
-        return self.matched / self.warnings if self.warnings else None
+        return self.matched / self.warnings if self.warnings and not self.untagged else None
 
 
 def scenarios_of(warning: RiskWarning) -> list[str]:
@@ -95,7 +99,13 @@ def score(
     for warning in warnings:
         if warning.stage == "resolved":  # an end of a risk already counted, not a detection
             continue
-        for scenario in scenarios_of(warning):
+        tagged = scenarios_of(warning)
+        if not tagged:
+            s = _get(scores, UNTAGGED)
+            s.untagged = True
+            s.warnings += 1
+            continue
+        for scenario in tagged:
             s = _get(scores, scenario)
             s.warnings += 1
             hits = [
@@ -122,29 +132,32 @@ def _get(scores: dict[str, Score], scenario: str) -> Score:
     return scores[scenario]
 
 
-def _ratio(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
+def _ratio(value: float | None, untagged: bool = False) -> str:
+    return UNTAGGED if untagged else "-" if value is None else f"{value:.0%}"
 
 
 def format_table(scores: Mapping[str, Score]) -> str:
     """An aligned text table, one row per scenario and a total row.
 
-    >>> print(format_table({"a": Score("a", labels=4, detected=3, warnings=5, matched=3)}))
+    >>> print(format_table({"a": Score("a", labels=4, detected=3, warnings=5, matched=3),
+    ...     "untagged": Score("untagged", warnings=2, untagged=True)}))
     scenario  labels  detected  recall  warnings  matched  precision
     a              4         3     75%         5        3        60%
+    untagged       0         0       -         2        0   untagged
     all            4         3     75%         5        3        60%
     """
+    tagged = [s for s in scores.values() if not s.untagged]
     total = Score(
         "all",
-        labels=sum(s.labels for s in scores.values()),
-        detected=sum(s.detected for s in scores.values()),
-        warnings=sum(s.warnings for s in scores.values()),
-        matched=sum(s.matched for s in scores.values()),
+        labels=sum(s.labels for s in tagged),
+        detected=sum(s.detected for s in tagged),
+        warnings=sum(s.warnings for s in tagged),
+        matched=sum(s.matched for s in tagged),
     )
     header = ["scenario", "labels", "detected", "recall", "warnings", "matched", "precision"]
     rows = [
         [s.scenario, str(s.labels), str(s.detected), _ratio(s.recall), str(s.warnings)]
-        + [str(s.matched), _ratio(s.precision)]
+        + [str(s.matched), _ratio(s.precision, s.untagged)]
         for s in [*scores.values(), total]
     ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]

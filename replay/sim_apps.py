@@ -1,9 +1,11 @@
 """Applications for government services: submitted -> accepted -> decided (-> licence issued).
 
 Normal applications are accepted in office hours and decided in office hours strictly before
-their statutory deadline (15-85 % of it). About 8 % are rejected; some of those are
+their statutory deadline (at 15-85 % of its working days). About 8 % are rejected; some of those are
 resubmitted once, so a normal applicant submits one item at most twice in the period.
-The deadline is the acceptance time plus ``deadline_days`` calendar days.
+The deadline is the acceptance time plus ``deadline_days`` working days (China's statutory
+calendar: weekends and public holidays do not count, make-up working days do), at the
+same clock time.
 """
 
 from __future__ import annotations
@@ -32,10 +34,7 @@ class App:
     applicant: str
     official: str = ""
     accepted_s: int = 0
-
-    @property
-    def deadline_s(self) -> int:
-        return self.accepted_s + self.item.deadline_days * DAY_S
+    deadline_s: int = 0  # accepted_s plus deadline_days working days
 
     def attrs(self) -> dict[str, object]:
         return {"application_id": self.app_id, "item": self.item.name, "applicant": self.applicant}
@@ -77,7 +76,8 @@ def submit(sim: Sim, region: str, item: Item, applicant: str, t: int, channel: s
 
 def accept(sim: Sim, app: App, t: int, official: Staff) -> App:
     """Emit ``application.accepted``; returns the app with its official and acceptance time."""
-    app = App(app.app_id, app.region, app.item, app.applicant, official.id, t)
+    deadline = sim.clock.add_workdays(t, app.item.deadline_days)
+    app = App(app.app_id, app.region, app.item, app.applicant, official.id, t, deadline)
     attrs = {**app.attrs(), "official": official.id, "deadline_days": app.item.deadline_days}
     sim.emit(
         t,
@@ -122,10 +122,11 @@ def acceptance_time(sim: Sim, t_submit: int) -> int:
 
 
 def normal_decision_time(sim: Sim, app: App) -> int | None:
-    """An office-hours instant at 15-85 % of the deadline, inside the data; None if none is left."""
-    span = app.item.deadline_days * DAY_S
-    lo = app.accepted_s + int(0.15 * span)
-    hi = min(app.accepted_s + int(0.85 * span), sim.end_s - HOUR_S)
+    """An office-hours instant at 15-85 % of the time limit's working days, inside the data;
+    None if none is left."""
+    days = app.item.deadline_days
+    lo = sim.clock.workday_share(app.accepted_s, days, 0.15)
+    hi = min(sim.clock.workday_share(app.accepted_s, days, 0.85), sim.end_s - HOUR_S)
     if hi <= lo:
         return None
     return sim.clock.sample_working(sim.rng, lo, hi)

@@ -32,7 +32,7 @@ class Item:
     name: str
     department: str
     applicant_kind: str  # "citizen" | "enterprise"
-    deadline_days: int  # statutory calendar days from acceptance to decision
+    deadline_days: int  # statutory working days from acceptance to decision
     weight: float  # share of applications
     license: bool = False  # an approval issues a licence (regulatory stream)
 

@@ -8,8 +8,9 @@
 | staff_bulk_access | account | first .. last burst read + 1 hour |
 | approver_anomaly | official | first .. last night decision + 1 hour |
 
-A scenario that does not fit in a short period (an overdue deadline needs at least 3 days
-plus 2 hours of data after acceptance; a night approval run needs a day before it) is skipped.
+A scenario that does not fit in a short period (an overdue deadline needs at least 3
+working days, up to 5 calendar days over a weekend, plus 2 hours of data after acceptance;
+a night approval run needs a day before it) is skipped.
 """
 
 from __future__ import annotations
@@ -52,17 +53,20 @@ def _application(
 def inject_approval_overdue(sim: Sim) -> None:
     """Accepted applications never decided, or decided only after their deadline."""
     rng = sim.rng
+    latest = {  # the latest acceptance whose deadline still lies inside the data
+        it.name: sim.clock.latest_start(it.deadline_days, sim.end_s - OVERDUE_MARGIN_S)
+        for it in ITEMS
+    }
     for region in sim.spread_regions(sim.instances(8, 12)):
-        latest = {it.name: sim.end_s - OVERDUE_MARGIN_S - it.deadline_days * DAY_S for it in ITEMS}
-        items = [it for it in ITEMS if latest[it.name] > 9 * HOUR_S]
+        items = [it for it in ITEMS if (latest[it.name] or 0) > 9 * HOUR_S]
         if not items:
             return
         item = rng.choice(items)
-        t_accept = sim.clock.sample_working(rng, HOUR_S * 9, latest[item.name])
+        t_accept = sim.clock.sample_working(rng, HOUR_S * 9, latest[item.name] or 0)
         app = None if t_accept is None else _application(sim, region, item, t_accept)
         if app is None:
             continue
-        note = f"{item.name} accepted by {app.official}, deadline {item.deadline_days} days"
+        note = f"{item.name} accepted by {app.official}, deadline {item.deadline_days} working days"
         late = sim.clock.next_working(app.deadline_s + rng.randint(HOUR_S, 20 * HOUR_S))
         if rng.random() < 0.4 and decide_if_inside(sim, app, late):
             note += f", decided late at {sim.clock.iso(late)}"

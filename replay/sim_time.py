@@ -21,6 +21,8 @@ import math
 import random
 from datetime import date, timedelta
 
+from envelope.calendar import add_workdays
+
 MIN_S = 60
 HOUR_S = 3_600
 DAY_S = 86_400
@@ -60,6 +62,47 @@ class SimClock:
         h, rest = divmod(rest, HOUR_S)
         m, s = divmod(rest, MIN_S)
         return f"{self._dates[d]}T{h:02d}:{m:02d}:{s:02d}+08:00"
+
+    def add_workdays(self, t: int, n: int) -> int:
+        """The same clock time on the ``n``-th working day (China's statutory calendar)
+        after the day of ``t``: how a statutory time limit in working days ends.
+
+        >>> clock = SimClock("2026-03-02", days=7)
+        >>> clock.iso(clock.add_workdays(4 * DAY_S + 10 * HOUR_S, 1))  # Friday -> Monday
+        '2026-03-09T10:00:00+08:00'
+        """
+        day = date.fromisoformat(self._dates[int(t) // DAY_S])
+        return t + (add_workdays(day, n) - day).days * DAY_S
+
+    def workday_share(self, t: int, n: int, share: float) -> int:
+        """The instant ``share`` of ``n`` working days after ``t`` have passed, counted in
+        working days (as a rule's stage at that share is): the whole days, then the share
+        of the next one.
+
+        >>> clock = SimClock("2026-03-02", days=7)
+        >>> clock.iso(clock.workday_share(2 * DAY_S + 10 * HOUR_S, 3, 0.5))  # Wed + 1.5 days
+        '2026-03-05T22:00:00+08:00'
+        """
+        whole, part = divmod(share * n, 1.0)
+        t0 = self.add_workdays(t, int(whole))
+        return t0 + round(part * (self.add_workdays(t, int(whole) + 1) - t0))
+
+    def latest_start(self, n: int, before_s: int) -> int | None:
+        """The latest instant of the period whose ``n`` working days end at or before
+        ``before_s`` (a time limit ends later the later it starts); None if there is none.
+
+        >>> clock = SimClock("2026-03-02", days=4)  # Monday to Thursday
+        >>> clock.iso(clock.latest_start(3, clock.end_s - 2 * HOUR_S))  # Mon -> Thu 22:00
+        '2026-03-02T22:00:00+08:00'
+        >>> clock.latest_start(5, clock.end_s) is None
+        True
+        """
+        for d in reversed(range(self.days)):
+            shift_s = self.add_workdays(d * DAY_S, n) - d * DAY_S
+            t = min((d + 1) * DAY_S, before_s - shift_s + 1) - 1
+            if t >= d * DAY_S:
+                return t
+        return None
 
     def is_weekend(self, day: int) -> bool:
         """True for a Saturday or Sunday (day index from the start date)."""

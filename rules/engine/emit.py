@@ -9,6 +9,15 @@ period after its window ends, unless it held warnings back: then it is kept for 
 
 A warning's id depends only on (rule id, logic hash, key, stage, episode and, for a
 severity escalation, the new level), so a replay gives the same ids.
+
+Every warning carries an event time (``ts_ms``): a ``fired`` or stage warning the instant
+its condition started to hold (a window's end, a deadline, a silent heartbeat's due time);
+a ``resolved`` warning the instant the condition was seen to clear: the event that
+fulfilled an obligation or resumed a heartbeat, or the end of the first window that no
+longer holds. A ``resolved`` warning is never dated before the warning it closes: a
+fulfilling event that arrives late (within the lateness) after its deadline fired is
+dated at the deadline's time, with its own time kept in ``value`` (seconds since the
+anchor).
 """
 
 from __future__ import annotations

@@ -220,6 +220,34 @@ def lint_spike_floors(ctx: LintContext) -> Iterator[Issue]:
                 )
 
 
+def lint_fewer_than(ctx: LintContext) -> Iterator[Issue]:
+    """Say when a "fewer than" threshold starts judging a key, and that it fires on zero."""
+    from rules.types.threshold import ThresholdSpec
+    from rules.types.windowed import fewer_than
+
+    for rf in ctx.files:
+        spec = rf.rule.spec if rf.rule is not None else None
+        if not isinstance(spec, ThresholdSpec) or not rf.node:
+            continue
+        if not fewer_than(spec.aggregate.make(), spec.condition):
+            continue
+        window = show_offset(spec.window_ms)
+        zero = (
+            "to zero too when its events stop"
+            if spec.min_events in (None, 0)
+            else f"while at least {spec.min_events} events are in the window"
+        )
+        yield rf.issue(
+            rf.node,
+            "condition" if "condition" in rf.node else "type",
+            "info",
+            "fewer-than",
+            f"threshold rule {rf.rule_id!r} fires on 'fewer than' ({spec.condition.text()}):"
+            f" a key is judged only once it has been watched for a whole window ({window})"
+            f" from its first event, then whenever the count dips, {zero}",
+        )
+
+
 CLOSERS = ("fulfilled_by", "cancelled_by", "heartbeat")
 
 
@@ -301,6 +329,7 @@ LINTS: dict[str, Lint] = {
     "unused-macro": lint_unused_macros,
     "window-over-retention": lint_window_over_retention,
     "spike-without-floors": lint_spike_floors,
+    "fewer-than": lint_fewer_than,
     "absence-without-close": lint_absence_close,
     "stable-without-test": lint_stable_untested,
     "expired-exception": lint_expired_exceptions,

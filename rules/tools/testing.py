@@ -116,7 +116,8 @@ def emitted_per_check(
         while pos < len(inputs) and inputs[pos].at_ms <= check.at_ms:
             emitted.extend(engine.process(inputs[pos].event))
             pos += 1
-        emitted.extend(engine.advance_to(check.at_ms))
+        # every event up to the check time is in: the windows ending at it are final
+        emitted.extend(engine.advance_to(check.at_ms + 1))
         out.append(emitted)
     return out
 

@@ -15,7 +15,8 @@ A closing event later than a stage does not undo it: the stage fires (with the s
 it would have had from the watermark) before the obligation closes. ``paused_by`` stops
 the clock and ``resumed_by`` restarts it: the deadline moves by the paused time (by the
 working days paused for working-day deadlines). With ``resolve: {on: fulfilled}`` a
-fulfilment after a fired stage emits a ``resolved`` warning.
+fulfilment after a fired stage emits a ``resolved`` warning, dated at the fulfilling
+event's time, or at the fired stage's time if the fulfilment is older (it arrived late).
 
 Examples:
     >>> from rules import RuleSet
@@ -69,7 +70,7 @@ from rules.types.absence_deadlines import (
     pause_shift,
     stage_time,
 )
-from rules.types.common import Hit, RuleState, capture_function, key_function
+from rules.types.common import Hit, RuleState, capture_function, key_function, restore_fields
 from rules.types.heartbeat import HEARTBEAT, HeartbeatSpec
 from rules.types.heartbeat import VARIANT as HEARTBEAT_VARIANT
 from rules.types.registry import RuleType, Variant
@@ -155,6 +156,10 @@ class Obligation:
     paused_at: int | None = None
     gen: int = 0
     level: str | None = None
+    fired_ms: int = 0  # when the latest stage fired: a resolution is never dated before it
+
+    def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
+        restore_fields(self, state)  # a checkpoint from before ``fired_ms`` still loads
 
 
 class AbsenceEvaluator:
@@ -220,10 +225,13 @@ class AbsenceEvaluator:
     ) -> list[Hit]:
         hits = [] if ob.paused_at is not None else self._fire_until(key, ob, ev.ts_ms - 1, ev.id)
         if fulfilled and self.resolve and ob.next_stage > 0:
+            # a fulfilment that arrives late (within the lateness) after its stage fired
+            # resolves at that stage's time, never before the warning it closes
+            at = max(ev.ts_ms, ob.fired_ms)
             hits.append(
                 Hit(
                     key,
-                    ev.ts_ms,
+                    at,
                     "resolved",
                     ob.anchor_ms,
                     ob.ctx,
@@ -252,6 +260,7 @@ class AbsenceEvaluator:
             stage = stages[ob.next_stage]
             at = self.stage_ms(ob, ob.next_stage)
             ob.level = stage.severity or self.rule.severity
+            ob.fired_ms = at
             hits.append(
                 Hit(
                     key,

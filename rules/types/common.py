@@ -10,7 +10,7 @@ this key, at this time, at this stage"); :mod:`rules.engine.emit` turns hits int
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 from envelope.events import Event
@@ -169,3 +169,28 @@ def top_values(rows: Any, fields: tuple[str, ...], n: int) -> dict[str, list[lis
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:n]
         out[name] = [[v, c] for v, c in ranked]
     return out
+
+
+def restore_fields(obj: Any, state: tuple[Any, dict[str, Any]]) -> None:
+    """``__setstate__`` of a slots dataclass kept in checkpoints (``state`` as pickle gives
+    it: ``(None, {slot: value})``): a field added since the checkpoint was written takes its
+    default, so old checkpoints still load.
+
+    >>> from collections import deque
+    >>> from rules.types.windowed import Window
+    >>> w = Window.__new__(Window)
+    >>> restore_fields(w, (None, {"entries": deque([(1, None, "e1")]), "acc": [1]}))
+    >>> w.entries, w.past, w.closed
+    (deque([(1, None, 'e1')]), deque([]), None)
+    """
+    slots = state[1] if isinstance(state, tuple) else state
+    for f in fields(obj):
+        if f.name in slots:
+            value = slots[f.name]
+        elif f.default_factory is not MISSING:
+            value = f.default_factory()
+        elif f.default is not MISSING:
+            value = f.default
+        else:
+            raise ValueError(f"checkpointed {type(obj).__name__} lacks its field {f.name!r}")
+        object.__setattr__(obj, f.name, value)

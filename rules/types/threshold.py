@@ -2,8 +2,9 @@
 
 ``aggregate`` is ``count``, ``distinct(field)``, ``sum``/``avg``/``min``/``max(field)`` or
 ``percentile(field, p)``; ``condition`` holds comparisons that must all be true
-(``{gte: 3}``, ``{between: [10, 20]}``); ``min_events`` the events needed. Window and
-episode semantics: :mod:`rules.types.windowed`.
+(``{gte: 3}``, ``{between: [10, 20]}``); ``min_events`` the events needed (default 1; 0
+for a "fewer than" count, which also fires when the events stop). Window and episode
+semantics, "fewer than" conditions and late events: :mod:`rules.types.windowed`.
 
 Examples:
     >>> from rules import RuleSet
@@ -46,7 +47,7 @@ from rules.language.valuekinds import Aggregate, AggregateKind, LimitsKind
 from rules.types.aggregates import Limits, as_number
 from rules.types.common import WINDOW
 from rules.types.registry import RuleType, Variant
-from rules.types.windowed import SKIP, WindowedEvaluator
+from rules.types.windowed import SKIP, WindowedEvaluator, fewer_than
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,7 @@ class ThresholdSpec:
     window_ms: int
     aggregate: Aggregate
     condition: Limits
-    min_events: int = 1
+    min_events: int | None = None  # None: 1, or 0 for a "fewer than" count
 
     @property
     def field(self) -> str | None:
@@ -75,7 +76,11 @@ FIELDS = (
         required=True,
         doc="when the aggregate fires, like {gte: 3}",
     ),
-    Field("min_events", Number(1, integer=True), default=1, doc="events needed in the window"),
+    Field(
+        "min_events",
+        Number(0, integer=True),
+        doc="events needed in the window (default 1; 0 for a 'fewer than' count)",
+    ),
 )
 
 
@@ -92,7 +97,10 @@ class ThresholdEvaluator(WindowedEvaluator):
         self.spec = spec
         self.agg = spec.aggregate.make()
         self.limits = spec.condition
-        self.min_events = spec.min_events
+        if spec.min_events is not None:
+            self.min_events = spec.min_events
+        else:  # a "fewer than" count also holds for an emptied window
+            self.min_events = 0 if fewer_than(self.agg, self.limits) else 1
         self.value_of = _value_function(spec)  # type: ignore[method-assign,assignment]
         self.setup()
 

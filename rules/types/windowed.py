@@ -12,15 +12,33 @@ shrinking window can start or end the condition (``lt``, ``between``, averages, 
 ``min_events``) or the rule resolves, the watermark evaluates the key again each time an
 event leaves its window, at the exact instant it leaves, so the outcome has a
 deterministic event time. Otherwise (counts and distinct values against lower bounds)
-the watermark only forgets keys whose window has emptied.
+the watermark only forgets keys whose window has emptied. Either way the episodes, and so
+the number of warnings, are the same: an event that leaves the window at the instant
+another arrives does not end the episode (the window ending then holds the new one), and
+the watermark at ``wm`` judges only windows ending before ``wm`` (an event at ``wm`` may
+still come).
+
+A "fewer than" condition on a count or distinct values (``lt``/``lte``, or any condition
+that holds for an empty window) is judged only once the key has been watched for a whole
+window, from its first event: a key is not "quiet" the moment it first appears. From then
+on it fires when the count dips, to zero too when the events stop (``min_events``
+defaults to 0 for such a rule); the key's state stays while that episode is open.
+
+An event older than its key's newest one (late, within the lateness) is inserted at its
+own time and the windows that now hold it are judged again (:mod:`rules.types.late`): an
+episode it creates fires at the instant it starts, as in time order; one it only prolongs
+(or joins to an earlier one) fires nothing new. So arrival order does not change what a
+condition that events can only make true (counts, distinct values, sums of non-negative
+values against lower bounds) fires; for any other condition a warning raised before the
+late event came in stays raised. The events that left the window are kept
+(``past``) until the watermark is a window past them, for such late events.
 """
 
 from __future__ import annotations
 
-from bisect import insort
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from heapq import heappop
 from typing import Any
 
@@ -36,8 +54,10 @@ from rules.types.common import (
     RuleState,
     capture_function,
     key_function,
+    restore_fields,
     top_values,
 )
+from rules.types.late import on_late
 
 SKIP = object()
 
@@ -45,7 +65,9 @@ SKIP = object()
 @dataclass(slots=True)
 class Window:
     """Per-key state: entries ``(ts_ms, value, event id, top-value fields)`` in time order,
-    the aggregator's accumulator and the open episode."""
+    the aggregator's accumulator and the open episode; ``past``: entries that left the
+    window, kept for late events; ``since``: the key's first event time; ``closed``: the
+    last episode that closed, ``(start, end, level)``."""
 
     entries: deque[tuple[Any, ...]]
     acc: Any
@@ -53,20 +75,42 @@ class Window:
     episode: int | None = None
     level: int = -1
     due: int = INF
+    past: deque[tuple[Any, ...]] = field(default_factory=deque)
+    since: int = -INF
+    closed: tuple[int, int, int] | None = None
+
+    def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
+        restore_fields(self, state)  # a checkpoint from before ``past`` still loads
 
 
 def evict(win: Window, horizon_ms: int, agg: Any) -> None:
-    """Drop entries at or before ``horizon_ms``, retracting them from the accumulator.
+    """Move entries at or before ``horizon_ms`` to ``past``, retracting them from the
+    accumulator.
 
     >>> from rules.types.aggregates import Count
     >>> agg = Count()
     >>> w = Window(deque([(1, None, "e1"), (5, None, "e2"), (9, None, "e3")]), [3])
-    >>> evict(w, 5, agg); [e[0] for e in w.entries], agg.result(w.acc)
-    ([9], 1.0)
+    >>> evict(w, 5, agg); [e[0] for e in w.entries], agg.result(w.acc), len(w.past)
+    ([9], 1.0, 2)
     """
-    entries = win.entries
+    entries, past = win.entries, win.past
     while entries and entries[0][0] <= horizon_ms:
-        agg.remove(win.acc, entries.popleft()[1])
+        old = entries.popleft()
+        past.append(old)
+        agg.remove(win.acc, old[1])
+
+
+def fewer_than(agg: Any, limits: Limits) -> bool:
+    """Is this a "fewer than" condition on a count or distinct values (an upper bound, or
+    one an empty window meets), judged only once a key has been watched a whole window?
+
+    >>> from rules.types.aggregates import Count
+    >>> fewer_than(Count(), Limits((("lt", 2.0),))), fewer_than(Count(), Limits((("gte", 3.0),)))
+    (True, False)
+    """
+    if not agg.rising:
+        return False
+    return any(op in ("lt", "lte") for op, _ in limits.parts) or limits.holds(0.0)
 
 
 class WindowedEvaluator:
@@ -94,6 +138,7 @@ class WindowedEvaluator:
             or not (self.agg.rising and self.limits.rising)
             or self.min_events > 1
         )
+        self.watched = fewer_than(self.agg, self.limits)
         # adding to a rising aggregate cannot end an open episode: no need to decide then
         self.skip_open = not self.stepwise and not self.tiers
         self._add = self.agg.add
@@ -115,9 +160,17 @@ class WindowedEvaluator:
 
     def decide(self, key: str, win: Window, t: int) -> list[Hit] | None:
         """Evaluate the window ending at ``t``: open, escalate or close the episode."""
+        if self.watched and t < win.since + self.window_ms:
+            return None  # not watched for a whole window yet
         value = self._result(win.acc)
         if self._holds(value) and len(win.entries) >= self.min_events:
             if win.episode is None:
+                closed = win.closed
+                if closed is not None and closed[1] == t:
+                    # closed at this very instant by an earlier event of it (or by the
+                    # watermark): the window ending now holds them all, the episode goes on
+                    win.episode, win.level = closed[0], closed[2]
+                    return None
                 win.episode = t
                 win.level = RANK[self.rule.severity_for(value)]
                 return [self.hit(key, win, t, "fired", value)]
@@ -130,6 +183,7 @@ class WindowedEvaluator:
         if win.episode is None:
             return None
         hit = self.hit(key, win, t, "resolved", value) if self.rule.resolve else None
+        win.closed = (win.episode, t, win.level)
         win.episode, win.level = None, -1
         return [hit] if hit else None
 
@@ -166,6 +220,9 @@ class WindowedEvaluator:
                 continue
             win.due = INF
             self._expire(key, win, wm_ms, hits)
+            past = win.past  # what no event at or after the watermark can need
+            while past and past[0][0] < wm_ms - self.window_ms:
+                past.popleft()
             st.dirty.add(key)
             if not win.entries and win.episode is None:
                 del st.keys[key]
@@ -175,26 +232,35 @@ class WindowedEvaluator:
         return hits
 
     def _next_due(self, win: Window) -> int:
-        """Stepwise: when the oldest entry leaves; else when the newest does."""
-        return win.entries[0 if self.stepwise else -1][0] + self.window_ms
+        """Stepwise: just after the oldest entry leaves; else just after the newest does
+        (the watermark judges the windows that end before it)."""
+        return win.entries[0 if self.stepwise else -1][0] + self.window_ms + 1
 
-    def _expire(self, key: str, win: Window, wm_ms: int, hits: list[Hit]) -> None:
+    def _expire(self, key: str, win: Window, before_ms: int, hits: list[Hit]) -> None:
+        """Judge the windows ending before ``before_ms``."""
         entries, w = win.entries, self.window_ms
         if not self.stepwise:
-            evict(win, wm_ms - w, self.agg)
+            evict(win, before_ms - w - 1, self.agg)
             if win.episode is not None and not (
                 len(entries) >= self.min_events and self.limits.holds(self.agg.result(win.acc))
             ):
+                win.closed = (win.episode, before_ms - 1, win.level)
                 win.episode, win.level = None, -1
-            return
-        while entries and entries[0][0] + w <= wm_ms:
-            t = entries[0][0] + w
-            evict(win, t - w, self.agg)
-            found = self.decide(key, win, t)
-            if found:
-                hits.extend(found)
-        if not entries:
-            win.episode, win.level = None, -1
+        else:
+            while entries and entries[0][0] + w < before_ms:
+                t = entries[0][0] + w
+                evict(win, t - w, self.agg)
+                found = self.decide(key, win, t)
+                if found:
+                    hits.extend(found)
+
+    def late(self, key: str, win: Window, ev: Event, entry: tuple[Any, ...]) -> list[Hit] | None:
+        """An event older than the key's newest (:func:`rules.types.late.on_late`)."""
+        return on_late(self, key, win, ev, entry)
+
+    def judged(self, value: float | None, n: int) -> bool:
+        """Does the condition hold for a window with this value and ``n`` events?"""
+        return self._holds(value) and n >= self.min_events
 
     def rebuild(self, st: RuleState) -> None:
         entries = []
@@ -232,7 +298,7 @@ def _on_event(w: WindowedEvaluator) -> Callable[[Event, RuleState], list[Hit] | 
     key_of, value_of, top_of, window_ms = w.key_of, w.value_of, w.top_of, w.window_ms
     add, remove, result, holds, decide = w._add, w._remove, w._result, w._holds, w.decide
     stepwise, skip_open, push, initialize = w.stepwise, w.skip_open, w.timers.push, w.agg.initialize
-    expire = w._expire
+    expire, late = w._expire, w.late
     distinct = type(w.agg) is Distinct
 
     def on_event(ev: Event, st: RuleState) -> list[Hit] | None:  # noqa: C901 hot path, steps inlined
@@ -246,54 +312,66 @@ def _on_event(w: WindowedEvaluator) -> Callable[[Event, RuleState], list[Hit] | 
         win = keys.get(key)
         ts = ev.ts_ms
         early: list[Hit] | None = None
+        entry = (ts, value, ev.id, top_of(ev) if top_of is not None else None)
         if win is None:
-            win = keys[key] = Window(deque(), initialize())
-        elif stepwise and win.due < ts and win.entries:
+            win = keys[key] = Window(deque(), initialize(), since=ts)
+        elif win.entries and ts < win.entries[-1][0]:
+            st.dirty.add(key)
+            return late(key, win, ev, entry)
+        elif stepwise and win.due <= ts and win.entries:
             # entries left the window before this event, and the watermark (held back by
             # lateness) has not let them go yet: decide at their own instants first
             early = []
-            expire(key, win, ts - 1, early)
+            expire(key, win, ts, early)
             win.due = INF
         st.dirty.add(key)
-        entry = (ts, value, ev.id, top_of(ev) if top_of is not None else None)
-        entries = win.entries
-        newest = not entries or ts >= entries[-1][0]
-        if newest:
-            entries.append(entry)
-            win.last = ev
-        else:
-            insort(entries, entry, key=_ts)
+        entries, past = win.entries, win.past
+        entries.append(entry)
+        win.last = ev
         acc = win.acc
         end = entries[-1][0]
         horizon = end - window_ms
         evicted = entries[0][0] <= horizon
         # An open episode whose window lost entries before this event: did the condition
         # stop holding at those instants (before this event counts)? Decided on event time,
-        # whether or not the watermark got there first.
-        recheck = evicted and newest and not stepwise and win.episode is not None
+        # whether or not the watermark got there first. Entries leaving at this very instant
+        # leave as it arrives: the window ending now holds it, so they are not part of that.
+        recheck = evicted and not stepwise and win.episode is not None
         if distinct:
-            if not recheck:
-                acc[value] = acc.get(value, 0) + 1
-            while evicted and entries and entries[0][0] <= horizon:
-                old = entries.popleft()[1]
-                if n := acc[old] - 1:
-                    acc[old] = n
-                else:
-                    del acc[old]
             if recheck:
-                if not holds(float(len(acc))):
+                while entries[0][0] < horizon:
+                    old = entries.popleft()
+                    past.append(old)
+                    if n := acc[old[1]] - 1:
+                        acc[old[1]] = n
+                    else:
+                        del acc[old[1]]
+                if not holds(float(len(acc))):  # closed when the last of them left
+                    win.closed = (win.episode, past[-1][0] + window_ms, win.level)
                     win.episode, win.level = None, -1
-                acc[value] = acc.get(value, 0) + 1
+            acc[value] = acc.get(value, 0) + 1
+            while evicted and entries and entries[0][0] <= horizon:
+                old = entries.popleft()
+                past.append(old)
+                if n := acc[old[1]] - 1:
+                    acc[old[1]] = n
+                else:
+                    del acc[old[1]]
             held = holds(float(len(acc)))
         else:
-            if not recheck:
-                add(acc, value)
-            while evicted and entries and entries[0][0] <= horizon:
-                remove(acc, entries.popleft()[1])
             if recheck:
-                if not holds(result(acc)):
+                while entries[0][0] < horizon:
+                    old = entries.popleft()
+                    past.append(old)
+                    remove(acc, old[1])
+                if not holds(result(acc)):  # closed when the last of them left
+                    win.closed = (win.episode, past[-1][0] + window_ms, win.level)
                     win.episode, win.level = None, -1
-                add(acc, value)
+            add(acc, value)
+            while evicted and entries and entries[0][0] <= horizon:
+                old = entries.popleft()
+                past.append(old)
+                remove(acc, old[1])
             held = holds(result(acc))
         if win.episode is None:  # decide() in short while the condition does not hold
             hits = decide(key, win, end) if held else None
@@ -301,16 +379,14 @@ def _on_event(w: WindowedEvaluator) -> Callable[[Event, RuleState], list[Hit] | 
             hits = None
         else:
             hits = decide(key, win, end)
-        if win.last is None:
-            win.last = ev
         if entries:
             if stepwise:
-                due = entries[0][0] + window_ms
+                due = entries[0][0] + window_ms + 1
                 if due < win.due:
                     win.due = due
                     push(due, key)
             elif win.due == INF:  # lazily: only to forget the key once it is empty
-                win.due = end + window_ms
+                win.due = end + window_ms + 1
                 push(win.due, key)
         if early:
             return early + hits if hits else early

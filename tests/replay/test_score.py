@@ -96,10 +96,15 @@ def test_a_rule_tagged_for_another_scenario_does_not_count() -> None:
     assert scores["approver_anomaly"].recall is None and scores["approver_anomaly"].precision == 0.0
 
 
-def test_untagged_warnings_are_ignored() -> None:
+def test_untagged_warnings_are_scored_as_untagged_not_as_misses() -> None:
     scores = score([warning("stf-1", START_MS + HOUR_MS, "domain:data-access")], [label("stf-1")])
-    assert list(scores) == ["staff_bulk_access"]
+    assert list(scores) == ["staff_bulk_access", "untagged"]
     assert scores["staff_bulk_access"].warnings == 0
+    untagged = scores["untagged"]
+    assert (untagged.warnings, untagged.precision) == (1, None)
+    table = format_table(scores).splitlines()
+    assert table[2].split() == ["untagged", "0", "0", "-", "1", "0", "untagged"]
+    assert table[3].split()[-3:] == ["0", "0", "-"]  # the total leaves them out
 
 
 def test_counts_over_several_labels_and_warnings() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
+from envelope.calendar import add_working_days
 from envelope.events import Event, parse_ts_ms
 from replay.formats import read_events
 from replay.simulator import SCENARIO_NAMES, generate, simulate_to_file
@@ -132,7 +133,7 @@ def test_overdue_applications_have_no_decision_before_their_deadline(week):
     apps = _applications(events)
     for lab in _labels(labels, "approval_overdue"):
         accepted = apps[lab["key"]]["accepted"]
-        deadline = accepted.ts_ms + accepted.attrs["deadline_days"] * DAY_MS
+        deadline = add_working_days(accepted.ts_ms, accepted.attrs["deadline_days"])
         assert deadline <= WEEK_END_MS - 2 * HOUR_MS
         assert _span_ms(lab) == (accepted.ts_ms, deadline + DAY_MS)
         decided = apps[lab["key"]].get("decided")
@@ -218,7 +219,8 @@ def test_normal_applications_are_decided_in_time_and_officials_sleep_at_night(we
     for app_id, app in _applications(events).items():
         if app_id in overdue or "accepted" not in app:
             continue
-        deadline = app["accepted"].ts_ms + app["accepted"].attrs["deadline_days"] * DAY_MS
+        # attrs.deadline_days counts working days
+        deadline = add_working_days(app["accepted"].ts_ms, app["accepted"].attrs["deadline_days"])
         if "decided" not in app:
             assert deadline > WEEK_END_MS, app_id
             continue
@@ -230,6 +232,22 @@ def test_normal_applications_are_decided_in_time_and_officials_sleep_at_night(we
             assert not 1 <= _local_hour(done.ts_ms) < 4, app_id
     assert decided > 2000
     assert 0.04 < rejected / decided < 0.14
+
+
+def test_time_limits_count_working_days_so_a_weekend_does_not_use_them_up(week):
+    """An application accepted before a weekend may be decided after ``deadline_days``
+    calendar days and still in time: the limit counts working days."""
+    events, labels = week
+    overdue = {lab["key"] for lab in _labels(labels, "approval_overdue")}
+    after_calendar_days = 0
+    for app_id, app in _applications(events).items():
+        if app_id in overdue or "accepted" not in app or "decided" not in app:
+            continue
+        accepted, decided = app["accepted"], app["decided"]
+        days = accepted.attrs["deadline_days"]
+        assert decided.ts_ms < add_working_days(accepted.ts_ms, days), app_id
+        after_calendar_days += decided.ts_ms > accepted.ts_ms + days * DAY_MS
+    assert after_calendar_days >= 10  # 14 on this week; none if the limit counted calendar days
 
 
 def test_normal_staff_read_under_40_distinct_citizens_in_any_hour(week):

@@ -210,3 +210,26 @@ def test_retention_counts_what_a_rule_keeps_not_values_it_compares(write_files):
     folder = write_files("rules", {"a.yaml": compared, "b.yaml": workdays})
     [issue] = codes(check_folder(folder, today=TODAY), "window-over-retention")
     assert issue.path.endswith("b.yaml") and "'workdays' of 560d" in issue.message
+
+
+FLATLINE_RULE = (
+    "id: th\ntitle: t\ntype: threshold\nmatch: {type: a.b}\ngroup_by: [attrs.k]\n"
+    "window: 30s\naggregate: count\ncondition: {lt: 2}\n"
+)
+
+
+def test_fewer_than_rules_are_told_when_they_start_judging(write_files):
+    folder = write_files(
+        "rules",
+        {
+            "flat.yaml": FLATLINE_RULE.replace("title: t", "title: t\nstatus: experimental"),
+            "many.yaml": FLATLINE_RULE.replace("id: th", "id: many")
+            .replace("{lt: 2}", "{gte: 3}")
+            .replace("title: t", "title: t\nstatus: experimental"),
+        },
+    )
+    report = check_folder(folder, today=TODAY)
+    [issue] = [i for i in report.issues if i.code == "fewer-than"]
+    assert (issue.path.rsplit("/", 1)[-1], issue.line, issue.severity) == ("flat.yaml", 9, "info")
+    assert "watched for a whole window (30s)" in issue.message
+    assert "to zero too" in issue.message
