@@ -69,7 +69,10 @@ def numeric_features(x: dict[str, Any]) -> dict[str, float]:
     """
     out: dict[str, float] = {}
     for name, value in x.items():
-        if isinstance(value, int | float):
+        if type(value) is float:  # the common case, checked first: x - x is 0 when finite
+            if value - value == 0.0:
+                out[name] = value
+        elif isinstance(value, int | float):
             v = float(value)
             if math.isfinite(v):
                 out[name] = v
