@@ -114,3 +114,47 @@ def test_the_readme_example_runs_and_flags_the_one_odd_value(
     printed = capsys.readouterr().out.split()
     assert printed[:2] == [str(1772413200000 + 600 * 300_000), "25.0"]
     assert len(printed) == 3 and float(printed[2]) >= 0.9999
+
+
+def test_a_constant_stream_never_alerts() -> None:
+    assert flags_of(StreamDetector(), [42.0] * 5000) == []
+    assert flags_of(StreamDetector(), [0.0] * 5000) == []
+
+
+def test_a_value_frozen_inside_the_normal_range_is_flagged_within_an_hour() -> None:
+    values = seasonal(random.Random(23), 4000)
+    for i in range(3000, 3200):  # a stuck sensor: every value ordinary, the spread gone
+        values[i] = values[2999]
+    flags = flags_of(StreamDetector(), values)
+    assert [i for i in flags if 3000 <= i < 3012], flags
+
+
+def test_a_jump_inside_the_normal_range_is_flagged_where_it_happens() -> None:
+    rng = random.Random(29)
+    values = [100 + 20 * math.sin(2 * math.pi * i / 288) + rng.gauss(0, 1) for i in range(4000)]
+    values[3096] = values[3095] + 18  # at the day's low (80): inside its range, 18 deviations up
+    flags = flags_of(StreamDetector(), values)
+    assert 3096 in flags
+    assert flags_of(StreamDetector(derive=False), values) == []  # the value alone cannot see it
+
+
+def test_a_persisting_new_level_is_normal_after_half_the_window() -> None:
+    rng = random.Random(31)
+    values = [rng.gauss(50, 2) for _ in range(2000)] + [rng.gauss(60, 2) for _ in range(3000)]
+    flags = flags_of(StreamDetector(), values)
+    assert flags and 2000 <= flags[0] < 2012
+    # normal after robust's window / 2 = 150 samples: what follows is the clean streams' rate
+    assert len([i for i in flags if i >= 2000 + 150]) <= 1, flags
+
+
+def test_explain_names_the_features_that_made_the_score() -> None:
+    rng = random.Random(37)
+    sd = StreamDetector()
+    for i in range(3000):
+        sd.update(100 + rng.gauss(0, 1), T0 + i * STEP)
+    score, flagged = sd.update(100.0 + 30, T0 + 3000 * STEP)
+    why = sd.explain()
+    assert flagged and why["score"] == score and why["threshold"] == 0.9999
+    assert why["features"]["value"] == 130.0 and "value.diff" in why["features"]
+    assert {t["feature"] for t in why["top"][:2]} <= {"value", "value.diff", "value.season"}
+    assert why["top"][0]["score"] == score
