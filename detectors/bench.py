@@ -7,7 +7,8 @@ Per detector and kind it prints recall (windows found), precision (detections in
 window), the median time to detect (from the onset, in minutes; negative is early), false
 alarms per 10,000 events (outside every window), and the NAB score; per detector the corpus
 score, µs per event (score, decide and learn) and bytes per key (the pickled state after a
-series). Prints figures, asserts nothing.
+series); last, the bytes per key of the per-entity baselines an ``anomaly`` rule keeps with
+``per_key``. Prints figures, asserts nothing.
 
 Examples:
     >>> from detectors.corpus import make_corpus
@@ -20,6 +21,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import math
 import pickle
 import statistics
 import time
@@ -28,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detectors.corpus import STEP_MS, Series, SeriesScore, make_corpus, normalised, score_series
+from detectors.entity import EntityBaselines
 from detectors.stream import StreamDetector
 from envelope.errors import UserError
 
@@ -133,6 +136,27 @@ def report(result: Result) -> str:
     return "\n".join(lines)
 
 
+# Per-entity baselines: the detectors worth keeping one model per key of (an official).
+PER_KEY = ("profile", "gaussian", "seasonal", "robust")
+
+
+def entity_bytes(name: str, keys: int = 50, hours: int = 24 * 14) -> int:
+    """Pickled bytes per key of :class:`~detectors.entity.EntityBaselines` of ``name``
+    after ``hours`` hourly samples of six event features per key (two weeks).
+
+    Examples:
+        >>> 0 < entity_bytes("profile", keys=3, hours=48) < 2048
+        True
+    """
+    eb = EntityBaselines(name, max_keys=keys)
+    for i in range(keys * hours):
+        hour = (i // keys) % 24
+        x = {"hour_of_day": hour, "is_workday": float(hour % 7 < 5), "is_night": float(hour < 6)}
+        x |= {"hour_sin": math.sin(hour), "hour_cos": math.cos(hour), "count_1h": i % 5}
+        eb.learn_one(f"k{i % keys}", x, STEP_MS * i)
+    return round(eb.bytes_per_key())
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The benchmark's options, on ``p`` (``riskloop bench detectors`` or this module).
 
@@ -154,6 +178,7 @@ def run(seeds: int = 2, length: int = 4000, only: str | None = None) -> int:
         >>> run(seeds=1, length=1200, only="default")  # doctest: +ELLIPSIS
         corpus: 31 series of 1,200 events (seeds 1)
         default: corpus score ...
+        per-entity baselines (per_key), bytes per key after two weeks: profile ...
         0
         >>> run(only="nope")  # doctest: +NORMALIZE_WHITESPACE
         Traceback (most recent call last):
@@ -171,6 +196,8 @@ def run(seeds: int = 2, length: int = 4000, only: str | None = None) -> int:
     print(f"corpus: {len(corpus)} series of {length:,} events (seeds {seeds})")
     for label in labels:
         print(report(run_detector(label, corpus)))
+    sizes = ", ".join(f"{name} {entity_bytes(name):,}" for name in PER_KEY)
+    print(f"per-entity baselines (per_key), bytes per key after two weeks: {sizes}")
     return 0
 
 
@@ -181,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         >>> main(["--seeds", "1", "--length", "1000", "--only", "gaussian"])  # doctest: +ELLIPSIS
         corpus: 31 series of 1,000 events (seeds 1)
         gaussian: corpus score ...
+        per-entity baselines ...
         0
     """
     p = argparse.ArgumentParser(prog="riskloop bench detectors")

@@ -24,6 +24,14 @@ def test_the_bench_prints_a_row_per_kind_and_the_default_beats_the_value_alone(
     assert out.splitlines()[0] == "corpus: 31 series of 1,500 events (seeds 1)"
     rows = [line.split()[0] for line in out.splitlines() if line.startswith("  ")]
     assert rows == 3 * (["kind", *KINDS])
+    last = out.splitlines()[-1]
+    assert last.startswith("per-entity baselines (per_key), bytes per key after two weeks: ")
+    assert [part.split()[0] for part in last.split(": ")[1].split(", ")] == [
+        "profile",
+        "gaussian",
+        "seasonal",
+        "robust",
+    ]
     scores = corpus_scores(out)
     assert scores["default"] > scores["gaussian-value"] + 10 > scores["hst-value"] + 10
 
