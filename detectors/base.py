@@ -69,7 +69,10 @@ def numeric_features(x: dict[str, Any]) -> dict[str, float]:
     """
     out: dict[str, float] = {}
     for name, value in x.items():
-        if isinstance(value, int | float):
+        if type(value) is float:  # the common case, checked first: x - x is 0 when finite
+            if value - value == 0.0:
+                out[name] = value
+        elif isinstance(value, int | float):
             v = float(value)
             if math.isfinite(v):
                 out[name] = v
@@ -104,3 +107,34 @@ def restore(blob: bytes) -> Detector:
             f"snapshot holds a {type(obj).__name__}, not a detector (learn_one/score_one)"
         )
     return obj
+
+
+def contributions(detector: Detector, x: dict[str, Any]) -> dict[str, float]:
+    """How much each feature of ``x`` adds to ``detector``'s score, largest first.
+
+    A detector that scores features one by one (``score_features``: ``robust``,
+    ``gaussian``, ``seasonal``, ``profile``) says so itself; for any other, a feature's
+    share is how much the score drops when that feature is left out.
+
+    Examples:
+        >>> from detectors.registry import make
+        >>> det = make("gaussian")
+        >>> for v in (1.0, 2.0, 3.0, 2.0):
+        ...     det.learn_one({"a": v, "b": 10 * v})
+        >>> {k: round(v, 2) for k, v in contributions(det, {"a": 2.0, "b": 60.0}).items()}
+        {'b': 5.66, 'a': 0.0}
+        >>> hst = make("hst", window_size=10)
+        >>> sorted(contributions(hst, {"a": 1.0, "b": 2.0}))  # left out one at a time
+        ['a', 'b']
+    """
+    clean = numeric_features(x)
+    per = getattr(detector, "score_features", None)
+    if per is not None:
+        shares: dict[str, float] = per(clean)
+    else:
+        full = detector.score_one(clean)
+        shares = {
+            name: full - detector.score_one({k: v for k, v in clean.items() if k != name})
+            for name in clean
+        }
+    return dict(sorted(shares.items(), key=lambda kv: (-kv[1], kv[0])))

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from envelope.calendar import is_workday
 from envelope.errors import UserError
 
 SECOND_MS = 1_000
@@ -123,6 +124,14 @@ def _is_weekend(obs: Observation, arg: str) -> float:
     return 1.0 if weekday >= 5 else 0.0
 
 
+def _hour_of_day(obs: Observation, arg: str) -> float:
+    return float((obs.local_ms % DAY_MS) // HOUR_MS)
+
+
+def _is_workday(obs: Observation, arg: str) -> float:
+    return 1.0 if is_workday(obs.ts_ms) else 0.0
+
+
 def _count_1h(obs: Observation, arg: str) -> float:
     times = obs.state["times"]
     n = bisect_right(times, obs.ts_ms) - bisect_right(times, obs.ts_ms - HOUR_MS)
@@ -152,6 +161,10 @@ FEATURES: dict[str, Feature] = {
     "hour_cos": Feature(_hour_cos, "cos(2π·h/24) of the local hour of day h (fractional)"),
     "is_night": Feature(_is_night, "1 from 00:00 to 06:00 local time, else 0"),
     "is_weekend": Feature(_is_weekend, "1 on Saturday and Sunday local time, else 0"),
+    "hour_of_day": Feature(_hour_of_day, "the local hour of day, 0 to 23 (whole hours)"),
+    "is_workday": Feature(
+        _is_workday, "1 on a working day of the statutory calendar (make-up days too), else 0"
+    ),
     "count_1h": Feature(
         _count_1h, "events of this key in the last hour, this one included", uses_times=True
     ),
@@ -269,8 +282,8 @@ class FeatureExtractor:
         Traceback (most recent call last):
         ...
         detectors.features.UnknownFeature: unknown feature 'count_24h': known features are
-            count_1h, distinct_1h:<field>, gap_log_s, hour_cos, hour_sin, is_night, is_weekend,
-            value:<field>
+            count_1h, distinct_1h:<field>, gap_log_s, hour_cos, hour_of_day, hour_sin, is_night,
+            is_weekend, is_workday, value:<field>
     """
 
     def __init__(

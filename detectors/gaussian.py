@@ -110,13 +110,24 @@ class GaussianDetector:
 
     def score_one(self, x: dict[str, float]) -> float:
         """Largest |z| over the known features of ``x``; higher = more anomalous."""
+        return max(self.score_features(x).values(), default=0.0)
+
+    def score_features(self, x: dict[str, float]) -> dict[str, float]:
+        """Each scored feature's |z| (capped at ``MAX_SCORE``); young ones left out.
+
+        Examples:
+            >>> det = GaussianDetector()
+            >>> for v in (2.0, 4.0):
+            ...     det.learn_one({"a": v})
+            >>> det.score_features({"a": 5.0, "new": 1.0})
+            {'a': 2.0}
+        """
         stats = self._stats
-        worst = 0.0
+        out: dict[str, float] = {}
         for name, value in numeric_features(x).items():
             st = stats.get(name)
             if st is None or st[0] < self.warmup:
                 continue
             z = abs(value - st[1]) / max(math.sqrt(st[2]), self.min_std)
-            if z > worst:
-                worst = z
-        return worst if worst < MAX_SCORE else MAX_SCORE
+            out[name] = z if z < MAX_SCORE else MAX_SCORE
+        return out

@@ -26,6 +26,8 @@ from bisect import bisect_left, insort
 from collections import deque
 from statistics import NormalDist
 
+_SQRT_HALF = math.sqrt(0.5)
+
 
 def _whole(name: str, value: object, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -98,23 +100,29 @@ class AnomalyLikelihood:
         """The likelihood of ``raw`` as the newest raw score, without recording it."""
         if self.n_seen < self.warmup or not math.isfinite(raw):
             return 0.5
-        s = math.log1p(max(raw, 0.0))
-        kept = list(self._recent)[1:] if len(self._recent) == self.short else list(self._recent)
-        recent = (sum(kept) + s) / (len(kept) + 1)
+        s = math.log1p(raw) if raw > 0.0 else 0.0
+        if self.short == 1:
+            recent = s
+        else:
+            kept = list(self._recent)[1:] if len(self._recent) == self.short else list(self._recent)
+            recent = (sum(kept) + s) / (len(kept) + 1)
         hist = self._sorted
         n = len(hist)
         median = hist[n // 2]
-        q = min(self.q_ref, 1.0 - 1.0 / n)  # a short history only vouches for a lower quantile
-        ref = hist[min(n - 1, int(q * n))]
-        z_ref = self._z_ref if q == self.q_ref else NormalDist().inv_cdf(q)
-        z = z_ref * (recent - median) / max(ref - median, self.min_spread)
-        return 0.5 * math.erfc(-z / math.sqrt(2))
+        if n * (1.0 - self.q_ref) >= 1.0:
+            ref, z_ref = hist[min(n - 1, int(self.q_ref * n))], self._z_ref
+        else:  # a short history only vouches for a lower quantile
+            q = 1.0 - 1.0 / n
+            ref, z_ref = hist[min(n - 1, int(q * n))], NormalDist().inv_cdf(q)
+        spread = ref - median
+        z = z_ref * (recent - median) / (spread if spread > self.min_spread else self.min_spread)
+        return 0.5 * math.erfc(-z * _SQRT_HALF)
 
     def update(self, raw: float) -> float:
         """Score ``raw`` (see :meth:`score`), then record it in the history."""
         out = self.score(raw)
         if math.isfinite(raw):
-            self._record(math.log1p(max(raw, 0.0)))
+            self._record(math.log1p(raw) if raw > 0.0 else 0.0)
         return out
 
     def _record(self, s: float) -> None:

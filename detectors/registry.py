@@ -6,14 +6,14 @@ here plus a class that passes the contract suite in ``tests/detectors``.
 
 Examples:
     >>> names()
-    ['gaussian', 'hst', 'robust']
+    ['gaussian', 'hst', 'profile', 'robust', 'seasonal']
     >>> make("hst", n_trees=5, seed=7)
     HalfSpaceTreesDetector(n_trees=5, height=8, window_size=250, seed=7, scaler_window=None)
     >>> make("isolation_forest")  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
     detectors.registry.UnknownDetector: unknown detector 'isolation_forest':
-        known detectors are gaussian, hst, robust
+        known detectors are gaussian, hst, profile, robust, seasonal
     >>> make("hst", trees=5)  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
@@ -33,7 +33,9 @@ from envelope.errors import UserError
 DETECTORS: dict[str, str] = {
     "gaussian": "detectors.gaussian:GaussianDetector",
     "hst": "detectors.hst:HalfSpaceTreesDetector",
+    "profile": "detectors.entity:ProfileDetector",
     "robust": "detectors.robust:RobustDetector",
+    "seasonal": "detectors.seasonal:SeasonalDetector",
 }
 
 

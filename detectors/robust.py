@@ -127,25 +127,34 @@ class RobustDetector:
 
     def score_one(self, x: dict[str, float]) -> float:
         """Largest robust |z| over the known features of ``x``; higher = more anomalous."""
-        worst = 0.0
+        return max(self.score_features(x).values(), default=0.0)
+
+    def score_features(self, x: dict[str, float]) -> dict[str, float]:
+        """Each known feature's robust |z| (capped at ``MAX_SCORE``); young ones left out.
+
+        Examples:
+            >>> det = RobustDetector(window=20, warmup=5)
+            >>> for v in [1.0, 2.0, 3.0, 2.0, 1.0, 3.0]:
+            ...     det.learn_one({"a": v, "b": 10 * v})
+            >>> {k: round(z, 2) for k, z in det.score_features({"a": 2.0, "b": 50.0}).items()}
+            {'a': 0.0, 'b': 2.02}
+        """
+        out: dict[str, float] = {}
+        windows, warmup = self._windows, self.warmup
         for name, value in numeric_features(x).items():
-            w = self._windows.get(name)
-            if w is None or len(w.sorted) < self.warmup:
+            w = windows.get(name)
+            if w is None:
                 continue
-            z = abs(value - _median(w.sorted)) / self._spread(w.sorted)
-            if z > worst:
-                worst = z
-        return worst if worst < MAX_SCORE else MAX_SCORE
-
-    def _spread(self, s: array[float]) -> float:
-        n = len(s)
-        iqr = s[(3 * n) // 4] - s[n // 4]
-        half_range = (s[-1] - s[0]) / 2
-        floor = self.rel_floor * max(abs(_median(s)), half_range)
-        return max(iqr / IQR_TO_SIGMA, floor, self.min_scale)
-
-
-def _median(s: array[float]) -> float:
-    n = len(s)
-    mid = n // 2
-    return float(s[mid]) if n % 2 else (s[mid - 1] + s[mid]) / 2
+            s = w.sorted
+            n = len(s)
+            if n < warmup:
+                continue
+            mid = n // 2
+            median = s[mid] if n % 2 else (s[mid - 1] + s[mid]) / 2
+            spread = (s[(3 * n) // 4] - s[n // 4]) / IQR_TO_SIGMA
+            floor = self.rel_floor * max(abs(median), (s[-1] - s[0]) / 2)
+            if floor < self.min_scale:
+                floor = self.min_scale
+            z = abs(value - median) / (spread if spread > floor else floor)
+            out[name] = z if z < MAX_SCORE else MAX_SCORE
+        return out

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from detectors.base import MAX_FEATURES, numeric_features
+from detectors.derive import Derive
 from detectors.likelihood import AnomalyLikelihood
 from detectors.registry import make
 
@@ -38,11 +40,19 @@ class StreamDetector:
     """A detector by name (see :func:`detectors.registry.names`), its likelihood and its
     decision, for one stream.
 
+    With ``derive`` (the default), each numeric feature also brings its first difference,
+    short-horizon spread and residual against its hour of day (:class:`~detectors.derive.
+    Derive`). A detector that scores each feature on its own (``score_features``, like
+    ``robust``) gets one likelihood per feature and the score is the largest of them, so a
+    feature whose raw scores are often high (a noisy difference) cannot mask one that is
+    rarely high (a level); other detectors get one likelihood of ``score_one``.
+
     Parameters:
         detector: registered detector name; ``params`` are passed to it.
         threshold: likelihood at or above which a sample is flagged.
         cooldown_ms: after a flag, no other flag for this long in event time.
         likelihood: parameters of :class:`~detectors.likelihood.AnomalyLikelihood`.
+        derive: add the derived features (``False``: the detector sees ``x`` only).
 
     Examples:
         >>> sd = StreamDetector("gaussian", threshold=0.99999, cooldown_ms=0, window=500)
@@ -60,6 +70,7 @@ class StreamDetector:
         threshold: float = DEFAULT_THRESHOLD,
         cooldown_ms: int = 3_600_000,
         likelihood: dict[str, Any] | None = None,
+        derive: bool = True,
         **params: Any,
     ) -> None:
         if isinstance(threshold, bool) or not isinstance(threshold, int | float):
@@ -69,19 +80,60 @@ class StreamDetector:
         if isinstance(cooldown_ms, bool) or not isinstance(cooldown_ms, int) or cooldown_ms < 0:
             raise ValueError(f"cooldown_ms must be a whole number >= 0, got {cooldown_ms!r}")
         self.detector = make(detector, **params)
-        self.likelihood = AnomalyLikelihood(**(likelihood or {}))
+        self._likelihood_params = dict(likelihood or {})
+        self.likelihood = AnomalyLikelihood(**self._likelihood_params)
+        self.per_feature: dict[str, AnomalyLikelihood] = {}
+        self.derive = Derive() if derive else None
         self.threshold = float(threshold)
         self.cooldown_ms = cooldown_ms
         self.last_flag_ms: int | None = None
+        self.last_features: dict[str, float] = {}
+        self.last_scores: dict[str, float] = {}
 
     def update(self, x: dict[str, Any] | float, ts_ms: int) -> tuple[float, bool]:
         """Score ``x`` (a feature dict, or a number meaning ``{"value": x}``) at ``ts_ms``,
         decide, then learn it; returns ``(score in [0, 1], flagged)``."""
-        features = x if isinstance(x, dict) else {"value": x}
-        score = self.likelihood.update(self.detector.score_one(features))
+        given = x if isinstance(x, dict) else {"value": x}
+        features = self.derive.update(given, ts_ms) if self.derive else numeric_features(given)
+        score = self._score(features)
         cooling = self.last_flag_ms is not None and ts_ms - self.last_flag_ms < self.cooldown_ms
         flagged = score >= self.threshold and not cooling
         if flagged:
             self.last_flag_ms = ts_ms
         self.detector.learn_one(features)
+        self.last_features = features
         return score, flagged
+
+    def _score(self, features: dict[str, float]) -> float:
+        per = getattr(self.detector, "score_features", None)
+        if per is None:
+            score = self.likelihood.update(self.detector.score_one(features))
+            self.last_scores = {name: score for name in features}
+            return score
+        scores: dict[str, float] = {}
+        for name, raw in per(features).items():
+            lk = self.per_feature.get(name)
+            if lk is None:
+                if len(self.per_feature) >= MAX_FEATURES:
+                    continue
+                lk = self.per_feature[name] = AnomalyLikelihood(**self._likelihood_params)
+            scores[name] = lk.update(raw)
+        self.last_scores = scores
+        return max(scores.values(), default=0.5)
+
+    def explain(self, top: int = 3) -> dict[str, Any]:
+        """The latest sample: its features, score, the threshold and the ``top`` features
+        whose likelihood was highest (what made the score).
+
+        Examples:
+            >>> sd = StreamDetector(derive=False)
+            >>> sd.explain()["score"]
+            0.0
+        """
+        ranked = sorted(self.last_scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        return {
+            "features": dict(self.last_features),
+            "score": max(self.last_scores.values(), default=0.0),
+            "threshold": self.threshold,
+            "top": [{"feature": k, "score": v} for k, v in ranked[:top]],
+        }

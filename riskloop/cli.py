@@ -163,6 +163,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.what == "detectors":
+        from detectors.bench import run
+
+        return run(seeds=args.seeds, length=args.length, only=args.only)
     from riskloop.bench import run_bench
 
     return run_bench(events=args.events)
@@ -179,7 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_optional(sub, "streams.ruleset_cli")  # riskloop ruleset publish|show
     s = sub.add_parser("bench", help="print throughput figures")
     s.add_argument("--events", type=int, default=20_000)
-    s.set_defaults(fn=cmd_bench)
+    s.set_defaults(fn=cmd_bench, what=None)
+    what = s.add_subparsers(dest="what")
+    d = what.add_parser("detectors", help="detector quality on a labelled corpus, per kind")
+    from detectors.bench import add_arguments
+
+    add_arguments(d)
     return p
 
 

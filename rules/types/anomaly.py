@@ -1,11 +1,15 @@
 """``anomaly``: a named detector scores each matching event's features per group key; the
 rule fires when the score passes an adaptive threshold (a quantile of past scores).
 
-One model per rule, never per key (per-key state is only the feature extractor's small
-dict), or one per value of ``model_by`` (``[region]``: a model per district). A burst counts
-once in the threshold: while a key is in its cooldown after a warning, its flagged scores are
-not added to the quantile's window, so one
-official's thirty night-time decisions cannot lift the threshold above the next official's.
+One model per rule, or one per value of ``model_by`` (``[region]``: a model per district).
+A model is one detector learning from every key, or with ``detector.per_key`` one detector
+per group key inside it (each key against its own history, the model's population detector
+for a key with too little history yet). The two combine: ``model_by: [region]`` with
+``per_key`` gives every district its own population and its own per-official baselines, and
+one adaptive threshold per district. A burst counts once in the threshold: while a key is in
+its cooldown after a warning, its flagged scores are not added to the quantile's window, so
+one official's thirty night-time decisions cannot lift the threshold above the next
+official's.
 ``threshold.min_score`` is a floor in the detector's units (standard deviations for
 ``gaussian``): the quantile alone flags about ``1 - q`` of a steady stream.
 
@@ -37,12 +41,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from detectors import registry
+from detectors.base import contributions
+from detectors.entity import DAY_MS, EntityBaselines
 from detectors.features import FeatureExtractor
 from detectors.thresholds import AdaptiveThreshold
 from envelope.events import Event
 from envelope.paths import getter
 from rules.engine.timers import Timers
-from rules.language.fields import Block, Duration, Field, Many, Number, Reader, Text
+from rules.language.fields import Block, Duration, Field, Flag, Many, Number, Reader, Text
 from rules.language.model import Rule
 from rules.language.valuekinds import Free
 from rules.matching.selection import Selection
@@ -60,6 +66,7 @@ class AnomalySpec:
     cooldown_ms: int
     min_score: float | None = None
     model_by: tuple[str, ...] = ()
+    per_key: bool = False
 
 
 DETECTOR = Block(
@@ -67,6 +74,13 @@ DETECTOR = Block(
     (
         Field("name", Text(), required=True, doc="a registered detector, like hst"),
         Field("params", Free(), doc="detector parameters"),
+        Field(
+            "per_key",
+            Flag(),
+            default=False,
+            doc="one model per group key, judged against its own history (a population "
+            "model scores a key until it has 30 events; a key idle for 30 days is dropped)",
+        ),
     ),
 )
 THRESHOLD = Block(
@@ -124,7 +138,43 @@ def build(v: dict[str, Any], r: Reader) -> AnomalySpec:
         thr.get("cooldown") or 3_600_000,
         thr.get("min_score"),
         tuple(v.get("model_by") or ()),
+        bool(det.get("per_key")),
     )
+
+
+def explain(detector: Any, x: dict[str, float], score: float, threshold: float | None) -> dict:
+    """What a warning says about its score: the features, the score, the threshold it passed
+    and the features that contributed most (``[name, share]``, largest first).
+
+    Examples:
+        >>> from detectors.registry import make
+        >>> det = make("gaussian")
+        >>> for v in (1.0, 3.0, 1.0, 3.0):
+        ...     det.learn_one({"count_1h": v, "is_night": 0.0})
+        >>> x = {"count_1h": 9.0, "is_night": 0.0}
+        >>> explain(det, x, det.score_one(x), 3.5)["top_features"]
+        [['count_1h', 7.0], ['is_night', 0.0]]
+    """
+    shares = contributions(detector, x)
+    return {
+        "score": round(score, 6),
+        "threshold": None if threshold is None else round(threshold, 6),
+        "features": {k: round(v, 6) for k, v in x.items()},
+        "top_features": [[k, round(v, 6)] for k, v in list(shares.items())[:TOP_FEATURES]],
+    }
+
+
+def passed(threshold: AdaptiveThreshold) -> float | None:
+    """The bar a flagged score cleared: the quantile, or the floor when it is higher.
+
+    Examples:
+        >>> passed(AdaptiveThreshold(min_samples=1, min_score=8.0)) is None  # warm-up
+        True
+    """
+    value = threshold.value
+    if value is None or threshold.min_score is None:
+        return value
+    return max(value, threshold.min_score)
 
 
 @dataclass
@@ -159,6 +209,8 @@ def _model_key(paths: tuple[str, ...]) -> Callable[[Any], str]:
 
 
 LAST_FLAG = "__last_flag_ms"
+IDLE_DAYS = 30  # a per-key model idle this long (event time) is dropped
+TOP_FEATURES = 3
 FLAGGED = "__flagged_x"  # features of the latest warned event, until its verdict
 FLAGGED_MODEL = "__flagged_model"  # ... and the model that flagged it (with model_by)
 
@@ -176,7 +228,12 @@ class AnomalyEvaluator:
         return []
 
     def new_model(self) -> Model:
-        det = registry.make(self.spec.detector, **dict(self.spec.params))
+        spec = self.spec
+        det: Any = (
+            EntityBaselines(spec.detector, dict(spec.params), idle_ms=IDLE_DAYS * DAY_MS)
+            if spec.per_key
+            else registry.make(spec.detector, **dict(spec.params))
+        )
         thr = AdaptiveThreshold(
             q=self.spec.quantile,
             min_samples=self.spec.min_samples,
@@ -207,7 +264,8 @@ class AnomalyEvaluator:
         model = self.model(st, model_key)
         key_state = st.keys.get(key) or {}
         x = self.extractor.extract(key_state, ev.ts_ms, ev)
-        score = model.detector.score_one(x)
+        judge = model.detector.model_of(key) if self.spec.per_key else model.detector
+        score = judge.score_one(x)
         threshold = model.threshold
         above = threshold.above_quantile(score)
         flagged = above and (threshold.min_score is None or score >= threshold.min_score)
@@ -216,7 +274,7 @@ class AnomalyEvaluator:
         if not (flagged and cooling):
             threshold.update(score)
         if not above:  # the quantile's tail is never learned as normal, floor or not
-            model.detector.learn_one(x)
+            self._learn(model, key, x, ev.ts_ms)
         model.last_score = score
         st.model_dirty = True
         hits = None
@@ -234,6 +292,7 @@ class AnomalyEvaluator:
                     self.capture(ev),
                     round(score, 6),
                     evidence=(ev.id,),
+                    extra={"anomaly": explain(judge, x, score, passed(threshold))},
                 )
             ]
         st.put(key, key_state)
@@ -255,9 +314,16 @@ class AnomalyEvaluator:
         st.put(key, key_state)
         if outcome != "dismissed" or st.model is None:
             return False
-        self.model(st, model_key if self.model_of is not None else None).detector.learn_one(x)
+        model = self.model(st, model_key if self.model_of is not None else None)
+        self._learn(model, key, x, key_state.get(LAST_FLAG) or 0)
         st.model_dirty = True
         return True
+
+    def _learn(self, model: Model, key: str, x: dict[str, float], ts_ms: int) -> None:
+        if self.spec.per_key:
+            model.detector.learn_one(key, x, ts_ms)
+        else:
+            model.detector.learn_one(x)
 
     def rebuild(self, st: RuleState) -> None:
         return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta, timezone
 
+from detectors.contract import roc_auc  # noqa: F401  (re-exported for the tests)
 from detectors.features import FeatureExtractor
 from envelope.events import Event
 
@@ -95,25 +96,3 @@ def labelled_features(seed: int = 7, days: int = 7) -> list[tuple[dict[str, floa
         x = fx.extract(states.setdefault(ev.entity_id, {}), ev.ts_ms, ev)
         out.append((x, label))
     return out
-
-
-def roc_auc(labels: list[int], scores: list[float]) -> float:
-    """Exact ROC AUC: the chance a random positive outscores a random negative (ties: 1/2).
-
-    Rank-based (Mann-Whitney U), so it works for unbounded scores; river's ``ROCAUC``
-    bins scores on [0, 1] and is only right for probabilities.
-    """
-    order = sorted(range(len(scores)), key=scores.__getitem__)
-    ranks = [0.0] * len(scores)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and scores[order[j + 1]] == scores[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2 + 1  # average 1-based rank of the tie group
-        i = j + 1
-    n_pos = sum(1 for y in labels if y)
-    n_neg = len(labels) - n_pos
-    rank_sum = sum(r for r, y in zip(ranks, labels, strict=True) if y)
-    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)

@@ -98,3 +98,76 @@ def test_models_saved_before_warmup_and_min_score_existed_still_restore() -> Non
     del det.__dict__["warmup"], thr.__dict__["min_score"]  # as an older version pickled them
     det, thr = pickle.loads(pickle.dumps(det)), pickle.loads(pickle.dumps(thr))
     assert det.score_one({"v": 9.0}) > 5 and thr.classify(9.0)
+
+
+HOLIDAY_TUE = 1791075600000  # 2026-10-06T09:00:00+08:00, National Day week (a holiday)
+
+
+def _office_weeks(det, weeks: int = 4) -> None:  # type: ignore[no-untyped-def]
+    """Approvals per hour: 6 an hour 09:00-17:00 on working days, none otherwise."""
+    from detectors.features import FeatureExtractor
+
+    fx = FeatureExtractor(["hour_of_day", "is_workday"])
+    start = 1772380800000  # Monday 2026-03-02 00:00 +08:00
+    for h in range(weeks * 7 * 24):
+        ts = start + h * 3_600_000
+        x = fx.extract({}, ts, None)  # type: ignore[arg-type]
+        busy = 9 <= x["hour_of_day"] < 17 and x["is_workday"] == 1.0
+        det.learn_one({**x, "count_1h": 6.0 + (h % 3) - 1 if busy else 0.0})
+
+
+def test_seasonal_sees_the_hour_and_the_working_day() -> None:
+    from detectors.seasonal import SeasonalDetector
+
+    det = SeasonalDetector()
+    _office_weeks(det)
+    normal = det.score_one({"hour_of_day": 10, "is_workday": 1, "count_1h": 6.0})
+    at_22 = det.score_one({"hour_of_day": 22, "is_workday": 1, "count_1h": 6.0})
+    triple = det.score_one({"hour_of_day": 10, "is_workday": 1, "count_1h": 18.0})
+    holiday = det.score_one({"hour_of_day": 15, "is_workday": 0, "count_1h": 6.0})
+    assert normal < 1.0
+    assert min(at_22, triple, holiday) > 8 * max(normal, 0.5)
+
+
+def test_a_holiday_is_a_rest_day_for_the_features() -> None:
+    from detectors.features import FeatureExtractor
+
+    fx = FeatureExtractor(["hour_of_day", "is_workday"])
+    assert fx.extract({}, HOLIDAY_TUE, None) == {"hour_of_day": 9.0, "is_workday": 0.0}  # type: ignore[arg-type]
+
+
+def test_entity_baselines_judge_a_key_against_its_own_history() -> None:
+    from detectors.entity import EntityBaselines
+
+    eb = EntityBaselines("profile", warmup=20)
+    rng = random.Random(4)
+    for i in range(200):
+        eb.learn_one("batch", {"distinct_1h": rng.gauss(300, 20)}, i * 3_600_000)
+        eb.learn_one("clerk", {"distinct_1h": rng.gauss(3, 1)}, i * 3_600_000)
+    assert eb.score_one("batch", {"distinct_1h": 310.0}) < 2  # always heavy: normal for it
+    assert eb.score_one("clerk", {"distinct_1h": 35.0}) > 10  # 25-40 an hour: not for a clerk
+    newcomer = eb.score_one("new", {"distinct_1h": 35.0})
+    assert newcomer == eb.population.score_one({"distinct_1h": 35.0})
+
+
+def test_entity_baselines_stay_under_2kb_a_key_and_expire_idle_keys() -> None:
+    from detectors.entity import EntityBaselines
+
+    eb = EntityBaselines("profile", max_keys=500, idle_ms=24 * 3_600_000)
+    features = ["hour_sin", "hour_cos", "is_night", "is_workday", "count_1h", "gap_log_s"]
+    for i in range(5000):
+        x = {name: float((i * 7 + j) % 11) for j, name in enumerate(features)}
+        eb.learn_one(f"official-{i % 800}", x, i * 60_000)
+    assert len(eb.keys()) == 500  # the cap: the least recently seen evicted
+    assert eb.bytes_per_key() <= 2048
+    eb.learn_one("late", {"count_1h": 1.0}, 5000 * 60_000 + 25 * 3_600_000)
+    assert eb.keys() == ["late"]  # everyone else idle for more than a day
+
+
+def test_seasonal_per_key_stays_under_2kb() -> None:
+    from detectors.entity import EntityBaselines
+
+    eb = EntityBaselines("seasonal")
+    for i in range(24 * 14 * 20):
+        eb.learn_one(f"k{i % 20}", {"hour_of_day": (i // 20) % 24, "count_1h": 3.0}, i)
+    assert eb.bytes_per_key() <= 2048
