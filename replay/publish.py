@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -35,7 +35,20 @@ from tqdm import tqdm
 
 from envelope.errors import UserError
 from envelope.topics import EVENT_TOPICS
-from replay.formats import ParsedRow, file_format, partition_key, read_rows
+from replay.batches import MAX_BATCH_BYTES, Batches, Record
+from replay.formats import ParsedRow, partition_key
+from replay.mapping import load_mapping
+from replay.sources import (
+    Checkpoint,
+    RateLimit,
+    RowFilter,
+    Settled,
+    SourceError,
+    after,
+    estimated_rows,
+    expand,
+    rows_of,
+)
 
 # Rows between yields to the event loop, so the producer's sender runs while we read.
 _YIELD_EVERY = 500
@@ -59,6 +72,11 @@ class PublishReport:
     rejects_path: str | None = None
     interrupted: bool = False
     first_error: str | None = None
+    files: int = 1
+    skipped: int = 0  # valid events outside --from/--to or --types
+    records: int = 0  # messages sent: fewer than events when batched
+    resumed_rows: int = 0  # rows a checkpoint said were settled already
+    resumed_files: int = 0  # files a checkpoint said were finished
 
     @property
     def events_per_s(self) -> float:
@@ -71,6 +89,15 @@ class PublishReport:
             f"rejected {self.rejected}, failed {self.failed}",
             f"{self.elapsed_s:.1f} s, {self.events_per_s:,.0f} events/s",
         ]
+        if self.skipped:
+            lines.append(f"skipped {self.skipped} events outside the time window or types")
+        if self.records and self.records != self.sent:
+            lines.append(f"{self.records} messages, {self.sent / self.records:,.1f} events each")
+        if self.resumed_rows or self.resumed_files:
+            lines.append(
+                f"resumed from the checkpoint: {self.resumed_files} files done before, "
+                f"{self.resumed_rows} rows already sent skipped"
+            )
         if self.rejected:
             lines.append(f"rejects: {self.rejects_path}")
         if self.first_error:
@@ -118,14 +145,15 @@ def _pacer(speed: float | None, max_speed: bool) -> Pacer | None:
     return Pacer(speed)
 
 
-async def _start_producer(bootstrap: str, linger_ms: int) -> AIOKafkaProducer:
+async def _start_producer(bootstrap: str, linger_ms: int, batch_bytes: int) -> AIOKafkaProducer:
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         client_id="riskloop-replay",
         acks="all",
         enable_idempotence=False,
         linger_ms=linger_ms,
-        max_batch_size=256 * 1024,
+        max_batch_size=max(256 * 1024, batch_bytes + 1024),
+        max_request_size=max(1024 * 1024, 2 * batch_bytes),
         request_timeout_ms=30_000,
     )
     try:
@@ -146,47 +174,113 @@ async def _start_producer(bootstrap: str, linger_ms: int) -> AIOKafkaProducer:
 
 
 class _Run:
-    """The mutable state of one publish: report, producer, delivery counts, rejects file.
+    """The mutable state of one publish: report, producer, delivery counts, rejects file,
+    checkpoint and the settled rows of each file.
 
-    The rejects file is opened at the first reject, so a clean file leaves none behind.
+    The rejects file is opened at the first reject, so a clean run leaves none behind.
     """
 
-    def __init__(self, report: PublishReport, producer: AIOKafkaProducer, rejects_path: Path):
+    def __init__(self, report: PublishReport, producer: AIOKafkaProducer, options: _Options):
         self.report = report
         self.producer = producer
-        self.rejects_path = rejects_path
+        self.options = options
         self.rejects: IO[bytes] | None = None
         self.delivered: Counter[str] = Counter()
+        self.records = 0
+        self.batches = (
+            None
+            if options.batch is None
+            else Batches(options.batch, options.partitions, options.batch_bytes)
+        )
+        self.settled: dict[Path, Settled] = {}
+        self.finished: set[Path] = set()
+        self.saved_at = time.monotonic()
+        self.file: Path | None = None
 
     def reject(self, row: int, reason: str, original: object) -> None:
         self.report.rejected += 1
         if self.rejects is None:
-            self.rejects = self.rejects_path.open("wb")
-        record = {"row": row, "reason": reason, "original": original}
+            self.rejects = self.options.rejects_path.open("wb")
+        record: dict[str, Any] = {"row": row, "reason": reason, "original": original}
+        if self.report.files > 1 and self.file is not None:
+            record = {"file": str(self.file), **record}
         self.rejects.write(orjson.dumps(record, default=str) + b"\n")
 
-    async def send(self, row: int, topic: str, key: bytes, envelope: dict[str, Any]) -> None:
-        """Hand one record to the producer; a record the producer refuses is a reject."""
+    async def event(self, row: int, topic: str, key: bytes, envelope: dict[str, Any]) -> None:
+        """Hand one event to the producer, alone or in its partition's batch."""
+        assert self.file is not None
         value = orjson.dumps(envelope, default=str)
-        try:
-            future = await self.producer.send(topic, value, key=key)
-        except KafkaError as exc:
-            self.reject(row, f"not sent: {exc!r}", envelope)
+        if self.batches is None:
+            record = Record(topic, -1, key, [value])
+            self.settled[self.file].wait(row, record.handle)
+            await self.send(record, value, row, envelope)
             return
-        future.add_done_callback(lambda f: self._done(topic, f))
+        done, handle = self.batches.add(topic, key, value)
+        self.settled[self.file].wait(row, handle)
+        for record in done:
+            await self.send(record, record.value, row, envelope)
 
-    def _done(self, topic: str, future: asyncio.Future[Any]) -> None:
+    async def flush_batches(self) -> None:
+        for record in self.batches.drain() if self.batches is not None else ():
+            await self.send(record, record.value, 0, None)
+
+    async def send(self, record: Record, value: bytes, row: int, original: object) -> None:
+        """Send one record; one the producer refuses is a reject (each event, if a batch)."""
+        partition = None if record.partition < 0 else record.partition
+        try:
+            future = await self.producer.send(
+                record.topic, value, key=record.key, partition=partition
+            )
+        except KafkaError as exc:
+            for part in record.parts:
+                self.reject(row, f"not sent: {exc!r}", orjson.loads(part))
+            record.handle.ok = True  # settled: it is in the rejects file
+            return
+        self.records += 1
+        future.add_done_callback(lambda f: self._done(record, f))
+
+    def _done(self, record: Record, future: asyncio.Future[Any]) -> None:
         error = "cancelled" if future.cancelled() else future.exception()
         if error is None:
-            self.delivered[topic] += 1
+            self.delivered[record.topic] += record.count
+            record.handle.ok = True
             return
-        self.report.failed += 1
+        self.report.failed += record.count
         if self.report.first_error is None:
             self.report.first_error = repr(error)
 
+    def save(self, force: bool = False) -> None:
+        """Record each file's settled row in the checkpoint, about once a second."""
+        checkpoint = self.options.checkpoint
+        if checkpoint is None or not (force or time.monotonic() - self.saved_at >= 1.0):
+            return
+        for path, settled in self.settled.items():
+            settled.advance()
+            done = path in self.finished and not settled.pending
+            checkpoint.record(path, settled.row, done=done)
+        checkpoint.save()
+        self.saved_at = time.monotonic()
+
+
+@dataclass
+class _Options:
+    """How a publish runs, checked before the broker is contacted."""
+
+    rejects_path: Path
+    partition_field: str
+    pacer: Pacer | None = None
+    rate: RateLimit | None = None
+    row_filter: RowFilter = field(default_factory=RowFilter)
+    mapping: Any = None
+    encoding: str = "utf-8"
+    batch: int | None = None
+    batch_bytes: int = MAX_BATCH_BYTES
+    checkpoint: Checkpoint | None = None
+    partitions: dict[str, int] = field(default_factory=dict)
+
 
 async def publish(
-    path: str | Path,
+    path: str | Path | Sequence[str | Path],
     bootstrap: str,
     speed: float | None = None,
     max_speed: bool = False,
@@ -197,32 +291,75 @@ async def publish(
     linger_ms: int = 20,
     encoding: str = "utf-8",
     stop: asyncio.Event | None = None,
+    mapping: str | Path | None = None,
+    row_filter: RowFilter | None = None,
+    rate: float | None = None,
+    batch: int | None = None,
+    batch_bytes: int = MAX_BATCH_BYTES,
+    checkpoint: str | Path | None = None,
 ) -> PublishReport:
-    """Publish the events in ``path`` (JSON lines, CSV or Parquet) to ``bootstrap``.
+    """Publish the events in ``path`` (files, folders, globs; JSON lines, CSV or Parquet,
+    gzip too) to ``bootstrap``, file after file.
 
     ``speed=X`` replays X times faster than event time; ``max_speed`` (or no speed) sends as
-    fast as the broker takes them. Setting ``stop`` (or Ctrl-C) ends the run early, cleanly.
-    ``encoding`` is the text files' encoding (CSV exports are often ``gb18030``).
+    fast as the broker takes them; ``rate`` caps it at that many events a second. Setting
+    ``stop`` (or Ctrl-C) ends the run early, cleanly. ``encoding`` is the text files'
+    encoding (CSV exports are often ``gb18030``). ``mapping``: a column mapping file for
+    files not in the envelope (:mod:`replay.mapping`); ``row_filter``: the event-time window
+    and types kept; ``batch``: up to that many events a record (:mod:`replay.batches`);
+    ``checkpoint``: a file recording how far each file is settled, to resume from.
     """
-    path = Path(path)
-    file_format(path)  # unknown extension: fail before touching the broker
-    if not path.exists():
-        raise PublishError(f"no such file: {path}")
-    pacer = _pacer(speed, max_speed)
-    stop = stop or asyncio.Event()
+    try:
+        files = expand(path)
+    except SourceError as exc:
+        raise PublishError(str(exc)) from None
+    if not rejects_path and len(files) > 1:
+        rejects_path = files[0].parent / "replay.rejects.jsonl"
     rejects_file = (
-        Path(rejects_path) if rejects_path else path.with_name(path.name + ".rejects.jsonl")
+        Path(rejects_path) if rejects_path else files[0].with_name(files[0].name + ".rejects.jsonl")
     )
     if not rejects_file.parent.is_dir():
         raise PublishError(f"no folder {rejects_file.parent} for the rejects file")
-    report = PublishReport(path=str(path), rejects_path=str(rejects_file))
-    run = _Run(report, await _start_producer(bootstrap, linger_ms), rejects_file)
-    rejects_file.unlink(missing_ok=True)  # a previous run's rejects must not pass for ours
+    options = _Options(
+        rejects_path=rejects_file,
+        partition_field=partition_field,
+        pacer=_pacer(speed, max_speed),
+        rate=None if rate is None else RateLimit(rate),
+        row_filter=row_filter or RowFilter(),
+        mapping=None if mapping is None else load_mapping(mapping),
+        encoding=encoding,
+        batch=batch,
+        batch_bytes=batch_bytes,
+        checkpoint=None if checkpoint is None else Checkpoint(checkpoint),
+    )
+    if batch is not None and batch < 1:
+        raise PublishError(f"batch must be 1 or more events a record, got {batch}")
+    producer = await _start_producer(bootstrap, linger_ms, batch_bytes if batch else 0)
+    options.partitions = {t: len(await producer.partitions_for(t)) for t in EVENT_TOPICS.values()}
+    report = PublishReport(path=_shown(files), rejects_path=str(rejects_file), files=len(files))
+    return await _publish_files(
+        _Run(report, producer, options), files, stop or asyncio.Event(), progress
+    )
+
+
+def _shown(files: list[Path]) -> str:
+    return str(files[0]) if len(files) == 1 else f"{len(files)} files ({files[0].parent})"
+
+
+async def _publish_files(
+    run: _Run, files: list[Path], stop: asyncio.Event, progress: bool
+) -> PublishReport:
+    report, options = run.report, run.options
+    options.rejects_path.unlink(missing_ok=True)  # a previous run's rejects must not pass for ours
     started = time.monotonic()
-    bar = tqdm(unit=" rows", file=sys.stderr, disable=not progress, mininterval=0.5)
+    total = _total(files) if progress else None
+    bar = tqdm(total=total, unit=" rows", file=sys.stderr, disable=not progress, mininterval=0.5)
     try:
         with _sigint_sets(stop):
-            await _pump(run, read_rows(path, encoding=encoding), pacer, partition_field, stop, bar)
+            for file in files:
+                if stop.is_set():
+                    break
+                await _publish_file(run, file, stop, bar)
     finally:
         await _finish(run, bar)
     report.elapsed_s = time.monotonic() - started
@@ -230,50 +367,92 @@ async def publish(
     return report
 
 
-async def _pump(
-    run: _Run,
-    rows: Iterator[ParsedRow],
-    pacer: Pacer | None,
-    partition_field: str,
-    stop: asyncio.Event,
-    bar: tqdm[Any],
-) -> None:
+def _total(files: list[Path]) -> int | None:
+    counts = [estimated_rows(f) for f in files]
+    return None if None in counts else sum(c for c in counts if c is not None)
+
+
+async def _publish_file(run: _Run, file: Path, stop: asyncio.Event, bar: tqdm[Any]) -> None:
+    options = run.options
+    start_row, done = (0, False) if options.checkpoint is None else options.checkpoint.start(file)
+    run.file = file
+    run.settled[file] = Settled(start_row)
+    if done:
+        run.report.resumed_files += 1
+        run.finished.add(file)
+        return
+    rows = rows_of(file, options.mapping, options.encoding)
+    if start_row:
+        run.report.resumed_rows += start_row
+        rows = after(rows, start_row)
+    await _pump(run, rows, stop, bar)
+    await run.flush_batches()
+    if not stop.is_set():
+        run.finished.add(file)
+
+
+async def _pump(run: _Run, rows: Iterator[ParsedRow], stop: asyncio.Event, bar: tqdm[Any]) -> None:
     """Read rows and hand them to the producer until the file ends or ``stop`` is set."""
-    report = run.report
+    report, options = run.report, run.options
+    assert run.file is not None
+    settled = run.settled[run.file]
     for row, envelope, reason, original, event in rows:
         if stop.is_set():
             break
         report.read += 1
         if report.read % _YIELD_EVERY == 0:
-            bar.update(report.read - bar.n)
+            _tick(run, bar)
             await asyncio.sleep(0)
         if envelope is None or event is None:
             run.reject(row, reason or "invalid event", original)
+            settled.now(row)
             continue
-        key = partition_key(event, partition_field)
+        if not options.row_filter.keeps(event):
+            report.skipped += 1
+            settled.now(row)
+            continue
+        key = partition_key(event, options.partition_field)
         if key is None:
-            run.reject(row, f"no value at the partition field {partition_field!r}", original)
+            run.reject(
+                row, f"no value at the partition field {options.partition_field!r}", original
+            )
+            settled.now(row)
             continue
-        if pacer is not None and await _wait(pacer, event.ts_ms, stop):
+        if await _wait(run, event.ts_ms, stop):
             report.read -= 1  # stopped while waiting: this row was not published
             break
-        await run.send(row, EVENT_TOPICS[event.stream], key, envelope)
-    bar.update(report.read - bar.n)
+        await run.event(row, EVENT_TOPICS[event.stream], key, envelope)
+    _tick(run, bar)
 
 
-async def _wait(pacer: Pacer, ts_ms: int, stop: asyncio.Event) -> bool:
-    """Sleep until the event is due; True if ``stop`` was set meanwhile."""
-    delay = pacer.delay_s(ts_ms, time.monotonic())
+def _tick(run: _Run, bar: tqdm[Any]) -> None:
+    bar.update(run.report.read - bar.n)
+    if run.report.rejected:
+        bar.set_postfix(rejected=run.report.rejected, refresh=False)
+    run.save()
+
+
+async def _wait(run: _Run, ts_ms: int, stop: asyncio.Event) -> bool:
+    """Sleep until the event is due (speed, rate); True if ``stop`` was set meanwhile.
+    Open batches go out first: nothing waits in a batch while the replay sleeps."""
+    now = time.monotonic()
+    delay = max(
+        0.0 if run.options.pacer is None else run.options.pacer.delay_s(ts_ms, now),
+        0.0 if run.options.rate is None else run.options.rate.delay_s(now),
+    )
     if delay <= 0:
         return stop.is_set()
+    if delay > 0.005:
+        await run.flush_batches()
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=delay)
     return stop.is_set()
 
 
 async def _finish(run: _Run, bar: tqdm[Any]) -> None:
-    """Deliver everything handed to the producer, then close it and the progress bar."""
+    """Deliver everything handed to the producer, then close it, the bar and the checkpoint."""
     try:
+        await run.flush_batches()
         await run.producer.flush()
     finally:
         await run.producer.stop()
@@ -281,8 +460,10 @@ async def _finish(run: _Run, bar: tqdm[Any]) -> None:
         bar.close()
         if run.rejects is not None:
             run.rejects.close()
+        run.save(force=True)
     run.report.per_topic = dict(run.delivered)
     run.report.sent = sum(run.delivered.values())
+    run.report.records = run.records
 
 
 @contextlib.contextmanager

@@ -130,7 +130,8 @@ def test_csv_file_with_custom_partition_field_rejects_path_and_progress_bar(
             path, tansu.bootstrap, progress=True, partition_field="entity.id", rejects_path=rejects
         )
     )
-    assert re.search(r"2 rows \[[0-9:]+, [0-9.]+ rows/s\]", capfd.readouterr().err)
+    # rows of rows, elapsed<ETA, rate
+    assert re.search(r"2/2 \[[0-9:]+<[0-9:]+, [0-9.]+ rows/s\]", capfd.readouterr().err)
 
     assert (report.sent, report.rejected) == (2, 0)
     assert not rejects.exists()  # nothing rejected, no file (a stale one is removed)
