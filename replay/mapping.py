@@ -362,4 +362,6 @@ def _locate(doc: Any, loc: tuple[Any, ...]) -> tuple[int | None, str]:
             node = node[part]
             if part not in names:
                 names.append(str(part))
+        elif isinstance(part, str) and part not in ("str", "Column", *names):
+            names.append(part)
     return line, ".".join(names) or "mapping"

@@ -22,24 +22,24 @@ import signal
 import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from tqdm import tqdm
 
 from envelope.errors import UserError
 from envelope.topics import EVENT_TOPICS
-from replay.batches import MAX_BATCH_BYTES, Batches, Record
+from replay.batches import MAX_BATCH_BYTES
 from replay.formats import ParsedRow, partition_key
 from replay.mapping import load_mapping
+from replay.sender import Options, Sender
 from replay.sources import (
     Checkpoint,
+    Pacer,
     RateLimit,
     RowFilter,
     Settled,
@@ -107,34 +107,6 @@ class PublishReport:
         return "\n".join(lines)
 
 
-class Pacer:
-    """Wall-clock delays that replay event time ``speed`` times faster.
-
-    The schedule is anchored on the first event, so sleeping late never accumulates drift;
-    events earlier than the latest one go out at once.
-
-    >>> p = Pacer(speed=60.0)
-    >>> p.delay_s(ts_ms=1_000_000, now_s=100.0)
-    0.0
-    >>> p.delay_s(ts_ms=1_000_000 + 3_600_000, now_s=100.5)   # an hour later, at 60x
-    59.5
-    >>> p.delay_s(ts_ms=900_000, now_s=101.0)
-    0.0
-    """
-
-    def __init__(self, speed: float) -> None:
-        self.speed = speed
-        self._origin: tuple[int, float] | None = None
-
-    def delay_s(self, ts_ms: int, now_s: float) -> float:
-        if self._origin is None:
-            self._origin = (ts_ms, now_s)
-            return 0.0
-        first_ts_ms, first_s = self._origin
-        due_s = first_s + (ts_ms - first_ts_ms) / 1000.0 / self.speed
-        return max(0.0, due_s - now_s)
-
-
 def _pacer(speed: float | None, max_speed: bool) -> Pacer | None:
     if speed is not None and max_speed:
         raise PublishError("choose either a speed or max speed, not both")
@@ -173,112 +145,6 @@ async def _start_producer(bootstrap: str, linger_ms: int, batch_bytes: int) -> A
     return producer
 
 
-class _Run:
-    """The mutable state of one publish: report, producer, delivery counts, rejects file,
-    checkpoint and the settled rows of each file.
-
-    The rejects file is opened at the first reject, so a clean run leaves none behind.
-    """
-
-    def __init__(self, report: PublishReport, producer: AIOKafkaProducer, options: _Options):
-        self.report = report
-        self.producer = producer
-        self.options = options
-        self.rejects: IO[bytes] | None = None
-        self.delivered: Counter[str] = Counter()
-        self.records = 0
-        self.batches = (
-            None
-            if options.batch is None
-            else Batches(options.batch, options.partitions, options.batch_bytes)
-        )
-        self.settled: dict[Path, Settled] = {}
-        self.finished: set[Path] = set()
-        self.saved_at = time.monotonic()
-        self.file: Path | None = None
-
-    def reject(self, row: int, reason: str, original: object) -> None:
-        self.report.rejected += 1
-        if self.rejects is None:
-            self.rejects = self.options.rejects_path.open("wb")
-        record: dict[str, Any] = {"row": row, "reason": reason, "original": original}
-        if self.report.files > 1 and self.file is not None:
-            record = {"file": str(self.file), **record}
-        self.rejects.write(orjson.dumps(record, default=str) + b"\n")
-
-    async def event(self, row: int, topic: str, key: bytes, envelope: dict[str, Any]) -> None:
-        """Hand one event to the producer, alone or in its partition's batch."""
-        assert self.file is not None
-        value = orjson.dumps(envelope, default=str)
-        if self.batches is None:
-            record = Record(topic, -1, key, [value])
-            self.settled[self.file].wait(row, record.handle)
-            await self.send(record, value, row, envelope)
-            return
-        done, handle = self.batches.add(topic, key, value)
-        self.settled[self.file].wait(row, handle)
-        for record in done:
-            await self.send(record, record.value, row, envelope)
-
-    async def flush_batches(self) -> None:
-        for record in self.batches.drain() if self.batches is not None else ():
-            await self.send(record, record.value, 0, None)
-
-    async def send(self, record: Record, value: bytes, row: int, original: object) -> None:
-        """Send one record; one the producer refuses is a reject (each event, if a batch)."""
-        partition = None if record.partition < 0 else record.partition
-        try:
-            future = await self.producer.send(
-                record.topic, value, key=record.key, partition=partition
-            )
-        except KafkaError as exc:
-            for part in record.parts:
-                self.reject(row, f"not sent: {exc!r}", orjson.loads(part))
-            record.handle.ok = True  # settled: it is in the rejects file
-            return
-        self.records += 1
-        future.add_done_callback(lambda f: self._done(record, f))
-
-    def _done(self, record: Record, future: asyncio.Future[Any]) -> None:
-        error = "cancelled" if future.cancelled() else future.exception()
-        if error is None:
-            self.delivered[record.topic] += record.count
-            record.handle.ok = True
-            return
-        self.report.failed += record.count
-        if self.report.first_error is None:
-            self.report.first_error = repr(error)
-
-    def save(self, force: bool = False) -> None:
-        """Record each file's settled row in the checkpoint, about once a second."""
-        checkpoint = self.options.checkpoint
-        if checkpoint is None or not (force or time.monotonic() - self.saved_at >= 1.0):
-            return
-        for path, settled in self.settled.items():
-            settled.advance()
-            done = path in self.finished and not settled.pending
-            checkpoint.record(path, settled.row, done=done)
-        checkpoint.save()
-        self.saved_at = time.monotonic()
-
-
-@dataclass
-class _Options:
-    """How a publish runs, checked before the broker is contacted."""
-
-    rejects_path: Path
-    partition_field: str
-    pacer: Pacer | None = None
-    rate: RateLimit | None = None
-    row_filter: RowFilter = field(default_factory=RowFilter)
-    mapping: Any = None
-    encoding: str = "utf-8"
-    batch: int | None = None
-    batch_bytes: int = MAX_BATCH_BYTES
-    checkpoint: Checkpoint | None = None
-    partitions: dict[str, int] = field(default_factory=dict)
-
-
 async def publish(
     path: str | Path | Sequence[str | Path],
     bootstrap: str,
@@ -309,18 +175,8 @@ async def publish(
     and types kept; ``batch``: up to that many events a record (:mod:`replay.batches`);
     ``checkpoint``: a file recording how far each file is settled, to resume from.
     """
-    try:
-        files = expand(path)
-    except SourceError as exc:
-        raise PublishError(str(exc)) from None
-    if not rejects_path and len(files) > 1:
-        rejects_path = files[0].parent / "replay.rejects.jsonl"
-    rejects_file = (
-        Path(rejects_path) if rejects_path else files[0].with_name(files[0].name + ".rejects.jsonl")
-    )
-    if not rejects_file.parent.is_dir():
-        raise PublishError(f"no folder {rejects_file.parent} for the rejects file")
-    options = _Options(
+    files, rejects_file = _files(path, rejects_path, checkpoint)
+    options = Options(
         rejects_path=rejects_file,
         partition_field=partition_field,
         pacer=_pacer(speed, max_speed),
@@ -338,8 +194,31 @@ async def publish(
     options.partitions = {t: len(await producer.partitions_for(t)) for t in EVENT_TOPICS.values()}
     report = PublishReport(path=_shown(files), rejects_path=str(rejects_file), files=len(files))
     return await _publish_files(
-        _Run(report, producer, options), files, stop or asyncio.Event(), progress
+        Sender(report, producer, options), files, stop or asyncio.Event(), progress
     )
+
+
+def _files(
+    path: str | Path | Sequence[str | Path],
+    rejects_path: str | Path | None,
+    checkpoint: str | Path | None,
+) -> tuple[list[Path], Path]:
+    """The files to read (not our own rejects and checkpoint files) and the rejects file."""
+    try:
+        files = expand(path)
+    except SourceError as exc:
+        raise PublishError(str(exc)) from None
+    own = {Path(p).resolve() for p in (checkpoint, rejects_path) if p is not None}
+    files = [f for f in files if f.resolve() not in own] or files
+    if rejects_path:
+        rejects_file = Path(rejects_path)
+    elif len(files) > 1:
+        rejects_file = files[0].parent / "replay.rejects.jsonl"
+    else:
+        rejects_file = files[0].with_name(files[0].name + ".rejects.jsonl")
+    if not rejects_file.parent.is_dir():
+        raise PublishError(f"no folder {rejects_file.parent} for the rejects file")
+    return files, rejects_file
 
 
 def _shown(files: list[Path]) -> str:
@@ -347,7 +226,7 @@ def _shown(files: list[Path]) -> str:
 
 
 async def _publish_files(
-    run: _Run, files: list[Path], stop: asyncio.Event, progress: bool
+    run: Sender, files: list[Path], stop: asyncio.Event, progress: bool
 ) -> PublishReport:
     report, options = run.report, run.options
     options.rejects_path.unlink(missing_ok=True)  # a previous run's rejects must not pass for ours
@@ -372,7 +251,7 @@ def _total(files: list[Path]) -> int | None:
     return None if None in counts else sum(c for c in counts if c is not None)
 
 
-async def _publish_file(run: _Run, file: Path, stop: asyncio.Event, bar: tqdm[Any]) -> None:
+async def _publish_file(run: Sender, file: Path, stop: asyncio.Event, bar: tqdm[Any]) -> None:
     options = run.options
     start_row, done = (0, False) if options.checkpoint is None else options.checkpoint.start(file)
     run.file = file
@@ -391,7 +270,9 @@ async def _publish_file(run: _Run, file: Path, stop: asyncio.Event, bar: tqdm[An
         run.finished.add(file)
 
 
-async def _pump(run: _Run, rows: Iterator[ParsedRow], stop: asyncio.Event, bar: tqdm[Any]) -> None:
+async def _pump(
+    run: Sender, rows: Iterator[ParsedRow], stop: asyncio.Event, bar: tqdm[Any]
+) -> None:
     """Read rows and hand them to the producer until the file ends or ``stop`` is set."""
     report, options = run.report, run.options
     assert run.file is not None
@@ -425,14 +306,14 @@ async def _pump(run: _Run, rows: Iterator[ParsedRow], stop: asyncio.Event, bar: 
     _tick(run, bar)
 
 
-def _tick(run: _Run, bar: tqdm[Any]) -> None:
+def _tick(run: Sender, bar: tqdm[Any]) -> None:
     bar.update(run.report.read - bar.n)
     if run.report.rejected:
         bar.set_postfix(rejected=run.report.rejected, refresh=False)
     run.save()
 
 
-async def _wait(run: _Run, ts_ms: int, stop: asyncio.Event) -> bool:
+async def _wait(run: Sender, ts_ms: int, stop: asyncio.Event) -> bool:
     """Sleep until the event is due (speed, rate); True if ``stop`` was set meanwhile.
     Open batches go out first: nothing waits in a batch while the replay sleeps."""
     now = time.monotonic()
@@ -449,7 +330,7 @@ async def _wait(run: _Run, ts_ms: int, stop: asyncio.Event) -> bool:
     return stop.is_set()
 
 
-async def _finish(run: _Run, bar: tqdm[Any]) -> None:
+async def _finish(run: Sender, bar: tqdm[Any]) -> None:
     """Deliver everything handed to the producer, then close it, the bar and the checkpoint."""
     try:
         await run.flush_batches()

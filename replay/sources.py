@@ -5,7 +5,8 @@ resumes after a crash.
   order: a folder gives every event file directly inside it, sorted by name.
 * :class:`RowFilter` keeps the events in an event-time window ``[since_ms, until_ms)`` and of
   the given types (``application.*`` patterns too); the others are skipped, not rejected.
-* :class:`RateLimit` spaces events to at most ``rate`` a second, anchored on the first.
+* :class:`Pacer` replays event time ``speed`` times faster; :class:`RateLimit` spaces
+  events to at most ``rate`` a second, anchored on the first.
 * :class:`Checkpoint` remembers, per file, the last row up to which everything is settled
   (published and acknowledged, rejected or skipped); a new run with the same checkpoint
   starts each file after that row and skips a finished file. It is saved about once a second
@@ -127,6 +128,34 @@ class RowFilter:
     @property
     def active(self) -> bool:
         return (self.since_ms, self.until_ms, self.types) != (None, None, None)
+
+
+class Pacer:
+    """Wall-clock delays that replay event time ``speed`` times faster.
+
+    The schedule is anchored on the first event, so sleeping late never accumulates drift;
+    events earlier than the latest one go out at once.
+
+    >>> p = Pacer(speed=60.0)
+    >>> p.delay_s(ts_ms=1_000_000, now_s=100.0)
+    0.0
+    >>> p.delay_s(ts_ms=1_000_000 + 3_600_000, now_s=100.5)   # an hour later, at 60x
+    59.5
+    >>> p.delay_s(ts_ms=900_000, now_s=101.0)
+    0.0
+    """
+
+    def __init__(self, speed: float) -> None:
+        self.speed = speed
+        self._origin: tuple[int, float] | None = None
+
+    def delay_s(self, ts_ms: int, now_s: float) -> float:
+        if self._origin is None:
+            self._origin = (ts_ms, now_s)
+            return 0.0
+        first_ts_ms, first_s = self._origin
+        due_s = first_s + (ts_ms - first_ts_ms) / 1000.0 / self.speed
+        return max(0.0, due_s - now_s)
 
 
 class RateLimit:

@@ -219,6 +219,41 @@ def _data_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--out", required=True, help="FILE.jsonl, FILE.csv or FILE.parquet")
     s.set_defaults(fn=cmd_simulate)
 
+    _replay_parser(sub)
+
+    s = sub.add_parser("backtest", help="run an event file straight through the rule engine")
+    s.add_argument("file")
+    s.add_argument("--rules", help="rules folder (default: the shipped library)")
+    s.add_argument("--labels", help="labels file: print recall and precision per scenario")
+    s.add_argument("--partitions", type=int, help="shard like a topic with N partitions")
+    s.add_argument(
+        "--seed",
+        metavar="FILE",
+        help="past events each partition learns from first, as a seeded deployment does",
+    )
+    s.add_argument(
+        "--open-end",
+        action="store_true",
+        help="the file is a stream still going on: what a live worker has raised right after "
+        "replaying it (no deadline past what both topics of a partition reached)",
+    )
+    s.add_argument(
+        "--warnings-out",
+        metavar="W",
+        help="write every warning, one row each, to W.jsonl, W.csv or W.parquet",
+    )
+    s.add_argument(
+        "--now",
+        type=_instant_ms,
+        metavar="TIME",
+        help="the wall clock events are judged against, like 2026-03-10T00:00:00+08:00 "
+        "(default: now): too far ahead of it or older than the retention is refused",
+    )
+    s.set_defaults(fn=cmd_backtest)
+    _export_parser(sub)
+
+
+def _replay_parser(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("replay", help="publish event files to the event topics")
     s.add_argument("files", nargs="+", metavar="FILE", help="event files, folders or globs")
     pace = s.add_mutually_exclusive_group()
@@ -260,37 +295,6 @@ def _data_parsers(sub: argparse._SubParsersAction) -> None:
         help="record how far each file is sent; run again with it to resume after a crash",
     )
     s.set_defaults(fn=cmd_replay)
-
-    s = sub.add_parser("backtest", help="run an event file straight through the rule engine")
-    s.add_argument("file")
-    s.add_argument("--rules", help="rules folder (default: the shipped library)")
-    s.add_argument("--labels", help="labels file: print recall and precision per scenario")
-    s.add_argument("--partitions", type=int, help="shard like a topic with N partitions")
-    s.add_argument(
-        "--seed",
-        metavar="FILE",
-        help="past events each partition learns from first, as a seeded deployment does",
-    )
-    s.add_argument(
-        "--open-end",
-        action="store_true",
-        help="the file is a stream still going on: what a live worker has raised right after "
-        "replaying it (no deadline past what both topics of a partition reached)",
-    )
-    s.add_argument(
-        "--warnings-out",
-        metavar="W",
-        help="write every warning, one row each, to W.jsonl, W.csv or W.parquet",
-    )
-    s.add_argument(
-        "--now",
-        type=_instant_ms,
-        metavar="TIME",
-        help="the wall clock events are judged against, like 2026-03-10T00:00:00+08:00 "
-        "(default: now): too far ahead of it or older than the retention is refused",
-    )
-    s.set_defaults(fn=cmd_backtest)
-    _export_parser(sub)
 
 
 def _export_parser(sub: argparse._SubParsersAction) -> None:
