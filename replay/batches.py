@@ -56,21 +56,26 @@ class Batches:
         self.max_bytes = max_bytes
         self.partitions = partitions
         self._open: dict[tuple[str, int], Record] = {}
+        self._slots: dict[tuple[str, bytes], tuple[str, int]] = {}  # keys repeat: hash once
 
     def add(self, topic: str, key: bytes, value: bytes) -> tuple[list[Record], Handle]:
         """Add one event; returns the records now complete and the handle of the event's."""
-        partition = partition_for(key, self.partitions[topic])
-        slot = (topic, partition)
+        slot = self._slots.get((topic, key))
+        if slot is None:
+            if len(self._slots) > 100_000:
+                self._slots.clear()
+            slot = self._slots[(topic, key)] = (topic, partition_for(key, self.partitions[topic]))
         done: list[Record] = []
         record = self._open.get(slot)
         if record is not None and record.size + len(value) + 1 > self.max_bytes:
             done.append(self._open.pop(slot))
             record = None
         if record is None:
-            record = self._open[slot] = Record(topic, partition, key)
-        record.parts.append(value)
-        record.size += len(value) + (1 if record.count > 1 else 0)
-        if record.count >= self.max_events:
+            record = self._open[slot] = Record(topic, slot[1], key)
+        parts = record.parts
+        record.size += len(value) + (1 if parts else 0)
+        parts.append(value)
+        if len(parts) >= self.max_events:
             done.append(self._open.pop(slot))
         return done, record.handle
 

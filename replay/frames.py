@@ -101,7 +101,7 @@ def iter_frames(
 ) -> Iterator[Frames]:
     """``Frames`` chunk by chunk, each of at most ``chunksize`` rows of the file."""
     path = Path(path)
-    clock = _Zone()
+    clock = Zone()
     if mapping is not None:
         from replay.mapping import load_mapping
 
@@ -148,7 +148,7 @@ def _empty_rejects() -> pd.DataFrame:
     )
 
 
-class _Zone:
+class Zone:
     """The UTC offset of a file's first event: every chunk's ``ts`` is shown at it."""
 
     def __init__(self) -> None:
@@ -163,7 +163,7 @@ class _Zone:
 # ----------------------------------------------------------------------------- checking
 
 
-def _checked(frame: pd.DataFrame, rows: np.ndarray, zone: _Zone) -> tuple[pd.DataFrame, Any]:
+def check_frame(frame: pd.DataFrame, rows: np.ndarray, zone: Zone) -> tuple[pd.DataFrame, Any]:
     """The rows every envelope rule passes, typed, and the positions of the others.
 
     A row failing here may still be valid (a timestamp pandas does not read): the caller
@@ -212,14 +212,14 @@ def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[head + rest].reset_index(drop=True)
 
 
-def _row_frames(rows: Iterable[ParsedRow], zone: _Zone, chunksize: int) -> Iterator[Frames]:
+def _row_frames(rows: Iterable[ParsedRow], zone: Zone, chunksize: int) -> Iterator[Frames]:
     """Frames from rows already parsed one by one (mapped files, refused chunks)."""
     it = iter(rows)
     while chunk := list(itertools.islice(it, chunksize)):
         yield _frames_of(chunk, zone)
 
 
-def _frames_of(chunk: list[ParsedRow], zone: _Zone) -> Frames:
+def _frames_of(chunk: list[ParsedRow], zone: Zone) -> Frames:
     good: list[dict[str, Any]] = []
     numbers: list[int] = []
     rejects: list[tuple[int, str, object]] = []
@@ -232,7 +232,7 @@ def _frames_of(chunk: list[ParsedRow], zone: _Zone) -> Frames:
     return Frames(_typed_records(good, numbers, zone), _rejects(rejects))
 
 
-def _typed_records(good: list[dict[str, Any]], numbers: list[int], zone: _Zone) -> pd.DataFrame:
+def _typed_records(good: list[dict[str, Any]], numbers: list[int], zone: Zone) -> pd.DataFrame:
     if not good:
         return _empty_events()
     try:
@@ -241,7 +241,7 @@ def _typed_records(good: list[dict[str, Any]], numbers: list[int], zone: _Zone) 
         frame = pd.DataFrame(good)
         for name in TEXT_COLUMNS:
             frame[name] = frame[name].astype(pd.StringDtype("pyarrow"))
-    events, _ = _checked(frame, np.asarray(numbers, dtype=np.int64), zone)
+    events, _ = check_frame(frame, np.asarray(numbers, dtype=np.int64), zone)
     return events
 
 
@@ -264,7 +264,7 @@ def _merge(fast: pd.DataFrame, slow: Frames) -> Frames:
 # ----------------------------------------------------------------------------- formats
 
 
-def _parquet_frames(path: Path, zone: _Zone, chunksize: int) -> Iterator[Frames]:
+def _parquet_frames(path: Path, zone: Zone, chunksize: int) -> Iterator[Frames]:
     pf = pq.ParquetFile(path)
     names = pf.schema_arrow.names
     encoded = {
@@ -277,7 +277,7 @@ def _parquet_frames(path: Path, zone: _Zone, chunksize: int) -> Iterator[Frames]
         for name in encoded:
             frame[name] = frame[name].map(decode_cell, na_action="ignore")
         rows = np.arange(start, start + len(frame), dtype=np.int64)
-        events, bad = _checked(frame, rows, zone)
+        events, bad = check_frame(frame, rows, zone)
         slow = []
         for position in bad:
             values = [_plain(v) for v in batch.slice(int(position), 1).to_pylist()[0].values()]
@@ -292,33 +292,41 @@ def _plain(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-def _jsonl_frames(path: Path, zone: _Zone, chunksize: int, encoding: str) -> Iterator[Frames]:
-    options = pjson.ParseOptions(explicit_schema=_TEXT_SCHEMA, unexpected_field_behavior="infer")
+def _jsonl_frames(path: Path, zone: Zone, chunksize: int, encoding: str) -> Iterator[Frames]:
+    for lines in jsonl_chunks(path, chunksize):
+        yield _jsonl_chunk(lines, zone, encoding)
+
+
+def jsonl_chunks(path: Path, chunksize: int) -> Iterator[list[tuple[int, bytes]]]:
+    """``(line number, line)`` of the non-blank lines of a JSON lines file, chunk by chunk."""
     with open_file(path, "rb") as f:
         numbered = enumerate(f, start=1)
         while chunk := list(itertools.islice(numbered, chunksize)):
             if chunk[0][0] == 1:
                 chunk[0] = (1, chunk[0][1].removeprefix(b"\xef\xbb\xbf"))
-            lines = [(n, raw) for n, raw in chunk if raw.strip()]
-            yield _jsonl_chunk(lines, options, zone, encoding)
+            yield [(n, raw) for n, raw in chunk if raw.strip()]
 
 
-def _jsonl_chunk(
-    lines: list[tuple[int, bytes]], options: pjson.ParseOptions, zone: _Zone, encoding: str
-) -> Frames:
-    def one_by_one(wanted: Iterable[tuple[int, bytes]]) -> Frames:
-        return _frames_of([r for n, raw in wanted if (r := jsonl_row(n, raw, encoding))], zone)
-
-    if encoding != "utf-8" or not lines:
-        return one_by_one(lines)
+def jsonl_table(lines: list[tuple[int, bytes]]) -> pd.DataFrame | None:
+    """The lines parsed by pyarrow into flat columns; None when pyarrow refuses the chunk."""
+    options = pjson.ParseOptions(explicit_schema=_TEXT_SCHEMA, unexpected_field_behavior="infer")
     blob = b"".join(raw if raw.endswith(b"\n") else raw + b"\n" for _, raw in lines)
     try:
         table = pjson.read_json(pa.BufferReader(blob), parse_options=options)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # a bad line, a field of two types
+        return None
+    return table.flatten().to_pandas(types_mapper=_NULLABLE.get)
+
+
+def _jsonl_chunk(lines: list[tuple[int, bytes]], zone: Zone, encoding: str) -> Frames:
+    def one_by_one(wanted: Iterable[tuple[int, bytes]]) -> Frames:
+        return _frames_of([r for n, raw in wanted if (r := jsonl_row(n, raw, encoding))], zone)
+
+    frame = jsonl_table(lines) if encoding == "utf-8" and lines else None
+    if frame is None:
         return one_by_one(lines)
-    frame = table.flatten().to_pandas(types_mapper=_NULLABLE.get)
     rows = np.fromiter((n for n, _ in lines), dtype=np.int64, count=len(lines))
-    events, bad = _checked(frame, rows, zone)
+    events, bad = check_frame(frame, rows, zone)
     return _merge(events, one_by_one(lines[int(p)] for p in bad))
 
 
@@ -326,7 +334,7 @@ class _Refused(Exception):
     """pyarrow could not read a CSV row alike with the row-by-row reader."""
 
 
-def _csv_frames(path: Path, zone: _Zone, chunksize: int, encoding: str) -> Iterator[Frames]:
+def _csv_frames(path: Path, zone: Zone, chunksize: int, encoding: str) -> Iterator[Frames]:
     done = 0
     try:
         for frames, rows in _csv_fast(path, zone, chunksize, encoding):
@@ -338,7 +346,7 @@ def _csv_frames(path: Path, zone: _Zone, chunksize: int, encoding: str) -> Itera
 
 
 def _csv_fast(
-    path: Path, zone: _Zone, chunksize: int, encoding: str
+    path: Path, zone: Zone, chunksize: int, encoding: str
 ) -> Iterator[tuple[Frames, int]]:
     def refuse(_row: Any) -> str:
         raise _Refused()
@@ -368,13 +376,13 @@ def _csv_fast(
         yield _csv_chunk(pending, layout, start, zone), len(pending)
 
 
-def _csv_chunk(table: pa.Table, layout: Layout, start: int, zone: _Zone) -> Frames:
+def _csv_chunk(table: pa.Table, layout: Layout, start: int, zone: Zone) -> Frames:
     frame = table.to_pandas(types_mapper=_NULLABLE.get)
     for name in frame.columns:
         if name not in TEXT_COLUMNS:
             frame[name] = _typed_cells(frame[name])
     rows = np.arange(start, start + len(frame), dtype=np.int64)
-    events, bad = _checked(frame, rows, zone)
+    events, bad = check_frame(frame, rows, zone)
     slow = []
     for position in bad:
         cells = [

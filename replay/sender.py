@@ -71,25 +71,24 @@ class Sender:
             record = {"file": str(self.file), **record}
         self.rejects.write(orjson.dumps(record, default=str) + b"\n")
 
-    async def event(self, row: int, topic: str, key: bytes, envelope: dict[str, Any]) -> None:
-        """Hand one event to the producer, alone or in its partition's batch."""
+    async def event(self, row: int, topic: str, key: bytes, value: bytes) -> None:
+        """Hand one event (its JSON) to the producer, alone or in its partition's batch."""
         assert self.file is not None
-        value = orjson.dumps(envelope, default=str)
         if self.batches is None:
             record = Record(topic, -1, key, [value])
             self.settled[self.file].wait(row, record.handle)
-            await self.send(record, value, row, envelope)
+            await self.send(record, value)
             return
         done, handle = self.batches.add(topic, key, value)
         self.settled[self.file].wait(row, handle)
         for record in done:
-            await self.send(record, record.value, row, envelope)
+            await self.send(record, record.value)
 
     async def flush_batches(self) -> None:
         for record in self.batches.drain() if self.batches is not None else ():
-            await self.send(record, record.value, 0, None)
+            await self.send(record, record.value)
 
-    async def send(self, record: Record, value: bytes, row: int, original: object) -> None:
+    async def send(self, record: Record, value: bytes) -> None:
         """Send one record; one the producer refuses is a reject (each event, if a batch)."""
         partition = None if record.partition < 0 else record.partition
         try:
@@ -97,8 +96,8 @@ class Sender:
                 record.topic, value, key=record.key, partition=partition
             )
         except KafkaError as exc:
-            for part in record.parts:
-                self.reject(row, f"not sent: {exc!r}", orjson.loads(part))
+            for part in record.parts:  # the row is in the event; its number is not known here
+                self.reject(0, f"not sent: {exc!r}", orjson.loads(part))
             record.handle.ok = True  # settled: it is in the rejects file
             return
         self.records += 1
