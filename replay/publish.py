@@ -269,10 +269,13 @@ async def _publish_file(run: Sender, file: Path, stop: asyncio.Event, bar: tqdm[
     if done:
         run.report.resumed_files += 1
         run.finished.add(file)
+        if bar.total:
+            _not_this_run(bar, estimated_rows(file) or 0)
         return
     rows = _rows(file, options)
     if start_row:
         run.report.resumed_rows += start_row
+        _not_this_run(bar, start_row)
         rows = after(rows, start_row)
     await _pump(run, rows, stop, bar)
     await run.flush_batches()
@@ -310,6 +313,14 @@ async def _pump(run: Sender, rows: Iterator[FastRow], stop: asyncio.Event, bar: 
             break
         await run.event(row, EVENT_TOPICS[stream], key, value)
     _tick(run, bar)
+
+
+def _not_this_run(bar: tqdm[Any], rows: int) -> None:
+    """Rows a checkpoint settled before leave the bar's total, so its rate and ETA are this
+    run's."""
+    if bar.total:
+        bar.total = max(bar.n, bar.total - rows)
+        bar.refresh()
 
 
 def _tick(run: Sender, bar: tqdm[Any]) -> None:

@@ -124,3 +124,33 @@ def test_a_simulated_day_agrees_with_the_row_reader_in_every_format(tmp_path: Pa
             )
             for name_, value in env["attrs"].items():
                 assert row[f"attrs.{name_}"] == value
+
+
+def test_reading_chunk_by_chunk_keeps_memory_flat_in_the_file_size(
+    tmp_path: Path, make_event: Any
+) -> None:
+    import gc
+    import tracemalloc
+
+    import pyarrow as pa
+
+    def write(path: Path, n: int) -> Path:
+        write_events((dict(make_event(i, item=f"item-{i}"), id=f"e-{i}") for i in range(n)), path)
+        return path
+
+    def peak(path: Path) -> int:
+        pool_before = pa.default_memory_pool().max_memory() or 0
+        tracemalloc.start()
+        rows = 0
+        for chunk in iter_frames(path, chunksize=2_000):
+            rows += len(chunk.events)
+            del chunk
+            gc.collect()  # what a chunk left behind goes now, not whenever the collector runs
+        _, python_peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert rows == int(path.stem.split("-")[1])
+        return python_peak + max(0, (pa.default_memory_pool().max_memory() or 0) - pool_before)
+
+    small, big = write(tmp_path / "n-4000.jsonl", 4_000), write(tmp_path / "n-32000.jsonl", 32_000)
+    peak(small)  # warm: first imports and caches
+    assert peak(big) < 1.5 * peak(small)  # 8x the rows, about the same memory

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -160,9 +161,13 @@ def test_a_mapped_file_replays_in_batches_from_the_command_line(
         "constants: {type: hotline.ticket, stream: service, source: hotline,"
         " department: hotline-office, entity.kind: ticket}\n"
     )
-    args = ["replay", str(source), "--mapping", str(mapping), "--batch", "8", "--quiet"]
+    args = ["replay", str(source), "--mapping", str(mapping), "--batch", "8", "--progress"]
     assert main([*args, "--bootstrap", tansu.bootstrap]) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
+    # the bar: rows of the total, elapsed<ETA, the rate and the rejects so far
+    bar = re.findall(r"21/21 \[[0-9:]+<[0-9:]+, +[0-9.]+ rows/s, rejected=1\]", captured.err)
+    assert bar, captured.err
     sent, _ = _events_of(tansu.bootstrap, tag)
     assert sorted(e["id"] for e in sent) == sorted(f"{tag}-{i}" for i in range(20))
     assert sent[0]["ts"].endswith("+08:00") and sent[0]["type"] == "hotline.ticket"
@@ -173,7 +178,7 @@ def test_a_mapped_file_replays_in_batches_from_the_command_line(
 
 
 def test_a_stopped_replay_resumes_from_its_checkpoint_without_doubling(
-    tansu: Any, tmp_path: Path, make_event: Any
+    tansu: Any, tmp_path: Path, make_event: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     tag = f"resume-{uuid.uuid4().hex[:8]}"
     for day in (2, 3):
@@ -193,11 +198,14 @@ def test_a_stopped_replay_resumes_from_its_checkpoint_without_doubling(
     saved = orjson.loads(checkpoint.read_bytes())["files"]
     assert sum(entry["row"] for entry in saved.values()) == first.sent
 
+    capsys.readouterr()
     second = asyncio.run(
-        publish(tmp_path, tansu.bootstrap, progress=False, batch=10, checkpoint=checkpoint)
+        publish(tmp_path, tansu.bootstrap, progress=True, batch=10, checkpoint=checkpoint)
     )
 
     assert first.sent + second.sent == 300
+    # the bar counts this run's work only: what the checkpoint settled left its total
+    assert f" {second.sent}/{second.sent} [" in capsys.readouterr().err
     assert second.resumed_files * 150 + second.resumed_rows == first.sent
     sent, _ = _events_of(tansu.bootstrap, tag)
     assert len(sent) == 300 and len({e["id"] for e in sent}) == 300  # nothing lost, none twice
