@@ -294,6 +294,7 @@ async def _pump(run: Sender, rows: Iterator[FastRow], stop: asyncio.Event, bar: 
         report.read += 1
         if report.read % _YIELD_EVERY == 0:
             _tick(run, bar)
+            await run.flush_batches(due_only=True)  # rows skipped or rejected add nothing
             await asyncio.sleep(0)
         if value is None:
             run.reject(row, reason or "invalid event", original)

@@ -79,13 +79,18 @@ class Sender:
             self.settled[self.file].wait(row, record.handle)
             await self.send(record, value)
             return
-        done, handle = self.batches.add(topic, key, value)
+        done, handle = self.batches.add(topic, key, value, time.monotonic())
         self.settled[self.file].wait(row, handle)
         for record in done:
             await self.send(record, record.value)
 
-    async def flush_batches(self) -> None:
-        for record in self.batches.drain() if self.batches is not None else ():
+    async def flush_batches(self, due_only: bool = False) -> None:
+        """Send the open batches (``due_only``: those open for the linger time)."""
+        if self.batches is None:
+            return
+        now_s = time.monotonic()
+        records = self.batches.due(now_s) if due_only else self.batches.drain(now_s)
+        for record in records:
             await self.send(record, record.value)
 
     async def send(self, record: Record, value: bytes) -> None:
