@@ -26,6 +26,7 @@ the wall clock ``now_s`` (an argument): an event for a partition that sent nothi
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from envelope.partitioning import partition_for
@@ -74,6 +75,7 @@ class Batches:
         self.partitions = partitions
         self._open: dict[tuple[str, int], Record] = {}  # in the order they were opened
         self._sent_s: dict[tuple[str, int], float] = {}  # when each partition last sent
+        self._due_s = math.inf  # no open batch is due before
         self._slots: dict[tuple[str, bytes], tuple[str, int]] = {}  # keys repeat: hash once
 
     def add(
@@ -85,13 +87,14 @@ class Batches:
             if len(self._slots) > 100_000:
                 self._slots.clear()
             slot = self._slots[(topic, key)] = (topic, partition_for(key, self.partitions[topic]))
-        done = self.due(now_s)
+        done = self.due(now_s) if now_s >= self._due_s else []
         record = self._open.get(slot)
         if record is not None and record.size + len(value) + 1 > self.max_bytes:
             done.append(self._close(slot, now_s))
             record = None
         if record is None:
             record = self._open[slot] = Record(topic, slot[1], key, opened_s=now_s)
+            self._due_s = min(self._due_s, now_s + self.linger_s)
         parts = record.parts
         record.size += len(value) + (1 if parts else 0)
         parts.append(value)
@@ -103,9 +106,10 @@ class Batches:
     def due(self, now_s: float) -> list[Record]:
         """The open batches ``linger_s`` old or older, to send now."""
         done = []
-        while self._open:
-            slot, record = next(iter(self._open.items()))
+        self._due_s = math.inf
+        for slot, record in list(self._open.items()):  # the oldest first
             if now_s - record.opened_s < self.linger_s:
+                self._due_s = record.opened_s + self.linger_s
                 break
             done.append(self._close(slot, now_s))
         return done

@@ -288,6 +288,7 @@ async def _pump(run: Sender, rows: Iterator[FastRow], stop: asyncio.Event, bar: 
     report, options = run.report, run.options
     assert run.file is not None
     settled, keeps = run.settled[run.file], options.row_filter.keeps
+    paced = options.pacer is not None or options.rate is not None
     for row, value, ts_ms, etype, stream, key, reason, original in rows:
         if stop.is_set():
             break
@@ -309,7 +310,7 @@ async def _pump(run: Sender, rows: Iterator[FastRow], stop: asyncio.Event, bar: 
             run.reject(row, where, original if original is not None else orjson.loads(value))
             settled.now(row)
             continue
-        if await _wait(run, ts_ms, stop):
+        if paced and await _wait(run, ts_ms, stop):
             report.read -= 1  # stopped while waiting: this row was not published
             break
         await run.event(row, EVENT_TOPICS[stream], key, value)
