@@ -35,8 +35,8 @@ BROKER_GOAL = 50_000
 FRAME_GOAL = 200_000
 
 
-def bench_publish(path: Path, bootstrap: str, batch: int | None) -> tuple[int, float]:
-    """``(events sent, seconds)`` of publishing the whole file at full speed."""
+def bench_publish(path: Path, bootstrap: str, batch: int | None) -> tuple[int, float, int]:
+    """``(events sent, seconds, messages)`` of publishing the whole file at full speed."""
     from replay.publish import publish
 
     report = asyncio.run(publish(path, bootstrap, max_speed=True, progress=False, batch=batch))
@@ -44,7 +44,7 @@ def bench_publish(path: Path, bootstrap: str, batch: int | None) -> tuple[int, f
         raise KeyboardInterrupt
     if report.failed or report.rejected:
         print(f"  warning: {report.failed} failed, {report.rejected} rejected", file=sys.stderr)
-    return report.sent, report.elapsed_s
+    return report.sent, report.elapsed_s, report.records
 
 
 def bench_frames(path: Path) -> tuple[int, float]:
@@ -96,9 +96,11 @@ def run(events: int, batch: int) -> int:
         asyncio.run(create_topics(broker.bootstrap, riskloop_topics(PARTITIONS)))
         print(f"file: {n:,} simulated city events, {PARTITIONS} partitions, Tansu on loopback")
         print("file -> broker (replay --max, acks=all):")
-        batched = bench_publish(jsonl, broker.bootstrap, batch)
-        print(line(f"batched, up to {batch} events a message", *batched, BROKER_GOAL))
-        print(line("one event a message", *bench_publish(jsonl, broker.bootstrap, None), None))
+        sent, seconds, records = bench_publish(jsonl, broker.bootstrap, batch)
+        print(line(f"batched, up to {batch} events a message", sent, seconds, BROKER_GOAL))
+        print(f"  ({records:,} messages, {sent / max(records, 1):,.0f} events each)")
+        sent, seconds, _ = bench_publish(jsonl, broker.bootstrap, None)
+        print(line("one event a message", sent, seconds, None))
         print("file -> DataFrame (replay.frames.iter_frames, typed, rejects checked):")
         for name, path in files.items():
             print(line(name, *bench_frames(path), FRAME_GOAL))
