@@ -3,6 +3,7 @@ mapped are rejects naming the row and the reason; a bad mapping names file:line.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -166,3 +167,16 @@ def test_a_column_the_source_lacks_stops_before_any_row(
     mapping.write_text(MAPPING.replace("column: created", "column: opened"))
     with pytest.raises(MappingError, match="no column 'opened' named by the mapping; the file has"):
         next(load_mapping(mapping).rows(source))
+
+
+def test_the_readme_mapping_maps_the_export_as_written(
+    hotline: tuple[Path, Path], tmp_path: Path
+) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = re.search(r"```yaml\n(columns:.*?)```", readme, re.S)
+    assert block, "the README shows a column mapping"
+    (tmp_path / "readme.yaml").write_text(block.group(1))
+    source, mapping = hotline
+    assert list(load_mapping(tmp_path / "readme.yaml").rows(source)) == list(
+        load_mapping(mapping).rows(source)
+    )
