@@ -20,6 +20,7 @@ bench: deps  ## throughput figures (printed, never asserted): worker, rule engin
 	$(PYTHON) -m riskloop.cli bench
 	$(PYTHON) -m rules.tools.bench $(RULES_BENCH_ARGS)
 	$(PYTHON) -m riskloop.bench_clues $(CLUES_BENCH_ARGS)
+	$(PYTHON) -m riskloop.bench_files $(FILES_BENCH_ARGS)
 
 lint: deps
 	$(PYTHON) -m ruff format --check .

@@ -94,7 +94,8 @@ def file_format(path: str | Path) -> str:
     raise FormatError(f"unsupported file {Path(path).name!r}: use {SUPPORTED}")
 
 
-def _open(path: Path, mode: str) -> IO[bytes]:
+def open_file(path: Path, mode: str) -> IO[bytes]:
+    """A file in binary mode, through gzip when its name ends in ``.gz``."""
     if path.name.lower().endswith(".gz"):
         return gzip.open(path, mode)  # type: ignore[return-value]
     return open(path, mode)  # noqa: SIM115 - the caller closes it
@@ -143,10 +144,10 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-class _Layout:
+class Layout:
     """Where each flat column goes in the envelope and how its cells read, worked out once.
 
-    >>> _Layout(["id", "entity.id", "attrs.n", "attrs.m"], {"attrs.n"}).envelope(
+    >>> Layout(["id", "entity.id", "attrs.n", "attrs.m"], {"attrs.n"}).envelope(
     ...     ["e1", "0012", "15", ""], empty="")
     {'id': 'e1', 'entity': {'id': '0012'}, 'attrs': {'n': 15}}
     """
@@ -198,7 +199,8 @@ def partition_key(event: Event, partition_field: str) -> bytes | None:
     return str(value).encode()
 
 
-def _validate(row: int, envelope: dict[str, Any], original: object) -> ParsedRow:
+def validate_row(row: int, envelope: dict[str, Any], original: object) -> ParsedRow:
+    """The row of an envelope: with its :class:`Event`, or with the reason it is none."""
     try:
         event = Event.from_dict(envelope)
     except InvalidEvent as exc:
@@ -237,22 +239,27 @@ def read_rows(
 
 
 def _read_jsonl(path: Path, encoding: str) -> Iterator[ParsedRow]:
-    with _open(path, "rb") as f:
+    with open_file(path, "rb") as f:
         for number, raw in enumerate(f, start=1):
             if number == 1:
                 raw = raw.removeprefix(b"\xef\xbb\xbf")
-            if not raw.strip():
-                continue
-            text = raw.decode(encoding, errors="replace").rstrip("\r\n")
-            try:
-                envelope = orjson.loads(raw if encoding == "utf-8" else text)
-            except orjson.JSONDecodeError as exc:
-                yield number, None, f"bad JSON on line {number}: {exc}", text, None
-                continue
-            if not isinstance(envelope, dict):
-                yield number, None, f"line {number} is not a JSON object", text, None
-                continue
-            yield _validate(number, envelope, text)
+            parsed = jsonl_row(number, raw, encoding)
+            if parsed is not None:
+                yield parsed
+
+
+def jsonl_row(number: int, raw: bytes, encoding: str = "utf-8") -> ParsedRow | None:
+    """One line of a JSON lines file as a row (None for a blank line, which is no row)."""
+    if not raw.strip():
+        return None
+    text = raw.decode(encoding, errors="replace").rstrip("\r\n")
+    try:
+        envelope = orjson.loads(raw if encoding == "utf-8" else text)
+    except orjson.JSONDecodeError as exc:
+        return number, None, f"bad JSON on line {number}: {exc}", text, None
+    if not isinstance(envelope, dict):
+        return number, None, f"line {number} is not a JSON object", text, None
+    return validate_row(number, envelope, text)
 
 
 class _Lines:
@@ -273,13 +280,13 @@ class _Lines:
 
 
 def _read_csv(path: Path, encoding: str) -> Iterator[ParsedRow]:
-    with _open(path, "rb") as f:
+    with open_file(path, "rb") as f:
         lines = _Lines(f, "utf-8-sig" if encoding == "utf-8" else encoding)
         reader = csv.reader(lines)
         header = next(reader, None)
         if header is None:
             return
-        layout = _Layout(header, set(header) - _TEXT)
+        layout = Layout(header, set(header) - _TEXT)
         lines.bad_bytes = False
         number = 0
         for cells in reader:
@@ -291,7 +298,7 @@ def _read_csv(path: Path, encoding: str) -> Iterator[ParsedRow]:
 
 
 def _csv_row(
-    number: int, header: list[str], cells: list[str], lines: _Lines, layout: _Layout
+    number: int, header: list[str], cells: list[str], lines: _Lines, layout: Layout
 ) -> ParsedRow:
     if len(cells) != len(header):
         reason = f"row has {len(cells)} fields, the header has {len(header)}"
@@ -300,7 +307,7 @@ def _csv_row(
     if lines.bad_bytes:
         reason = f"row is not {lines.encoding} text; pass the file's encoding (e.g. gb18030)"
         return number, None, reason, original, None
-    return _validate(number, layout.envelope(cells, empty=""), original)
+    return validate_row(number, layout.envelope(cells, empty=""), original)
 
 
 def _read_parquet(path: Path, chunksize: int) -> Iterator[ParsedRow]:
@@ -309,7 +316,7 @@ def _read_parquet(path: Path, chunksize: int) -> Iterator[ParsedRow]:
     encoded = {
         f.name for f in pf.schema_arrow if (f.metadata or {}).get(b"riskloop.cell") == b"json"
     }
-    layout = _Layout(names, encoded)
+    layout = Layout(names, encoded)
     number = 0
     for batch in pf.iter_batches(batch_size=chunksize):
         columns = [column.to_pylist() for column in batch.columns]
@@ -317,7 +324,7 @@ def _read_parquet(path: Path, chunksize: int) -> Iterator[ParsedRow]:
             number += 1
             values = [_plain(v) for v in raw]
             original = dict(zip(names, values, strict=True))
-            yield _validate(number, layout.envelope(values, empty=None), original)
+            yield validate_row(number, layout.envelope(values, empty=None), original)
 
 
 def _plain(value: Any) -> Any:
@@ -348,7 +355,7 @@ def write_events(records: Iterable[dict[str, Any]], path: str | Path) -> int:
 
 def _write_jsonl(records: Iterable[dict[str, Any]], path: Path) -> int:
     n = 0
-    with _open(path, "wb") as f:
+    with open_file(path, "wb") as f:
         for record in records:
             f.write(orjson.dumps(record, default=str) + b"\n")
             n += 1
@@ -405,7 +412,7 @@ class _Replayable:
 def _write_csv(records: Iterator[dict[str, Any]], columns: _Columns, path: Path) -> int:
     names = columns.names()
     n = 0
-    with _open(path, "wb") as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as f:
+    with open_file(path, "wb") as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(names)
         for record in records:

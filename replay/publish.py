@@ -22,11 +22,10 @@ import signal
 import sys
 import threading
 import time
-from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -35,7 +34,23 @@ from tqdm import tqdm
 
 from envelope.errors import UserError
 from envelope.topics import EVENT_TOPICS
-from replay.formats import ParsedRow, file_format, partition_key, read_rows
+from replay.batches import MAX_BATCH_BYTES
+from replay.fast_rows import FastRow, fast_row, fast_rows
+from replay.formats import file_format
+from replay.mapping import load_mapping
+from replay.sender import Options, Sender
+from replay.sources import (
+    Checkpoint,
+    Pacer,
+    RateLimit,
+    RowFilter,
+    Settled,
+    SourceError,
+    after,
+    estimated_rows,
+    expand,
+    rows_of,
+)
 
 # Rows between yields to the event loop, so the producer's sender runs while we read.
 _YIELD_EVERY = 500
@@ -59,6 +74,11 @@ class PublishReport:
     rejects_path: str | None = None
     interrupted: bool = False
     first_error: str | None = None
+    files: int = 1
+    skipped: int = 0  # valid events outside --from/--to or --types
+    records: int = 0  # messages sent: fewer than events when batched
+    resumed_rows: int = 0  # rows a checkpoint said were settled already
+    resumed_files: int = 0  # files a checkpoint said were finished
 
     @property
     def events_per_s(self) -> float:
@@ -71,6 +91,15 @@ class PublishReport:
             f"rejected {self.rejected}, failed {self.failed}",
             f"{self.elapsed_s:.1f} s, {self.events_per_s:,.0f} events/s",
         ]
+        if self.skipped:
+            lines.append(f"skipped {self.skipped} events outside the time window or types")
+        if self.records and self.records != self.sent:
+            lines.append(f"{self.records} messages, {self.sent / self.records:,.1f} events each")
+        if self.resumed_rows or self.resumed_files:
+            lines.append(
+                f"resumed from the checkpoint: {self.resumed_files} files done before, "
+                f"{self.resumed_rows} rows already sent skipped"
+            )
         if self.rejected:
             lines.append(f"rejects: {self.rejects_path}")
         if self.first_error:
@@ -78,34 +107,6 @@ class PublishReport:
         if self.interrupted:
             lines.append("interrupted: stopped early after flushing what was read")
         return "\n".join(lines)
-
-
-class Pacer:
-    """Wall-clock delays that replay event time ``speed`` times faster.
-
-    The schedule is anchored on the first event, so sleeping late never accumulates drift;
-    events earlier than the latest one go out at once.
-
-    >>> p = Pacer(speed=60.0)
-    >>> p.delay_s(ts_ms=1_000_000, now_s=100.0)
-    0.0
-    >>> p.delay_s(ts_ms=1_000_000 + 3_600_000, now_s=100.5)   # an hour later, at 60x
-    59.5
-    >>> p.delay_s(ts_ms=900_000, now_s=101.0)
-    0.0
-    """
-
-    def __init__(self, speed: float) -> None:
-        self.speed = speed
-        self._origin: tuple[int, float] | None = None
-
-    def delay_s(self, ts_ms: int, now_s: float) -> float:
-        if self._origin is None:
-            self._origin = (ts_ms, now_s)
-            return 0.0
-        first_ts_ms, first_s = self._origin
-        due_s = first_s + (ts_ms - first_ts_ms) / 1000.0 / self.speed
-        return max(0.0, due_s - now_s)
 
 
 def _pacer(speed: float | None, max_speed: bool) -> Pacer | None:
@@ -118,14 +119,15 @@ def _pacer(speed: float | None, max_speed: bool) -> Pacer | None:
     return Pacer(speed)
 
 
-async def _start_producer(bootstrap: str, linger_ms: int) -> AIOKafkaProducer:
+async def _start_producer(bootstrap: str, linger_ms: int, batch_bytes: int) -> AIOKafkaProducer:
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         client_id="riskloop-replay",
         acks="all",
         enable_idempotence=False,
         linger_ms=linger_ms,
-        max_batch_size=256 * 1024,
+        max_batch_size=max(256 * 1024, batch_bytes + 1024),
+        max_request_size=max(1024 * 1024, 2 * batch_bytes),
         request_timeout_ms=30_000,
     )
     try:
@@ -145,48 +147,8 @@ async def _start_producer(bootstrap: str, linger_ms: int) -> AIOKafkaProducer:
     return producer
 
 
-class _Run:
-    """The mutable state of one publish: report, producer, delivery counts, rejects file.
-
-    The rejects file is opened at the first reject, so a clean file leaves none behind.
-    """
-
-    def __init__(self, report: PublishReport, producer: AIOKafkaProducer, rejects_path: Path):
-        self.report = report
-        self.producer = producer
-        self.rejects_path = rejects_path
-        self.rejects: IO[bytes] | None = None
-        self.delivered: Counter[str] = Counter()
-
-    def reject(self, row: int, reason: str, original: object) -> None:
-        self.report.rejected += 1
-        if self.rejects is None:
-            self.rejects = self.rejects_path.open("wb")
-        record = {"row": row, "reason": reason, "original": original}
-        self.rejects.write(orjson.dumps(record, default=str) + b"\n")
-
-    async def send(self, row: int, topic: str, key: bytes, envelope: dict[str, Any]) -> None:
-        """Hand one record to the producer; a record the producer refuses is a reject."""
-        value = orjson.dumps(envelope, default=str)
-        try:
-            future = await self.producer.send(topic, value, key=key)
-        except KafkaError as exc:
-            self.reject(row, f"not sent: {exc!r}", envelope)
-            return
-        future.add_done_callback(lambda f: self._done(topic, f))
-
-    def _done(self, topic: str, future: asyncio.Future[Any]) -> None:
-        error = "cancelled" if future.cancelled() else future.exception()
-        if error is None:
-            self.delivered[topic] += 1
-            return
-        self.report.failed += 1
-        if self.report.first_error is None:
-            self.report.first_error = repr(error)
-
-
 async def publish(
-    path: str | Path,
+    path: str | Path | Sequence[str | Path],
     bootstrap: str,
     speed: float | None = None,
     max_speed: bool = False,
@@ -197,32 +159,88 @@ async def publish(
     linger_ms: int = 20,
     encoding: str = "utf-8",
     stop: asyncio.Event | None = None,
+    mapping: str | Path | None = None,
+    row_filter: RowFilter | None = None,
+    rate: float | None = None,
+    batch: int | None = None,
+    batch_bytes: int = MAX_BATCH_BYTES,
+    checkpoint: str | Path | None = None,
 ) -> PublishReport:
-    """Publish the events in ``path`` (JSON lines, CSV or Parquet) to ``bootstrap``.
+    """Publish the events in ``path`` (files, folders, globs; JSON lines, CSV or Parquet,
+    gzip too) to ``bootstrap``, file after file.
 
     ``speed=X`` replays X times faster than event time; ``max_speed`` (or no speed) sends as
-    fast as the broker takes them. Setting ``stop`` (or Ctrl-C) ends the run early, cleanly.
-    ``encoding`` is the text files' encoding (CSV exports are often ``gb18030``).
+    fast as the broker takes them; ``rate`` caps it at that many events a second. Setting
+    ``stop`` (or Ctrl-C) ends the run early, cleanly. ``encoding`` is the text files'
+    encoding (CSV exports are often ``gb18030``). ``mapping``: a column mapping file for
+    files not in the envelope (:mod:`replay.mapping`); ``row_filter``: the event-time window
+    and types kept; ``batch``: up to that many events a record (:mod:`replay.batches`);
+    ``checkpoint``: a file recording how far each file is settled, to resume from.
     """
-    path = Path(path)
-    file_format(path)  # unknown extension: fail before touching the broker
-    if not path.exists():
-        raise PublishError(f"no such file: {path}")
-    pacer = _pacer(speed, max_speed)
-    stop = stop or asyncio.Event()
-    rejects_file = (
-        Path(rejects_path) if rejects_path else path.with_name(path.name + ".rejects.jsonl")
+    files, rejects_file = _files(path, rejects_path, checkpoint)
+    options = Options(
+        rejects_path=rejects_file,
+        partition_field=partition_field,
+        pacer=_pacer(speed, max_speed),
+        rate=None if rate is None else RateLimit(rate),
+        row_filter=row_filter or RowFilter(),
+        mapping=None if mapping is None else load_mapping(mapping),
+        encoding=encoding,
+        batch=batch,
+        batch_bytes=batch_bytes,
+        checkpoint=None if checkpoint is None else Checkpoint(checkpoint),
     )
+    if batch is not None and batch < 1:
+        raise PublishError(f"batch must be 1 or more events a record, got {batch}")
+    producer = await _start_producer(bootstrap, linger_ms, batch_bytes if batch else 0)
+    options.partitions = {t: len(await producer.partitions_for(t)) for t in EVENT_TOPICS.values()}
+    report = PublishReport(path=_shown(files), rejects_path=str(rejects_file), files=len(files))
+    return await _publish_files(
+        Sender(report, producer, options), files, stop or asyncio.Event(), progress
+    )
+
+
+def _files(
+    path: str | Path | Sequence[str | Path],
+    rejects_path: str | Path | None,
+    checkpoint: str | Path | None,
+) -> tuple[list[Path], Path]:
+    """The files to read (not our own rejects and checkpoint files) and the rejects file."""
+    try:
+        files = expand(path)
+    except SourceError as exc:
+        raise PublishError(str(exc)) from None
+    own = {Path(p).resolve() for p in (checkpoint, rejects_path) if p is not None}
+    files = [f for f in files if f.resolve() not in own] or files
+    if rejects_path:
+        rejects_file = Path(rejects_path)
+    elif len(files) > 1:
+        rejects_file = files[0].parent / "replay.rejects.jsonl"
+    else:
+        rejects_file = files[0].with_name(files[0].name + ".rejects.jsonl")
     if not rejects_file.parent.is_dir():
         raise PublishError(f"no folder {rejects_file.parent} for the rejects file")
-    report = PublishReport(path=str(path), rejects_path=str(rejects_file))
-    run = _Run(report, await _start_producer(bootstrap, linger_ms), rejects_file)
-    rejects_file.unlink(missing_ok=True)  # a previous run's rejects must not pass for ours
+    return files, rejects_file
+
+
+def _shown(files: list[Path]) -> str:
+    return str(files[0]) if len(files) == 1 else f"{len(files)} files ({files[0].parent})"
+
+
+async def _publish_files(
+    run: Sender, files: list[Path], stop: asyncio.Event, progress: bool
+) -> PublishReport:
+    report, options = run.report, run.options
+    options.rejects_path.unlink(missing_ok=True)  # a previous run's rejects must not pass for ours
     started = time.monotonic()
-    bar = tqdm(unit=" rows", file=sys.stderr, disable=not progress, mininterval=0.5)
+    total = _total(files) if progress else None
+    bar = tqdm(total=total, unit=" rows", file=sys.stderr, disable=not progress, mininterval=0.5)
     try:
         with _sigint_sets(stop):
-            await _pump(run, read_rows(path, encoding=encoding), pacer, partition_field, stop, bar)
+            for file in files:
+                if stop.is_set():
+                    break
+                await _publish_file(run, file, stop, bar)
     finally:
         await _finish(run, bar)
     report.elapsed_s = time.monotonic() - started
@@ -230,50 +248,111 @@ async def publish(
     return report
 
 
-async def _pump(
-    run: _Run,
-    rows: Iterator[ParsedRow],
-    pacer: Pacer | None,
-    partition_field: str,
-    stop: asyncio.Event,
-    bar: tqdm[Any],
-) -> None:
+def _total(files: list[Path]) -> int | None:
+    counts = [estimated_rows(f) for f in files]
+    return None if None in counts else sum(c for c in counts if c is not None)
+
+
+def _rows(file: Path, options: Options) -> Iterator[FastRow]:
+    """A JSON lines file checked a chunk at a time; any other row by row (same answers)."""
+    if options.mapping is None and options.encoding == "utf-8" and file_format(file) == "jsonl":
+        return fast_rows(file, options.partition_field)
+    rows = rows_of(file, options.mapping, options.encoding)
+    return (fast_row(r, options.partition_field) for r in rows)
+
+
+async def _publish_file(run: Sender, file: Path, stop: asyncio.Event, bar: tqdm[Any]) -> None:
+    options = run.options
+    start_row, done = (0, False) if options.checkpoint is None else options.checkpoint.start(file)
+    run.file = file
+    run.settled[file] = Settled(start_row)
+    if done:
+        run.report.resumed_files += 1
+        run.finished.add(file)
+        if bar.total:
+            _not_this_run(bar, estimated_rows(file) or 0)
+        return
+    rows = _rows(file, options)
+    if start_row:
+        run.report.resumed_rows += start_row
+        _not_this_run(bar, start_row)
+        rows = after(rows, start_row)
+    await _pump(run, rows, stop, bar)
+    await run.flush_batches()
+    if not stop.is_set():
+        run.finished.add(file)
+
+
+async def _pump(run: Sender, rows: Iterator[FastRow], stop: asyncio.Event, bar: tqdm[Any]) -> None:
     """Read rows and hand them to the producer until the file ends or ``stop`` is set."""
-    report = run.report
-    for row, envelope, reason, original, event in rows:
+    report, options = run.report, run.options
+    assert run.file is not None
+    settled, keeps = run.settled[run.file], options.row_filter.keeps
+    paced = options.pacer is not None or options.rate is not None
+    for row, value, ts_ms, etype, stream, key, reason, original in rows:
         if stop.is_set():
             break
         report.read += 1
         if report.read % _YIELD_EVERY == 0:
-            bar.update(report.read - bar.n)
+            _tick(run, bar)
+            await run.flush_batches(due_only=True)  # rows skipped or rejected add nothing
             await asyncio.sleep(0)
-        if envelope is None or event is None:
+        if value is None:
             run.reject(row, reason or "invalid event", original)
+            settled.now(row)
             continue
-        key = partition_key(event, partition_field)
+        if not keeps(ts_ms, etype):
+            report.skipped += 1
+            settled.now(row)
+            continue
         if key is None:
-            run.reject(row, f"no value at the partition field {partition_field!r}", original)
+            where = f"no value at the partition field {options.partition_field!r}"
+            run.reject(row, where, original if original is not None else orjson.loads(value))
+            settled.now(row)
             continue
-        if pacer is not None and await _wait(pacer, event.ts_ms, stop):
+        if paced and await _wait(run, ts_ms, stop):
             report.read -= 1  # stopped while waiting: this row was not published
             break
-        await run.send(row, EVENT_TOPICS[event.stream], key, envelope)
-    bar.update(report.read - bar.n)
+        await run.event(row, EVENT_TOPICS[stream], key, value)
+    _tick(run, bar)
 
 
-async def _wait(pacer: Pacer, ts_ms: int, stop: asyncio.Event) -> bool:
-    """Sleep until the event is due; True if ``stop`` was set meanwhile."""
-    delay = pacer.delay_s(ts_ms, time.monotonic())
+def _not_this_run(bar: tqdm[Any], rows: int) -> None:
+    """Rows a checkpoint settled before leave the bar's total, so its rate and ETA are this
+    run's."""
+    if bar.total:
+        bar.total = max(bar.n, bar.total - rows)
+        bar.refresh()
+
+
+def _tick(run: Sender, bar: tqdm[Any]) -> None:
+    bar.update(run.report.read - bar.n)
+    if run.report.rejected:
+        bar.set_postfix(rejected=run.report.rejected, refresh=False)
+    run.save()
+
+
+async def _wait(run: Sender, ts_ms: int, stop: asyncio.Event) -> bool:
+    """Sleep until the event is due (speed, rate); True if ``stop`` was set meanwhile.
+    Open batches go out first: nothing waits in a batch while the replay sleeps."""
+    now = time.monotonic()
+    delay = max(
+        0.0 if run.options.pacer is None else run.options.pacer.delay_s(ts_ms, now),
+        0.0 if run.options.rate is None else run.options.rate.delay_s(now),
+    )
     if delay <= 0:
         return stop.is_set()
+    if delay > 0.005:
+        await run.flush_batches()
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=delay)
     return stop.is_set()
 
 
-async def _finish(run: _Run, bar: tqdm[Any]) -> None:
-    """Deliver everything handed to the producer, then close it and the progress bar."""
+async def _finish(run: Sender, bar: tqdm[Any]) -> None:
+    """Deliver everything handed to the producer, then close it, the bar and the checkpoint."""
     try:
+        await run.flush_batches()
         await run.producer.flush()
     finally:
         await run.producer.stop()
@@ -281,8 +360,10 @@ async def _finish(run: _Run, bar: tqdm[Any]) -> None:
         bar.close()
         if run.rejects is not None:
             run.rejects.close()
+        run.save(force=True)
     run.report.per_topic = dict(run.delivered)
     run.report.sent = sum(run.delivered.values())
+    run.report.records = run.records
 
 
 @contextlib.contextmanager

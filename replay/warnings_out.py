@@ -107,7 +107,7 @@ def write_warnings(warnings: Sequence[RiskWarning], path: str | Path, tz: tzinfo
             for record in records:
                 f.write(orjson.dumps(record) + b"\n")
         return len(records)
-    frame = _frame(records)
+    frame = flat_frame(records)
     if fmt == "csv":
         frame.to_csv(path, index=False)
     else:
@@ -115,7 +115,8 @@ def write_warnings(warnings: Sequence[RiskWarning], path: str | Path, tz: tzinfo
     return len(records)
 
 
-def _frame(records: list[dict[str, Any]]) -> Any:
+def flat_frame(records: list[dict[str, Any]]) -> Any:
+    """The flat columns (:data:`COLUMNS`) of :func:`warning_record` dicts as a DataFrame."""
     import pandas as pd
 
     rows = [

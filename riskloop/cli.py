@@ -33,21 +33,46 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from replay.publish import publish
+    from replay.sources import RowFilter
 
     settings = Settings.from_env()
+    types = tuple(t.strip() for t in args.types.split(",") if t.strip()) if args.types else None
     report = asyncio.run(
         publish(
-            args.file,
+            args.files,
             args.bootstrap or settings.bootstrap,
             speed=args.speed,
             max_speed=args.max,
             rejects_path=args.rejects,
-            progress=not args.quiet,
+            progress=not args.quiet and (args.progress or sys.stderr.isatty()),
             partition_field=settings.partition_field,
+            encoding=args.encoding,
+            mapping=args.mapping,
+            row_filter=RowFilter(since_ms=args.since, until_ms=args.until, types=types),
+            rate=args.rate,
+            batch=args.batch,
+            checkpoint=args.checkpoint,
         )
     )
     print(report)
     return 1 if report.failed else 0
+
+
+def _day_or_instant(end: bool) -> Callable[[str], int]:
+    """``--from``/``--to``: a date (a whole day at UTC+08:00; ``--to`` includes it) or an
+    ISO 8601 instant with its offset; epoch ms of the bound."""
+
+    def parse(text: str) -> int:
+        from datetime import date, timedelta, timezone
+
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            return _instant_ms(text)
+        start = datetime(day.year, day.month, day.day, tzinfo=timezone(timedelta(hours=8)))
+        return int(((start + timedelta(days=1)) if end else start).timestamp() * 1000)
+
+    return parse
 
 
 def _instant_ms(text: str) -> int:
@@ -203,15 +228,7 @@ def _data_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--out", required=True, help="FILE.jsonl, FILE.csv or FILE.parquet")
     s.set_defaults(fn=cmd_simulate)
 
-    s = sub.add_parser("replay", help="publish an event file to the event topics")
-    s.add_argument("file")
-    pace = s.add_mutually_exclusive_group()
-    pace.add_argument("--speed", type=float, help="replay X times faster than event time")
-    pace.add_argument("--max", action="store_true", help="as fast as possible")
-    s.add_argument("--rejects", help="where rows that are not valid events go")
-    s.add_argument("--bootstrap", help="host:port of the broker (default from RISKLOOP_BROKER)")
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
-    s.set_defaults(fn=cmd_replay)
+    _replay_parser(sub)
 
     s = sub.add_parser("backtest", help="run an event file straight through the rule engine")
     s.add_argument("file")
@@ -243,6 +260,50 @@ def _data_parsers(sub: argparse._SubParsersAction) -> None:
     )
     s.set_defaults(fn=cmd_backtest)
     _export_parser(sub)
+
+
+def _replay_parser(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("replay", help="publish event files to the event topics")
+    s.add_argument("files", nargs="+", metavar="FILE", help="event files, folders or globs")
+    pace = s.add_mutually_exclusive_group()
+    pace.add_argument("--speed", type=float, help="replay X times faster than event time")
+    pace.add_argument("--max", action="store_true", help="as fast as possible")
+    s.add_argument("--rate", type=float, metavar="N", help="at most N events a second")
+    s.add_argument("--rejects", help="where rows that are not valid events go")
+    s.add_argument("--bootstrap", help="host:port of the broker (default from RISKLOOP_BROKER)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--progress", action="store_true", help="a progress bar even off a terminal")
+    s.add_argument("--encoding", default="utf-8", help="of CSV and JSON lines (e.g. gb18030)")
+    s.add_argument("--mapping", metavar="YAML", help="column mapping for files not in the envelope")
+    s.add_argument(
+        "--from",
+        dest="since",
+        type=_day_or_instant(False),
+        metavar="TIME",
+        help="first event time sent: a date (UTC+08:00) or an ISO 8601 instant",
+    )
+    s.add_argument(
+        "--to",
+        dest="until",
+        type=_day_or_instant(True),
+        metavar="TIME",
+        help="last day sent (a date, included) or the instant the replay stops before",
+    )
+    s.add_argument(
+        "--types", metavar="T,T", help="event types sent, like application.*,data.access"
+    )
+    s.add_argument(
+        "--batch",
+        type=int,
+        metavar="N",
+        help="up to N events a message, as a JSON array (at most 512 KiB), one partition each",
+    )
+    s.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="record how far each file is sent; run again with it to resume after a crash",
+    )
+    s.set_defaults(fn=cmd_replay)
 
 
 def _export_parser(sub: argparse._SubParsersAction) -> None:

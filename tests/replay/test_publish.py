@@ -50,6 +50,8 @@ def _ours(records: list[Any], tag: str) -> dict[str, Any]:
     out = {}
     for record in records:
         value = orjson.loads(record.value)
+        if isinstance(value, list):  # another test's batch on the shared broker
+            continue
         if value["id"].startswith(tag):
             out[value["id"]] = record
     return out
@@ -130,7 +132,8 @@ def test_csv_file_with_custom_partition_field_rejects_path_and_progress_bar(
             path, tansu.bootstrap, progress=True, partition_field="entity.id", rejects_path=rejects
         )
     )
-    assert re.search(r"2 rows \[[0-9:]+, [0-9.]+ rows/s\]", capfd.readouterr().err)
+    # rows of rows, elapsed<ETA, rate
+    assert re.search(r"2/2 \[[0-9:]+<[0-9:]+, [0-9.]+ rows/s\]", capfd.readouterr().err)
 
     assert (report.sent, report.rejected) == (2, 0)
     assert not rejects.exists()  # nothing rejected, no file (a stale one is removed)
@@ -213,7 +216,8 @@ def _kcat_service_topic(bootstrap: str, options: list[str]) -> dict[str, tuple[s
     for line in out.splitlines():
         key, _, value = line.partition("\t")
         envelope = orjson.loads(value)
-        seen[envelope["id"]] = (key, envelope)
+        if isinstance(envelope, dict):  # not another test's batch on the shared broker
+            seen[envelope["id"]] = (key, envelope)
     return seen
 
 
