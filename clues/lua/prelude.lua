@@ -1,5 +1,6 @@
 -- The prelude of every clue script: key names, queue order, indexes, audit, outbox, the
--- common end of a step (finish) and a lease's expiry (expire).
+-- common end of a step (finish, and record: a step's indexes, audit and outbox from its
+-- state before and after) and a lease's expiry (expire).
 --
 -- clues.scripts puts the state machine tables in front of it (SOURCES, TARGET, ROLES,
 -- HOLDER, OVERRIDE, RENEWS, READONLY, OPEN, CLOCKED, HELD, EVIDENCE_REQUIRED, TRACKED,
