@@ -23,7 +23,7 @@ import asyncio
 import builtins
 import secrets
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import redis.asyncio as aioredis
@@ -119,8 +119,14 @@ class ClueStore:
         ``chunk`` warnings per script call, ``lanes`` pipelines at once."""
         results = [""] * len(warnings)
         parts = ingest.lanes_of(warnings, chunk, lanes)
-        replies = await asyncio.gather(*(self._send_lane(warnings, p, chunk) for p in parts))
-        for calls, lane_replies in replies:
+        # every lane ends before a failure is raised: a retry never runs beside a lane
+        replies = await asyncio.gather(
+            *(self._send_lane(warnings, p, chunk) for p in parts), return_exceptions=True
+        )
+        for reply in replies:
+            if isinstance(reply, BaseException):
+                raise reply
+        for calls, lane_replies in cast(list[tuple[list[ingest.Call], list[Any]]], replies):
             for call, reply in zip(calls, lane_replies, strict=True):
                 for slot, r in zip(call.slots, reply, strict=True):
                     results[slot] = _text(r)

@@ -15,6 +15,7 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 from clue_factories import ALICE, CENTRE, T0, dispose_clue, make_warning
+from redis.exceptions import ConnectionError
 
 from clues.model import clue_id
 from clues.store import ClueStore
@@ -295,3 +296,33 @@ async def test_upserts_go_on_after_redis_lost_its_scripts(
     assert results == ["merged", "new"]
     clue = await store.get(clue_id("fp-s"))
     assert clue is not None and clue.warning_count == 2
+
+
+async def test_a_batch_that_failed_half_way_sent_again_counts_every_warning_once(
+    store: ClueStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warnings = [make_warning(f"h{i}", f"fp-h{i % 40}", ts_ms=T0 + i) for i in range(400)]
+    real, calls = store._upsert, 0
+
+    async def flaky(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # one lane loses its connection; the other goes through
+            raise ConnectionError("connection reset")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "_upsert", flaky)
+    with pytest.raises(ConnectionError):
+        await store.upsert_warnings(warnings, chunk=100)
+    lanes = [t for t in asyncio.all_tasks() if "_send_lane" in repr(t.get_coro())]
+    assert not lanes  # none still writing beside the retry that follows
+    written = [await store.get(clue_id(f"fp-h{n}")) for n in range(40)]
+    landed = sum(c.warning_count for c in written if c is not None)
+    monkeypatch.setattr(store, "_upsert", real)
+
+    again = await store.upsert_warnings(warnings, chunk=100)
+
+    assert 0 < landed < 400  # the other lane had ended when the failure was raised
+    assert again.count("duplicate") == landed
+    clues = [await store.get(clue_id(f"fp-h{n}")) for n in range(40)]
+    assert [c.warning_count if c else 0 for c in clues] == [10] * 40
