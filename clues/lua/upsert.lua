@@ -45,10 +45,11 @@ end
 
 local function content(g) return cjson.decode(ARGV[g.content]) end
 
-local function push_ids(ck, g)
+-- the group's ids on the clue's list of its latest warnings (a new clue's list is new)
+local function push_ids(ck, g, fresh_list)
   local n = #g.ids
   redis.call('LPUSH', ck .. ':warnings', unpack(g.ids, math.max(1, n - WARNINGS_LAST), n))
-  redis.call('LTRIM', ck .. ':warnings', 0, WARNINGS_LAST)
+  if not fresh_list then redis.call('LTRIM', ck .. ':warnings', 0, WARNINGS_LAST) end
 end
 
 local function merge(cid, g)
@@ -74,7 +75,7 @@ local function merge(cid, g)
     action, why = 'raise_priority', why .. ': ' .. g.severity
   end
   redis.call('HSET', ck, unpack(set))
-  push_ids(ck, g)
+  push_ids(ck, g, false)
   record({id = cid, idx = idx, tracked = tracked}, s, s, action, 'system', 'system', g.max_s,
          why, v)
   return true
@@ -102,7 +103,7 @@ local function open(fp, prev, gen, ident, g)
   for _, x in ipairs(content(g)) do f[#f + 1] = x end
   redis.call('HSET', ck, unpack(f))
   redis.call('HSET', key('fp', fp), 'clue_id', id, 'generation', int(gen))
-  push_ids(ck, g)
+  push_ids(ck, g, true)
   -- the state after the step is what was just written, every other field absent ('')
   local a = {}
   for _, n in ipairs(STATE) do a[n] = '' end
