@@ -20,12 +20,15 @@ script only for the newest new warning of its group.
 ...     return RiskWarning(id=f"w{i}", fingerprint=fp, rule_id="r", rule_version=1,
 ...                        logic_hash="h", severity="low", title="t", key="k",
 ...                        ts_ms=i, region="330106", department="d")
->>> (lane,) = plan([w(0, "a"), w(1, "b"), w(2, "a")], chunk=200, lanes=1)
->>> [(fp, [row[0] for row in rows]) for fp, _, rows in lane[0].groups]
+>>> batch = [w(0, "a"), w(1, "b"), w(2, "a")]
+>>> (lane,) = lanes_of(batch, chunk=200, lanes=1)
+>>> (call,) = lane.calls(batch, chunk=200)
+>>> [(fp, [row[0] for row in rows]) for fp, _, rows in call.groups]
 [('a', ['w0', 'w2']), ('b', ['w1'])]
->>> lane[0].slots  # where each row's result goes in the batch
+>>> call.slots  # where each row's result goes in the batch
 [0, 2, 1]
->>> [len(call.slots) for call in plan([w(i, "a") for i in range(5)], chunk=2, lanes=1)[0]]
+>>> batch = [w(i, "a") for i in range(5)]
+>>> [len(c.slots) for c in lanes_of(batch, chunk=2, lanes=1)[0].calls(batch, chunk=2)]
 [2, 2, 1]
 """
 
@@ -131,8 +134,3 @@ def lanes_of(warnings: Sequence[RiskWarning], chunk: int, lanes: int) -> list[La
     for lane in out:  # in the batch's order (one warning a call: exactly the batch's order)
         lane.pieces.sort(key=lambda piece: piece[0])
     return [lane for lane in out if lane.pieces]
-
-
-def plan(warnings: Sequence[RiskWarning], chunk: int, lanes: int) -> list[list[Call]]:
-    """Every lane's calls at once (the store builds each lane's when it sends it)."""
-    return [lane.calls(warnings, chunk) for lane in lanes_of(warnings, chunk, lanes)]
