@@ -10,7 +10,14 @@
 local P = ARGV[1]
 local function int(x) return string.format('%d', x) end
 local function num(x) return tonumber(x) or 0 end
-local function key(...) return P .. ':' .. table.concat({...}, ':') end
+-- key('q', 'all', 'dept', d) = P:q:all:dept:d (up to four parts; no table made per name)
+local function key(a, b, c, d, e)
+  assert(e == nil, 'key: at most four parts')
+  if b == nil then return P .. ':' .. a end
+  if c == nil then return P .. ':' .. a .. ':' .. b end
+  if d == nil then return P .. ':' .. a .. ':' .. b .. ':' .. c end
+  return P .. ':' .. a .. ':' .. b .. ':' .. c .. ':' .. d
+end
 local function ckey(id) return key('clue', id) end
 local function snap(ck, names)
   local v = redis.call('HMGET', ck, unpack(names))
@@ -175,8 +182,13 @@ end
 
 -- a step's indexes, audit entry and outbox record, from the clue's indexed and tracked
 -- fields before it (c.idx, c.tracked) and after it (a, after), at version v
+local function same_index(b, a)
+  for _, n in ipairs(INDEXED) do if b[n] ~= a[n] then return false end end
+  return true
+end
+
 local function record(c, a, after, action, actor, role, now_s, reason, v)
-  reindex(c.id, c.idx, a)
+  if not same_index(c.idx, a) then reindex(c.id, c.idx, a) end
   local before, changed = diff(c.tracked, after)
   local bj, aj = cjson.encode(before), cjson.encode(changed)
   audit(c.id, now_s, actor, role, action, c.idx.status, a.status, reason, bj, aj, int(v))
