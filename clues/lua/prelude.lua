@@ -180,12 +180,14 @@ local function close_ticket(ck, now_s, tid)
   end
 end
 
--- a step's indexes, audit entry and outbox record, from the clue's indexed and tracked
--- fields before it (c.idx, c.tracked) and after it (a, after), at version v
+-- whether two states have the same indexed fields (then they are in the same indexes)
 local function same_index(b, a)
   for _, n in ipairs(INDEXED) do if b[n] ~= a[n] then return false end end
   return true
 end
+
+-- a step's indexes, audit entry and outbox record, from the clue's indexed and tracked
+-- fields before it (c.idx, c.tracked) and after it (a, after), at version v
 
 local function record(c, a, after, action, actor, role, now_s, reason, v)
   if not same_index(c.idx, a) then reindex(c.id, c.idx, a) end
@@ -223,7 +225,7 @@ local function finish(c, action, actor, role, now_s, reason, bump)
     v = num(s.version)
   end
   record(c, a, after, action, actor, role, now_s, reason, v)
-  views_step(ck, action, now_s, c.idx.status, a.status)  -- clues/lua/views.lua
+  views_step(ck, c.idx.status, a.status)  -- clues/lua/views.lua
   return v
 end
 

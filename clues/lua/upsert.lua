@@ -11,20 +11,22 @@
 -- applied one by one in event-time order would: warning_count + the new ids, first and last
 -- seen = the earliest and latest of them, content of the newest (on a tie the later in the
 -- batch), severity and priority raised to the highest; audited and published as one step
--- (open, merge_warning or raise_priority) naming its warnings. The ids go on the clue's list
--- of warnings in batch order.
+-- (open, merge_warning or raise_priority) naming its warnings; the views count each of them
+-- on its own event day (clues/lua/views.lua). The ids go on the clue's list of warnings in
+-- batch order.
 -- Returns one 'new' | 'merged' | 'duplicate' per row, groups in order: the first new row of a
 -- group that opened a clue is 'new'. The caller bounds the call (clues.store.CHUNK rows).
 
 -- the group's rows whose ids its fingerprint had not seen (now marked seen), and a summary
 local function fresh(fp, rows, out)
   local seen = key('fp', fp, 'seen')
-  local g = {ids = {}, slots = {}, rank = -1}
-  for _, r in ipairs(rows) do
+  local g = {ids = {}, slots = {}, rank = -1, rows = {}}
+  for i, r in ipairs(rows) do
     out[#out + 1] = 'duplicate'
     if redis.call('SADD', seen, r[1]) == 1 then
       local ts, rank = tonumber(r[2]), tonumber(r[3])
       g.ids[#g.ids + 1], g.slots[#g.slots + 1] = r[1], #out
+      g.rows[#g.rows + 1] = {r[2], rank, r[4], ts, i}
       out[#out] = 'merged'
       if g.min == nil or ts < g.min then g.min, g.min_s, g.first_rank = ts, r[2], rank end
       if g.max == nil or ts >= g.max then g.max, g.max_s, g.content = ts, r[2], r[5] end
@@ -32,6 +34,15 @@ local function fresh(fp, rows, out)
     end
   end
   return g
+end
+
+-- the group's new rows in event-time order, on a tie in batch order (for the views)
+local function in_time(g)
+  local rows = g.rows
+  if #rows > 1 then
+    table.sort(rows, function(x, y) return x[4] < y[4] or (x[4] == y[4] and x[5] < y[5]) end)
+  end
+  return rows
 end
 
 local function reason(g)
@@ -74,6 +85,7 @@ local function merge(cid, g)
     if g.rank > num(s.priority) then put('priority', g.rank_s) end
     action, why = 'raise_priority', why .. ': ' .. g.severity
   end
+  views_warnings(ck, in_time(g), false)
   redis.call('HSET', ck, unpack(set))
   push_ids(ck, g, false)
   record({id = cid, idx = idx, tracked = tracked}, s, s, action, 'system', 'system', g.max_s,
@@ -104,6 +116,7 @@ local function open(fp, prev, gen, ident, g)
   redis.call('HSET', ck, unpack(f))
   redis.call('HSET', key('fp', fp), 'clue_id', id, 'generation', int(gen))
   push_ids(ck, g, true)
+  views_warnings(ck, in_time(g), true)
   -- the state after the step is what was just written, every other field absent ('')
   local a = {}
   for _, n in ipairs(STATE) do a[n] = '' end
@@ -128,8 +141,9 @@ local function upsert(group, out)
   out[g.slots[1]] = 'new'
 end
 
-LATER = {z = {}, backlog = {}}
+LATER, VIEWS_LATER = {z = {}, backlog = {}}, {n = {}, days = {}}
 local out = {}
 for _, group in ipairs(cjson.decode(ARGV[2])) do upsert(group, out) end
 flush_later()
+views_flush()
 return out
