@@ -10,12 +10,12 @@ unless ``--redis-url`` names one, then measures:
 4. list latency over the whole queue for typical pages (goal: p99 <= 50 ms at 100k clues);
 5. the clue sink's path: warnings/s sustained by ``upsert_warnings`` for batches of 500 as the
    sink writes them (half opening clues and half merging into them; every warning a new
-   clue; a few busy clues), and of 1, with the Redis CPU each warning took: one script call
-   per warning in one pipeline (the baseline) against the store's way (a clue's warnings in a
-   batch as one step, ``clues.store.CHUNK`` warnings a call, ``clues.store.LANES`` pipelines
-   at once), with the ratio (goal: >= 5,000 warnings/s with fsync on every write). On a busy
-   machine the warnings/s fall with the fsync latency and the CPU Redis gets; the CPU per
-   warning is the steadier figure.
+   clue; a few busy clues), and of 1, with the clues they opened per second and the Redis
+   CPU each warning took: one script call per warning in one pipeline (the baseline) against
+   the store's way (a clue's warnings in a batch as one step, ``clues.store.CHUNK`` warnings
+   a call, ``clues.store.LANES`` pipelines at once), with the ratio (goal: >= 5,000
+   warnings/s with fsync on every write). On a busy machine the warnings/s fall with the
+   fsync latency and the CPU Redis gets; the CPU per warning is the steadier figure.
 
 Before the paced run Redis rewrites its append-only file (BGREWRITEAOF) and the benchmark
 waits for it: a rewrite forks Redis, and on a 2-core machine that fork is what a p99 would
@@ -108,21 +108,30 @@ async def redis_cpu_s(client: aioredis.Redis) -> float:
     return float(info["used_cpu_user_main_thread"]) + float(info["used_cpu_sys_main_thread"])
 
 
+@dataclasses.dataclass
+class SinkRate:
+    warnings_s: float  # warnings written per second
+    clues_s: float  # clues they opened per second
+    cpu_us: float  # Redis CPU per warning
+
+
 async def sink_rate(
     store: ClueStore, mix: Callable[[int], int], batch: int, seconds: float, **how: int
-) -> tuple[float, float]:
+) -> SinkRate:
     """Warnings/s of back-to-back ``upsert_warnings`` calls of ``batch`` warnings, as the sink
-    makes them (one at a time), and Redis CPU µs per warning. Only the calls are timed: the
-    warnings are made between them."""
-    done, took = 0, 0.0
+    makes them (one at a time), the clues they opened per second, and Redis CPU µs per
+    warning. Only the calls are timed: the warnings are made between them."""
+    done, opened, took = 0, 0, 0.0
     cpu = await redis_cpu_s(store.redis)
     while took < seconds:
         warnings = [sink_warning(store.prefix, i, mix(i)) for i in range(done, done + batch)]
         start = time.perf_counter()
-        await store.upsert_warnings(warnings, **how)
+        results = await store.upsert_warnings(warnings, **how)
         took += time.perf_counter() - start
         done += batch
-    return done / took, (await redis_cpu_s(store.redis) - cpu) / done * 1e6
+        opened += results.count("new")
+    cpu_us = (await redis_cpu_s(store.redis) - cpu) / done * 1e6
+    return SinkRate(done / took, opened / took, cpu_us)
 
 
 async def sink(client: aioredis.Redis, seconds: float) -> None:
@@ -139,10 +148,12 @@ async def sink(client: aioredis.Redis, seconds: float) -> None:
         for way, how in (("singly", {"chunk": 1, "lanes": 1}), ("grouped", {})):
             store = ClueStore(client, f"bench-sink-{n}-{way}")
             rates.append(await sink_rate(store, mix, batch, seconds, **how))
-        (old, old_cpu), (new, new_cpu) = rates
+        old, new = rates
         print(
-            f"  {name:<36} per warning {old:>7,.0f} /s ({old_cpu:4.0f} µs),"
-            f" grouped {new:>7,.0f} /s ({new_cpu:4.0f} µs)  x{new / old:.2f}"
+            f"  {name:<36} per warning {old.warnings_s:>7,.0f} /s ({old.cpu_us:4.0f} µs,"
+            f" {old.clues_s:>7,.0f} clues/s), grouped {new.warnings_s:>7,.0f} /s"
+            f" ({new.cpu_us:4.0f} µs, {new.clues_s:>7,.0f} clues/s)"
+            f"  x{new.warnings_s / old.warnings_s:.2f}"
         )
 
 
