@@ -119,7 +119,9 @@ class Ingest:
         quiet = []
         for tp in self._owned():
             source = f"{tp.topic}:{tp.partition}"
-            idle_s = now - self.last_read.get(source, 0.0)
+            # silent since it was last read, or since this worker first owned it: a source
+            # taken over is not quiet before the idle time has passed here too
+            idle_s = now - self.last_read.setdefault(source, now)
             if idle_s >= self.settings.idle_after_s and self._caught_up(tp):
                 quiet.append(source)
         self.router.mark_idle(quiet)
@@ -132,12 +134,18 @@ class Ingest:
         return [tp for tp in assigned if tp.topic in EVENT_TOPICS.values()]
 
     def _caught_up(self, tp: TP) -> bool:
-        """Everything the broker holds of ``tp`` has been read."""
+        """Everything the broker holds of ``tp`` has been read: by this worker, or before it
+        by the group. A worker that takes over a partition its predecessor read to the end
+        reads nothing there; the offset the group committed (where this worker started,
+        faust's ``_committed_offset``: the next offset to read) says it is caught up, or
+        that source would hold every shard's watermark back for good."""
         try:
             highwater = self.app.consumer.highwater(tp)
+            committed = getattr(self.app.consumer, "_committed_offset", {}).get(tp)
         except Exception:  # not known yet: assume more is coming, the safe side
             return False
-        return highwater is not None and self.read_offsets.get(tp, -1) + 1 >= highwater
+        read = max(self.read_offsets.get(tp, -1) + 1, committed or 0)
+        return highwater is not None and read >= highwater
 
 
 def _values(value: bytes | None) -> list[Any]:
@@ -177,7 +185,10 @@ def register_ingest(
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
-        ingest.router.forget(f"{tp.topic}:{tp.partition}" for tp in revoked)
+        sources = [f"{tp.topic}:{tp.partition}" for tp in revoked]
+        ingest.router.forget(sources)
+        for source in sources:
+            ingest.last_read.pop(source, None)
 
     async def on_stop(timeout_s: float) -> None:
         if await ingest.steps.idle(timeout_s):

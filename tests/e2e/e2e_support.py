@@ -159,3 +159,15 @@ def stack_env(broker: Any, redis_url: str, app_id: str) -> dict[str, str]:
 def redis_db(url: str, db: int) -> str:
     """The same Redis server, another database number."""
     return url.rsplit("/", 1)[0] + f"/{db}"
+
+
+def assert_same_warnings(live: list[Any], expected: list[Any]) -> None:
+    """The warning ids on the topic are the backtest's; else each one lost or invented is
+    named with its rule, stage, key and event time."""
+    got, wanted = {w.id for w in live}, {w.id for w in expected}
+    by_id = {w.id: w for w in live} | {w.id: w for w in expected}
+    assert got == wanted, f"{len(got - wanted)} invented, {len(wanted - got)} lost: " + "; ".join(
+        f"{'invented' if i in got else 'lost'} {by_id[i].rule_id} {by_id[i].stage} "
+        f"key={by_id[i].key} ts={by_id[i].ts_ms} value={by_id[i].value}"
+        for i in sorted(got ^ wanted, key=lambda i: by_id[i].ts_ms)
+    )

@@ -10,7 +10,14 @@ import signal
 
 import pytest
 import redis
-from e2e_support import processed, read_topic, redis_db, stack_env, wait_for
+from e2e_support import (
+    assert_same_warnings,
+    processed,
+    read_topic,
+    redis_db,
+    stack_env,
+    wait_for,
+)
 
 from clues.model import clue_id
 from envelope.events import RiskWarning
@@ -50,14 +57,7 @@ def test_killed_worker_is_replaced_without_loss_or_duplicates(
         assert second.running()
 
     live = [RiskWarning.from_json(v) for _, v in read_topic(kafka.bootstrap, TOPIC_WARNINGS)]
-    by_id = {w.id: w for w in live} | {w.id: w for w in expected.warnings}
-    invented = {w.id for w in live} - {w.id for w in expected.warnings}
-    lost = {w.id for w in expected.warnings} - {w.id for w in live}
-    assert not invented and not lost, "a warning was lost or invented: " + "; ".join(
-        f"{'invented' if i in invented else 'lost'} {by_id[i].rule_id} {by_id[i].stage} "
-        f"key={by_id[i].key} ts={by_id[i].ts_ms} value={by_id[i].value}"
-        for i in sorted(invented | lost)
-    )
+    assert_same_warnings(live, expected.warnings)
     assert set(r.zrange("rl:q:all", 0, -1)) == want, "a clue was duplicated or invented"
     for fp, ids in by_fp.items():
         count = int(r.hget(f"rl:clue:{clue_id(fp)}", "warning_count"))

@@ -15,7 +15,14 @@ from collections.abc import Callable
 
 import pytest
 import redis
-from e2e_support import processed, read_topic, redis_db, stack_env, wait_for
+from e2e_support import (
+    assert_same_warnings,
+    processed,
+    read_topic,
+    redis_db,
+    stack_env,
+    wait_for,
+)
 
 from clues.model import clue_id
 from envelope.events import RiskWarning
@@ -80,9 +87,7 @@ def test_a_stopped_worker_commits_hands_over_and_nothing_is_lost_or_doubled(
 
     # What the first applied before its stop was committed: none of it is applied again.
     assert taken_over <= report.sent - seen, (taken_over, report.sent, seen)
-    assert {w.id for w in live} == {w.id for w in expected.warnings}, (
-        "a warning was lost or invented"
-    )
+    assert_same_warnings(live, expected.warnings)
     assert set(r.zrange("rl:q:all", 0, -1)) == want, "a clue was duplicated or invented"
     for fp, ids in by_fp.items():
         count = int(r.hget(f"rl:clue:{clue_id(fp)}", "warning_count"))

@@ -74,6 +74,7 @@ class Consumer:
     def __init__(self, partitions: int) -> None:
         self.tps = {TP(t, p) for t in EVENT_TOPICS.values() for p in range(partitions)}
         self.highwaters: dict[TP, int] = {}
+        self._committed_offset: dict[TP, int] = {}  # as faust's: the next offset to read
 
     def assignment(self) -> set[TP]:
         return self.tps
@@ -137,7 +138,8 @@ class Pipeline:
         """The router's flush, and every record it sent applied by the evaluate step;
         ``quiet``: as if every source had been silent for the idle time before it."""
         if quiet:
-            self.ingest.last_read.clear()
+            for tp in self.app.consumer.tps:
+                self.ingest.last_read[f"{tp.topic}:{tp.partition}"] = -1e9
         self.clock += 1.0  # a second between flushes: progress-only records are due
         self.run(self.ingest.flush(self.clock))
         self.deliver()

@@ -103,6 +103,35 @@ def test_the_held_clock_survives_a_checkpoint():
     assert [w.key for w in again.warnings] == ["c-1"]
 
 
+def test_a_source_read_to_the_end_before_a_handover_holds_nothing_back():
+    """A rolling restart: the stopped worker read regulatory:0 to its end and the group
+    committed it; its successor reads nothing there, and that source must not hold the
+    shards' watermark at the progress the checkpoint saved for it."""
+    table: dict = {}
+    pipe = pipeline(table)
+    pipe.send(REGULATORY, regulatory(T0, "inspection.finding"), 0)
+    everywhere(pipe, T0 + 10 * 60_000)
+    pipe.send(REGULATORY, regulatory(T0 + 10 * 60_000, "x.y"), 1)
+    pipe.flush()
+    for st in pipe.engines:
+        pipe.engines.checkpoint(st, now=0.0)
+
+    again = pipeline(table)
+    again.app.consumer.highwaters[again.tp(REGULATORY, 0)] = 1
+    for p in range(4):
+        again.offsets[(REGULATORY, p)] = 0 if p < 2 else -1  # read up to here by the first
+    everywhere(again, T0 + 2 * HOUR)
+    again.send(REGULATORY, regulatory(T0 + 2 * HOUR, "x.y"), 1)
+    again.flush(quiet=True)
+    assert again.warnings == [], "the committed offset is unknown yet: keep waiting"
+    again.app.consumer._committed_offset[again.tp(REGULATORY, 0)] = 1  # where it started
+    again.ingest.last_read.pop(f"{REGULATORY}:0")
+    again.flush()
+    assert again.warnings == [], "owned just now: not quiet before the idle time here too"
+    again.flush(quiet=True)
+    assert [w.key for w in again.warnings] == ["c-1"]
+
+
 def idle_for_an_hour(pipe: Pipeline):
     pipe.send(REGULATORY, regulatory(T0, "inspection.finding"), 0)
     pipe.send(SERVICE, service(T0 + 10 * 60_000), 0)
