@@ -1,9 +1,10 @@
 """ClueStore: warnings in, clues out, every step checked, audited and atomic — all in Redis.
 
 Each step is one Lua script call, so it is atomic. A batch of upserts is one round trip: the
-warnings go in chunks of ``CHUNK``, one script call per chunk (each chunk atomic, the batch
-not), all chunks in one pipeline; a warning already applied is a no-op, so a batch re-sent
-after a failure changes nothing. Key layout: ``clues.keys``; scripts: ``clues.scripts`` (the
+warnings of one fingerprint become one step, the steps go in chunks of ``CHUNK`` warnings,
+one script call per chunk (each chunk atomic, the batch not), in ``LANES`` pipelines sent at
+once (``clues.ingest``); a warning already applied is a no-op, so a batch re-sent after a
+failure changes nothing. Key layout: ``clues.keys``; scripts: ``clues.scripts`` (the
 ``.lua`` files in ``clues/lua/``); argument checks and deadlines: ``clues.actions``.
 
 A transition reads the clue, checks the caller's scope and role, prepares the arguments and
@@ -18,15 +19,16 @@ The store works with a ``redis.asyncio.Redis`` client built with or without
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import secrets
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import redis.asyncio as aioredis
 
-from clues import actions, metrics, scripts
+from clues import actions, ingest, metrics, scripts
 from clues.access import Principal
 from clues.errors import error_from_reply
 from clues.keys import Keys
@@ -49,7 +51,6 @@ from clues.model import (
     clue_id,
     is_clue_id,
     may,
-    severity_rank,
 )
 from clues.places import Places
 from clues.privacy import Masker
@@ -59,6 +60,7 @@ from envelope.events import Disposition, RiskWarning, stable_id
 __all__ = ["ClueStore", "clue_id", "InvalidCursor", "ListQuery"]
 
 CHUNK = 200  # warnings per upsert script call: a few ms of Redis time, never long
+LANES = 2  # upsert pipelines in flight at once: Redis works on one while the next is built
 _CONFLICT_RETRIES = 8
 
 
@@ -68,43 +70,6 @@ def _text(v: Any) -> str:
 
 def _pairs(flat: Sequence[Any]) -> dict[str, str]:
     return {_text(flat[i]): _text(flat[i + 1]) for i in range(0, len(flat), 2)}
-
-
-def _num(v: object) -> str:
-    return "" if v is None else repr(v) if isinstance(v, float) else str(v)
-
-
-def warning_row(w: RiskWarning) -> list[Any]:
-    """One warning as the upsert script reads it (see ``clues/lua/upsert.lua``)."""
-    ident = {
-        "rule_id": w.rule_id,
-        "rule_version": str(w.rule_version),
-        "logic_hash": w.logic_hash,
-        "key": w.key,
-        "region": w.region,
-        "department": w.department,
-    }
-    content = {
-        "title": w.title,
-        "stage": w.stage,
-        "value": _num(w.value),
-        "summary": w.summary,
-        "evidence": orjson.dumps(list(w.evidence)).decode(),
-        "tags": orjson.dumps(list(w.tags)).decode(),
-        "details": orjson.dumps(w.details).decode() if w.details else "",
-        "window_start_ms": _num(w.window_start_ms),
-        "window_end_ms": _num(w.window_end_ms),
-        "last_warning_id": w.id,
-    }
-    return [
-        w.id,
-        w.fingerprint,
-        str(w.ts_ms),
-        str(severity_rank(w.severity)),
-        w.severity,
-        [x for kv in ident.items() for x in kv],
-        [x for kv in content.items() for x in kv],
-    ]
 
 
 def _scope(who: Principal) -> str:
@@ -147,31 +112,39 @@ class ClueStore:
     # --- ingest ---------------------------------------------------------------------------
 
     async def upsert_warnings(
-        self, warnings: Sequence[RiskWarning], chunk: int = CHUNK
+        self, warnings: Sequence[RiskWarning], chunk: int = CHUNK, lanes: int = LANES
     ) -> list[str]:
-        """Merge warnings into clues, in order; one result per warning: new | merged |
-        duplicate. One round trip, one script call per ``chunk`` warnings."""
-        if chunk < 1:
-            raise ValueError(f"chunk={chunk!r}: at least 1 warning per script call")
-        payloads = [
-            orjson.dumps([warning_row(w) for w in warnings[i : i + chunk]])
-            for i in range(0, len(warnings), chunk)
-        ]
-        if not payloads:
-            return []
-        replies = await self._upsert_chunks(payloads)
-        return [_text(r) for reply in replies for r in reply]
+        """Merge warnings into clues; one result per warning, in order: new | merged |
+        duplicate. The warnings of one fingerprint are one step (``clues.ingest``); at most
+        ``chunk`` warnings per script call, ``lanes`` pipelines at once."""
+        results = [""] * len(warnings)
+        parts = ingest.lanes_of(warnings, chunk, lanes)
+        # every lane ends before a failure is raised: a retry never runs beside a lane
+        replies = await asyncio.gather(
+            *(self._send_lane(warnings, p, chunk) for p in parts), return_exceptions=True
+        )
+        for reply in replies:
+            if isinstance(reply, BaseException):
+                raise reply
+        for calls, lane_replies in cast(list[tuple[list[ingest.Call], list[Any]]], replies):
+            for call, reply in zip(calls, lane_replies, strict=True):
+                for slot, r in zip(call.slots, reply, strict=True):
+                    results[slot] = _text(r)
+        return results
 
-    async def _upsert_chunks(self, payloads: Sequence[bytes]) -> list[Any]:
-        """One script call per payload, all in one round trip. redis-py's registered script
-        loads itself where Redis lost it (a restart, SCRIPT FLUSH): alone by retrying on
-        NOSCRIPT, in a pipeline by checking SCRIPT EXISTS first."""
-        if len(payloads) == 1:
-            return [await self._upsert(keys=[], args=[self.prefix, payloads[0]])]
+    async def _send_lane(
+        self, warnings: Sequence[RiskWarning], lane: ingest.Lane, chunk: int
+    ) -> tuple[builtins.list[ingest.Call], builtins.list[Any]]:
+        """One lane's calls, all in one round trip. redis-py's registered script loads itself
+        where Redis lost it (a restart, SCRIPT FLUSH): alone by retrying on NOSCRIPT, in a
+        pipeline by checking SCRIPT EXISTS first."""
+        calls = lane.calls(warnings, chunk)
+        if len(calls) == 1:
+            return calls, [await self._upsert(keys=[], args=calls[0].args(self.prefix))]
         pipe = self.redis.pipeline(transaction=False)
-        for payload in payloads:
-            await self._upsert(keys=[], args=[self.prefix, payload], client=pipe)
-        return list(await pipe.execute())
+        for call in calls:
+            await self._upsert(keys=[], args=call.args(self.prefix), client=pipe)
+        return calls, list(await pipe.execute())
 
     # --- reads ----------------------------------------------------------------------------
 

@@ -8,10 +8,14 @@ unless ``--redis-url`` names one, then measures:
 2. transitions/s, unpaced, with ``--concurrency`` callers (dispatching part of the queue);
 3. transition latency at a steady ``--rate`` ops/s (claim, comment, release), p50/p99/max;
 4. list latency over the whole queue for typical pages (goal: p99 <= 50 ms at 100k clues);
-5. the clue sink's path: warnings/s sustained by ``upsert_warnings`` for batches of 1, 100 and
-   500 warnings (half opening clues, half merging into them), one script call per warning
-   (the old path) against one call per chunk of ``clues.store.CHUNK`` (the batched path), with
-   the ratio (goal: >= 5,000 warnings/s with fsync on every write).
+5. the clue sink's path: warnings/s sustained by ``upsert_warnings`` for batches of 500 as the
+   sink writes them (half opening clues and half merging into them; every warning a new
+   clue; a few busy clues), and of 1, with the clues they opened per second and the Redis
+   CPU each warning took: one script call per warning in one pipeline (the baseline) against
+   the store's way (a clue's warnings in a batch as one step, ``clues.store.CHUNK`` warnings
+   a call, ``clues.store.LANES`` pipelines at once), with the ratio (goal: >= 5,000
+   warnings/s with fsync on every write). On a busy machine the warnings/s fall with the
+   fsync latency and the CPU Redis gets; the CPU per warning is the steadier figure.
 
 Before the paced run Redis rewrites its append-only file (BGREWRITEAOF) and the benchmark
 waits for it: a rewrite forks Redis, and on a 2-core machine that fork is what a p99 would
@@ -36,7 +40,7 @@ import redis.asyncio as aioredis
 from clues.access import Principal
 from clues.listing import ListQuery
 from clues.model import ClueError, clue_id
-from clues.store import CHUNK, ClueStore
+from clues.store import CHUNK, LANES, ClueStore
 from envelope.events import RiskWarning
 
 DEPARTMENTS = ("market-supervision", "housing", "health", "civil-affairs")
@@ -85,33 +89,71 @@ async def ingest(store: ClueStore, n: int) -> None:
     print(f"ingest: {n:,} clues in {took:.1f} s ({n / took:,.0f} warnings/s)")
 
 
-def sink_warning(tag: str, i: int) -> RiskWarning:
-    """Warning ``i`` of a sink run: even ones open a clue, odd ones merge into the last."""
-    return dataclasses.replace(warning(i), id=f"{tag}-w{i}", fingerprint=f"{tag}-f{i // 2}")
+SINK_BATCH = 500  # what the clue sink hands to upsert_warnings (streams.agents.SINK_BATCH)
+SINK_MIXES: dict[str, Callable[[int], int]] = {  # warning i -> its clue's number
+    "half new clues, half merges": lambda i: i // 2,
+    "every warning a new clue": lambda i: i,
+    "50 busy clues (10 a clue a batch)": lambda i: i % 50,
+}
 
 
-async def sink_rate(store: ClueStore, tag: str, batch: int, chunk: int, seconds: float) -> float:
-    """Warnings/s of back-to-back ``upsert_warnings`` calls of ``batch`` warnings."""
-    done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        await store.upsert_warnings(
-            [sink_warning(tag, i) for i in range(done, done + batch)], chunk=chunk
-        )
+def sink_warning(tag: str, i: int, clue: int) -> RiskWarning:
+    """Warning ``i`` of a sink run, of the clue numbered ``clue``."""
+    return dataclasses.replace(warning(i), id=f"{tag}-w{i}", fingerprint=f"{tag}-f{clue}")
+
+
+async def redis_cpu_s(client: aioredis.Redis) -> float:
+    """CPU seconds of Redis's main thread so far (user + system)."""
+    info = await client.info("cpu")
+    return float(info["used_cpu_user_main_thread"]) + float(info["used_cpu_sys_main_thread"])
+
+
+@dataclasses.dataclass
+class SinkRate:
+    warnings_s: float  # warnings written per second
+    clues_s: float  # clues they opened per second
+    cpu_us: float  # Redis CPU per warning
+
+
+async def sink_rate(
+    store: ClueStore, mix: Callable[[int], int], batch: int, seconds: float, **how: int
+) -> SinkRate:
+    """Warnings/s of back-to-back ``upsert_warnings`` calls of ``batch`` warnings, as the sink
+    makes them (one at a time), the clues they opened per second, and Redis CPU µs per
+    warning. Only the calls are timed: the warnings are made between them."""
+    done, opened, took = 0, 0, 0.0
+    cpu = await redis_cpu_s(store.redis)
+    while took < seconds:
+        warnings = [sink_warning(store.prefix, i, mix(i)) for i in range(done, done + batch)]
+        start = time.perf_counter()
+        results = await store.upsert_warnings(warnings, **how)
+        took += time.perf_counter() - start
         done += batch
-    return done / (time.perf_counter() - start)
+        opened += results.count("new")
+    cpu_us = (await redis_cpu_s(store.redis) - cpu) / done * 1e6
+    return SinkRate(done / took, opened / took, cpu_us)
 
 
 async def sink(client: aioredis.Redis, seconds: float) -> None:
-    print(f"clue sink: warnings/s for {seconds:g} s each, half new clues, half merges:")
-    for batch in (1, 100, 500):
+    """The clue sink's path, per warning (one script call each, one pipeline: the baseline)
+    against the store's way (a clue's warnings one step, CHUNK a call, LANES pipelines)."""
+    print(
+        f"clue sink: warnings/s of upsert_warnings, {seconds:g} s each (Redis CPU per warning);"
+        f" one script call per warning against grouped by clue, {CHUNK} a call, {LANES} lanes:"
+    )
+    cases = [(name, mix, SINK_BATCH) for name, mix in SINK_MIXES.items()]
+    cases.append(("a quiet stream: batches of 1", SINK_MIXES["every warning a new clue"], 1))
+    for n, (name, mix, batch) in enumerate(cases):
         rates = []
-        for name, chunk in (("singly", 1), ("batched", CHUNK)):
-            store = ClueStore(client, f"bench-sink-{name}-{batch}")
-            rates.append(await sink_rate(store, f"{name}{batch}", batch, chunk, seconds))
+        for way, how in (("singly", {"chunk": 1, "lanes": 1}), ("grouped", {})):
+            store = ClueStore(client, f"bench-sink-{n}-{way}")
+            rates.append(await sink_rate(store, mix, batch, seconds, **how))
+        old, new = rates
         print(
-            f"  batch of {batch:>3}: one call per warning {rates[0]:>7,.0f} warnings/s,"
-            f" one call per {min(batch, CHUNK)} {rates[1]:>7,.0f} warnings/s"
-            f" (x{rates[1] / rates[0]:.2f})"
+            f"  {name:<36} per warning {old.warnings_s:>7,.0f} /s ({old.cpu_us:4.0f} µs,"
+            f" {old.clues_s:>7,.0f} clues/s), grouped {new.warnings_s:>7,.0f} /s"
+            f" ({new.cpu_us:4.0f} µs, {new.clues_s:>7,.0f} clues/s)"
+            f"  x{new.warnings_s / old.warnings_s:.2f}"
         )
 
 
@@ -220,6 +262,9 @@ async def run(args: argparse.Namespace, url: str) -> None:
     client = aioredis.from_url(url, decode_responses=True)
     try:
         await client.flushdb()
+        if args.sink_only:
+            await sink(client, args.sink_seconds)
+            return
         store = ClueStore(client, "bench")
         await ingest(store, args.clues)
         ids = [clue_id(f"bf-{i}") for i in range(args.clues)]
@@ -244,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--repeat", type=int, default=200, help="calls per list query")
     p.add_argument("--sink-seconds", type=float, default=5.0, help="per sink measurement")
+    p.add_argument("--sink-only", action="store_true", help="measure the clue sink alone")
     p.add_argument("--redis-url", help="use this Redis (its database is flushed!)")
     p.add_argument(
         "--appendfsync",

@@ -1,5 +1,6 @@
 -- The prelude of every clue script: key names, queue order, indexes, audit, outbox, the
--- common end of a step (finish) and a lease's expiry (expire).
+-- common end of a step (finish, and record: a step's indexes, audit and outbox from its
+-- state before and after) and a lease's expiry (expire).
 --
 -- clues.scripts puts the state machine tables in front of it (SOURCES, TARGET, ROLES,
 -- HOLDER, OVERRIDE, RENEWS, READONLY, OPEN, CLOCKED, HELD, EVIDENCE_REQUIRED, TRACKED,
@@ -9,7 +10,14 @@
 local P = ARGV[1]
 local function int(x) return string.format('%d', x) end
 local function num(x) return tonumber(x) or 0 end
-local function key(...) return P .. ':' .. table.concat({...}, ':') end
+-- key('q', 'all', 'dept', d) = P:q:all:dept:d (up to four parts; no table made per name)
+local function key(a, b, c, d, e)
+  assert(e == nil, 'key: at most four parts')
+  if b == nil then return P .. ':' .. a end
+  if c == nil then return P .. ':' .. a .. ':' .. b end
+  if d == nil then return P .. ':' .. a .. ':' .. b .. ':' .. c end
+  return P .. ':' .. a .. ':' .. b .. ':' .. c .. ':' .. d
+end
 local function ckey(id) return key('clue', id) end
 local function snap(ck, names)
   local v = redis.call('HMGET', ck, unpack(names))
@@ -50,26 +58,60 @@ local function entries(s)
   return e
 end
 
+-- index writes go to Redis at once, or wait in LATER (the upsert script sets it) until
+-- flush_later writes each index's net change in one ZADD and one ZREM, the counters in one
+-- HINCRBY per field: a member's last write in the call wins, as if written in turn
+local LATER = nil
+local function zwrite(k, id, sc)
+  if LATER == nil then
+    if sc then redis.call('ZADD', k, int(sc), id) else redis.call('ZREM', k, id) end
+    return
+  end
+  local t = LATER.z[k]
+  if t == nil then t = {}; LATER.z[k] = t end
+  t[id] = sc and int(sc) or false
+end
+
+local function count(field, by)
+  if LATER == nil then redis.call('HINCRBY', key('stats', 'backlog'), field, by); return end
+  LATER.backlog[field] = (LATER.backlog[field] or 0) + by
+end
+
+local function flush_later()
+  for k, t in pairs(LATER.z) do
+    local add, rem = {}, {}
+    for id, sc in pairs(t) do
+      if sc then add[#add + 1] = sc; add[#add + 1] = id else rem[#rem + 1] = id end
+    end
+    if #rem > 0 then redis.call('ZREM', k, unpack(rem)) end
+    if #add > 0 then redis.call('ZADD', k, unpack(add)) end
+  end
+  for field, by in pairs(LATER.backlog) do
+    if by ~= 0 then redis.call('HINCRBY', key('stats', 'backlog'), field, by) end
+  end
+  LATER = nil
+end
+
 local function reindex(id, b, a)
   local eb, ea = entries(b), entries(a)
-  for k, _ in pairs(eb) do if ea[k] == nil then redis.call('ZREM', k, id) end end
+  for k, _ in pairs(eb) do if ea[k] == nil then zwrite(k, id, false) end end
   for k, sc in pairs(ea) do
-    if eb[k] ~= sc then redis.call('ZADD', k, int(sc), id) end
+    if eb[k] ~= sc then zwrite(k, id, sc) end
   end
   local kb, ka = b.status .. '|' .. b.colour, a.status .. '|' .. a.colour
   if kb ~= ka then
-    if b.status ~= '' then redis.call('HINCRBY', key('stats', 'backlog'), kb, -1) end
-    if a.status ~= '' then redis.call('HINCRBY', key('stats', 'backlog'), ka, 1) end
+    if b.status ~= '' then count(kb, -1) end
+    if a.status ~= '' then count(ka, 1) end
   end
 end
 
+-- the tracked fields that changed: their values before and after
 local function diff(b, a)
-  local before, after, n = {}, {}, 0
+  local before, after = {}, {}
   for _, f in ipairs(TRACKED) do
-    if b[f] ~= a[f] then before[f] = b[f]; after[f] = a[f]; n = n + 1 end
+    if b[f] ~= a[f] then before[f] = b[f]; after[f] = a[f] end
   end
-  if n == 0 then return '{}', '{}' end
-  return cjson.encode(before), cjson.encode(after)
+  return before, after
 end
 
 local function audit(id, now_s, actor, role, action, from, to, reason, bj, aj, version)
@@ -82,12 +124,11 @@ end
 
 -- the step as a envelope.events.ClueTransition in the outbox (published to Kafka by
 -- clues.outbox), written in the same call as the step itself; id = clue id @ version
-local function publish(c, a, action, actor, role, now_s, reason, bj, aj, v)
+local function publish(c, a, action, actor, role, now_s, reason, before, after, v)
   local rec = {kind = 'transition', id = c.id .. '@v' .. int(v), clue_id = c.id,
                rule_id = a.rule_id, action = action, from_status = c.idx.status,
                to_status = a.status, actor = actor, role = role, ts_ms = tonumber(now_s),
-               reason = reason, version = v, before = cjson.decode(bj),
-               after = cjson.decode(aj)}
+               reason = reason, version = v, before = before, after = after}
   redis.call('XADD', key('outbox'), '*', 'kind', 'transition', 'key', c.id, 'value',
              cjson.encode(rec))
 end
@@ -139,6 +180,25 @@ local function close_ticket(ck, now_s, tid)
   end
 end
 
+-- whether two states have the same indexed fields (then they are in the same indexes)
+local function same_index(b, a)
+  for _, n in ipairs(INDEXED) do if b[n] ~= a[n] then return false end end
+  return true
+end
+
+-- a step's indexes, audit entry and outbox record, from the clue's indexed and tracked
+-- fields before it (c.idx, c.tracked) and after it (a, after), at version v
+
+local function record(c, a, after, action, actor, role, now_s, reason, v)
+  if not same_index(c.idx, a) then reindex(c.id, c.idx, a) end
+  local before, changed = diff(c.tracked, after)
+  local bj, aj = cjson.encode(before), cjson.encode(changed)
+  audit(c.id, now_s, actor, role, action, c.idx.status, a.status, reason, bj, aj, int(v))
+  if not READONLY[action] then
+    publish(c, a, action, actor, role, now_s, reason, before, changed, v)
+  end
+end
+
 -- the common end of every step: deadline bookkeeping, version, indexes, audit, outbox
 -- (every step but a read: a read keeps the version, so it is no transition)
 local function finish(c, action, actor, role, now_s, reason, bump)
@@ -164,11 +224,8 @@ local function finish(c, action, actor, role, now_s, reason, bump)
   else
     v = num(s.version)
   end
-  reindex(c.id, c.idx, a)
-  local bj, aj = diff(c.tracked, after)
-  audit(c.id, now_s, actor, role, action, c.idx.status, a.status, reason, bj, aj, int(v))
-  if not READONLY[action] then publish(c, a, action, actor, role, now_s, reason, bj, aj, v) end
-  views_step(ck, action, now_s, c.idx.status, a.status)  -- clues/lua/views.lua
+  record(c, a, after, action, actor, role, now_s, reason, v)
+  views_step(ck, c.idx.status, a.status)  -- clues/lua/views.lua
   return v
 end
 

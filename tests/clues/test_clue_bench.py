@@ -46,7 +46,7 @@ def test_the_benchmark_prints_every_figure(
     url = redis_url.rsplit("/", 1)[0] + "/8"  # the benchmark flushes its database
     code = bench.main(
         ["--clues", "2000", "--dispatch", "300", "--seconds", "1", "--repeat", "5"]
-        + ["--redis-url", url]
+        + ["--sink-seconds", "0.2", "--redis-url", url]
     )
 
     out = capsys.readouterr().out
@@ -55,3 +55,6 @@ def test_the_benchmark_prints_every_figure(
     assert re.search(r"300 dispatches in [\d.]+ s = [\d,]+ transitions/s", out)
     assert re.search(r"claim / comment / release latency +p50 +[\d.]+ ms +p99", out)
     assert "list latency over 2,000 clues" in out
+    rate = r"[\d,]+ /s \( *\d+ µs, +[\d,]+ clues/s\)"
+    sink = re.findall(rf"per warning +{rate}, grouped +{rate}", out)
+    assert len(sink) == 4, out

@@ -51,7 +51,9 @@ async def all_pages(store: ClueStore, **filters: object) -> list[str]:
 
 
 async def one_clue(store: ClueStore) -> str:
-    await store.upsert_warnings([make_warning("w1"), make_warning("w2", ts_ms=T0 + MINUTE)])
+    """A clue opened by a warning, a second merged into it a minute later."""
+    await store.upsert_warnings([make_warning("w1")])
+    await store.upsert_warnings([make_warning("w2", ts_ms=T0 + MINUTE)])
     return clue_id("fp-1")
 
 
@@ -92,6 +94,33 @@ async def test_two_ingest_workers_at_once_still_make_one_clue_per_fingerprint(
 async def test_merge_keeps_latest_evidence_by_event_time_and_only_raises_priority(
     store: ClueStore,
 ) -> None:
+    warnings = [
+        make_warning("w1", ts_ms=T0, evidence=("evt-a",)),
+        make_warning("w2", ts_ms=T0 + 10 * MINUTE, severity="high", evidence=("evt-b",)),
+        make_warning("w3", ts_ms=T0 + 5 * MINUTE, severity="low", evidence=("evt-c",)),
+    ]
+    results = [r for w in warnings for r in await store.upsert_warnings([w])]
+
+    clue = await store.get(clue_id("fp-1"))
+    assert results == ["new", "merged", "merged"]
+    assert clue is not None
+    assert (clue.warning_count, clue.evidence, clue.severity, clue.priority) == (
+        3,
+        ("evt-b",),
+        "high",
+        3,
+    )
+    trail = [(e.action, e.version, e.after) for e in await store.audit(clue.id)]
+    later = str(T0 + 10 * MINUTE)
+    assert trail[1:] == [
+        ("raise_priority", 2, {"priority": "3", "warning_count": "2", "last_seen_ms": later}),
+        ("merge_warning", 3, {"warning_count": "3"}),  # older by event time: evidence kept
+    ]
+
+
+async def test_the_same_warnings_in_one_batch_make_the_same_clue_in_one_step(
+    store: ClueStore,
+) -> None:
     results = await store.upsert_warnings(
         [
             make_warning("w1", ts_ms=T0, evidence=("evt-a",)),
@@ -109,11 +138,8 @@ async def test_merge_keeps_latest_evidence_by_event_time_and_only_raises_priorit
         "high",
         3,
     )
-    trail = [(e.action, e.version, e.after) for e in await store.audit(clue.id)]
-    later = str(T0 + 10 * MINUTE)
-    assert trail[1:] == [
-        ("raise_priority", 2, {"priority": "3", "warning_count": "2", "last_seen_ms": later}),
-        ("merge_warning", 3, {"warning_count": "3"}),  # older by event time: evidence kept
+    assert [(e.action, e.version, e.reason) for e in await store.audit(clue.id)] == [
+        ("open", 1, "3 warnings w1, w2, w3")
     ]
 
 
@@ -503,4 +529,5 @@ async def test_store_works_on_a_client_without_decoded_responses(
         await raw_client.aclose()
 
     assert clue.status == "disposed" and [c.id for c in page] == [cid]
-    assert [e.action for e in trail] == ["open", "merge_warning", "dispatch", "claim", "dispose"]
+    assert [e.action for e in trail] == ["open", "dispatch", "claim", "dispose"]
+    assert trail[0].reason == "2 warnings w1, w2"

@@ -96,6 +96,57 @@ async def test_warnings_are_counted_on_their_local_event_day_once_each(
     assert [d["previous_warnings"] for d in days] == [0, 0, 0, 1, 1, 0, 0]
 
 
+async def _view_counters(store: ClueStore) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    async for k in store.redis.scan_iter(match=f"{store.prefix}:views:*", count=1000):
+        if await store.redis.type(k) == "hash":
+            out[k[len(store.prefix) :]] = await store.redis.hgetall(k)  # type: ignore[misc]
+        else:
+            out[k[len(store.prefix) :]] = await store.redis.zrange(k, 0, -1, withscores=True)
+    return out
+
+
+async def test_a_clue_of_many_warnings_in_one_batch_counts_each_on_its_day_and_severity(
+    client: httpx.AsyncClient, store: ClueStore, redis_client: aioredis.Redis
+) -> None:
+    """The sink writes a clue's warnings of a batch as one step; the views count them as if
+    they had come one by one in event-time order: each on its own day, with the clue's
+    severity after it."""
+    late = [
+        warning(3, "a", ms_of(2026, 3, 4, 23, 59), severity="low"),
+        warning(4, "a", ms_of(2026, 3, 3, 8), severity="high"),  # raises the clue
+        warning(5, "a", ms_of(2026, 3, 5, 0, 1), severity="low"),  # after midnight local
+        warning(2, "b", ms_of(2026, 3, 1, 10)),
+    ]
+    batch = [*WEEK, *late, late[0], WEEK[0]]  # the same warnings again inside the batch
+    twin = ClueStore(redis_client, f"{store.prefix}-twin")
+    try:
+        await store.upsert_warnings(batch)
+        for w in sorted(batch, key=lambda w: w.ts_ms):
+            await twin.upsert_warnings([w])
+        one_by_one = await _view_counters(twin)
+    finally:
+        await redis_client.unlink(*[k async for k in redis_client.scan_iter(f"{twin.prefix}:*")])
+
+    assert await _view_counters(store) == one_by_one
+    days = await get(client, "/views/daily", SAM, **MARCH)
+    assert {d["day"]: d["warnings"] for d in days if d["warnings"]} == {
+        "2026-03-01": 2,
+        "2026-03-03": 3,
+        "2026-03-04": 1,
+        "2026-03-05": 2,
+    }
+    # clue a opened at 01:00 on 3 March (medium), went high at 08:00 and stayed high
+    a = "\x1f330106\x1fmarket-supervision\x1fapproval.overdue\x1f"
+    march_3 = (ms_of(2026, 3, 3) + 8 * 3_600_000) // 86_400_000  # days since 1970, local
+    counted = [one_by_one[f":views:day:{march_3 + n}"] for n in range(3)]
+    assert [{k: v for k, v in day.items() if k[1:].startswith(a)} for day in counted] == [
+        {f"w{a}medium": "1", f"c{a}medium": "1", f"w{a}high": "2"},
+        {f"w{a}high": "1"},
+        {f"w{a}high": "1"},
+    ]
+
+
 async def test_totals_trend_and_breakdowns_against_the_previous_period(
     client: httpx.AsyncClient, store: ClueStore
 ) -> None:
