@@ -36,6 +36,8 @@ _FALSE_POSITIVE_NEEDS_SUB_REASON: JsonDict = {
     "else": {"properties": {"sub_reason": {"type": "null"}}},
 }
 Name = Field(min_length=1, max_length=100)
+# a required free-text field holds more than blanks: the store strips them and refuses what is left
+SOME_TEXT = r"\S"
 
 assert set(Code.__args__) == set(model.DISPOSITION_CODES)  # type: ignore[attr-defined]
 assert set(ReturnReason.__args__) == set(model.RETURN_REASONS)  # type: ignore[attr-defined]
@@ -60,7 +62,9 @@ class DispatchBody(Body):
 
 
 class ArbitrateBody(Body):
-    department: str = Field(min_length=1, max_length=100, description="binding: cannot return")
+    department: str = Field(
+        min_length=1, max_length=100, pattern=SOME_TEXT, description="binding: cannot return"
+    )
     note: str = Note
 
 
@@ -76,7 +80,9 @@ class ClaimBody(Body):
 
 
 class EscalateBody(Body):
-    case_ref: str = Field(min_length=1, max_length=100, description="enforcement case number")
+    case_ref: str = Field(
+        min_length=1, max_length=100, pattern=SOME_TEXT, description="enforcement case number"
+    )
     note: str = Note
 
 
@@ -87,7 +93,7 @@ class SuspendBody(Body):
 
 class ExtensionBody(Body):
     days: int = Field(ge=1, le=60, description="working days to add to the deadline")
-    reason: str = Field(min_length=1, max_length=4000)
+    reason: str = Field(min_length=1, max_length=4000, pattern=SOME_TEXT)
 
 
 class ExtensionDecisionBody(Body):
@@ -136,7 +142,9 @@ class DismissBody(Body):
 
 
 class RejectBody(Body):
-    reason: str = Field(min_length=1, max_length=4000, description="what to redo")
+    reason: str = Field(
+        min_length=1, max_length=4000, pattern=SOME_TEXT, description="what to redo"
+    )
 
 
 class MergeBody(Body):
@@ -144,7 +152,7 @@ class MergeBody(Body):
 
 
 class CommentBody(Body):
-    text: str = Field(min_length=1, max_length=4000)
+    text: str = Field(min_length=1, max_length=4000, pattern=SOME_TEXT)
 
 
 class LabelBody(Body):
