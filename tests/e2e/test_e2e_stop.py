@@ -1,7 +1,11 @@
 """A worker asked to stop (SIGTERM) mid-stream, as a rolling restart or a scale-down does:
 it commits what it applied, hands its partitions back and exits within
 ``RISKLOOP_STOP_TIMEOUT_S``; the worker that takes over raises exactly what the backtest
-does, nothing twice. On a Tansu broker of the test's own (no other test's events on it)."""
+does, nothing twice. On an Apache Kafka of the test's own (no other test's events on it).
+Not on Tansu: its answer to ListOffsets (latest) is one past the *first* offset of a
+partition's last batch, not one past its last record (a batch of 3 after a batch of 3:
+end offset 4, where 6 records are there to fetch), so Faust's changelog recovery stops short
+of the newest checkpoint's last records and a handover restores stale state."""
 
 from __future__ import annotations
 
@@ -28,10 +32,11 @@ from clues.model import clue_id
 from envelope.events import RiskWarning
 from envelope.topics import TOPIC_WARNINGS
 from replay.publish import publish
-from riskloop.services import ServiceGroup, start_tansu, start_worker
+from riskloop.kafka_local import start_kafka
+from riskloop.services import ServiceGroup, start_worker
 from riskloop.topic_admin import create_topics, riskloop_topics
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.slow]
 
 STOP_TIMEOUT_S = 10
 MARGIN_S = 15  # interpreter shutdown and the process group's reaping, on a busy machine
@@ -44,7 +49,7 @@ def test_a_stopped_worker_commits_hands_over_and_nothing_is_lost_or_doubled(
     r = redis.Redis.from_url(url, decode_responses=True)
     r.flushdb()
     with ServiceGroup(services_dir / "stop") as group:
-        broker = group.add(start_tansu(group.workdir("tansu")))
+        broker = group.add(start_kafka(group.workdir("kafka")))
         asyncio.run(create_topics(broker.bootstrap, riskloop_topics(4)))
         env = stack_env(broker, url, "riskloop-stop") | {
             "RISKLOOP_STOP_TIMEOUT_S": str(STOP_TIMEOUT_S),
