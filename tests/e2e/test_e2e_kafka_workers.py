@@ -3,6 +3,8 @@ under them: two start, a third joins mid-stream, one is asked to stop (SIGTERM),
 killed (SIGKILL), the broker is restarted once, a fourth joins. Afterwards the warning ids
 on ``risk.warnings`` are exactly the backtest's for the same file and every clue counts
 exactly its warnings: the answers do not depend on which worker held which partition when.
+The producer keys each event by its own ``id`` (one key's events scattered over every
+partition, as a producer keying by record id does), where the other live tests key by region.
 
 On an Apache Kafka of this module's own (KRaft, from the Maven jars), so its event topics
 hold this test's week and nothing else.
@@ -48,6 +50,7 @@ PARTITIONS = 12
 APP_ID = "riskloop-workers"
 STOP_TIMEOUT_S = 10
 MARGIN_S = 15  # interpreter shutdown on a busy machine
+KEY = "id"  # the producer's key: every event its own
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +107,9 @@ def test_workers_joining_leaving_crashing_and_a_broker_restart_change_no_answer(
     url = redis_db(redis_url, 6)
     r = redis.Redis.from_url(url, decode_responses=True)
     r.flushdb()
-    expected = backtest(week[0], DEFAULT_RULES_DIR, partitions=PARTITIONS, open_end=True)
+    expected = backtest(
+        week[0], DEFAULT_RULES_DIR, partitions=PARTITIONS, partition_field=KEY, open_end=True
+    )
     by_fp = collections.defaultdict(set)
     for w in expected.warnings:
         if not w.details.get("shadow"):  # experimental rules: never a clue
@@ -116,7 +121,9 @@ def test_workers_joining_leaving_crashing_and_a_broker_restart_change_no_answer(
         "RISKLOOP_STOP_TIMEOUT_S": str(STOP_TIMEOUT_S),
         "RISKLOOP_CHECKPOINT_EVERY": "500",
     }
-    report = asyncio.run(publish(week[0], broker.bootstrap, max_speed=True, progress=False))
+    report = asyncio.run(
+        publish(week[0], broker.bootstrap, max_speed=True, progress=False, partition_field=KEY)
+    )
     assert report.sent == report.read
     n = report.sent
     workers = Membership(group, env)
