@@ -51,6 +51,7 @@ from riskloop.topic_admin import create_topics, riskloop_topics
 PARTITIONS = 4
 SEED = 1
 POLL_S = 0.1
+DEFAULT_BATCH = 1000  # events a record in the batched row
 # Events per simulated week at scale 1.0 (about; the file is cut to the exact count).
 _WEEK_AT_SCALE_1 = 50_000
 # Row labels, in table order.
@@ -73,7 +74,7 @@ class Row:
         return self.events / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
 
-def run_bench(events: int = 20_000, batch: int = 1000, kafka_workers: bool = False) -> int:
+def run_bench(events: int = 20_000, batch: int = DEFAULT_BATCH, kafka_workers: bool = False) -> int:
     """Measure every row on a fresh file of ``events`` simulated events; print the table.
 
     ``batch``: events a record for the batched row (0 leaves it out); ``kafka_workers``: add

@@ -16,6 +16,7 @@ The goals are printed beside the figures of the same run; nothing is asserted ab
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -35,7 +36,6 @@ from riskloop.bench import (
 from riskloop.services import Service, ServiceError, ServiceGroup, start_redis, start_tansu
 from riskloop.topic_admin import create_topics, riskloop_topics
 
-DEFAULT_BATCH = 1000
 KAFKA_PARTITIONS = 12
 KAFKA_WORKERS = (1, 2, 3)
 SETTLE_S = 5.0  # after the last worker is ready: the group's last rebalance settles
@@ -82,7 +82,7 @@ def _kafka_row(group: ServiceGroup, path: Path, expected: int, workers: int) -> 
 
     name = f"kafka-{workers}"
     app_id = f"bench-group-{uuid.uuid4().hex[:8]}"
-    print(f"... {workers} worker(s) on Apache Kafka: starting", flush=True)
+    print(f"... {workers} worker(s) on Apache Kafka: starting", file=sys.stderr, flush=True)
     broker = group.add(start_kafka(group.workdir(f"{name}-broker")))
     redis = group.add(start_redis(group.workdir(f"{name}-redis"), appendonly=False))
     running: list[Service] = []
