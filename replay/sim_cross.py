@@ -42,7 +42,17 @@ PRODUCER_PARTITIONS = 4  # RISKLOOP_PARTITIONS' default
 
 
 def split_regions(sim: Sim, n: int) -> list[str]:
-    """``n`` districts whose region codes hash to ``n`` different producer partitions."""
+    """``n`` districts whose region codes hash to ``n`` different producer partitions.
+
+    >>> sim = Sim(seed=1, days=1, start="2026-03-02", scale=0.2)
+    >>> halls = split_regions(sim, 4)
+    >>> sorted(partition_for(r.encode(), PRODUCER_PARTITIONS) for r in halls)
+    [0, 1, 2, 3]
+    >>> split_regions(sim, 5)
+    Traceback (most recent call last):
+    ...
+    ValueError: only 4 producer partitions hold districts, asked 5
+    """
     groups: dict[int, list[str]] = {}
     for region in sim.city:
         groups.setdefault(partition_for(region.encode(), PRODUCER_PARTITIONS), []).append(region)
