@@ -24,6 +24,7 @@ TEXT_COPY_MAX = 64 * 1024
 # request (Faust's, 1,000,000), below a broker's default message.max.bytes (1 MiB), less room
 # for the record's own framing.
 DEADLETTER_MAX_BYTES = 1_000_000 - 1024
+KEY_MAX = 1024  # a longer producer key is not copied: the dead letter names its size and hash
 
 
 class Emitter:
@@ -56,16 +57,20 @@ class Emitter:
         if raw is None:
             raw = event.value if isinstance(event.value, bytes) else b""
         reason = bounded_reason(reason)
-        where = {
+        where: dict[str, Any] = {
             "topic": topic,
             "partition": partition,
             "offset": offset,
             **({"routed": f"{msg.topic}:{msg.partition}:{msg.offset}"} if source else {}),
         }
-        value = dead_letter_value(reason, where, raw, DEADLETTER_MAX_BYTES - len(msg.key or b""))
+        key = msg.key
+        if key is not None and len(key) > KEY_MAX:
+            where |= {"key_size": len(key), "key_sha256": hashlib.sha256(key).hexdigest()}
+            key = None
+        value = dead_letter_value(reason, where, raw, DEADLETTER_MAX_BYTES - len(key or b""))
         m.DEADLETTERS.labels(topic, m.reason_kind(reason)).inc()
         log.warning("dead-letter %s[%s] offset %s: %s", topic, partition, offset, reason)
-        await self.t.deadletter.send(key=msg.key, value=value)
+        await self.t.deadletter.send(key=key, value=value)
 
 
 def dead_letter_value(reason: str, where: dict[str, Any], raw: bytes, limit: int) -> bytes:

@@ -69,6 +69,20 @@ def test_a_1_mib_bad_record_makes_a_dead_letter_under_1_mib_that_says_what_it_ke
     assert dead["original_sha256"] == hashlib.sha256(raw).hexdigest()
 
 
+def test_a_huge_producer_key_is_named_by_its_size_and_hash_not_copied() -> None:
+    raw, key = orjson.dumps({**GOOD, "type": "y" * MIB}), b"K" * 500_000
+    record = Record(TOPIC_SERVICE, 0, 7, raw)
+    record.message.key = key
+    t = Topics()
+    asyncio.run(Emitter(t).deadletter(record, "type too long"))  # type: ignore[arg-type]
+    [(_, sent)] = t.deadletter.sent
+    dead = orjson.loads(sent)
+
+    assert len(sent) < 1_000_000 and len(base64.b64decode(str(dead["original_base64"]))) > 700_000
+    assert (dead["key_size"], dead["key_sha256"]) == (len(key), hashlib.sha256(key).hexdigest())
+    assert t.deadletter.keys == [None]
+
+
 def test_a_record_that_fits_is_kept_whole_with_its_size_and_hash() -> None:
     raw = orjson.dumps({**GOOD, "type": "x" * 600_000})
     dead = dead_letter_of(raw)
