@@ -3,8 +3,8 @@ every field, every code and every limit (and clients and fuzzers can read them).
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.config import JsonDict
@@ -102,8 +102,10 @@ class ExtensionDecisionBody(Body):
     note: str = Note
 
 
-# an evidence link the page can open: http or https with a host, no other scheme
-EVIDENCE_URI_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\s]+[^\s]*$"
+# an evidence link the page can open: http or https with a host, no blank or control character
+EVIDENCE_URI_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\x00-\x20\x7f]+[^\x00-\x20\x7f]*$"
+_EVIDENCE_URI = re.compile(EVIDENCE_URI_PATTERN)
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]{0,19}):")
 
 
 def evidence_uri(uri: str) -> str:
@@ -115,13 +117,14 @@ def evidence_uri(uri: str) -> str:
     Traceback (most recent call last):
     ValueError: evidence uri scheme 'javascript:' is refused: give an http:// or https:// address
     """
-    parts = urlsplit(uri)
-    if parts.scheme.lower() not in ("http", "https"):
-        said = f"scheme {parts.scheme[:20] + ':'!r}" if parts.scheme else "no scheme"
+    scheme = _SCHEME.match(uri)
+    if scheme is None or scheme[1].lower() not in ("http", "https"):
+        said = f"scheme {scheme[1].lower() + ':'!r}" if scheme else "without a scheme"
         raise ValueError(f"evidence uri {said} is refused: give an http:// or https:// address")
-    if not parts.netloc or any(c.isspace() for c in uri):
+    if not _EVIDENCE_URI.match(uri):
         raise ValueError(
-            "evidence uri needs a host and no blanks, like https://files.example/a.pdf"
+            "evidence uri needs a host and no blank or control character, like"
+            " https://files.example/a.pdf"
         )
     return uri
 
