@@ -193,11 +193,18 @@ class _Shards:
 
     def finish(self) -> None:
         """A closed file ends: every shard's watermark to its newest time. An open end only
-        lets every shard see how far every source got."""
+        lets every shard see how far every source got, and releases the sources that
+        delivered nothing at all (a live worker's ingest releases an empty partition once it
+        has been quiet for the idle time; released now or at the start, the shards apply the
+        same events in the same order)."""
         for p, shard in enumerate(self.shards):
             self._catch_up(p)
             if not self.open_end and self.max_ts_ms is not None:
                 self.collect(shard.advance_to(self.max_ts_ms))
+            if self.open_end:
+                for source in shard.clock.expected:
+                    if source not in self.reached:
+                        self.collect(shard.release(source))
 
     def count(self, admission: Admission, row: int) -> None:
         """An applied event, a duplicate skipped, or a refusal with its reason."""

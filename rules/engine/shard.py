@@ -15,14 +15,26 @@ has nothing to send; a source that has gone quiet is released and stops holding 
 back (:class:`~rules.engine.watermark.InputClock`). The ``source: warnings`` key spaces are fed
 warnings (raised in any key space, routed by their own key) and follow the events' clock.
 
+Events are applied in event time, whatever order their sources deliver them in: a routed
+event is held until every source has reached past its time (the clock's ``reached``), then
+applied in ``(time, id)`` order with the watermark trailing it by the lateness, as one engine
+reading the whole stream in event-time order would (Flink sorts a keyed stream by event time
+the same way). Sources deliver in their own order, so an event older than what every source
+has reached is applied at once, as a late one, when it is still inside the lateness. Without
+this, a key fed by two sources (a citizen at two district halls, an account read in several
+districts) would see its events in arrival order: a threshold firing at another event, a
+fulfilment arriving before its anchor and missed.
+
 State is the engines' state (a rule's namespace is unique to its key space; the engine-level
-keys are prefixed with the key space) plus the clocks, saved and restored as one mapping.
+keys are prefixed with the key space) plus the clocks and the held events, saved and restored
+as one mapping.
 
 Pure: no broker, no clock.
 """
 
 from __future__ import annotations
 
+import heapq
 import pickle
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -38,6 +50,8 @@ from rules.language.ruleset import RuleSet
 
 SHARD_NS = "__shard__"
 CLOCK_KEY = (SHARD_NS, "clock")
+HELD_KEY = (SHARD_NS, "held")  # events routed here, not applied yet
+DUPLICATE_HELD = Admission("duplicate", "duplicate of an event waiting to be applied")
 GONE = Admission("gone", "its key space is no longer in the rule set")
 ENGINE_NS = ENGINE_KEY[0]
 
@@ -61,6 +75,10 @@ class Shard:
         }
         self.clock = InputClock(sources)
         self._clock_dirty = False
+        # (ts, id, arrival, key space, event): what waits for every source to pass its time
+        self.held: list[tuple[int, str, int, str, Event]] = []
+        self._held_ids: set[tuple[str, str]] = set()
+        self._arrivals = 0
 
     # -- feeding ------------------------------------------------------------------------
 
@@ -83,14 +101,33 @@ class Shard:
         admission = engine.admit(ev, now_ms, age_from_ms)
         if not admission.ok:
             return admission, []
-        before = self.clock.reached()
-        reached = self.clock.observe(source, ev.ts_ms)
+        if (space, ev.id) in self._held_ids:
+            return DUPLICATE_HELD, []
+        self._arrivals += 1
+        heapq.heappush(self.held, (ev.ts_ms, ev.id, self._arrivals, space, ev))
+        self._held_ids.add((space, ev.id))
+        self.clock.observe(source, ev.ts_ms)
         self._clock_dirty = True
-        held = None if reached is None else reached - self.lateness_ms
-        out = engine.process(ev, advance=False, watermark=held)
-        if reached is not None and reached != before:
-            out.extend(self._advance(reached, skip=space))
-        return ADMITTED, out
+        return ADMITTED, self._drain(self.clock.reached())
+
+    def _drain(self, reached: int | None, everything: bool = False) -> list[RiskWarning]:
+        """Apply, in ``(time, id)`` order, the held events older than ``reached`` (all of
+        them with ``everything``, or when no source is waited for: every source has gone
+        quiet, nothing is on its way), each with the watermark a lateness behind it; then
+        move every engine's watermark to ``reached`` less the lateness."""
+        out: list[RiskWarning] = []
+        held = self.held
+        everything = everything or not self.clock.holding()  # every source quiet: all is here
+        while held and (everything or (reached is not None and held[0][0] < reached)):
+            ts, ev_id, _, space, ev = heapq.heappop(held)
+            self._held_ids.discard((space, ev_id))
+            self._clock_dirty = True
+            engine = self.engines.get(space)
+            if engine is not None:  # else its key space left the rule set while it waited
+                out.extend(engine.process(ev, advance=False, watermark=ts - self.lateness_ms))
+        if reached is not None:
+            out.extend(self._advance(reached))
+        return out
 
     def process(self, ev: Event) -> list[RiskWarning]:
         """``ev`` applied in every key space that can use it, with the shard's own time moving
@@ -124,32 +161,36 @@ class Shard:
         if reached is None or reached == before:
             return []
         self._clock_dirty = True
-        return self._advance(reached)
+        return self._drain(reached)
 
     def release(self, source: str) -> list[RiskWarning]:
         """``source`` went quiet: it stops holding the watermark back until it delivers."""
         if not self.clock.release(source):
             return []
-        reached = self.clock.reached()
-        return [] if reached is None else self._advance(reached)
+        self._clock_dirty = True
+        return self._drain(self.clock.reached())
 
-    def _advance(self, reached: int, skip: str = "") -> list[RiskWarning]:
+    def _advance(self, reached: int) -> list[RiskWarning]:
         out: list[RiskWarning] = []
         wm = reached - self.lateness_ms
-        for name, engine in self.engines.items():
-            if name != skip and wm > engine.watermark_ms:
+        for engine in self.engines.values():
+            if wm > engine.watermark_ms:
                 if engine.max_ts_ms is None:  # nothing seen yet: start the clock here
                     engine.max_ts_ms = reached
                 out.extend(engine.advance_to(wm))
         return out
 
     def advance_to(self, wm_ms: int) -> list[RiskWarning]:
-        """Every engine's watermark to ``wm_ms`` (the end of a closed file)."""
-        return [w for e in self.engines.values() for w in e.advance_to(wm_ms)]
+        """Every held event applied, then every engine's watermark to ``wm_ms`` (the end of
+        a closed file)."""
+        out = self._drain(None, everything=True)
+        return out + [w for e in self.engines.values() for w in e.advance_to(wm_ms)]
 
     def advance_idle(self, elapsed_ms: int) -> list[RiskWarning]:
-        """No input for a while: event time follows the elapsed wall time."""
-        return [w for e in self.engines.values() for w in e.advance_idle(elapsed_ms)]
+        """No input for a while (every source quiet): what is held is applied, then event
+        time follows the elapsed wall time."""
+        out = self._drain(None, everything=True)
+        return out + [w for e in self.engines.values() for w in e.advance_idle(elapsed_ms)]
 
     def feedback(self, rule_id: str, key: str, outcome: str) -> bool:
         return any(e.feedback(rule_id, key, outcome) for e in self._owning(rule_id))
@@ -214,6 +255,7 @@ class Shard:
                 out[(f"{ENGINE_NS}{name}" if ns == ENGINE_NS else ns, key)] = blob
         if self._clock_dirty:
             out[CLOCK_KEY] = pickle.dumps(self.clock.to_dict(), protocol=5)
+            out[HELD_KEY] = pickle.dumps([(sp, ev.to_dict()) for *_, sp, ev in self.held], 5)
             self._clock_dirty = False
         return out
 
@@ -225,11 +267,23 @@ class Shard:
             if (ns, key) == CLOCK_KEY:
                 self.clock = InputClock.from_dict(pickle.loads(blob), self.clock.expected)
                 continue
+            if (ns, key) == HELD_KEY:
+                self._hold_again(pickle.loads(blob))
+                continue
             if ns.startswith(ENGINE_NS) and ns[len(ENGINE_NS) :] in self.engines:
                 per_engine.setdefault(ns[len(ENGINE_NS) :], []).append(((ENGINE_NS, key), blob))
             elif ns in owner:
                 per_engine.setdefault(owner[ns], []).append(((ns, key), blob))
         return sum(self.engines[name].restore(its) for name, its in per_engine.items())
+
+    def _hold_again(self, saved: list[tuple[str, dict[str, Any]]]) -> None:
+        self.held, self._held_ids = [], set()
+        for space, doc in saved:
+            ev = Event.from_dict(doc)
+            self._arrivals += 1
+            self.held.append((ev.ts_ms, ev.id, self._arrivals, space, ev))
+            self._held_ids.add((space, ev.id))
+        heapq.heapify(self.held)
 
     @staticmethod
     def keeps(ns: str) -> bool:

@@ -50,7 +50,7 @@ async def steps(client: httpx.AsyncClient, cid: str) -> list[dict[str, Any]]:
     """Every step that writes free text, with a phone and an ID number in each text."""
     evidence = [
         {"uri": f"https://files.example/{PHONE}/{ID_NUMBER}.pdf", "name": written("name")},
-        {"uri": "file:///site/photo.jpg", "name": "photo", "sha256": HASH},
+        {"uri": "https://files.example/site/photo.jpg", "name": "photo", "sha256": HASH},
     ]
     calls: list[tuple[str, dict[str, str], dict[str, Any]]] = [
         ("dispatch", SAM, {"note": written("dispatch note")}),

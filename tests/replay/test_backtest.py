@@ -280,22 +280,7 @@ def test_a_gb18030_csv_needs_its_encoding(tmp_path: Path, rules_dir: Path) -> No
     assert (right.events, [w.key for w in right.warnings]) == (3, ["stf-1"])
 
 
-@pytest.mark.parametrize(
-    "cross_district",
-    [
-        False,
-        pytest.param(
-            True,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="a shard applies a key's events in the order its sources arrive, not in "
-                "event time: a key fed by two sources (a citizen at two district halls, one "
-                "account in four districts, a finding before a deregistration elsewhere) fires "
-                "at another event, or not at all when the deregistration arrives first",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("cross_district", [False, True])
 def test_open_end_backtest_is_what_a_live_worker_raises_in_any_source_interleaving(
     tmp_path, cross_district
 ):
@@ -373,7 +358,9 @@ def test_far_future_ancient_late_and_duplicate_events_change_no_warning(
     (tmp_path / "day.jsonl").unlink()
     got = backtest(_file(tmp_path, noisy), rules_dir, now_ms=now_ms, open_end=open_end)
     assert [(w.id, w.ts_ms) for w in got.warnings] == [(w.id, w.ts_ms) for w in want.warnings]
-    assert want.warnings and want.rejected == want.duplicates == 0
+    # an open end applies only what every source has passed: here the regulatory source ends
+    # first, so the warnings after it wait for more input (a live worker's idle time)
+    assert (want.warnings or open_end) and want.rejected == want.duplicates == 0
     if open_end:  # sources that never delivered hold every watermark: nothing is late
         assert (got.events, got.rejected, got.duplicates) == (15, 2, 2)
         assert got.refused == {"too_old": 1, "future": 1}

@@ -62,7 +62,7 @@ def flagged_worker(table: dict[str, str]) -> tuple[Worker, bytes]:
         w.send(TOPIC_SERVICE, ev.to_json())
     odd = make_event(ts_ms=T0 + 101 * 60_000, type="data.export", account="odd", rows=900)
     w.send(TOPIC_SERVICE, odd.to_json())
-    w.flush()
+    w.flush(quiet=True)
     (warning,) = w.warnings
     d = Disposition("d1", "c1", RULE, warning.key, "dismissed", "false_positive", "al", T0)
     return w, verdict_record(d)
@@ -77,7 +77,7 @@ def test_a_forged_verdict_on_an_event_topic_is_dead_lettered_and_learned_by_noth
     w, verdict = flagged_worker({})
 
     w.send(TOPIC_SERVICE, verdict, headers=OLD_HEADER)
-    w.flush()
+    w.flush(quiet=True)
 
     (dead,) = w.dead_letters()
     assert dead["reason"] == "missing field 'type'"

@@ -74,5 +74,5 @@ def test_refused_and_duplicate_events_on_the_worker_path() -> None:
     shard = pipe.engines.get(p).engine
     assert (shard.max_ts_ms, shard.watermark_ms) == (now, now - 5 * MIN)
     pipe.send(SERVICE, read("r3", now))
-    pipe.flush()
+    pipe.flush(quiet=True)
     assert [w.rule_id for w in pipe.warnings] == ["reads"]
