@@ -134,3 +134,31 @@ def test_an_unknown_normaliser_names_the_file_line_and_the_known_ones() -> None:
         rule(ADDRESS_RULE.replace("|address]", "|adress]"), "rules/bad.yaml")
     assert str(err.value).startswith("rules/bad.yaml:5:")
     assert "unknown normaliser 'adress': use address" in str(err.value)
+
+
+def test_match_can_compare_an_identifier_as_it_is_keyed() -> None:
+    watched = """id: watched
+title: t
+type: match
+match: {type: a.b, attrs.applicant|norm|in: ['33010619900101123X']}
+group_by: [attrs.applicant]
+"""
+    eng = engine(watched)
+    typed = ["33010619900101123x", "３３０１０６１９９００１０１１２３Ｘ", "33010619900101124X"]
+    warnings = feed(eng, [ev(T0 + i * HOUR, applicant=t) for i, t in enumerate(typed)])
+    assert [w.key for w in warnings] == ["33010619900101123X", "33010619900101123X"]
+    plain = rule(watched.replace("|norm|in", "|in"))
+    assert plain.match is not None
+    assert not plain.match.matches(ev(T0, applicant="33010619900101123x"))
+
+
+def test_match_can_compare_an_address_without_its_prefixes() -> None:
+    r = rule(
+        ADDRESS_RULE.replace(
+            "match: {type: a.b}", "match: {attrs.address|address: 西湖区文三路8号}"
+        ),
+        ctx=PREFIXES,
+    )
+    assert r.match is not None and r.lists_used == {"address_prefixes"}
+    assert r.match.matches(enterprise(T0, 1, "浙江省杭州市 西湖区文三路８号"))
+    assert not r.match.matches(enterprise(T0, 1, "西湖区文三路9号"))
