@@ -48,7 +48,14 @@ def key_function(rule: Rule) -> Callable[[Any], str | None]:  # noqa: C901 hot p
             v = ev.attrs.get(name)
             if v is None:
                 return None
-            return key_text(v) or None if isinstance(v, str) else str(v)
+            if type(v) is not str:
+                return str(v)
+            if not v.isascii():
+                return key_text(v) or None
+            v = v.strip()
+            if len(v) == 18 and v[17] == "x" and v[:17].isdigit():
+                return v[:17] + "X"
+            return v or None
 
         return attr
     if len(getters) == 1:
@@ -92,13 +99,21 @@ def _norms(rule: Rule) -> tuple[KeyNorm | None, ...]:
 def _part(get: Callable[[Any], Any], norm: KeyNorm | None) -> Callable[[Any], str]:
     """One key part of an event as text, normalised; "" when it is missing or empty."""
 
-    def part(ev: Any) -> str:
+    if norm is not None:
+        return lambda ev: "" if (v := get(ev)) is None else norm(v) if type(v) is str else str(v)
+
+    def part(ev: Any) -> str:  # key_text, inlined for the common ASCII text
         v = get(ev)
         if v is None:
             return ""
-        if not isinstance(v, str):
+        if type(v) is not str:
             return str(v)
-        return key_text(v) if norm is None else norm(v)
+        if not v.isascii():
+            return key_text(v)
+        v = v.strip()
+        if len(v) == 18 and v[17] == "x" and v[:17].isdigit():
+            return v[:17] + "X"
+        return v
 
     return part
 
