@@ -17,7 +17,7 @@ test-fast: deps  ## skip the slow suites (worker start-ups, Apache Kafka)
 	$(PYTEST) -q -m "not slow" $(PYTEST_ARGS)
 
 bench: deps  ## throughput figures (printed, never asserted): worker, rule engine, clue queue
-	$(PYTHON) -m riskloop.cli bench
+	$(PYTHON) -m riskloop.cli bench $(BENCH_ARGS)
 	$(PYTHON) -m rules.tools.bench $(RULES_BENCH_ARGS)
 	$(PYTHON) -m riskloop.bench_clues $(CLUES_BENCH_ARGS)
 	$(PYTHON) -m riskloop.bench_files $(FILES_BENCH_ARGS)

@@ -11,6 +11,7 @@ One module per noun:
 - ``keys`` (Redis layout), ``scripts`` (the Lua in ``lua/``), ``store``
   (ClueStore), ``sla`` (deadline ticker), ``tokens`` (TokenStore), ``outbox`` (Kafka
   publisher), ``metrics`` (Prometheus);
-- ``api`` (app factory), ``routes`` and ``bodies`` (endpoints), ``page`` (inspector web
-  page), ``cli`` (``riskloop clues …``), ``bench`` (``python -m riskloop.bench_clues``).
+- ``api`` (app factory), ``routes`` and ``bodies`` (endpoints), ``access_log`` (uvicorn's
+  access log pseudonymised), ``page`` (inspector web page), ``cli`` (``riskloop clues …``),
+  ``bench`` (``python -m riskloop.bench_clues``).
 """

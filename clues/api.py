@@ -35,13 +35,13 @@ from redis.exceptions import RedisError
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from clues import metrics, openapi, page, replies, routes, token_routes, views_api
+from clues import access_log, metrics, openapi, page, replies, routes, token_routes, views_api
 from clues.access import BadTokenSpec
 from clues.admission import InFlightLimit, bounded_redis
 from clues.outbox import OutboxPublisher
 from clues.places import Places
 from clues.policy_file import PolicyFileError, load_policy
-from clues.privacy import BadPseudonymKey, pseudonym_key
+from clues.privacy import BadPseudonymKey, Masker, pseudonym_key
 from clues.sla import run_ticker
 from clues.store import ClueStore
 from clues.tokens import TokenStore
@@ -259,6 +259,7 @@ def create_app(
         client, prefix, default_days=settings.api_token_days, max_days=settings.api_token_max_days
     )
     app.state.clock = clock
+    access_log.install(Masker(key))  # the store's key: the log's pseudonyms are the views'
     replies.install(app)
     openapi.describe(app, places)
     app.add_middleware(InFlightLimit, limit=settings.api_max_in_flight)

@@ -3,9 +3,10 @@ every field, every code and every limit (and clients and fuzzers can read them).
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.config import JsonDict
 
 from clues import model
@@ -101,10 +102,44 @@ class ExtensionDecisionBody(Body):
     note: str = Note
 
 
+# an evidence link the page can open: http or https with a host, no blank or control character
+EVIDENCE_URI_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\x00-\x20\x7f]+[^\x00-\x20\x7f]*$"
+_EVIDENCE_URI = re.compile(EVIDENCE_URI_PATTERN)
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]{0,19}):")
+
+
+def evidence_uri(uri: str) -> str:
+    """An evidence address as given, if it is an http(s) URL with a host; else why not.
+
+    >>> evidence_uri("https://files.example/site/photo-7.jpg")
+    'https://files.example/site/photo-7.jpg'
+    >>> evidence_uri("javascript:alert(1)")
+    Traceback (most recent call last):
+    ValueError: evidence uri scheme 'javascript:' is refused: give an http:// or https:// address
+    """
+    scheme = _SCHEME.match(uri)
+    if scheme is None or scheme[1].lower() not in ("http", "https"):
+        said = f"scheme {scheme[1].lower() + ':'!r}" if scheme else "without a scheme"
+        raise ValueError(f"evidence uri {said} is refused: give an http:// or https:// address")
+    if not _EVIDENCE_URI.match(uri):
+        raise ValueError(
+            "evidence uri needs a host and no blank or control character, like"
+            " https://files.example/a.pdf"
+        )
+    return uri
+
+
 class EvidenceRef(Body):
-    uri: str = Field(min_length=1, max_length=500, description="where the file is kept")
+    uri: str = Field(
+        min_length=1,
+        max_length=500,
+        description="where the file is kept: an http(s) address",
+        json_schema_extra={"pattern": EVIDENCE_URI_PATTERN},
+    )
     name: str | None = Field(default=None, max_length=200)
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+    _check_uri = field_validator("uri")(evidence_uri)
 
 
 class DisposeBody(Body):

@@ -6,7 +6,7 @@ same roles, scopes and audit apply::
     riskloop clues list --status dispatched --mine
     riskloop clues show CLUE_ID
     riskloop clues claim CLUE_ID
-    riskloop clues dispose CLUE_ID --code rectified --evidence file:///photo.jpg --note "fixed"
+    riskloop clues dispose CLUE_ID --code rectified --evidence https://files.example/a.jpg --note ok
     riskloop clues bulk dispatch CLUE_ID CLUE_ID …
 
 ``--api`` defaults to ``$RISKLOOP_API_URL`` or ``http://127.0.0.1:<api_port>``, ``--token``
@@ -90,7 +90,9 @@ def _options(s: argparse.ArgumentParser, options: tuple[str, ...]) -> None:
     for name in options:
         flag = "--" + name.replace("_", "-")
         if name == "evidence":
-            s.add_argument(flag, action="append", metavar="URI", help="evidence reference")
+            s.add_argument(
+                flag, action="append", metavar="URI", help="evidence address (http or https)"
+            )
         elif name in _LIST:
             s.add_argument(flag, action="append", metavar="LABEL")
         else:

@@ -7,6 +7,10 @@ role allows in the clue's status, from ``/ui/meta.json`` (generated from ``clues
 The supervisor overview at ``/ui/supervisor`` (``static/supervisor.html`` and ``.js``) draws
 the ``/views/…`` JSON as inline SVG charts and tables, with the same token; nothing is
 fetched from another host.
+
+Every answer under ``/ui`` carries ``PAGE_HEADERS``: a Content-Security-Policy that lets the
+page load script, style and data from its own origin only (no inline script or style, no
+other host), refuses framing, and sends no referrer to the hosts an evidence link opens.
 """
 
 from __future__ import annotations
@@ -22,6 +26,24 @@ from starlette.routing import BaseRoute
 from clues import model
 
 STATIC = Path(__file__).resolve().parent / "static"
+CSP = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "connect-src 'self'",
+        "img-src 'self'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def meta() -> dict[str, Any]:
@@ -55,13 +77,21 @@ def meta() -> dict[str, Any]:
     }
 
 
+def _file(name: str, media_type: str) -> FileResponse:
+    return FileResponse(STATIC / name, media_type=media_type, headers=PAGE_HEADERS)
+
+
 async def inspector_page() -> FileResponse:
     """The inspector page."""
-    return FileResponse(STATIC / "inspector.html", media_type="text/html")
+    return _file("inspector.html", "text/html")
 
 
 async def inspector_js() -> FileResponse:
-    return FileResponse(STATIC / "inspector.js", media_type="text/javascript")
+    return _file("inspector.js", "text/javascript")
+
+
+async def inspector_css() -> FileResponse:
+    return _file("inspector.css", "text/css")
 
 
 def supervisor_link(api_url: str, token: str) -> str:
@@ -76,26 +106,32 @@ def supervisor_link(api_url: str, token: str) -> str:
 
 async def supervisor_page() -> FileResponse:
     """The supervisor overview page."""
-    return FileResponse(STATIC / "supervisor.html", media_type="text/html")
+    return _file("supervisor.html", "text/html")
 
 
 async def supervisor_js() -> FileResponse:
-    return FileResponse(STATIC / "supervisor.js", media_type="text/javascript")
+    return _file("supervisor.js", "text/javascript")
+
+
+async def supervisor_css() -> FileResponse:
+    return _file("supervisor.css", "text/css")
 
 
 async def meta_json() -> JSONResponse:
-    return JSONResponse(meta())
+    return JSONResponse(meta(), headers=PAGE_HEADERS)
 
 
 async def root() -> RedirectResponse:
-    return RedirectResponse("/ui")
+    return RedirectResponse("/ui", headers=PAGE_HEADERS)
 
 
 ROUTES: list[BaseRoute] = [
     APIRoute("/", root, methods=["GET"], include_in_schema=False),
     APIRoute("/ui", inspector_page, methods=["GET"], include_in_schema=False),
     APIRoute("/ui/inspector.js", inspector_js, methods=["GET"], include_in_schema=False),
+    APIRoute("/ui/inspector.css", inspector_css, methods=["GET"], include_in_schema=False),
     APIRoute("/ui/supervisor", supervisor_page, methods=["GET"], include_in_schema=False),
     APIRoute("/ui/supervisor.js", supervisor_js, methods=["GET"], include_in_schema=False),
+    APIRoute("/ui/supervisor.css", supervisor_css, methods=["GET"], include_in_schema=False),
     APIRoute("/ui/meta.json", meta_json, methods=["GET"], include_in_schema=False),
 ]

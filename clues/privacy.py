@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from envelope.errors import UserError
+from envelope.redact import ID_CARD, PHONE
 from envelope.settings import Settings
 from envelope.vocabulary import PERSONAL_ATTRS, PERSONAL_KINDS
 
@@ -41,10 +42,12 @@ MIN_KEY_BYTES = 16
 
 # Key parts and entity kinds that name a person: one list, the event vocabulary's.
 PERSONAL_KEY_PARTS = PERSONAL_ATTRS
-_ID_CARD = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
-_PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 _KEY_PART = re.compile(r"(?P<name>[A-Za-z_][\w.]*)=(?P<value>[^|,;&\s]+)")
-TEXT_FIELDS = ("title", "summary", "key", "note")
+# Text of the rule's and of what people write on a clue (labels, the extension's reason, the
+# case reference, the verdict's note; evidence names and uris): masked like the audit entries
+# of the same steps.
+TEXT_FIELDS = ("title", "summary", "key", "note", "ext_reason", "case_ref")
+EVIDENCE_TEXT = ("uri", "name")
 
 
 class Masker:
@@ -75,8 +78,8 @@ class Masker:
             return m.group(0)
 
         text = _KEY_PART.sub(part, text)
-        text = _ID_CARD.sub(lambda m: self.pseudonym(m.group(0)), text)
-        return _PHONE.sub(lambda m: self.pseudonym(m.group(0)), text)
+        text = ID_CARD.sub(lambda m: self.pseudonym(m.group(0)), text)
+        return PHONE.sub(lambda m: self.pseudonym(m.group(0)), text)
 
     def value(self, v: Any, known: Iterable[str]) -> Any:
         """Mask every string inside a JSON-like value."""
@@ -88,6 +91,13 @@ class Masker:
             return {k: self.value(x, known) for k, x in v.items()}
         return v
 
+    def evidence(self, ref: dict[str, Any], known: Iterable[str]) -> dict[str, Any]:
+        """An evidence reference with its uri and name masked (its sha256 left as it is)."""
+        return {
+            k: self.text(v, known) if k in EVIDENCE_TEXT and isinstance(v, str) else v
+            for k, v in ref.items()
+        }
+
     def clue(self, clue: dict[str, Any]) -> dict[str, Any]:
         """A copy of a clue's dict with every personal identifier pseudonymised."""
         known = personal_values(clue)
@@ -97,6 +107,10 @@ class Masker:
                 out[name] = self.text(out[name], known)
         if out.get("details"):
             out["details"] = self.value(out["details"], known)
+        if out.get("labels"):
+            out["labels"] = [self.text(label, known) for label in out["labels"]]
+        if out.get("evidence_refs"):
+            out["evidence_refs"] = [self.evidence(ref, known) for ref in out["evidence_refs"]]
         out["pseudonymised"] = True
         return out
 

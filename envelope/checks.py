@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from envelope.events import RiskWarning
+from envelope.events import RiskWarning, excerpt
 
 _WARNING_TEXT = (
     *("id", "fingerprint", "rule_id", "logic_hash", "severity", "title", "key"),
@@ -24,17 +24,17 @@ def check_warning(w: RiskWarning) -> RiskWarning:
     """
     for name in _WARNING_TEXT:
         if not isinstance(getattr(w, name), str):
-            raise ValueError(f"{name} must be text, got {getattr(w, name)!r}")
+            raise ValueError(f"{name} must be text, got {excerpt(getattr(w, name))}")
     for name in ("rule_version", "ts_ms"):
         value = getattr(w, name)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{name} must be a whole number, got {value!r}")
+            raise ValueError(f"{name} must be a whole number, got {excerpt(value)}")
     for name in ("window_start_ms", "window_end_ms"):
         value = getattr(w, name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise ValueError(f"{name} must be a whole number or null, got {value!r}")
+            raise ValueError(f"{name} must be a whole number or null, got {excerpt(value)}")
     if w.value is not None and (isinstance(w.value, bool) or not isinstance(w.value, int | float)):
-        raise ValueError(f"value must be a number or null, got {w.value!r}")
+        raise ValueError(f"value must be a number or null, got {excerpt(w.value)}")
     if not isinstance(w.details, dict):
         raise ValueError(f"details must be a mapping, got {type(w.details).__name__}")
     if not all(isinstance(x, str) for x in (*w.tags, *w.evidence)):

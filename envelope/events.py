@@ -29,6 +29,7 @@ import orjson
 
 from envelope.errors import UserError
 from envelope.paths import getter
+from envelope.redact import mask_personal
 
 STREAMS = ("service", "regulatory")
 REQUIRED = ("id", "type", "stream", "ts", "source", "region", "department", "entity")
@@ -49,13 +50,13 @@ EXCERPT_CHARS = 40  # of a bad value, in a reason: enough to find it, never the 
 
 
 def excerpt(value: Any) -> str:
-    """A bad value as a reason shows it: its repr, cut short. A 200 KB field must not become
-    a 200 KB log line or dead-letter reason.
+    """A bad value as a reason shows it: its repr, ID and phone numbers masked, cut short. A
+    200 KB field must not become a 200 KB log line or dead-letter reason.
 
-    >>> excerpt("330102"), excerpt("x" * 500)
-    ("'330102'", "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx… (502 chars)")
+    >>> excerpt("330102"), excerpt("x" * 500), excerpt(13800138000)
+    ("'330102'", "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx… (502 chars)", '<phone>')
     """
-    text = repr(value)
+    text = mask_personal(repr(value))
     return (
         text if len(text) <= EXCERPT_CHARS + 10 else f"{text[:EXCERPT_CHARS]}… ({len(text)} chars)"
     )

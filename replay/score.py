@@ -8,9 +8,11 @@ equals the label's key, and its event time lies in ``[start, end + grace_ms]`` (
 lets a deadline or a window close after the scenario's last event).
 
 Per scenario: recall = labels detected / labels; precision = matching warnings / warnings of
-rules tagged for the scenario. Warnings of a rule with no scenario tag are counted in an
-``untagged`` row with no precision (they were never meant to match a label), and left out
-of the totals. Pure: no clock, no I/O.
+rules tagged for the scenario, less those that match a label of another scenario their rule
+is tagged for (a rule may catch two kinds of case: each kind's precision counts the rule's
+false alarms, not its finds of the other kind). Warnings of a rule with no scenario tag are
+counted in an ``untagged`` row with no precision (they were never meant to match a label),
+and left out of the totals. Pure: no clock, no I/O.
 
 Examples:
     >>> from envelope.events import RiskWarning
@@ -105,17 +107,22 @@ def score(
             s.untagged = True
             s.warnings += 1
             continue
-        for scenario in tagged:
-            s = _get(scores, scenario)
-            s.warnings += 1
-            hits = [
+        hits = {
+            scenario: [
                 i
                 for lo, hi, i in windows.get((scenario, warning.key), ())
                 if lo <= warning.ts_ms <= hi
             ]
-            if hits:
+            for scenario in tagged
+        }
+        for scenario in tagged:
+            if not hits[scenario] and any(hits.values()):
+                continue  # it found another scenario its rule is tagged for: no miss here
+            s = _get(scores, scenario)
+            s.warnings += 1
+            if hits[scenario]:
                 s.matched += 1
-                found[scenario].update(hits)
+                found[scenario].update(hits[scenario])
     for (scenario, _key), entries in windows.items():
         s = scores[scenario]
         for _lo, _hi, index in entries:

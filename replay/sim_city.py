@@ -1,8 +1,10 @@
 """The simulated city: districts, departments, service items and the people in them.
 
-Every entity (enterprise, citizen, staff account) belongs to exactly one district, so every
-event about it carries that district's region code and every rule key stays in one Kafka
-partition. Citizens are pseudonymised (``cit-<hex>``), never ID-card-like numbers.
+Every entity (enterprise, citizen, staff account) belongs to exactly one district, and the
+background events about it carry that district's region code; only the cross-district
+scenarios (``replay.sim_cross``) take a citizen to another district's hall or an inspector to
+an enterprise of another district. An enterprise's code names its home district. Citizens
+are pseudonymised (``cit-<hex>``), never ID-card-like numbers.
 """
 
 from __future__ import annotations

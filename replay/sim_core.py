@@ -38,6 +38,9 @@ class Sim:
         self.labels: list[tuple[int, dict[str, Any]]] = []
         # (applicant, item) -> submissions so far: normal applicants stay at <= 2.
         self.submissions: Counter[tuple[str, str]] = Counter()
+        # The enterprise register: settlement account by enterprise, deregistered enterprises.
+        self.accounts: dict[str, str] = {}
+        self.deregistered: set[str] = set()
         self._ids: set[str] = set()
         self._counters: Counter[str] = Counter()
 
@@ -87,9 +90,19 @@ class Sim:
         self.rows.append((t, len(self.rows), event))
         return True
 
-    def label(self, scenario: str, key: str, start: int, end: int, region: str, note: str) -> None:
-        """Record the ground truth of one injected scenario instance."""
-        row = {
+    def label(
+        self,
+        scenario: str,
+        key: str,
+        start: int,
+        end: int,
+        region: str,
+        note: str,
+        regions: list[str] | None = None,
+    ) -> None:
+        """Record the ground truth of one injected scenario instance (``regions``: every
+        district of a cross-district one)."""
+        row: dict[str, Any] = {
             "scenario": scenario,
             "key": key,
             "start": self.clock.iso(start),
@@ -97,6 +110,8 @@ class Sim:
             "region": region,
             "note": note,
         }
+        if regions is not None:
+            row["regions"] = list(regions)
         self.labels.append((start, row))
 
     def instances(self, low: int, high: int) -> int:

@@ -85,6 +85,16 @@ def decide_if_inside(sim: Sim, app: App, t: int) -> bool:
     return True
 
 
+def rejected_submission(
+    sim: Sim, region: str, item: Item, applicant: str, t: int, channel: str
+) -> None:
+    """One submission at ``t`` in ``region``, accepted and rejected within a working day."""
+    app = submit(sim, region, item, applicant, t, channel)
+    app = accept(sim, app, acceptance_time(sim, t), pick_official(sim, region, item.department))
+    verdict = sim.clock.sample_working(sim.rng, app.accepted_s + 10 * MIN_S, app.accepted_s + DAY_S)
+    decide(sim, app, verdict or app.accepted_s + 30 * MIN_S, "rejected")
+
+
 def inject_repeated_submissions(sim: Sim) -> None:
     """One applicant submits the same item 5-8 times within 1-3 days."""
     rng = sim.rng
@@ -99,16 +109,8 @@ def inject_repeated_submissions(sim: Sim) -> None:
         later = [sim.clock.sample_working(rng, first + 1, first + span) for _ in range(count - 1)]
         times = sorted([first] + [t for t in later if t is not None])
         for t in times[:-1]:
-            app = submit(
-                sim, region, item, applicant, t, "window" if rng.random() < 0.7 else "online"
-            )
-            app = accept(
-                sim, app, acceptance_time(sim, t), pick_official(sim, region, item.department)
-            )
-            verdict = sim.clock.sample_working(
-                rng, app.accepted_s + 10 * MIN_S, app.accepted_s + DAY_S
-            )
-            decide(sim, app, verdict or app.accepted_s + 30 * MIN_S, "rejected")
+            channel = "window" if rng.random() < 0.7 else "online"
+            rejected_submission(sim, region, item, applicant, t, channel)
         normal_application(sim, region, item, applicant, times[-1], "window", resubmit=False)
         note = f"{len(times)} submissions of {item.name} in {span // DAY_S} day(s)"
         sim.label(

@@ -2,9 +2,10 @@
 
 ``generate`` builds a city (8 districts, departments, enterprises, pseudonymised citizens,
 staff accounts and officials), lets it live for ``days`` days with a realistic rhythm (office
-hours, weekends, an evening hotline peak, a little night noise) and injects five risk
-scenarios whose ground truth comes back as labels. Same seed, same output: one
-``random.Random(seed)`` drives everything and nothing reads the wall clock.
+hours, weekends, an evening hotline peak, a little night noise, an enterprise register) and
+injects five risk scenarios inside one district (``replay.sim_scenarios``) and three whose key
+crosses districts (``replay.sim_cross``), whose ground truth comes back as labels. Same seed,
+same output: one ``random.Random(seed)`` drives everything and nothing reads the wall clock.
 
 Examples:
     >>> events, labels = generate(seed=3, days=1, scale=0.2)
@@ -25,6 +26,8 @@ from replay.formats import write_events
 from replay.sim_apps import background_applications
 from replay.sim_background import background_data_access, background_hotline, background_regulatory
 from replay.sim_core import Sim
+from replay.sim_cross import CROSS_DISTRICT_SCENARIOS
+from replay.sim_registry import background_registry
 from replay.sim_scenarios import SCENARIOS
 
 SCENARIO_NAMES = (
@@ -33,18 +36,28 @@ SCENARIO_NAMES = (
     "hotline_surge",
     "staff_bulk_access",
     "approver_anomaly",
+    "cross_district_resubmissions",
+    "shared_bank_account",
+    "dereg_after_finding",
 )
 
 
 def generate(
-    seed: int, days: int = 7, start: str = "2026-03-02", scale: float = 1.0
+    seed: int,
+    days: int = 7,
+    start: str = "2026-03-02",
+    scale: float = 1.0,
+    cross_district: bool = True,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(events, labels) for ``days`` days from local date ``start`` (Asia/Shanghai).
 
     events are envelope dicts as ``envelope.events.Event.from_dict`` accepts them, sorted by
     ``ts``; labels are ``{"scenario", "key", "start", "end", "region", "note"}`` with ISO
-    timestamps, sorted by start. ``scale`` multiplies populations and background volume
-    (about 50-80k events per week at 1.0); scenario counts depend on ``days`` only.
+    timestamps (and ``regions`` for a cross-district one), sorted by start. ``scale``
+    multiplies populations and background volume (about 50-80k events per week at 1.0);
+    scenario counts depend on ``days`` only. ``cross_district=False`` leaves out the
+    enterprise register and the cross-district scenarios: every key stays in one district,
+    and the rest is the same event for event.
     """
     sim = Sim(seed, days, start, scale)
     background_applications(sim)
@@ -53,6 +66,10 @@ def generate(
     background_regulatory(sim)
     for inject in SCENARIOS:
         inject(sim)
+    if cross_district:  # drawn last, so the in-district events stay what they were
+        background_registry(sim)
+        for inject in CROSS_DISTRICT_SCENARIOS:
+            inject(sim)
     sim.rows.sort(key=lambda row: (row[0], row[1]))
     sim.labels.sort(key=lambda row: (row[0], row[1]["scenario"], row[1]["key"]))
     return [event for _, _, event in sim.rows], [label for _, label in sim.labels]
@@ -70,13 +87,18 @@ def labels_path(events_path: Path) -> Path:
 
 
 def simulate_to_file(
-    out: Path, seed: int, days: int = 7, start: str = "2026-03-02", scale: float = 1.0
+    out: Path,
+    seed: int,
+    days: int = 7,
+    start: str = "2026-03-02",
+    scale: float = 1.0,
+    cross_district: bool = True,
 ) -> tuple[int, int]:
     """Write events to ``out`` (format by extension, see replay.formats) and labels beside it.
 
     Returns (events written, labels written).
     """
-    events, labels = generate(seed, days=days, start=start, scale=scale)
+    events, labels = generate(seed, days, start, scale, cross_district)
     out.parent.mkdir(parents=True, exist_ok=True)
     written = write_events(events, out)
     with labels_path(out).open("wb") as f:

@@ -7,7 +7,9 @@ publisher), an embedded Tansu broker on loopback. Rows:
    (``riskloop.bench_agent``, its own process, app id and consumer group);
 2. the riskloop worker with the shipped rules (the real ``riskloop worker``, a fresh app id);
 3. backtest: the same file straight through the pure core, in this process;
-4. the publisher's own rate (``riskloop replay --max``).
+4. the publisher's own rate (``riskloop replay --max``);
+5. the worker on batched messages, and (``--kafka-workers``) 1, 2 and 3 workers in one group
+   on Apache Kafka: :mod:`riskloop.bench_workers`, which also prints the goals.
 
 The whole file is published before a worker starts, so the broker holds it all; a worker's
 rate is taken between the first and the last sample of its event counter that shows
@@ -49,6 +51,7 @@ from riskloop.topic_admin import create_topics, riskloop_topics
 PARTITIONS = 4
 SEED = 1
 POLL_S = 0.1
+DEFAULT_BATCH = 1000  # events a record in the batched row
 # Events per simulated week at scale 1.0 (about; the file is cut to the exact count).
 _WEEK_AT_SCALE_1 = 50_000
 # Row labels, in table order.
@@ -71,10 +74,19 @@ class Row:
         return self.events / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
 
-def run_bench(events: int = 20_000) -> int:
-    """Measure every row on a fresh file of ``events`` simulated events; print the table."""
-    if events < 100:
-        print(f"riskloop bench: --events must be at least 100, got {events}", file=sys.stderr)
+def run_bench(events: int = 20_000, batch: int = DEFAULT_BATCH, kafka_workers: bool = False) -> int:
+    """Measure every row on a fresh file of ``events`` simulated events; print the table.
+
+    ``batch``: events a record for the batched row (0 leaves it out); ``kafka_workers``: add
+    the rows of 1, 2 and 3 workers in one group on Apache Kafka (:mod:`riskloop.bench_workers`).
+    """
+    from riskloop import bench_workers as more
+
+    if events < 100 or batch < 0:
+        print(
+            f"riskloop bench: need --events >= 100 and --batch >= 0, got {events}, {batch}",
+            file=sys.stderr,
+        )
         return 2
     print(machine_facts())
     with ServiceGroup() as group:
@@ -85,24 +97,37 @@ def run_bench(events: int = 20_000) -> int:
             "single-event messages keyed by region, Tansu broker on loopback",
             flush=True,
         )
-        broker = group.add(start_tansu(group.workdir("tansu")))
-        redis = group.add(start_redis(group.workdir("redis"), appendonly=False))
-        asyncio.run(create_topics(broker.bootstrap, riskloop_topics(PARTITIONS)))
-        published = bench_publish(path, broker.bootstrap, n)
-        backtested = bench_backtest(path)
-        _progress("baseline agent: starting (faust start-up takes ~30 s)")
-        baseline = bench_worker(
-            group, "baseline", BASELINE, _baseline_argv(group, broker), n, _agent_count
-        )
-        _progress("riskloop worker: starting (faust start-up takes ~30 s)")
-        riskloop = bench_worker(
-            group, "riskloop-worker", WORKER, _worker_argv(group, broker, redis), n, _worker_count
-        )
+        rows = _tansu_rows(group, path, n)
+        if batch:
+            _progress("riskloop worker on batched messages: second broker, starting")
+            rows.insert(2, more.bench_batched(group, path, n, batch, PARTITIONS))
+        if kafka_workers:
+            rows += more.bench_kafka_workers(group, path, n)
     print()
-    print(format_table([baseline, riskloop, backtested, published]))
+    print(format_table(rows))
     print(f"workers: from the first to the last sample of their event counter (every {POLL_S} s),")
     print("start-up excluded; backtest and publisher: the whole file, timed in this process")
+    print(more.format_goals(rows))
     return 0
+
+
+def _tansu_rows(group: ServiceGroup, path: Path, n: int) -> list[Row]:
+    """Baseline, worker, backtest and publisher on single-event messages, one Tansu broker."""
+    broker = group.add(start_tansu(group.workdir("tansu")))
+    redis = group.add(start_redis(group.workdir("redis"), appendonly=False))
+    asyncio.run(create_topics(broker.bootstrap, riskloop_topics(PARTITIONS)))
+    published = bench_publish(path, broker.bootstrap, n)
+    backtested = bench_backtest(path)
+    _progress("baseline agent: starting (faust start-up takes ~30 s)")
+    baseline = bench_worker(
+        group, "baseline", BASELINE, _baseline_argv(group, broker), n, _agent_count
+    )
+    _progress("riskloop worker: starting (faust start-up takes ~30 s)")
+    argv = worker_argv(group, "riskloop-worker", broker, redis, PARTITIONS)
+    riskloop = bench_worker(group, "riskloop-worker", WORKER, argv, n, worker_count)
+    broker.stop()
+    redis.stop()
+    return [baseline, riskloop, backtested, published]
 
 
 def _progress(text: str) -> None:
@@ -142,11 +167,12 @@ def write_bench_file(path: Path, events: int) -> int:
     return write_events(rows[:events], path)
 
 
-def bench_publish(path: Path, bootstrap: str, expected: int) -> Row:
-    """Publish the whole file as fast as the broker takes it; the publisher's own rate."""
+def bench_publish(path: Path, bootstrap: str, expected: int, batch: int | None = None) -> Row:
+    """Publish the whole file as fast as the broker takes it (``batch`` events a record, or
+    one); the publisher's own rate."""
     from replay.publish import publish
 
-    report = asyncio.run(publish(path, bootstrap, max_speed=True, progress=False))
+    report = asyncio.run(publish(path, bootstrap, max_speed=True, progress=False, batch=batch))
     if report.interrupted:
         raise KeyboardInterrupt
     if report.sent != expected:
@@ -239,7 +265,7 @@ def _agent_count(port: int) -> int | None:
     return int(counts["events"]) + int(counts["invalid"])
 
 
-def _worker_count(port: int) -> int | None:
+def worker_count(port: int) -> int | None:
     """Events the riskloop worker has handled (processed + dead-lettered), from /metrics."""
     body = _get(f"http://127.0.0.1:{port}/metrics")
     if body is None:
@@ -258,13 +284,16 @@ def _baseline_argv(group: ServiceGroup, broker: Service) -> list[str]:
     return argv + ["--partitions", str(PARTITIONS), "--web-port", "{port}"]
 
 
-def _worker_argv(group: ServiceGroup, broker: Service, redis: Service) -> list[str]:
-    datadir = group.workdir("riskloop-worker") / "data"
+def worker_argv(
+    group: ServiceGroup, name: str, broker: Service, redis: Service, partitions: int
+) -> list[str]:
+    """``riskloop worker`` with a fresh app id on ``broker``; ``{port}`` for its web port."""
+    datadir = group.workdir(name) / "data"
     datadir.mkdir(exist_ok=True)  # faust makes only the last level of its own data dir
     env = {
         "RISKLOOP_BROKER": broker.url,
         "RISKLOOP_REDIS_URL": redis.url,
-        "RISKLOOP_PARTITIONS": str(PARTITIONS),
+        "RISKLOOP_PARTITIONS": str(partitions),
         "RISKLOOP_RULES_DIR": str(DEFAULT_RULES_DIR),
         "RISKLOOP_APP_ID": f"bench-riskloop-{uuid.uuid4().hex[:8]}",
         "RISKLOOP_WORKER_WEB_PORT": "{port}",

@@ -194,7 +194,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return run(seeds=args.seeds, length=args.length, only=args.only)
     from riskloop.bench import run_bench
 
-    return run_bench(events=args.events)
+    return run_bench(events=args.events, batch=args.batch, kafka_workers=args.kafka_workers)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -208,6 +208,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_optional(sub, "streams.ruleset_cli")  # riskloop ruleset publish|show
     s = sub.add_parser("bench", help="print throughput figures")
     s.add_argument("--events", type=int, default=20_000)
+    s.add_argument(
+        "--batch", type=int, default=1000, help="events a record in the batched row (0: no row)"
+    )
+    s.add_argument(
+        "--kafka-workers",
+        action="store_true",
+        help="add 1, 2 and 3 workers in one group on Apache Kafka (several minutes more)",
+    )
     s.set_defaults(fn=cmd_bench, what=None)
     what = s.add_subparsers(dest="what")
     d = what.add_parser("detectors", help="detector quality on a labelled corpus, per kind")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
+from typing import Any
 
 import faust
 import orjson
 
 from envelope.events import RiskWarning
+from envelope.redact import bounded_reason
 from streams import metrics as m
 from streams.topics import Topics
 
@@ -17,6 +20,11 @@ log = logging.getLogger("riskloop.worker")
 # The topic holds raw producer input, personal data included: it is as sensitive as the
 # event topics themselves.
 TEXT_COPY_MAX = 64 * 1024
+# A dead letter's key and value stay under this many bytes: a producer's default largest
+# request (Faust's, 1,000,000), below a broker's default message.max.bytes (1 MiB), less room
+# for the record's own framing.
+DEADLETTER_MAX_BYTES = 1_000_000 - 1024
+KEY_MAX = 1024  # a longer producer key is not copied: the dead letter names its size and hash
 
 
 class Emitter:
@@ -48,21 +56,55 @@ class Emitter:
             partition, offset = int(p), int(o)
         if raw is None:
             raw = event.value if isinstance(event.value, bytes) else b""
-        text: str | None = None
-        if len(raw) <= TEXT_COPY_MAX:  # a big record travels once, as base64, not twice
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                text = None
-        record = {
-            "reason": reason,
+        reason = bounded_reason(reason)
+        where: dict[str, Any] = {
             "topic": topic,
             "partition": partition,
             "offset": offset,
             **({"routed": f"{msg.topic}:{msg.partition}:{msg.offset}"} if source else {}),
-            "original": text,
-            "original_base64": base64.b64encode(raw).decode(),
         }
+        key = msg.key
+        if key is not None and len(key) > KEY_MAX:
+            where |= {"key_size": len(key), "key_sha256": hashlib.sha256(key).hexdigest()}
+            key = None
+        value = dead_letter_value(reason, where, raw, DEADLETTER_MAX_BYTES - len(key or b""))
         m.DEADLETTERS.labels(topic, m.reason_kind(reason)).inc()
         log.warning("dead-letter %s[%s] offset %s: %s", topic, partition, offset, reason)
-        await self.t.deadletter.send(key=msg.key, value=orjson.dumps(record))
+        await self.t.deadletter.send(key=key, value=value)
+
+
+def dead_letter_value(reason: str, where: dict[str, Any], raw: bytes, limit: int) -> bytes:
+    """The dead-letter record: ``reason``, ``where`` it was read, and the original bytes, in at
+    most ``limit`` bytes of JSON.
+
+    The bytes travel as base64 (``original_base64``), and as text too (``original``) when they
+    are UTF-8 and at most ``TEXT_COPY_MAX``; ``original_size`` and ``original_sha256`` are of
+    the whole. A record whose base64 would not fit under ``limit`` keeps its first bytes that
+    do and says so (``original_truncated``): a 1 MiB record keeps about its first 750 KB.
+
+    >>> v = orjson.loads(dead_letter_value("bad JSON", {"offset": 7}, b"x" * 3000, 1000))
+    >>> v["original_size"], v["original_truncated"], len(base64.b64decode(v["original_base64"]))
+    (3000, True, 597)
+    """
+    text: str | None = None
+    if len(raw) <= TEXT_COPY_MAX:  # a big record travels once, as base64, not twice
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+    record: dict[str, Any] = {
+        "reason": reason,
+        **where,
+        "original_size": len(raw),
+        "original_sha256": hashlib.sha256(raw).hexdigest(),
+        "original_truncated": False,
+        "original": text,
+        "original_base64": base64.b64encode(raw).decode(),
+    }
+    value = orjson.dumps(record)
+    if len(value) <= limit:
+        return value
+    record.update(original=None, original_truncated=True, original_base64="")
+    room = max(0, limit - len(orjson.dumps(record)))
+    record["original_base64"] = base64.b64encode(raw[: room // 4 * 3]).decode()
+    return orjson.dumps(record)

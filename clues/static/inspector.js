@@ -115,6 +115,17 @@ function queueRow(c) {
   return tr;
 }
 
+// a stored address becomes a link only when it is http(s); anything else stays text
+function evidenceLink(uri) {
+  let url = null;
+  try { url = new URL(uri); } catch (e) { url = null; }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    return el("span", { "data-testid": "evidence-text" }, uri);
+  }
+  return el("a", { href: url.href, rel: "noopener noreferrer", target: "_blank",
+                   "data-testid": "evidence-link" }, uri);
+}
+
 function allowed(c) {
   const out = [];
   for (const [action, a] of Object.entries(state.meta.actions)) {
@@ -130,13 +141,15 @@ async function showClue(id) {
   let c;
   try { c = await api("GET", "/clues/" + encodeURIComponent(id)); } catch (e) { return say(e.message); }
   const d = $("#detail");
-  const refs = el("ul", {}, ...c.evidence_refs.map((r) => el("li", {}, r.name || r.uri, " — ", r.uri)));
+  const refs = el("ul", { "data-testid": "evidence" },
+    ...c.evidence_refs.map((r) => el("li", {}, r.name || r.uri, " — ", evidenceLink(r.uri))));
   const facts = [["status", c.status_label], ["rule", c.rule_id], ["severity", c.severity],
     ["priority", c.priority], ["key", c.key], ["department", c.department], ["region", c.region],
     ["deadline", el("span", {}, ...deadline(c))], ["colour", badge(c.colour)], ["holder", c.claimed_by || "—"],
     ["warnings", `${c.warning_count} (${when(c.first_seen_ms)} – ${when(c.last_seen_ms)})`],
     ["events", c.evidence.join(", ")], ["labels", c.labels.join(", ")],
     ["disposition", c.disposition_code ? `${c.disposition_code} ${c.sub_reason || ""}` : "—"],
+    ["note", el("span", { "data-testid": "note" }, c.note || "—")],
     ["returns / rework", `${c.return_count} / ${c.rework_count}`]];
   const dl = el("dl", {}, ...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
   const audit = el("table", { "data-testid": "audit" }, el("thead", {}, el("tr", {},
@@ -201,6 +214,9 @@ async function start() {
   $("#login").addEventListener("submit", (ev) => {
     ev.preventDefault();
     signIn($("#token").value.trim()).catch((e) => say(e.message));
+  });
+  $("#f-mine").addEventListener("change", () => {  // nothing dispatched is held by anyone
+    if ($("#f-mine").checked && $("#f-status").value === "dispatched") $("#f-status").value = "";
   });
   for (const id of ["#refresh", "#f-status", "#f-colour", "#f-mine", "#f-sort"]) {
     $(id).addEventListener(id === "#refresh" ? "click" : "change", () => loadQueue(false));

@@ -6,7 +6,7 @@ import doctest
 
 import pytest
 
-from riskloop import bench
+from riskloop import bench, bench_workers
 
 
 def test_format_table_examples() -> None:
@@ -18,7 +18,8 @@ def test_format_table_examples() -> None:
 def test_bench_prints_positive_figures_for_each_row(capsys: pytest.CaptureFixture[str]) -> None:
     assert bench.run_bench(events=3000) == 0
     lines = capsys.readouterr().out.splitlines()
-    for label in (bench.BASELINE, bench.WORKER, bench.BACKTEST):
+    batched = bench_workers.batched_label(bench.DEFAULT_BATCH)
+    for label in (bench.BASELINE, bench.WORKER, batched, bench.BACKTEST):
         [line] = [line for line in lines if line.startswith(label)]
         figures = [float(x.replace(",", "")) for x in line.removeprefix(label).split()]
         assert len(figures) == 4 and all(f > 0 for f in figures), line  # events, s, ev/s, ratio

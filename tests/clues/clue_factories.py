@@ -47,7 +47,7 @@ BOB = Principal("bob", "inspector", (DEPT,), ("3301",))
 LEAD = Principal("lena", "lead", (DEPT,), None)
 OUTSIDER = Principal("olga", "inspector", ("housing",), None)
 ADMIN = Principal("root", "admin")
-EVIDENCE = [{"uri": "file:///site/photo-1.jpg", "name": "photo"}]
+EVIDENCE = [{"uri": "https://files.example/site/photo-1.jpg", "name": "photo"}]
 VERDICT_ARGS: dict[str, dict[str, Any]] = {
     "confirmed_violation": {"evidence_refs": EVIDENCE},
     "rectified": {"evidence_refs": EVIDENCE},

@@ -69,7 +69,7 @@ def test_inspector_claims_and_disposes_a_clue_which_leaves_the_queue(
             page.click("[data-testid=actions] button[data-action=dispose]")
             form = page.get_by_test_id("form-dispose")
             form.locator("select[name=code]").select_option("rectified")
-            form.locator("input[name=evidence_uri]").fill("file:///site/photo-7.jpg")
+            form.locator("input[name=evidence_uri]").fill("https://files.example/site/photo-7.jpg")
             form.locator("input[name=note]").fill("licence displayed now")
             form.locator("button[type=submit]").click()
 

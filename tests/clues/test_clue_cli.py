@@ -48,7 +48,14 @@ def test_a_new_token_works_the_queue_from_the_terminal(
     claimed = riskloop(capsys, *as_dora, "claim", cid)
     refused = riskloop(capsys, *as_dora, "dispose", cid, "--code", "rectified")
     disposed = riskloop(
-        capsys, *as_dora, "dispose", cid, "--code", "rectified", "--evidence", "file:///p.jpg"
+        capsys,
+        *as_dora,
+        "dispose",
+        cid,
+        "--code",
+        "rectified",
+        "--evidence",
+        "https://files.example/p.jpg",
     )
     listed = riskloop(capsys, *as_dora, "list", "--status", "disposed", "--mine")
     shown = riskloop(capsys, *as_dora, "show", cid)

@@ -158,7 +158,9 @@ async def test_the_whole_flow_from_warning_to_closed_is_audited_step_by_step(
     closed = await store.transition(cid, "approve", CENTRE, T0 + 7 * MINUTE)
 
     assert (closed.status, closed.case_ref, closed.closed_by) == ("closed", "CASE-7", "sam")
-    assert closed.evidence_refs == ({"uri": "file:///site/photo-1.jpg", "name": "photo"},)
+    assert closed.evidence_refs == (
+        {"uri": "https://files.example/site/photo-1.jpg", "name": "photo"},
+    )
     trail = await store.audit(cid)
     assert [(e.action, e.from_status, e.to_status, e.actor) for e in trail] == [
         ("open", "", "new", "system"),

@@ -36,7 +36,11 @@ def exercise(stack) -> None:
     url = f"{api}/clues/{clue['id']}"
     http_json("POST", f"{url}/dispatch", {}, token=centre)
     http_json("POST", f"{url}/claim", {}, token=inspector)
-    body = {"code": "rectified", "note": "ok", "evidence_refs": [{"uri": "file:///fix.jpg"}]}
+    body = {
+        "code": "rectified",
+        "note": "ok",
+        "evidence_refs": [{"uri": "https://files.example/fix.jpg"}],
+    }
     http_json("POST", f"{url}/dispose", body, token=inspector)
 
 

@@ -53,7 +53,13 @@ def test_inspector_disposition_is_fed_back(stack, replayed, expected):
         stack.worker.url, "riskloop_dispositions_total", outcome="confirmed"
     )
     verdicts = (
-        (first, {"code": "confirmed_violation", "evidence_refs": [{"uri": "file:///site.pdf"}]}),
+        (
+            first,
+            {
+                "code": "confirmed_violation",
+                "evidence_refs": [{"uri": "https://files.example/site.pdf"}],
+            },
+        ),
         (second, {"code": "false_positive", "sub_reason": "data_quality"}),
     )
     for clue, verdict in verdicts:

@@ -280,7 +280,25 @@ def test_a_gb18030_csv_needs_its_encoding(tmp_path: Path, rules_dir: Path) -> No
     assert (right.events, [w.key for w in right.warnings]) == (3, ["stf-1"])
 
 
-def test_open_end_backtest_is_what_a_live_worker_raises_in_any_source_interleaving(tmp_path):
+@pytest.mark.parametrize(
+    "cross_district",
+    [
+        False,
+        pytest.param(
+            True,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="a shard applies a key's events in the order its sources arrive, not in "
+                "event time: a key fed by two sources (a citizen at two district halls, one "
+                "account in four districts, a finding before a deregistration elsewhere) fires "
+                "at another event, or not at all when the deregistration arrives first",
+            ),
+        ),
+    ],
+)
+def test_open_end_backtest_is_what_a_live_worker_raises_in_any_source_interleaving(
+    tmp_path, cross_district
+):
     """However the router's sources (each partition of each event topic) reach a shard
     interleaved (here: random runs of up to 300 events of one source, each run followed by
     its progress on every shard, as the router's flush sends it), shards whose watermark
@@ -297,7 +315,8 @@ def test_open_end_backtest_is_what_a_live_worker_raises_in_any_source_interleavi
     from rules.engine.shard import Shard
 
     path = tmp_path / "week.jsonl"
-    simulate_to_file(path, 11, days=7)  # a week: a worker without the hold raises 45-500 more
+    # a week: a worker without the hold raises 45-500 more
+    simulate_to_file(path, 11, days=7, cross_district=cross_district)
     want = {w.id for w in backtest(path, DEFAULT_RULES_DIR, open_end=True).warnings}
     assert len(want) >= 40
     queues: dict[str, list[Any]] = {}

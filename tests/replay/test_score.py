@@ -96,6 +96,22 @@ def test_a_rule_tagged_for_another_scenario_does_not_count() -> None:
     assert scores["approver_anomaly"].recall is None and scores["approver_anomaly"].precision == 0.0
 
 
+def test_a_rule_tagged_for_two_scenarios_is_not_blamed_in_one_for_its_finds_in_the_other() -> None:
+    """repeated-submissions catches a citizen at one hall and at two: a find of either kind is
+    no false alarm of the other; a warning matching neither is a false alarm of both."""
+    both = ("scenario:staff_bulk_access", "scenario:cross_district")
+    warnings = [
+        warning("stf-1", START_MS + HOUR_MS, *both),
+        warning("stf-2", START_MS + HOUR_MS, *both),
+        warning("stf-3", START_MS + HOUR_MS, *both),
+    ]
+    scores = score(warnings, [label("stf-1"), label("stf-2", "cross_district")])
+    one, two = scores["staff_bulk_access"], scores["cross_district"]
+    assert (one.labels, one.detected, one.warnings, one.matched) == (1, 1, 2, 1)
+    assert (two.labels, two.detected, two.warnings, two.matched) == (1, 1, 2, 1)
+    assert one.precision == two.precision == 0.5
+
+
 def test_untagged_warnings_are_scored_as_untagged_not_as_misses() -> None:
     scores = score([warning("stf-1", START_MS + HOUR_MS, "domain:data-access")], [label("stf-1")])
     assert list(scores) == ["staff_bulk_access", "untagged"]

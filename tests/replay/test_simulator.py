@@ -77,11 +77,11 @@ def test_a_week_has_demo_volume_and_the_whole_vocabulary(week):
     assert set(types) == {
         "application.submitted", "application.accepted", "application.decided",
         "hotline.ticket", "data.access", "inspection.performed", "inspection.rectified",
-        "filing.submitted", "license.issued",
+        "filing.submitted", "license.issued", "enterprise.registered",
+        "enterprise.registration_updated", "enterprise.deregistration_applied",
     }  # fmt: skip
-    assert {e.stream for e in events if e.type.startswith(("inspection", "filing", "license"))} == {
-        "regulatory"
-    }
+    regulatory = ("inspection", "filing", "license", "enterprise")
+    assert {e.stream for e in events if e.type.startswith(regulatory)} == {"regulatory"}
 
 
 def test_same_seed_same_output_other_seed_differs():
@@ -91,16 +91,32 @@ def test_same_seed_same_output_other_seed_differs():
     assert [e["id"] for e in other_events] != [e["id"] for e in first[0]]
 
 
-def test_every_entity_keeps_one_region_and_ids_are_pseudonymous(week):
-    events, _ = week
+def test_every_entity_keeps_one_region_but_the_cross_district_ones(week):
+    """Only a cross-district applicant, and an enterprise inspected away from home, meet
+    events of two districts; an enterprise's code names its home district."""
+    events, labels = week
     regions: dict[str, set[str]] = defaultdict(set)
     for e in events:
-        regions[e.entity_id].add(e.region)
+        if not e.type.startswith("inspection."):
+            regions[e.entity_id].add(e.region)
         for name in ("applicant", "official", "account", "citizen", "inspector"):
             if name in e.attrs:
                 regions[e.attrs[name]].add(e.region)
     assert len(regions) > 1000
-    assert {k: v for k, v in regions.items() if len(v) > 1} == {}
+    crossing = {lab["key"].split("|")[0] for lab in _labels(labels, "cross_district_resubmissions")}
+    assert {k for k, v in regions.items() if len(v) > 1} == crossing
+    enterprises = {k: v for k, v in regions.items() if k.startswith("91")}
+    assert all(v == {k[2:8]} for k, v in enterprises.items())
+    inspected_away = {
+        e.entity_id
+        for e in events
+        if e.type == "inspection.performed" and e.region != e.entity_id[2:8]
+    }
+    assert {lab["key"] for lab in _labels(labels, "dereg_after_finding")} < inspected_away
+
+
+def test_ids_are_pseudonymous(week):
+    events, _ = week
     kinds = {(e.entity_kind, e.entity_id) for e in events}
     kinds |= {("citizen", e.attrs["citizen"]) for e in events if e.type == "data.access"}
     kinds |= {("staff", e.attrs["official"]) for e in events if "official" in e.attrs}
@@ -202,7 +218,11 @@ def test_anomalous_approvers_decide_20_or_more_at_night_before_deadlines(week):
 
 def test_normal_applicants_submit_one_item_at_most_twice(week):
     events, labels = week
-    repeated = {lab["key"] for lab in _labels(labels, "repeated_submissions")}
+    repeated = {
+        lab["key"]
+        for kind in ("repeated_submissions", "cross_district_resubmissions")
+        for lab in _labels(labels, kind)
+    }
     pairs = Counter(
         f"{e.attrs['applicant']}|{e.attrs['item']}"
         for e in events

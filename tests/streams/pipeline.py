@@ -46,15 +46,17 @@ class Record:
 
 
 class Topic:
-    """Collects what is sent: ``(partition, value)``."""
+    """Collects what is sent: ``(partition, value)``, and the keys in ``keys``."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[int | None, bytes]] = []
+        self.keys: list[Any] = []
 
     async def send(
         self, key: Any = None, value: bytes = b"", partition: int | None = None, **kw: Any
     ) -> asyncio.Future[None]:
         self.sent.append((partition, value))
+        self.keys.append(key)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
