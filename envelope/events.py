@@ -101,6 +101,10 @@ def parse_ts_ms(value: Any) -> int:
     return int(dt.timestamp() * 1000)
 
 
+_TYPE = re.compile(r"[^\s.]+(?:\.[^\s.]+)+")  # domain.action: dotted, no blank part, no spaces
+_REGION = re.compile(r"[0-9]*")  # an administrative division code, or "" (not known)
+
+
 def _text(d: dict[str, Any], name: str) -> str:
     v = d[name]
     if not isinstance(v, str) or not v:
@@ -108,17 +112,29 @@ def _text(d: dict[str, Any], name: str) -> str:
     return v
 
 
-def _string(d: dict[str, Any], name: str) -> str:
-    """A text field that may be empty (a region not known to the producer)."""
-    v = d[name]
+def _label(d: dict[str, Any], name: str) -> str:
+    """A non-empty text field that scopes clues or labels metrics: no spaces around it."""
+    v = _text(d, name)
+    if v != v.strip():
+        raise InvalidEvent(f"field {name!r} must not start or end with spaces, got {excerpt(v)}")
+    return v
+
+
+def _region(d: dict[str, Any]) -> str:
+    """An administrative division code of ASCII digits, or "" (a region not known)."""
+    v = d["region"]
     if not isinstance(v, str):
-        raise InvalidEvent(f"field {name!r} must be a string, got {excerpt(v)}")
+        raise InvalidEvent(f"field 'region' must be a string, got {excerpt(v)}")
+    if not (v.isascii() and _REGION.fullmatch(v)):
+        raise InvalidEvent(
+            f"field 'region' must be a division code of digits like '330106', got {excerpt(v)}"
+        )
     return v
 
 
 def _entity_text(entity: dict[str, Any], name: str) -> str:
     v = entity[name]
-    if not isinstance(v, str):
+    if not isinstance(v, str) or not v.strip():
         raise InvalidEvent(f"field 'entity.{name}' must be a non-empty string, got {excerpt(v)}")
     return v
 
@@ -152,7 +168,7 @@ class Event:
                 f"unknown stream {excerpt(stream)}: must be one of {', '.join(STREAMS)}"
             )
         etype = _text(d, "type")
-        if "." not in etype:
+        if not _TYPE.fullmatch(etype):
             raise InvalidEvent(f"type {excerpt(etype)} must be dotted domain.action")
         entity = d["entity"]
         if not isinstance(entity, dict) or not entity.get("kind") or not entity.get("id"):
@@ -166,9 +182,9 @@ class Event:
             stream=stream,
             ts=d["ts"],
             ts_ms=parse_ts_ms(d["ts"]),
-            source=_text(d, "source"),
-            region=_string(d, "region"),
-            department=_text(d, "department"),
+            source=_label(d, "source"),
+            region=_region(d),
+            department=_label(d, "department"),
             entity_kind=_entity_text(entity, "kind"),
             entity_id=_entity_text(entity, "id"),
             attrs=attrs,

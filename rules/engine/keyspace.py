@@ -84,7 +84,7 @@ def space_name(rule: Rule) -> str:
     if rule.type in SHARED_STATE_TYPES:
         model_by = getattr(rule.spec, "model_by", ())
         return f"{source}:{WHOLE}{','.join(model_by)}"
-    return f"{source}:{','.join(rule.group_by)}"
+    return f"{source}:{','.join(rule.key_parts)}"
 
 
 def _whole(key_of: Callable[[Any], str | None]) -> Callable[[Any], str | None]:

@@ -31,6 +31,7 @@ from envelope.paths import path_error
 from envelope.time import parse_duration_ms
 from rules.language.errors import RuleError
 from rules.matching.expr_compile import Expr
+from rules.matching.normalise import NORMALISERS
 
 
 @dataclass
@@ -192,6 +193,23 @@ class Path(Kind):
             "pattern": r"^(attrs\.[\w.-]+|entity\.(id|kind)|"
             r"id|type|stream|ts|ts_ms|source|region|department)$",
         }
+
+
+@dataclass(frozen=True)
+class KeyPath(Kind):
+    """A ``group_by`` part: a path, or a path and a normaliser (``attrs.address|address``)."""
+
+    def parse(self, raw: Any, loc: Loc, ctx: Ctx) -> str:
+        path, bar, norm = raw.partition("|") if isinstance(raw, str) else (raw, "", "")
+        Path().parse(path, loc, ctx)
+        if bar and norm not in NORMALISERS:
+            known = ", ".join(f"{n} ({doc})" for n, doc in NORMALISERS.items())
+            raise loc.error(f"{raw!r} names an unknown normaliser {norm!r}: use {known}")
+        return str(raw)
+
+    def schema(self) -> dict[str, Any]:
+        path = Path().schema()["pattern"][1:-1]
+        return {"type": "string", "pattern": f"^{path}(\\|({'|'.join(NORMALISERS)}))?$"}
 
 
 @dataclass(frozen=True)

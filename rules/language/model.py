@@ -52,9 +52,9 @@ from rules.language.fields import (
     Choice,
     Ctx,
     Field,
+    KeyPath,
     Many,
     Number,
-    Path,
     Reader,
     Text,
     check_keys,
@@ -65,6 +65,7 @@ from rules.language.valuekinds import DateKind, SelectionKind
 from rules.language.valuekinds import ExprKind as _ExprKind
 from rules.language.yamlloc import load_located
 from rules.matching.expr_compile import Expr
+from rules.matching.normalise import ADDRESS_PREFIXES_LIST, KeyNorm
 from rules.matching.selection import Selection
 from rules.types import registry
 
@@ -112,9 +113,9 @@ COMMON: tuple[Field, ...] = (
     Field("where", _ExprKind(), doc='an extra condition, like "attrs.rows > 100"'),
     Field(
         "group_by",
-        Many(Path()),
+        Many(KeyPath()),
         required=True,
-        doc="fields that make the key, like [attrs.account]",
+        doc="fields that make the key, like [attrs.account]; attrs.address|address normalises",
     ),
     Field("output", OUTPUT, logic=False),
     Field("suppress", SUPPRESS, logic=False),
@@ -134,7 +135,7 @@ class Rule:
     type: str
     severity: str
     status: str
-    group_by: tuple[str, ...]
+    group_by: tuple[str, ...]  # field paths; a part's normaliser is in key_norms
     spec: Spec
     logic_hash: str
     path: str
@@ -155,6 +156,15 @@ class Rule:
     lists_used: frozenset[str] = frozenset()
     macros_used: frozenset[str] = frozenset()
     positions: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    key_norms: tuple[KeyNorm | None, ...] = ()  # per group_by part; () when none has one
+
+    @property
+    def key_parts(self) -> tuple[str, ...]:
+        """``group_by`` as written: each path with its ``|normaliser``, if any."""
+        norms = self.key_norms or (None,) * len(self.group_by)
+        return tuple(
+            p if n is None else f"{p}|{n.name}" for p, n in zip(self.group_by, norms, strict=True)
+        )
 
     @property
     def shadow(self) -> bool:
@@ -214,7 +224,7 @@ def parse_rule(text: str, path: str, ctx: Ctx | None = None) -> Rule:
     check_keys(node, tuple(f.name for f in fields), "rule", reader)
     group_by = node.get("group_by")
     ctx.names = {
-        str(p).rsplit(".", 1)[-1]
+        str(p).partition("|")[0].rsplit(".", 1)[-1]
         for p in (group_by if isinstance(group_by, list) else [group_by])
         if p
     }
@@ -252,6 +262,7 @@ def _check_resolve(resolve: Resolve | None, rtype: RuleType, spec: Any, reader: 
 
 def _rule(c: dict[str, Any], spec: Any, node: Any, fields: tuple[Field, ...], ctx: Ctx) -> Rule:
     sev = c["severity"] if isinstance(c["severity"], Severity) else Severity(str(c["severity"]))
+    norms = _key_norms(c["group_by"], ctx)  # before the logic hash: it may use a list
     return Rule(
         id=c["id"],
         version=c["version"],
@@ -259,7 +270,8 @@ def _rule(c: dict[str, Any], spec: Any, node: Any, fields: tuple[Field, ...], ct
         type=c["type"],
         severity=sev.base,
         status=c["status"],
-        group_by=c["group_by"],
+        group_by=tuple(p.partition("|")[0] for p in c["group_by"]),
+        key_norms=norms,
         spec=spec,
         logic_hash=logic_hash(node, fields, ctx),
         path=ctx.path,
@@ -281,3 +293,14 @@ def _rule(c: dict[str, Any], spec: Any, node: Any, fields: tuple[Field, ...], ct
         macros_used=frozenset(ctx.used_macros),
         positions=dict(getattr(node, "key_pos", {})),
     )
+
+
+def _key_norms(parts: tuple[str, ...], ctx: Ctx) -> tuple[KeyNorm | None, ...]:
+    """The normaliser of each ``group_by`` part; the address normaliser strips the folder's
+    ``address_prefixes`` list, which then counts in the logic hash."""
+    if not any("|" in p for p in parts):
+        return ()
+    prefixes = tuple(str(p) for p in ctx.lists.get(ADDRESS_PREFIXES_LIST, ()))
+    if prefixes:
+        ctx.used_lists.add(ADDRESS_PREFIXES_LIST)
+    return tuple(KeyNorm(p.partition("|")[2], prefixes) if "|" in p else None for p in parts)

@@ -27,6 +27,7 @@ from rules.language.yamlloc import position_in
 from rules.matching.expr import ExprError
 from rules.matching.expr_compile import Expr, compile_expr
 from rules.matching.modifiers import LIST_PREFIX, OPERATORS
+from rules.matching.normalise import NORMALISERS
 from rules.matching.selection import compile_selection
 from rules.matching.templates import Template, compile_template
 from rules.types.aggregates import AGGREGATORS, COMPARATORS, RANGES, Limits
@@ -95,10 +96,11 @@ class SelectionKind(Kind):
 
     def schema(self) -> dict[str, Any]:
         ops = "|".join(sorted(OPERATORS))
+        norms = "|".join(("norm", *NORMALISERS))
         one = {
             "type": "object",
             "minProperties": 1,
-            "propertyNames": {"pattern": rf"^[A-Za-z_][\w.-]*(\|({ops}))?$"},
+            "propertyNames": {"pattern": rf"^[A-Za-z_][\w.-]*(\|({norms}))?(\|({ops}))?$"},
         }
         return {"oneOf": [one, {"type": "array", "items": one, "minItems": 1}]}
 

@@ -3,7 +3,9 @@
 A selection is a mapping ``field|modifier: operand``; every entry must hold (AND). A list
 of mappings means "any of them" (OR). A list operand without a modifier means "any of"
 (``in``); ``$list:name`` names a shared list. A missing field never matches, except with
-``|exists: false`` and ``|not_in``. The modifiers themselves are in
+``|exists: false`` and ``|not_in``. ``field|norm|modifier`` compares the value and the
+operand as group keys are normalised (:func:`~rules.matching.normalise.key_text`), and
+``field|address|modifier`` as addresses are. The modifiers themselves are in
 :mod:`rules.matching.modifiers`, field paths in :mod:`envelope.paths`.
 
 Examples:
@@ -19,6 +21,12 @@ Examples:
     ...     "r.yaml").matches(ev)
     True
     >>> compile_selection({"attrs.dataset|re": "^med"}, "r.yaml").matches(ev)
+    True
+    >>> typed = make_event(ts_ms=0, applicant="１１０１０１１９９００１０１１２３x")
+    >>> compile_selection({"attrs.applicant|norm": "11010119900101123X"}, "r").matches(typed)
+    True
+    >>> compile_selection({"attrs.address|address|startswith": "西湖区"}, "r.yaml",
+    ...     {"address_prefixes": ("杭州市",)}).matches(make_event(ts_ms=0, address="杭州市 西湖区"))
     True
     >>> compile_selection({"attrs.rows|above": 1}, "r.yaml")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -41,6 +49,7 @@ from rules.matching.modifiers import (
     list_operand,
     prepare_operand,
 )
+from rules.matching.normalise import ADDRESS_PREFIXES_LIST, NORMALISERS, KeyNorm, key_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +61,7 @@ class Condition:
     op: str
     operand: Any
     get: Getter = field(compare=False, repr=False)
+    norm: str = ""  # a normaliser of the value and the operand: "norm" or one of NORMALISERS
 
     def holds(self, event: Any) -> bool:
         return OPERATORS[self.op][0](self.get(event), self.operand)
@@ -62,6 +72,8 @@ def _fast(c: Condition) -> Callable[[Any], bool]:
     top-level field or a first-level attribute (the hot path of routing rules)."""
     fn, get, operand = OPERATORS[c.op][0], c.get, c.operand
     head, _, rest = c.path.partition(".")
+    if c.norm:  # the shortcuts read the raw value
+        return lambda ev: fn(get(ev), operand)
     if c.op == "in" and head == "attrs" and "." not in rest:
 
         def attr_in(ev: Any) -> bool:  # _in, inlined
@@ -136,6 +148,7 @@ def _alternative(
     for where, raw in spec.items():
         line, col = key_pos.get(where, default)
         fieldpath, _, op = str(where).partition("|")
+        norm, op = _norm_of(op)
         if not op:
             op = "in" if isinstance(raw, list) or is_list_ref(raw) else "eq"
         if op not in OPERATORS:
@@ -146,8 +159,11 @@ def _alternative(
         problem = path_error(fieldpath)
         if problem:
             raise RuleError(path, line, col, f"in {where!r}: {problem}")
+        fix = _normaliser(norm, lists, used)
         try:
-            operand = prepare_operand(op, raw, str(where), lists)
+            operand = prepare_operand(
+                op, _normal_operand(fix, op, raw, str(where), lists), str(where), lists
+            )
         except ValueError as exc:
             raise RuleError(path, line, col, str(exc)) from None
         if is_list_ref(raw):
@@ -155,8 +171,50 @@ def _alternative(
         if fieldpath == "type" and op in ("eq", "in"):
             pinned = frozenset(str(x) for x in list_operand(raw, str(where), lists))
             types = pinned if types is None else types & pinned
-        conditions.append(Condition(str(where), fieldpath, op, operand, getter(fieldpath)))
+        get = getter(fieldpath) if fix is None else _normal_getter(getter(fieldpath), fix)
+        conditions.append(Condition(str(where), fieldpath, op, operand, get, norm))
     return tuple(conditions), types, used
+
+
+def _norm_of(op: str) -> tuple[str, str]:
+    """``norm|in`` -> ("norm", "in"); ``address`` -> ("address", ""); ``in`` -> ("", "in")."""
+    first, _, rest = op.partition("|")
+    if first == "norm" or first in NORMALISERS:
+        return first, rest
+    return "", op
+
+
+def _normaliser(
+    norm: str, lists: Mapping[str, tuple[Any, ...]], used: set[str]
+) -> Callable[[str], str] | None:
+    if not norm:
+        return None
+    if norm == "norm":
+        return key_text
+    prefixes = tuple(str(p) for p in lists.get(ADDRESS_PREFIXES_LIST, ()))
+    if prefixes:
+        used.add(ADDRESS_PREFIXES_LIST)
+    return KeyNorm(norm, prefixes)
+
+
+def _normal_operand(
+    fix: Callable[[str], str] | None, op: str, raw: Any, where: str, lists: Mapping[str, Any]
+) -> Any:
+    """The operand as the normalised values will be compared with it (not a pattern)."""
+    if fix is None or OPERATORS[op][1] not in ("scalar", "list", "texts"):
+        return raw
+    items = list_operand(raw, where, lists) if OPERATORS[op][1] == "list" else raw
+    if isinstance(items, list):
+        return [fix(x) if isinstance(x, str) else x for x in items]
+    return fix(items) if isinstance(items, str) else items
+
+
+def _normal_getter(get: Getter, fix: Callable[[str], str]) -> Getter:
+    def normal(ev: Any) -> Any:
+        v = get(ev)
+        return fix(v) if isinstance(v, str) else v
+
+    return normal
 
 
 def compile_selection(

@@ -65,6 +65,9 @@ def check_folder(
     ctx = LintContext(files, today=today, retention_ms=retention_ms)
     for rf in [*files, *shared]:
         ctx.list_refs.update(LIST_REF.findall(rf.text))
+        parsed = getattr(rf, "rule", None)
+        if parsed is not None:  # a list a rule uses without naming it (address_prefixes)
+            ctx.list_refs.update(parsed.lists_used)
         ctx.list_defs.update(_defs(rf, "lists"))
         ctx.macro_defs.update(_defs(rf, "macros"))
     ctx.macro_refs = _macro_refs(files, shared, set(ctx.macro_defs))

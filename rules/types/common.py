@@ -17,6 +17,7 @@ from envelope.events import Event
 from envelope.paths import getter
 from rules.language.fields import Duration, Field
 from rules.language.model import Rule
+from rules.matching.normalise import KeyNorm, key_text
 
 EVIDENCE_MAX = 20
 WINDOW = Field("window", Duration(), required=True, doc="sliding event-time window, like '1h'")
@@ -25,7 +26,8 @@ BASE_PATHS = ("region", "department", "entity.kind", "entity.id")
 
 def key_function(rule: Rule) -> Callable[[Any], str | None]:  # noqa: C901 hot path: one closure per key shape
     """The rule's group key for an event, ``a|b`` over ``group_by``; None if a part is
-    missing or empty.
+    missing or empty. Text parts are normalised (:mod:`rules.matching.normalise`): NFKC,
+    stripped, an ID number's check letter upper-cased, and a part's own normaliser.
 
     >>> from rules.language.model import parse_rule
     >>> from envelope.build import EventMaker
@@ -35,26 +37,32 @@ def key_function(rule: Rule) -> Callable[[Any], str | None]:  # noqa: C901 hot p
     ...     "group_by: [region, attrs.item]\\nwindow: 1h\\ncondition: {gte: 2}\\n", "r.yaml")
     >>> key_function(rule)(make_event(ts_ms=1772414100000, item="food"))
     '330106|food'
+    >>> key_function(rule)(make_event(ts_ms=1772414100000, item=" ｆｏｏｄ "))
+    '330106|food'
     """
-    getters = [getter(p) for p in rule.group_by]
+    getters = [_part(getter(p), n) for p, n in zip(rule.group_by, _norms(rule), strict=True)]
     head, _, name = rule.group_by[0].partition(".")
-    if len(getters) == 1 and head == "attrs" and "." not in name:
+    if len(getters) == 1 and head == "attrs" and "." not in name and not rule.key_norms:
 
         def attr(ev: Any) -> str | None:  # the common case, one call less
             v = ev.attrs.get(name)
-            if v is None or v == "":
+            if v is None:
                 return None
-            return v if isinstance(v, str) else str(v)
+            if type(v) is not str:
+                return str(v)
+            if not v.isascii():
+                return key_text(v) or None
+            v = v.strip()
+            if len(v) == 18 and v[17] == "x" and v[:17].isdigit():
+                return v[:17] + "X"
+            return v or None
 
         return attr
     if len(getters) == 1:
         only = getters[0]
 
         def one(ev: Any) -> str | None:
-            v = only(ev)
-            if v is None or v == "":
-                return None
-            return v if isinstance(v, str) else str(v)
+            return only(ev) or None
 
         return one
 
@@ -63,12 +71,12 @@ def key_function(rule: Rule) -> Callable[[Any], str | None]:  # noqa: C901 hot p
 
         def two(ev: Any) -> str | None:
             a = g1(ev)
-            if a is None or a == "":
+            if not a:
                 return None
             b = g2(ev)
-            if b is None or b == "":
+            if not b:
                 return None
-            return str(a) + "|" + str(b)
+            return a + "|" + b
 
         return two
 
@@ -76,12 +84,38 @@ def key_function(rule: Rule) -> Callable[[Any], str | None]:  # noqa: C901 hot p
         parts = []
         for g in getters:
             v = g(ev)
-            if v is None or v == "":
+            if not v:
                 return None
-            parts.append(str(v))
+            parts.append(v)
         return "|".join(parts)
 
     return many
+
+
+def _norms(rule: Rule) -> tuple[KeyNorm | None, ...]:
+    return rule.key_norms or (None,) * len(rule.group_by)
+
+
+def _part(get: Callable[[Any], Any], norm: KeyNorm | None) -> Callable[[Any], str]:
+    """One key part of an event as text, normalised; "" when it is missing or empty."""
+
+    if norm is not None:
+        return lambda ev: "" if (v := get(ev)) is None else norm(v) if type(v) is str else str(v)
+
+    def part(ev: Any) -> str:  # key_text, inlined for the common ASCII text
+        v = get(ev)
+        if v is None:
+            return ""
+        if type(v) is not str:
+            return str(v)
+        if not v.isascii():
+            return key_text(v)
+        v = v.strip()
+        if len(v) == 18 and v[17] == "x" and v[:17].isdigit():
+            return v[:17] + "X"
+        return v
+
+    return part
 
 
 def group_key(rule: Rule, event: Event) -> str | None:

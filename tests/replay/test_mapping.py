@@ -129,7 +129,7 @@ def test_a_local_time_the_clock_change_skips_is_a_reject(tmp_path: Path) -> None
     mapping = tmp_path / "dst.yaml"
     mapping.write_text(
         "columns: {id: n}\ntime: {column: t, zone: America/New_York}\n"
-        "constants: {type: a.b, stream: service, source: s, region: r, department: d,"
+        "constants: {type: a.b, stream: service, source: s, region: '330106', department: d,"
         " entity.kind: k, entity.id: e}\n"
     )
     rows = list(load_mapping(mapping).rows(source))
