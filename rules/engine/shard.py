@@ -41,7 +41,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from envelope.events import Event, RiskWarning
-from rules.engine.admission import ADMITTED, Admission, Bounds
+from rules.engine.admission import ADMITTED, DUPLICATE, Admission, Bounds
 from rules.engine.engine import ENGINE_KEY, Engine
 from rules.engine.keyspace import KeyPlan
 from rules.engine.watermark import InputClock
@@ -51,7 +51,7 @@ from rules.language.ruleset import RuleSet
 SHARD_NS = "__shard__"
 CLOCK_KEY = (SHARD_NS, "clock")
 HELD_KEY = (SHARD_NS, "held")  # events routed here, not applied yet
-DUPLICATE_HELD = Admission("duplicate", "duplicate of an event waiting to be applied")
+DUPLICATE_HELD = Admission(DUPLICATE, "duplicate of an event waiting to be applied")
 GONE = Admission("gone", "its key space is no longer in the rule set")
 ENGINE_NS = ENGINE_KEY[0]
 
