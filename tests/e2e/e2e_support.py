@@ -171,3 +171,48 @@ def assert_same_warnings(live: list[Any], expected: list[Any]) -> None:
         f"key={by_id[i].key} ts={by_id[i].ts_ms} value={by_id[i].value}"
         for i in sorted(got ^ wanted, key=lambda i: by_id[i].ts_ms)
     )
+
+
+def expected_clues(warnings: list[Any]) -> dict[str, set[str]]:
+    """``{clue id: warning ids}`` the backtest's warnings make: one clue per fingerprint,
+    none for an experimental rule's (shadow) warnings."""
+    from clues.model import clue_id
+
+    by_clue: dict[str, set[str]] = {}
+    for w in warnings:
+        if not w.details.get("shadow"):
+            by_clue.setdefault(clue_id(w.fingerprint), set()).add(w.id)
+    return by_clue
+
+
+def clue_mismatch(r: Any, want: dict[str, set[str]], queue: str = "rl:q:all") -> list[str]:
+    """What differs between the clues in Redis and ``want`` (:func:`expected_clues`): each
+    clue missing, extra or counting other than its warnings, named."""
+    have = set(r.zrange(queue, 0, -1))
+    wrong = [f"missing {c}" for c in sorted(want.keys() - have)]
+    wrong += [f"extra {c}" for c in sorted(have - want.keys())]
+    for c in sorted(want.keys() & have):
+        count = int(r.hget(f"rl:clue:{c}", "warning_count") or 0)
+        if count != len(want[c]):
+            wrong.append(f"{c} counts {count} warnings, expected {len(want[c])}")
+    return wrong
+
+
+def wait_clues(r: Any, want: dict[str, set[str]], timeout_s: float) -> None:
+    """Wait until Redis holds exactly the clues ``want`` names, each counting its warnings.
+
+    The clue sink is a consumer of ``risk.warnings`` of its own: a clue's later warnings
+    can reach it after the clue itself, so the counts are awaited, not read once. A clue
+    lost, invented or miscounted for good fails on the timeout, named."""
+    wrong: list[str] = []
+
+    def check() -> bool:
+        wrong[:] = clue_mismatch(r, want)
+        return not wrong
+
+    try:
+        wait_for(check, timeout_s, "the clues in Redis to be the backtest's", every_s=1.0)
+    except AssertionError:
+        raise AssertionError(
+            f"{len(wrong)} clues differ from the backtest's: " + "; ".join(wrong[:20])
+        ) from None
