@@ -1,0 +1,47 @@
+"""The shipped anomaly rules on the simulator's behaviour scenarios: activity unlike a key's
+own usual, with no line a rule could name to cross (``replay.sim_behaviour``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from replay.score import score
+from replay.sim_behaviour import INSTANCES, generate_behaviour, run_rules
+
+SEED = 2  # the figures of other seeds are printed by `riskloop bench detectors --sim-seeds`
+
+
+@pytest.fixture(scope="module")
+def outcome() -> tuple[list, list]:
+    return run_rules(SEED)
+
+
+def test_each_behaviour_scenario_is_found_by_the_rule_meant_for_it(outcome) -> None:
+    scores = score(*outcome)
+    for kind in ("approver_late_evening", "approver_rest_day", "staff_steady_reading"):
+        s = scores[kind]
+        assert s.labels == INSTANCES, kind
+        assert s.recall >= 0.9 and s.precision >= 0.8, (kind, s)
+    # three times an official's own day: bounded by how much an ordinary day varies
+    s = scores["approver_high_rate"]
+    assert s.recall >= 0.7 and s.precision >= 0.8, s
+
+
+def test_the_nightly_batch_account_is_normal_for_itself(outcome) -> None:
+    warnings, _ = outcome
+    assert warnings, "the rules raised nothing at all"
+    assert not [w for w in warnings if w.key.startswith("stf-batch-")]
+
+
+def test_the_history_is_background_and_every_batch_reads_heavily_each_night() -> None:
+    history, events, labels = generate_behaviour(7, days=7, seed_days=7)
+    start = min(e["ts"] for e in events)
+    assert all(e["ts"] < start for e in history)
+    assert all(label["start"] >= start for label in labels)
+    nights: dict[tuple[str, str], set[str]] = {}
+    for e in history:
+        if e["attrs"].get("account", "").startswith("stf-batch-"):
+            key = (e["attrs"]["account"], e["ts"][:10])
+            nights.setdefault(key, set()).add(e["attrs"]["citizen"])
+            assert "01:00" <= e["ts"][11:16] < "04:00"
+    assert len(nights) == 8 * 7 and min(len(v) for v in nights.values()) >= 150
