@@ -34,7 +34,7 @@ from typing import Any
 from envelope.events import RiskWarning
 from replay.backtest import backtest
 from replay.formats import write_events
-from replay.score import Score, format_table, score
+from replay.score import Score, score
 from replay.sim_apps import accept, background_applications, decide, pick_applicant, submit
 from replay.sim_background import background_data_access, read_records
 from replay.sim_city import ITEMS, Staff
@@ -210,13 +210,12 @@ def generate_behaviour(
     return history, events, [label for _, label in sorted(sim.labels, key=lambda r: r[0])]
 
 
-def run_rules(
-    seed: int, rules_dir: Path = LIBRARY, **kwargs: Any
-) -> tuple[list[RiskWarning], list[dict[str, Any]]]:
-    """(warnings, labels): the anomaly rules of :data:`MEANT_FOR` in ``rules_dir`` on
-    :func:`generate_behaviour` ``(seed, **kwargs)``, the rules seeded with the history; each
-    warning tagged with the scenarios its rule is meant for."""
-    history, events, labels = generate_behaviour(seed, **kwargs)
+def backtest_behaviour(
+    history: list[dict[str, Any]], events: list[dict[str, Any]], rules_dir: Path = LIBRARY
+) -> list[RiskWarning]:
+    """The warnings of the anomaly rules of :data:`MEANT_FOR` in ``rules_dir`` on
+    ``events``, the rules first seeded with ``history``; each warning tagged with the
+    scenarios its rule is meant for."""
     with tempfile.TemporaryDirectory() as tmp:
         rules = Path(tmp) / "rules"
         rules.mkdir()
@@ -227,21 +226,21 @@ def run_rules(
         report = backtest(
             Path(tmp) / "events.jsonl", rules, seed_path=Path(tmp) / "history.jsonl", partitions=1
         )
-    warnings = [
+    return [
         dataclasses.replace(w, tags=tuple(f"scenario:{s}" for s in MEANT_FOR[w.rule_id]))
         for w in report.warnings
     ]
-    return warnings, labels
+
+
+def run_rules(
+    seed: int, rules_dir: Path = LIBRARY, **kwargs: Any
+) -> tuple[list[RiskWarning], list[dict[str, Any]]]:
+    """(warnings, labels) of :func:`backtest_behaviour` on :func:`generate_behaviour`
+    ``(seed, **kwargs)``."""
+    history, events, labels = generate_behaviour(seed, **kwargs)
+    return backtest_behaviour(history, events, rules_dir), labels
 
 
 def evaluate(seed: int, rules_dir: Path = LIBRARY, **kwargs: Any) -> dict[str, Score]:
     """Recall and precision per behaviour scenario (see :func:`run_rules`)."""
     return score(*run_rules(seed, rules_dir, **kwargs))
-
-
-def report(seeds: list[int]) -> int:
-    """Print the per-scenario table of :func:`evaluate` for each of ``seeds``."""
-    for seed in seeds:
-        print(f"behaviour scenarios (simulator seed {seed}), shipped anomaly rules:")
-        print(format_table(evaluate(seed)))
-    return 0

@@ -193,7 +193,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         code = run(seeds=args.seeds, length=args.length, only=args.only)
         if args.sim_seeds:
-            from replay.sim_behaviour import report
+            from replay.bench_behaviour import report
 
             code = code or report(args.sim_seeds)
         return code

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from envelope.events import RiskWarning
+from replay.bench_behaviour import delays_min, scenario_table
 from replay.score import score
 from replay.sim_behaviour import INSTANCES, generate_behaviour, run_rules
 
@@ -45,3 +47,26 @@ def test_the_history_is_background_and_every_batch_reads_heavily_each_night() ->
             nights.setdefault(key, set()).add(e["attrs"]["citizen"])
             assert "01:00" <= e["ts"][11:16] < "04:00"
     assert len(nights) == 8 * 7 and min(len(v) for v in nights.values()) >= 150
+
+
+def _warning(key: str, ts_ms: int, kind: str) -> RiskWarning:
+    return RiskWarning(
+        id=f"w-{key}-{ts_ms}", fingerprint="f", rule_id="approver-rate-anomaly", rule_version=1,
+        logic_hash="h", severity="medium", title="t", key=key, ts_ms=ts_ms, region="330106",
+        department="d", tags=(f"scenario:{kind}",),
+    )  # fmt: skip
+
+
+def test_the_scenario_table_gives_time_to_detect_and_false_alarms_per_10k_events() -> None:
+    kind, t0 = "approver_high_rate", 1_773_000_000_000
+    labels = [
+        {"scenario": kind, "key": "a", "start": t0, "end": t0 + 3_600_000},
+        {"scenario": kind, "key": "b", "start": t0, "end": t0 + 3_600_000},
+    ]
+    warnings = [_warning("a", t0 + 30 * 60_000, kind), _warning("c", t0, kind)]
+    assert delays_min(warnings, labels, kind) == [30.0]  # b was missed, c is no label
+    table = scenario_table(
+        score(warnings, labels), warnings, labels, {"approver-rate-anomaly": 4000}
+    )
+    row = next(line for line in table.splitlines() if kind in line).split()
+    assert row == [kind, "0.50", "0.50", "30", "2.50"]  # one false alarm in 4,000 events
