@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from detectors.entity import EntityBaselines
 from envelope.events import Event, RiskWarning, parse_ts_ms
 from replay.score import Score, format_table, label_window_ms, score
 from replay.sim_behaviour import LIBRARY, MEANT_FOR, backtest_behaviour, generate_behaviour
@@ -62,7 +61,7 @@ def rule_cost(rule_path: Path, history: list[dict], events: list[dict]) -> RuleC
     models = [m.detector for m in getattr(st.model, "models", {}).values()] or [
         getattr(st.model, "detector", None)
     ]
-    per_key = [m for m in models if isinstance(m, EntityBaselines)]
+    per_key = [m for m in models if hasattr(m, "bytes_per_key")]  # per-key baselines
     baselines = sum(m.bytes_per_key() * len(m.keys()) for m in per_key)
     return RuleCost(
         rule.id,

@@ -16,8 +16,9 @@ name to cross; what the ``anomaly`` rules are for.
 - A staff account reads 25-40 distinct citizens every hour from 09:00 to 17:00: each hour
   stays under the bulk-access rule's 60, the day is far above any case worker's.
 
-Beside them, never labelled, each district has a nightly batch account that reads 150-300
-distinct citizens between 01:00 and 04:00 every night: always heavy, normal for itself.
+A scenario with no day of its kind among the scored days is left out. Beside them, never
+labelled, each district has a nightly batch account that reads 150-300 distinct citizens
+between 01:00 and 04:00 every night: always heavy, normal for itself.
 
 :func:`generate_behaviour` simulates ``seed_days`` of history (a deployment's replay seed)
 and then ``days`` with the scenarios; :func:`evaluate` runs the shipped anomaly rules on it
@@ -116,8 +117,9 @@ def _label(sim: Sim, scenario: str, staff: Staff, times: list[int], note: str) -
 
 def inject_late_evening(sim: Sim, pick: _Picker, first_day: int) -> None:
     """3-6 decisions between 22:00 and 23:30 of a working day."""
-    for region in sim.spread_regions(INSTANCES):
-        day = sim.rng.choice(_days(sim, first_day, weekend=False))
+    days = _days(sim, first_day, weekend=False)
+    for region in sim.spread_regions(INSTANCES) if days else ():
+        day = sim.rng.choice(days)
         official = pick.official(region)
         start = day * DAY_S + 22 * HOUR_S
         moments = sorted(sim.rng.randrange(start, start + 90 * MIN_S) for _ in range(6))
@@ -127,8 +129,9 @@ def inject_late_evening(sim: Sim, pick: _Picker, first_day: int) -> None:
 
 def inject_rest_day(sim: Sim, pick: _Picker, first_day: int) -> None:
     """5-10 decisions between 13:00 and 17:00 of a rest day."""
-    for region in sim.spread_regions(INSTANCES):
-        day = sim.rng.choice(_days(sim, first_day, weekend=True))
+    days = _days(sim, first_day, weekend=True)
+    for region in sim.spread_regions(INSTANCES) if days else ():
+        day = sim.rng.choice(days)
         official = pick.official(region)
         start = day * DAY_S + 13 * HOUR_S
         count = sim.rng.randint(5, 10)
@@ -152,8 +155,9 @@ def inject_high_rate(sim: Sim, pick: _Picker, first_day: int) -> None:
     """Twice the official's usual day's decisions on top of it, in one day's office hours;
     an official with at least ``BUSY`` decisions a usual working day (below that, three
     times a handful is within an ordinary day's chance)."""
-    for region in sim.spread_regions(INSTANCES):
-        day = sim.rng.choice(_days(sim, first_day, weekend=False))
+    days = _days(sim, first_day, weekend=False)
+    for region in sim.spread_regions(INSTANCES) if days else ():
+        day = sim.rng.choice(days)
         official = pick.official(region, busy=BUSY)
         extra = round(2 * _usual_per_day(sim, official))
         a, b = day * DAY_S, (day + 1) * DAY_S
@@ -165,8 +169,9 @@ def inject_high_rate(sim: Sim, pick: _Picker, first_day: int) -> None:
 def inject_steady_reading(sim: Sim, pick: _Picker, first_day: int) -> None:
     """25-40 distinct citizens an hour, every hour from 09:00 to 17:00 of a working day."""
     rng = sim.rng
-    for region in sim.spread_regions(INSTANCES):
-        day = rng.choice(_days(sim, first_day, weekend=False))
+    days = _days(sim, first_day, weekend=False)
+    for region in sim.spread_regions(INSTANCES) if days else ():
+        day = rng.choice(days)
         staff = pick.reader(region)
         times: list[int] = []
         for hour in range(9, 17):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from envelope.events import RiskWarning
-from replay.bench_behaviour import delays_min, scenario_table
+from replay.bench_behaviour import delays_min, rule_cost, scenario_table
 from replay.score import score
-from replay.sim_behaviour import INSTANCES, generate_behaviour, run_rules
+from replay.sim_behaviour import INSTANCES, LIBRARY, generate_behaviour, run_rules
 
 SEED = 2  # the figures of other seeds are printed by `riskloop bench detectors --sim-seeds`
 
@@ -70,3 +70,11 @@ def test_the_scenario_table_gives_time_to_detect_and_false_alarms_per_10k_events
     )
     row = next(line for line in table.splitlines() if kind in line).split()
     assert row == [kind, "0.50", "0.50", "30", "2.50"]  # one false alarm in 4,000 events
+
+
+def test_a_rule_s_cost_counts_its_own_events_and_small_per_key_baselines() -> None:
+    history, events, labels = generate_behaviour(7, days=3, seed_days=7)  # Mon 16 - Wed 18
+    assert "approver_rest_day" not in {label["scenario"] for label in labels}  # no rest day
+    cost = rule_cost(LIBRARY / "staff-access-anomaly.yaml", history, events)
+    assert cost.events == sum(1 for e in events if e["type"] == "data.access")
+    assert cost.us_per_event > 0 and 0 < cost.baseline_bytes_per_key < 2048
