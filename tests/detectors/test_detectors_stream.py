@@ -183,3 +183,23 @@ def test_the_roughness_tells_zig_zag_and_drift_from_noise_inside_the_same_range(
     d = Derive()
     flat = [d.update({"value": 3.0}, T0 + i * STEP) for i in range(100)][-1]
     assert "value.rough" not in flat  # no spread, no shape
+
+
+@pytest.mark.parametrize("kind", ["step down", "counter step up", "mostly-zero counter"])
+def test_standard_streams_do_not_flood_and_a_lasting_step_does_not_lock_in(kind: str) -> None:
+    rng = random.Random(41)
+    if kind == "step down":
+        values = [rng.gauss(50, 2) for _ in range(2000)] + [rng.gauss(40, 2) for _ in range(2000)]
+    elif kind == "counter step up":  # events per 5 minutes, from about 4 to about 12
+        values = [float(sum(rng.random() < 0.2 for _ in range(20))) for _ in range(2000)]
+        values += [float(sum(rng.random() < 0.6 for _ in range(20))) for _ in range(2000)]
+    else:  # a counter that is 0 most of the time, now and then a few
+        values = [float(rng.randint(1, 3)) if rng.random() < 0.05 else 0.0 for _ in range(4000)]
+    flags = flags_of(StreamDetector(), values)
+    if kind == "mostly-zero counter":
+        assert len(flags) <= 2, flags
+    else:
+        before, after = [i for i in flags if i < 2000], [i for i in flags if i >= 2000]
+        assert len(before) <= 1, flags  # about one false alarm in 4,000 samples at most
+        assert after and after[0] < 2012, flags  # the step is seen within an hour
+        assert len(after) <= 3 and after[-1] < 2000 + 150, flags  # then it is normal
