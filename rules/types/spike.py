@@ -11,8 +11,8 @@ reference >= ``ratio_gte`` x current, ``both`` on either; always only with curre
 ``current_gte`` and reference >= ``reference_gte`` (floors, so tiny numbers don't fire),
 and only once the key has had events for the whole reference span (warm-up, per key: a key
 seen for the first time, or again after a silence longer than the span, has no reference
-yet; seed it with :meth:`rules.engine.engine.Engine.seed`). The value is the current count; ``reference``
-and ``ratio`` go to the warning's details. Episodes as in :mod:`rules.types.windowed`.
+yet; seed it with :meth:`rules.engine.engine.Engine.seed`). The value is the current count;
+``reference`` and ``ratio`` go to the warning's details. Episodes as in :mod:`rules.types.windowed`.
 
 Examples:
     >>> from rules import RuleSet
