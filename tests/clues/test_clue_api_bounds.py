@@ -205,3 +205,12 @@ async def test_past_capacity_the_api_answers_503_at_once_and_opens_no_more_conne
     assert len(pool_busy) == 6 - codes.count(200) >= 4  # the pooled connections did the work
     assert all(r.headers["retry-after"] == "1" for r in answers if r.status_code == 503)
     assert clients_after <= clients_before + 2
+
+
+async def test_a_huge_bad_value_is_named_in_a_short_reply(client: httpx.AsyncClient) -> None:
+    # A 10,000-character status was echoed whole in the 422's detail.
+    r = await client.get("/clues", params={"status": "x" * 10_000}, headers=SAM)
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert detail.startswith("unknown status 'xxx") and len(detail) < 600, detail[:700]
+    assert detail.endswith("chars)")
