@@ -10,16 +10,19 @@ Past either bound the API answers 503 with ``Retry-After`` instead of queueing w
 
 So a burst costs a bounded number of sockets and file descriptors, and latency stays the
 time of the work in flight, not of a queue. ``/healthz`` is never refused: it is how an
-orchestrator tells "busy" from "dead".
+orchestrator tells "busy" from "dead". A request body longer than ``api_max_body_bytes`` is
+refused with 413 (``BodyLimit``): by its ``Content-Length`` before a byte is read, or as soon
+as a chunked body passes the bound, so no caller makes the API hold megabytes per request.
 """
 
 from __future__ import annotations
 
 import redis.asyncio as aioredis
+from fastapi.responses import JSONResponse
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.driver_info import DriverInfo
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clues.replies import unavailable
 from envelope.settings import Settings
@@ -66,3 +69,49 @@ class InFlightLimit:
             await self.app(scope, receive, send)
         finally:
             self.in_flight -= 1
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``limit`` bytes is answered 413."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    def refusal(self) -> JSONResponse:
+        detail = f"the request body is larger than {self.limit:,} bytes (api_max_body_bytes)"
+        return JSONResponse({"detail": detail}, status_code=413)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self.refusal()(scope, receive, send)
+            return
+        seen, started, refused = 0, False, False
+
+        async def counted() -> Message:
+            # Past the bound: answer 413 now and tell the app the client went away, so it
+            # stops reading; whatever it answers to that is dropped.
+            nonlocal seen, refused, started
+            message = await receive()
+            if message["type"] == "http.request" and not refused:
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    refused = True
+                    if not started:
+                        started = True
+                        await self.refusal()(scope, receive, send)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        await self.app(scope, counted, watched)

@@ -38,7 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clues import access_log, metrics, openapi, page, replies, routes, token_routes, views_api
 from clues.access import BadTokenSpec
-from clues.admission import InFlightLimit, bounded_redis
+from clues.admission import BodyLimit, InFlightLimit, bounded_redis
 from clues.headers import ResponseHeaders
 from clues.outbox import OutboxPublisher
 from clues.places import Places
@@ -264,6 +264,7 @@ def create_app(
     access_log.install(Masker(key))  # the store's key: the log's pseudonyms are the views'
     replies.install(app)
     openapi.describe(app, places)
+    app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
     app.add_middleware(InFlightLimit, limit=settings.api_max_in_flight)
     app.add_middleware(RequestTimer)
     app.add_middleware(ResponseHeaders)  # outermost: on the 503s of InFlightLimit as well
