@@ -23,6 +23,7 @@ from clues.model import is_clue_id
 from clues.privacy import Masker
 
 ACCESS_LOGGER = "uvicorn.access"
+PATH_CHARS = 500  # a logged path and query: a 10 KB query string is cut, its length noted
 # Query parameters that never name a person: their values are logged (patterns masked).
 PLAIN_PARAMS = frozenset(
     ("status", "colour", "rule", "department", "region", "mine", "sort", "limit", "cursor")
@@ -41,7 +42,10 @@ class MaskedAccessLog(logging.Filter):
         args = record.args
         # uvicorn: (client, method, path with query, http version, status)
         if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
-            record.args = (args[0], args[1], self.path(args[2]), args[3], args[4])
+            path = self.path(args[2])
+            if len(path) > PATH_CHARS:
+                path = f"{path[:PATH_CHARS]}… ({len(path)} chars)"
+            record.args = (args[0], args[1], path, args[3], args[4])
         return True
 
     def path(self, full: str) -> str:

@@ -31,13 +31,15 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 from redis.exceptions import RedisError
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clues import access_log, metrics, openapi, page, replies, routes, token_routes, views_api
 from clues.access import BadTokenSpec
-from clues.admission import InFlightLimit, bounded_redis
+from clues.admission import BodyLimit, InFlightLimit, bounded_redis
+from clues.headers import ResponseHeaders
 from clues.outbox import OutboxPublisher
 from clues.places import Places
 from clues.policy_file import PolicyFileError, load_policy
@@ -245,7 +247,7 @@ def create_app(
     key = _secrets(settings)
     owns_redis = redis is None
     client = redis or bounded_redis(settings)
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs served from the package's own files: no CDN, works offline
         title="riskloop clues",
         summary="The clue verification queue: dispatch, sign for, verify, dispose, review.",
         routes=ROUTES,
@@ -262,8 +264,10 @@ def create_app(
     access_log.install(Masker(key))  # the store's key: the log's pseudonyms are the views'
     replies.install(app)
     openapi.describe(app, places)
+    app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
     app.add_middleware(InFlightLimit, limit=settings.api_max_in_flight)
     app.add_middleware(RequestTimer)
+    app.add_middleware(ResponseHeaders)  # outermost: on the 503s of InFlightLimit as well
     return app
 
 

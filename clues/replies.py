@@ -25,6 +25,16 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from clues.model import ClueError, ClueNotFound, Forbidden, IllegalTransition
 
 RETRY_AFTER_S = 1
+DETAIL_CHARS = 500  # a reply echoes at most this much of what was wrong (a 10 KB bad value)
+
+
+def short(text: str, limit: int = DETAIL_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, its full length noted.
+
+    >>> short("unknown status 'xxxxxxxx'", 16)
+    "unknown status '… (25 chars)"
+    """
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} chars)"
 
 
 class Problem(BaseModel):
@@ -64,13 +74,14 @@ def unavailable(detail: str, **extra: str) -> JSONResponse:
 
 
 async def clue_error(request: Request, exc: Exception) -> JSONResponse:
+    detail = short(str(exc))
     if isinstance(exc, ClueNotFound):
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+        return JSONResponse({"detail": detail}, status_code=404)
     if isinstance(exc, Forbidden):
-        return JSONResponse({"detail": str(exc)}, status_code=403)
+        return JSONResponse({"detail": detail}, status_code=403)
     if isinstance(exc, IllegalTransition):
-        return JSONResponse({"detail": str(exc), "status": exc.status}, status_code=409)
-    return JSONResponse({"detail": str(exc)}, status_code=422)  # bad args, cursor, query
+        return JSONResponse({"detail": detail, "status": exc.status}, status_code=409)
+    return JSONResponse({"detail": detail}, status_code=422)  # bad args, cursor, query
 
 
 def validation_message(errors: Iterable[Mapping[str, Any]]) -> str:
@@ -84,7 +95,7 @@ def validation_message(errors: Iterable[Mapping[str, Any]]) -> str:
 
 async def request_invalid(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return JSONResponse({"detail": validation_message(exc.errors())}, status_code=422)
+    return JSONResponse({"detail": short(validation_message(exc.errors()))}, status_code=422)
 
 
 async def redis_unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -34,6 +34,7 @@ from clues.views import (
     change_pct,
     day_date,
 )
+from envelope import keyparts
 from envelope.time import CST_OFFSET_MS, DAY_MS, local_date
 
 log = logging.getLogger(__name__)
@@ -250,14 +251,14 @@ def _not_a_subject(field: str) -> bool:
 
 def masked_key(masker: Masker, key: str, group_by: tuple[str, ...] | None) -> str:
     """The key with personal parts pseudonymised (the whole key when its parts are unknown)."""
-    parts = key.split("|")
+    parts = keyparts.split(key)
     if group_by is None or len(parts) != len(group_by):
         return masker.pseudonym(key)
     out = [
         masker.pseudonym(p) if _last(f) in PERSONAL_KEY_PARTS | OFFICIAL_FIELDS else p
         for p, f in zip(parts, group_by, strict=True)
     ]
-    return masker.text("|".join(out), ())
+    return masker.text(keyparts.join(out), ())
 
 
 async def recurring(

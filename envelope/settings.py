@@ -131,6 +131,8 @@ class Settings(BaseSettings):
     # (seconds, also the connect timeout), then is answered 503 with Retry-After.
     api_redis_max_connections: Annotated[Whole, Field(ge=1)] = 64
     api_redis_pool_timeout_s: Seconds = 1.0
+    # The largest request body the API reads (bytes); a larger one is a 413 before it is read.
+    api_max_body_bytes: Annotated[Whole, Field(ge=1024)] = 1_048_576
     # Lifetime of a new API token (days) when its creator gives none, and the longest allowed.
     api_token_days: Annotated[Whole, Field(ge=1)] = 90
     api_token_max_days: Annotated[Whole, Field(ge=1)] = 365

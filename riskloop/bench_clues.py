@@ -6,7 +6,10 @@ unless ``--redis-url`` names one, then measures:
 
 1. ingest: warnings/s of ``upsert_warnings`` building the queue (``--clues`` clues);
 2. transitions/s, unpaced, with ``--concurrency`` callers (dispatching part of the queue);
-3. transition latency at a steady ``--rate`` ops/s (claim, comment, release), p50/p99/max;
+3. transition latency at a steady ``--rate`` ops/s (claim, comment, release), p50/p99/max,
+   then a sweep of rising rates that prints the highest one whose p99 stays within
+   ``--bound-ms`` (goal: >= 2,000 transitions/s at p99 <= 5 ms with fsync on every write and
+   1M clues: ``--clues 1000000``);
 4. list latency over the whole queue for typical pages (goal: p99 <= 50 ms at 100k clues);
 5. the clue sink's path: warnings/s sustained by ``upsert_warnings`` for batches of 500 as the
    sink writes them (half opening clues and half merging into them; every warning a new
@@ -38,10 +41,12 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from clues.access import Principal
+from clues.admission import bounded_redis
 from clues.listing import ListQuery
 from clues.model import ClueError, clue_id
 from clues.store import CHUNK, LANES, ClueStore
 from envelope.events import RiskWarning
+from envelope.settings import Settings
 
 DEPARTMENTS = ("market-supervision", "housing", "health", "civil-affairs")
 REGIONS = ("330102", "330105", "330106", "330108", "330109", "330110", "330111", "330112")
@@ -49,6 +54,8 @@ RULES = ("approval.overdue", "hotline.surge", "staff.bulk_access", "shell.shared
 CENTRE = Principal("bench-centre", "supervisor")
 INSPECTOR = Principal("bench-inspector", "inspector", ("market-supervision",), None)
 T0 = 1_772_414_100_000
+SWEEP_RATES = (500, 1000, 1500, 2000, 3000, 4000, 6000, 8000)
+SWEEP_GOAL = 2_000
 
 
 def warning(i: int) -> RiskWarning:
@@ -174,17 +181,30 @@ async def unpaced(store: ClueStore, ids: list[str], concurrency: int) -> None:
     )
 
 
-async def paced(store: ClueStore, pool: list[str], rate: float, seconds: float) -> None:
-    """Open loop: op i starts at i/rate whatever the latency; claim, comment, release."""
+async def paced(
+    store: ClueStore,
+    pool: list[str],
+    rate: float,
+    seconds: float,
+    quiet: bool = False,
+    done: dict[str, int] | None = None,
+) -> tuple[float, float, int]:
+    """Open loop: op i starts at i/rate whatever the latency; each clue of ``pool`` in turn
+    takes its next step of claim, comment, release (``done``: steps each clue took so far,
+    kept across runs), so two steps of one clue are ``len(pool) / rate`` seconds apart.
+    Returns (ops/s achieved, p99 latency in ms, steps refused)."""
     n = int(rate * seconds)
     steps = ("claim", "comment", "release")
     args = {"comment": {"text": "bench"}}
     latencies: list[float] = []
     failures = 0
+    done = {} if done is None else done
 
     async def op(i: int) -> None:
         nonlocal failures
-        cid, action = pool[(i // 3) % len(pool)], steps[i % 3]
+        cid = pool[i % len(pool)]
+        action = steps[done.get(cid, 0) % 3]
+        done[cid] = done.get(cid, 0) + 1
         t = time.perf_counter()
         try:
             await store.transition(
@@ -203,9 +223,31 @@ async def paced(store: ClueStore, pool: list[str], rate: float, seconds: float) 
         tasks.append(asyncio.create_task(op(i)))
     await asyncio.gather(*tasks)
     took = time.perf_counter() - start
-    print(f"transitions at {rate:g} ops/s for {seconds:g} s: {n / took:,.0f} ops/s achieved,"
-          f" {failures} refused")  # fmt: skip
-    print(ms_line("claim / comment / release latency", latencies))
+    if not quiet:
+        print(f"transitions at {rate:g} ops/s for {seconds:g} s: {n / took:,.0f} ops/s achieved,"
+              f" {failures} refused")  # fmt: skip
+        print(ms_line("claim / comment / release latency", latencies))
+    return n / took, pct([x * 1000 for x in latencies], 99), failures
+
+
+async def sweep(
+    store: ClueStore, pool: list[str], seconds: float, bound_ms: float, done: dict[str, int]
+) -> None:
+    """The highest offered rate at which transitions keep p99 <= ``bound_ms``: rates rise
+    until p99 passes the bound, the achieved rate falls behind the offered or steps are
+    refused (goal: >= SWEEP_GOAL transitions/s at p99 <= 5 ms, fsync on every write)."""
+    print(f"transition rate sweep ({seconds:g} s a rate, bound p99 <= {bound_ms:g} ms):")
+    best = 0.0
+    for rate in SWEEP_RATES:
+        achieved, p99, refused = await paced(store, pool, rate, seconds, True, done)
+        ok = p99 <= bound_ms and achieved >= 0.95 * rate and refused == 0
+        print(f"  offered {rate:>6,.0f}/s  achieved {achieved:>7,.0f}/s  p99 {p99:7.2f} ms"
+              f"  refused {refused}  {'within' if ok else 'past'} the bound")  # fmt: skip
+        if not ok:
+            break
+        best = rate
+    print(f"  highest rate within the bound: {best:,.0f} transitions/s"
+          f" = {best / SWEEP_GOAL:.2f}x the goal of {SWEEP_GOAL:,}/s")  # fmt: skip
 
 
 async def settle(client: aioredis.Redis) -> None:
@@ -259,7 +301,8 @@ async def lists(store: ClueStore, repeat: int) -> None:
 
 
 async def run(args: argparse.Namespace, url: str) -> None:
-    client = aioredis.from_url(url, decode_responses=True)
+    # the API's own client: a bounded pool (what a served transition goes through)
+    client = bounded_redis(Settings(redis_url=url))
     try:
         await client.flushdb()
         if args.sink_only:
@@ -271,7 +314,11 @@ async def run(args: argparse.Namespace, url: str) -> None:
         await unpaced(store, ids[: args.dispatch], args.concurrency)
         ours = [cid for i, cid in enumerate(ids[: args.dispatch]) if (i // 3) % 4 == 0]
         await settle(client)
-        await paced(store, ours, args.rate, args.seconds)
+        done: dict[str, int] = {}
+        await paced(store, ours, args.rate, args.seconds, done=done)
+        if args.sweep_seconds > 0:
+            await settle(client)
+            await sweep(store, ours, args.sweep_seconds, args.bound_ms, done)
         await lists(store, args.repeat)
         await sink(client, args.sink_seconds)
     finally:
@@ -287,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--rate", type=float, default=500.0, help="ops/s of the paced run")
     p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--sweep-seconds", type=float, default=3.0, help="per rate; 0: no sweep")
+    p.add_argument("--bound-ms", type=float, default=5.0, help="p99 bound of the sweep")
     p.add_argument("--repeat", type=int, default=200, help="calls per list query")
     p.add_argument("--sink-seconds", type=float, default=5.0, help="per sink measurement")
     p.add_argument("--sink-only", action="store_true", help="measure the clue sink alone")

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from envelope import keyparts
 from envelope.events import RiskWarning, stable_id
 from envelope.time import show_duration
 from rules.engine.timers import Timers
@@ -121,7 +122,7 @@ class Emitter:
 
     def values(self, hit: Hit, level: str, suppressed: int) -> dict[str, Any]:
         values: dict[str, Any] = dict(hit.ctx)
-        values.update(zip(self.names, hit.key.split("|"), strict=False))
+        values.update(zip(self.names, keyparts.split(hit.key), strict=False))
         values.update(
             key=hit.key,
             value=hit.value,

@@ -33,6 +33,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from envelope import keyparts
 from envelope.build import event_at
 from envelope.events import Event, InvalidEvent, RiskWarning
 from rules.language.errors import RuleError
@@ -317,7 +318,7 @@ def _expected(node: _Node, start_ms: int | None) -> ExpectedWarning:
     node.only(allowed)
     key = node.need("key")
     if isinstance(key, list):
-        key = "|".join(str(k) for k in key)
+        key = keyparts.join(k if isinstance(k, str) else keyparts.scalar_text(k) for k in key)
     fields: list[tuple[str, Any]] = []
     for name, value in node.node.items():
         if name in IDENTITY:

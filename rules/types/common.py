@@ -14,6 +14,8 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 from envelope.events import Event
+from envelope.keyparts import part as keypart
+from envelope.keyparts import scalar_text
 from envelope.paths import getter
 from rules.language.fields import Duration, Field
 from rules.language.model import Rule
@@ -25,9 +27,10 @@ BASE_PATHS = ("region", "department", "entity.kind", "entity.id")
 
 
 def key_function(rule: Rule) -> Callable[[Any], str | None]:  # noqa: C901 hot path: one closure per key shape
-    """The rule's group key for an event, ``a|b`` over ``group_by``; None if a part is
-    missing or empty. Text parts are normalised (:mod:`rules.matching.normalise`): NFKC,
-    stripped, an ID number's check letter upper-cased, and a part's own normaliser.
+    """The rule's group key for an event, ``a|b`` over ``group_by`` (:mod:`envelope.keyparts`:
+    a bar inside a part escaped); None if a part is missing or empty. Text parts are
+    normalised (:mod:`rules.matching.normalise`): NFKC, stripped, an ID number's check
+    letter upper-cased, and a part's own normaliser.
 
     >>> from rules.language.model import parse_rule
     >>> from envelope.build import EventMaker
@@ -49,12 +52,14 @@ def key_function(rule: Rule) -> Callable[[Any], str | None]:  # noqa: C901 hot p
             if v is None:
                 return None
             if type(v) is not str:
-                return str(v)
+                return scalar_text(v)
             if not v.isascii():
-                return key_text(v) or None
+                return keypart(key_text(v)) or None
             v = v.strip()
             if len(v) == 18 and v[17] == "x" and v[:17].isdigit():
                 return v[:17] + "X"
+            if "|" in v or "\\" in v:
+                return keypart(v)
             return v or None
 
         return attr
@@ -100,19 +105,23 @@ def _part(get: Callable[[Any], Any], norm: KeyNorm | None) -> Callable[[Any], st
     """One key part of an event as text, normalised; "" when it is missing or empty."""
 
     if norm is not None:
-        return lambda ev: "" if (v := get(ev)) is None else norm(v) if type(v) is str else str(v)
+        return lambda ev: (
+            "" if (v := get(ev)) is None else keypart(norm(v)) if type(v) is str else scalar_text(v)
+        )
 
     def part(ev: Any) -> str:  # key_text, inlined for the common ASCII text
         v = get(ev)
         if v is None:
             return ""
         if type(v) is not str:
-            return str(v)
+            return scalar_text(v)
         if not v.isascii():
-            return key_text(v)
+            return keypart(key_text(v))
         v = v.strip()
         if len(v) == 18 and v[17] == "x" and v[:17].isdigit():
             return v[:17] + "X"
+        if "|" in v or "\\" in v:
+            return keypart(v)
         return v
 
     return part

@@ -9,9 +9,10 @@ the last four weeks", no ``reference`` is "the previous window".
 ``direction: up`` fires when current >= ``ratio_gte`` x reference, ``down`` when
 reference >= ``ratio_gte`` x current, ``both`` on either; always only with current >=
 ``current_gte`` and reference >= ``reference_gte`` (floors, so tiny numbers don't fire),
-and only once the rule has seen events for the whole reference span (warm-up; seed it
-with :meth:`rules.engine.engine.Engine.seed`). The value is the current count; ``reference``
-and ``ratio`` go to the warning's details. Episodes as in :mod:`rules.types.windowed`.
+and only once the key has had events for the whole reference span (warm-up, per key: a key
+seen for the first time, or again after a silence longer than the span, has no reference
+yet; seed it with :meth:`rules.engine.engine.Engine.seed`). The value is the current count;
+``reference`` and ``ratio`` go to the warning's details. Episodes as in :mod:`rules.types.windowed`.
 
 Examples:
     >>> from rules import RuleSet
@@ -54,6 +55,7 @@ from rules.types.registry import RuleType, Variant
 
 MAX_SLIDE = 6  # slide cached sums over at most this many buckets, else sum afresh
 MAX_BUCKETS = 20_000
+ALWAYS = -(2**62)  # warm since ever (a key restored from a checkpoint that kept no start)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +173,7 @@ class Counts:
     cached: int | None = None  # bucket the two sums below were computed for
     base: int = 0  # current window without its newest bucket
     ref: float = 0.0
+    first: int = ALWAYS  # the key's earliest event since it was last forgotten: its warm-up
 
 
 class SpikeEvaluator:
@@ -185,7 +188,6 @@ class SpikeEvaluator:
         self.keep = spec.periods * self.pb + self.nb  # buckets of history to keep
         self.stat = STATS[spec.stat]
         self.timed = spec.direction != "up" or rule.resolve is not None
-        self.first_ms: int | None = None
         # per key: the Counts, the bucket and the sums (base, per-period references) last
         # computed, to slide them when the newest bucket moves on (not part of the state)
         self._sums: dict[str, tuple[Counts, int, int, list[int]]] = {}
@@ -198,13 +200,12 @@ class SpikeEvaluator:
         key = self.key_of(ev)
         if key is None:
             return None
-        if self.first_ms is None or ev.ts_ms < self.first_ms:
-            self.first_ms = ev.ts_ms
-            st.set_meta("first_ms", ev.ts_ms)
         counts = st.keys.get(key)
         if counts is None:
-            counts = Counts()
+            counts = Counts(first=ev.ts_ms)
             st.keys[key] = counts
+        elif ev.ts_ms < counts.first:
+            counts.first = ev.ts_ms
         st.dirty.add(key)
         b = bucket_of(ev.ts_ms, self.spec.step_ms, CST_OFFSET_MS)
         counts.buckets[b] = counts.buckets.get(b, 0) + 1
@@ -250,12 +251,14 @@ class SpikeEvaluator:
         down = ref >= s.ratio * cur
         return up if s.direction == "up" else down if s.direction == "down" else up or down
 
-    def warm(self, t: int) -> bool:
-        return self.first_ms is not None and self.first_ms <= t - self.spec.history_ms
+    def warm(self, counts: Counts, t: int) -> bool:
+        """The key has had events for the whole reference span (its own, so the answer is
+        the same whichever partition or worker holds the key)."""
+        return counts.first <= t - self.spec.history_ms
 
     def evaluate(self, key: str, counts: Counts, t: int) -> list[Hit] | None:
         cur, ref = self.measure(counts, t, key)
-        if self.warm(t) and self.holds(cur, ref):
+        if self.warm(counts, t) and self.holds(cur, ref):
             level = self.rule.severity_for(float(cur))
             if counts.episode is None:
                 counts.episode, counts.level = t, RANK[level]
@@ -340,7 +343,10 @@ class SpikeEvaluator:
 
     def rebuild(self, st: RuleState) -> None:
         self._sums.clear()
-        self.first_ms = st.meta.get("first_ms")
+        started = st.meta.get("first_ms", ALWAYS)  # the rule-wide start older versions kept
+        for counts in st.keys.values():
+            if not hasattr(counts, "first"):  # pickled before keys kept their own
+                counts.first = started
         self.timers.reset((c.due, k) for k, c in st.keys.items() if c.due < INF)
 
     def describe(self, key: str, st: RuleState) -> dict[str, Any]:
@@ -348,7 +354,7 @@ class SpikeEvaluator:
         if counts is None:
             return {"key": key, "current": 0}
         cur, ref = self.measure(counts, counts.newest, key)
-        warm = self.warm(counts.newest)
+        warm = self.warm(counts, counts.newest)
         if not warm:
             verdict = "not met: the reference is still warming up"
         elif self.holds(cur, ref):

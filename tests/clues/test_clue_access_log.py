@@ -73,3 +73,14 @@ def test_the_running_api_logs_requests_without_phone_or_id_numbers(
     assert PHONE not in log and ID_NUMBER not in log
     masker = Masker(b"a key of sixteen bytes")
     assert f"assignee={masker.pseudonym(PHONE)}" in log  # the same key as the views use
+
+
+def test_a_huge_query_string_is_logged_cut_with_its_length() -> None:
+    log = MaskedAccessLog(Masker(b"a key of sixteen bytes"))
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, "h11_impl.py", 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/clues?status=" + "x" * 10_000, "1.1", 422), None,
+    )  # fmt: skip
+    assert log.filter(record)
+    line = record.getMessage()
+    assert len(line) < 600 and "(10014 chars)" in line and line.endswith('HTTP/1.1" 422')

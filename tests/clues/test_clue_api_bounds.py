@@ -205,3 +205,30 @@ async def test_past_capacity_the_api_answers_503_at_once_and_opens_no_more_conne
     assert len(pool_busy) == 6 - codes.count(200) >= 4  # the pooled connections did the work
     assert all(r.headers["retry-after"] == "1" for r in answers if r.status_code == 503)
     assert clients_after <= clients_before + 2
+
+
+async def test_a_huge_bad_value_is_named_in_a_short_reply(client: httpx.AsyncClient) -> None:
+    # A 10,000-character status was echoed whole in the 422's detail.
+    r = await client.get("/clues", params={"status": "x" * 10_000}, headers=SAM)
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert detail.startswith("unknown status 'xxx") and len(detail) < 600, detail[:700]
+    assert detail.endswith("chars)")
+
+
+async def test_a_body_over_the_bound_is_refused_with_413_declared_or_chunked(
+    client: httpx.AsyncClient,
+) -> None:
+    cid = clue_id("fp-body")
+    big = b'{"text": "' + b"x" * 2_000_000 + b'"}'
+    r = await client.post(f"/clues/{cid}/comments", content=big, headers=SAM)
+    assert r.status_code == 413 and "1,048,576 bytes" in r.json()["detail"]
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: read until the bound
+        for i in range(0, len(big), 65_536):
+            yield big[i : i + 65_536]
+
+    r = await client.post(f"/clues/{cid}/comments", content=chunks(), headers=SAM)
+    assert r.status_code == 413, (r.text, r.request.headers)
+    small = await client.post(f"/clues/{cid}/comments", json={"text": "ok"}, headers=SAM)
+    assert small.status_code == 404  # read and judged: there is no such clue

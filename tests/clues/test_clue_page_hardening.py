@@ -261,3 +261,38 @@ def test_mine_lists_the_clues_the_inspector_holds(live_api: LiveApi, browser: An
     expect(page.locator(f"[data-testid=clue-row][data-id='{waiting}']")).to_have_count(0)
     for name in page.locator("[data-testid=clue-row] td:nth-child(5)").all_inner_texts():
         assert name == "alice"
+
+
+def test_every_api_answer_is_nosniff_and_json_is_never_cached(live_api: LiveApi) -> None:
+    auth = {"Authorization": "Bearer t-alice"}
+    answers = {
+        "a list": httpx.get(f"{live_api.url}/clues", headers=auth),
+        "a refusal": httpx.get(f"{live_api.url}/clues"),
+        "a bad id": httpx.get(f"{live_api.url}/clues/not-an-id", headers=auth),
+        "the schema": httpx.get(f"{live_api.url}/openapi.json"),
+    }
+    assert [a.status_code for a in answers.values()] == [200, 401, 422, 200]
+    for what, answer in answers.items():
+        assert answer.headers["x-content-type-options"] == "nosniff", what
+        assert answer.headers["cache-control"] == "no-store", what
+
+
+@needs_chromium
+def test_the_api_docs_page_draws_every_route_from_the_api_alone(
+    live_api: LiveApi, browser: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.new_page()
+    elsewhere: list[str] = []
+    page.on(
+        "request",
+        lambda r: None if r.url.startswith(live_api.url) else elsewhere.append(r.url),
+    )
+    console = Console(page)
+    page.goto(f"{live_api.url}/docs")
+    expect(page.locator(".opblock-summary-path").first).to_be_visible(timeout=20_000)
+    paths = set(page.locator(".opblock-summary-path").all_inner_texts())
+    assert "/clues" in paths and "/whoami" in paths, sorted(paths)
+    assert elsewhere == [], "the docs page fetched from another host"
+    assert console.errors == []

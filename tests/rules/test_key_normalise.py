@@ -162,3 +162,32 @@ def test_match_can_compare_an_address_without_its_prefixes() -> None:
     assert r.match is not None and r.lists_used == {"address_prefixes"}
     assert r.match.matches(enterprise(T0, 1, "浙江省杭州市 西湖区文三路８号"))
     assert not r.match.matches(enterprise(T0, 1, "西湖区文三路9号"))
+
+
+PAIR_RULE = """id: pair
+title: t
+type: threshold
+match: {type: a.b}
+group_by: [attrs.a, attrs.b]
+window: 1d
+condition: {gte: 2}
+output:
+  title: "{a} at {b}"
+"""
+
+
+def test_a_bar_inside_a_key_part_never_joins_two_keys_and_the_title_shows_the_parts() -> None:
+    # ("x|y", "z") and ("x", "y|z") once made the same key "x|y|z" and shared a count.
+    mixed = [ev(T0, a="x|y", b="z"), ev(T0 + HOUR, a="x", b="y|z")]
+    assert feed(engine(PAIR_RULE), mixed) == []
+    same = [ev(T0, a="x|y", b="z"), ev(T0 + HOUR, a="x|y", b="z")]
+    (warning,) = feed(engine(PAIR_RULE), same)
+    assert warning.title == "x|y at z"
+    assert warning.value == 2.0
+
+
+def test_a_number_is_one_key_however_its_json_spells_it() -> None:
+    warnings = feed(
+        engine(ID_RULE), [ev(T0 + i * HOUR, applicant=v) for i, v in enumerate([7, 7.0, 7, 7.0])]
+    )
+    assert [(w.key, w.value) for w in warnings] == [("7", 4.0)]

@@ -93,6 +93,21 @@ def test_spike_waits_for_the_whole_reference_span():
     assert feed(eng, tickets(T0, 30, MIN)) == []  # no history before the burst: not warm
 
 
+def test_spike_warm_up_is_each_keys_own_so_no_other_key_decides_it():
+    # Another key's older events once warmed every key of the rule: a key's answer then
+    # depended on which keys shared its partition (the engine of one shard of many).
+    eng = engine(spike())
+    other = tickets(T0 - DAY, 1, MIN, category="other")
+    young = tickets(T0 - 90 * MIN, 4, 10 * MIN)  # reference 3 >= 2, but only 90 minutes old
+    burst = tickets(T0, 12, 2 * MIN)  # over by T0 + 22 min: the key is not 2 hours old yet
+    assert feed(eng, other + young + burst) == []
+    alone = engine(spike())
+    assert feed(alone, young + burst) == []
+    warmed = engine(spike())
+    old_enough = tickets(T0 - 150 * MIN, 1, MIN) + young  # its own data 2.5 hours back
+    assert len(feed(warmed, old_enough + burst)) == 1
+
+
 def test_spike_down_fires_when_a_busy_key_goes_quiet():
     eng = engine(spike("down", cur=0))
     feed(eng, tickets(T0 - 3 * HOUR, 36, 5 * MIN))  # twelve an hour for three hours
@@ -103,7 +118,7 @@ def test_spike_down_fires_when_a_busy_key_goes_quiet():
 def test_spike_seasonal_reference_is_the_median_of_the_same_weekday():
     rule = spike(cur=5, extra="reference: {period: 7d, count: 3, stat: median}\nstep: 1h\n")
     eng = engine(rule)
-    history = tickets(T0 - 22 * DAY, 1, MIN, category="other")  # the rule's data starts here
+    history = tickets(T0 - 22 * DAY, 1, MIN)  # the key's data starts here
     for week, n in ((3, 2), (2, 3), (1, 40)):  # one odd week: the median ignores it
         history += tickets(T0 - week * 7 * DAY, n, 5 * MIN)
     assert feed(eng, history) == []
