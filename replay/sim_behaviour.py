@@ -216,11 +216,14 @@ def generate_behaviour(
 
 
 def backtest_behaviour(
-    history: list[dict[str, Any]], events: list[dict[str, Any]], rules_dir: Path = LIBRARY
+    history: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+    rules_dir: Path = LIBRARY,
+    partitions: int = 4,
 ) -> list[RiskWarning]:
     """The warnings of the anomaly rules of :data:`MEANT_FOR` in ``rules_dir`` on
-    ``events``, the rules first seeded with ``history``; each warning tagged with the
-    scenarios its rule is meant for."""
+    ``events`` on ``partitions`` partitions (a deployment's default), the rules first seeded
+    with ``history``; each warning tagged with the scenarios its rule is meant for."""
     with tempfile.TemporaryDirectory() as tmp:
         rules = Path(tmp) / "rules"
         rules.mkdir()
@@ -229,7 +232,10 @@ def backtest_behaviour(
         write_events(history, Path(tmp) / "history.jsonl")
         write_events(events, Path(tmp) / "events.jsonl")
         report = backtest(
-            Path(tmp) / "events.jsonl", rules, seed_path=Path(tmp) / "history.jsonl", partitions=1
+            Path(tmp) / "events.jsonl",
+            rules,
+            seed_path=Path(tmp) / "history.jsonl",
+            partitions=partitions,
         )
     return [
         dataclasses.replace(w, tags=tuple(f"scenario:{s}" for s in MEANT_FOR[w.rule_id]))
