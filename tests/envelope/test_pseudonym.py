@@ -1,0 +1,69 @@
+"""A warning leaves the worker with pseudonyms and its originals sealed under the key."""
+
+from __future__ import annotations
+
+import orjson
+
+from envelope.events import RiskWarning
+from envelope.pseudonym import SEALED, Masker
+
+RAW = ("stf-1a2b3c4d", "cit-0eedc8ad0e2b", "13812345678", "110101199003077777")
+
+
+def _warning() -> RiskWarning:
+    return RiskWarning(
+        id="w-1",
+        fingerprint="fp-1",
+        rule_id="approver-burst",
+        rule_version=1,
+        logic_hash="h",
+        severity="high",
+        title="Official stf-1a2b3c4d: unusual approval activity",
+        key="region=330106|official=stf-1a2b3c4d",
+        ts_ms=1,
+        region="330106",
+        department="market-supervision",
+        summary="caller 13812345678, ID 110101199003077777",
+        details={
+            "entity": {"kind": "staff", "id": "stf-1a2b3c4d"},
+            "fields": {"attrs": {"citizen": "cit-0eedc8ad0e2b", "dataset": "household"}},
+            "top": {"attrs.applicant": [["cit-0eedc8ad0e2b", 3]]},
+        },
+    )
+
+
+def test_a_masked_warning_names_nobody_and_keeps_its_id_and_fingerprint():
+    masked = Masker(b"a key of sixteen bytes").mask_warning(_warning())
+    text = masked.to_json().decode()
+    assert [raw for raw in RAW if raw in text] == []
+    assert (masked.id, masked.fingerprint) == ("w-1", "fp-1")
+    assert masked.details["fields"]["attrs"]["dataset"] == "household"
+    assert masked.details["top"]["attrs.applicant"][0][1] == 3
+    # the same person has the same pseudonym in the title, the key and the details
+    pid = Masker(b"a key of sixteen bytes").pseudonym("stf-1a2b3c4d")
+    assert pid in masked.title and masked.key.endswith(pid)
+    assert masked.details["entity"]["id"] == pid
+
+
+def test_only_the_key_opens_the_originals_and_an_older_key_still_does():
+    old, new = b"the old key of 16 bytes", b"the new key of 16 bytes"
+    masked = Masker(old).mask_warning(_warning())
+    sealed = RiskWarning.from_json(masked.to_json()).details[SEALED]
+    assert Masker(b"somebody else's key").unseal(sealed) is None
+    opened = Masker(new, older=[old]).unseal(sealed)
+    assert opened is not None
+    assert opened["title"] == _warning().title and opened["key"] == _warning().key
+    assert opened["details"]["fields"]["attrs"]["citizen"] == "cit-0eedc8ad0e2b"
+    assert orjson.dumps(opened["details"]) == orjson.dumps(_warning().details)
+
+
+def test_masking_twice_changes_nothing():
+    m = Masker(b"a key of sixteen bytes")
+    once = m.mask_warning(_warning())
+    assert m.mask_warning(once) == once
+
+
+def test_a_warning_read_back_by_the_worker_is_the_rules_own():
+    m = Masker(b"a key of sixteen bytes")
+    read = RiskWarning.from_json(m.mask_warning(_warning()).to_json())
+    assert m.unmask_warning(read) == _warning()
