@@ -149,7 +149,22 @@ def personal_values(key: str, details: dict[str, Any] | None) -> set[str]:
     for m in KEY_PART.finditer(key):
         if m.group("name").rsplit(".", 1)[-1].lower() in PERSONAL_KEY_PARTS:
             values.add(m.group("value"))
+    _named(details or {}, values)  # a key of bare values (``330106|stf-1``) names them too
     return values
+
+
+def _named(v: Any, into: set[str]) -> None:
+    """Add the strings ``v`` holds under a personal attribute's name (``attrs.official``)."""
+    if isinstance(v, dict):
+        for k, x in v.items():
+            if str(k).rsplit(".", 1)[-1].lower() in PERSONAL_KEY_PARTS and isinstance(x, str):
+                if x and not x.startswith("pid-"):
+                    into.add(x)
+            else:
+                _named(x, into)
+    elif isinstance(v, list | tuple):
+        for x in v:
+            _named(x, into)
 
 
 def _fernet(key: bytes) -> Fernet:

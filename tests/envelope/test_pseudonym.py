@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import orjson
 
 from envelope.events import RiskWarning
@@ -67,3 +69,15 @@ def test_a_warning_read_back_by_the_worker_is_the_rules_own():
     m = Masker(b"a key of sixteen bytes")
     read = RiskWarning.from_json(m.mask_warning(_warning()).to_json())
     assert m.unmask_warning(read) == _warning()
+
+
+def test_a_key_of_bare_values_is_masked_by_the_personal_fields_it_groups():
+    details = {
+        "entity": {"kind": "enterprise", "id": "e-1"},
+        "fields": {"attrs.official": "stf-9z"},
+    }
+    bare = dataclasses.replace(
+        _warning(), key="330106|stf-9z", title="Official stf-9z", details=details
+    )
+    masked = Masker(b"a key of sixteen bytes").mask_warning(bare)
+    assert "stf-9z" not in masked.key + masked.title
