@@ -106,13 +106,13 @@ def test_shell_companies_at_one_address_and_one_bank_account(ruleset) -> None:
 def test_data_feed_silent_and_back(ruleset) -> None:
     eng = only(ruleset, "data-feed-silent")
     beats = [
-        make_event(ts_ms=T0 + i * 40 * MIN, type="data.feed_delivered", feed="tax-bureau")
+        make_event(ts_ms=T0 + i * 40 * MIN, type="data.feed_delivered", feed="tax-bureau", rows=10)
         for i in range(4)
     ]
     out = run(eng, beats, until=T0 + 5 * HOUR)
     assert [(w.stage, w.ts_ms) for w in out] == [("silent", T0 + 120 * MIN + 90 * MIN)]
     back = eng.process(
-        make_event(ts_ms=T0 + 6 * HOUR, type="data.feed_delivered", feed="tax-bureau")
+        make_event(ts_ms=T0 + 6 * HOUR, type="data.feed_delivered", feed="tax-bureau", rows=10)
     )
     assert [w.stage for w in back] == ["resolved"]
 
