@@ -229,3 +229,16 @@ def test_enterprise_multiple_risks_correlates_warnings_of_other_rules(ruleset) -
     out = run(eng, events)
     meta = [w for w in out if w.rule_id == "enterprise-multiple-risks"]
     assert [(w.key, w.value) for w in meta] == [("E1", 3.0)] and meta[0].details["shadow"]
+
+
+def test_every_shipped_rule_names_the_scenario_it_is_meant_to_catch(ruleset) -> None:
+    untagged = [r.id for r in ruleset.rules if not any(t.startswith("scenario:") for t in r.tags)]
+    assert untagged == []
+
+
+def test_the_behaviour_rules_are_tagged_for_the_scenarios_they_are_scored_on(ruleset) -> None:
+    from replay.sim_behaviour import MEANT_FOR
+
+    for rule_id, scenarios in MEANT_FOR.items():
+        tags = {t for t in ruleset.by_id(rule_id).tags if t.startswith("scenario:")}
+        assert tags == {f"scenario:{s}" for s in scenarios}, rule_id
