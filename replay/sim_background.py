@@ -138,7 +138,7 @@ def _inspection(sim: Sim, district: District, t: int) -> None:
     if result != "finding":
         return
     fixed = sim.clock.sample_working(rng, t + DAY_S, t + 6 * DAY_S) if rng.random() < 0.75 else None
-    _label_unrectified(sim, district, inspection_id, t, fixed)
+    label_unrectified(sim, district.region, inspection_id, t, fixed)
     if fixed is not None:
         fix = {"inspection_id": inspection_id, "inspector": inspector.id}
         sim.emit(
@@ -152,9 +152,7 @@ def _inspection(sim: Sim, district: District, t: int) -> None:
         )
 
 
-def _label_unrectified(
-    sim: Sim, district: District, inspection_id: str, t: int, fixed: int | None
-) -> None:
+def label_unrectified(sim: Sim, region: str, inspection_id: str, t: int, fixed: int | None) -> None:
     """Ground truth for inspection-not-rectified: a finding with no rectification by four
     fifths of its 5 working days (the rule's first stage), up to its deadline; one whose
     first stage falls after the data ends is not labelled (nothing can judge it)."""
@@ -162,7 +160,7 @@ def _label_unrectified(
     if due_soon < sim.end_s and (fixed is None or fixed > due_soon):
         end = sim.clock.add_workdays(t, RECTIFY_WORKDAYS)
         note = "never rectified" if fixed is None else f"rectified at {sim.clock.iso(fixed)}"
-        sim.label("inspection_not_rectified", inspection_id, t, end, district.region, note)
+        sim.label("inspection_not_rectified", inspection_id, t, end, region, note)
 
 
 def background_regulatory(sim: Sim) -> None:

@@ -92,14 +92,15 @@ def test_shell_companies_at_one_address_and_one_bank_account(ruleset) -> None:
             "enterprise.registered",
             f"E{i}",
             address="No. 8 Wenyi Rd",
-            bank_account="6222020200001234" if i < 3 else f"62220202000099{i:02d}",
+            bank_account="6222020200001234" if i < 6 else f"62220202000099{i:02d}",
         )
         for i in range(12)
     ]
     out = run(eng, events)
     assert [(w.rule_id, w.value) for w in out] == [
-        ("shell-company-shared-bank-account", 3.0),
-        ("shell-company-shared-address", 10.0),
+        ("shell-company-shared-address", 5.0),
+        ("shell-company-shared-bank-account", 5.0),
+        ("shell-company-shared-address", 10.0),  # again, as high
     ]
 
 
@@ -221,7 +222,7 @@ def test_enterprise_multiple_risks_correlates_warnings_of_other_rules(ruleset) -
     ]
     events += [
         ent(T0 + 10 * DAY + i, "enterprise.registered", f"E{i}", bank_account="6222000011112222")
-        for i in (2, 3)
+        for i in (2, 3, 4, 5)
     ]
     events.append(
         ent(T0 + 10 * DAY + 5, "enterprise.registration_updated", bank_account="6222000011112222")
