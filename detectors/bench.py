@@ -165,10 +165,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         >>> add_arguments(p)
         >>> p.parse_args(["--seeds", "3"]).seeds
         3
+        >>> p.parse_args(["--sim-seeds", "3,4"]).sim_seeds
+        [3, 4]
     """
     p.add_argument("--seeds", type=int, default=2, help="series per background and kind")
     p.add_argument("--length", type=int, default=4000, help="events per series")
     p.add_argument("--only", help=f"comma-separated detectors (of {', '.join(CANDIDATES)})")
+    p.add_argument(
+        "--sim-seeds",
+        type=lambda text: [int(x) for x in text.split(",")],
+        default=[],
+        help="also score the shipped anomaly rules on the simulator's behaviour scenarios "
+        "with these comma-separated seeds (about 40 s each)",
+    )
 
 
 def run(seeds: int = 2, length: int = 4000, only: str | None = None) -> int:

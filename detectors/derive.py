@@ -9,6 +9,11 @@ For each numeric input feature ``f`` (a stream's ``value``), :class:`Derive` add
   stream's magnitude (a flat middle, the value frozen, or a wider spread); the log turns "no
   spread at all" into a far outlier, floored at ``1e-6`` so a constant stream stays constant
   and the feature is the same at any scale;
+- ``f.rough``: the mean absolute step divided by the standard deviation, both forgetting
+  over about ``ROUGH_SPAN`` samples (about 1.13 for independent noise, 2 for values that
+  zig-zag, towards 0 for a smooth drift): the shape of the recent past whatever its level
+  and spread, so noise that starts to alternate or to wander inside the normal range
+  changes it; left out for the first ``ROUGH_SPAN`` samples and while the stream is flat;
 - ``f.season``: the value minus the running mean of the same local hour of day (a rhythm
   that breaks while the values stay in range), once that hour has been seen ``3`` times.
 
@@ -35,12 +40,13 @@ HOUR_MS = 3_600_000
 CST_OFFSET_MS = 8 * HOUR_MS
 SEASON_WARMUP = 3
 STD_FLOOR = 1e-6  # of the stream's magnitude: no spread at all is this far out
+ROUGH_SPAN = 24  # samples the roughness forgets over
 
 
 class _Track:
     """One input feature: its last ``short`` values and a mean per local hour of day."""
 
-    __slots__ = ("recent", "head", "hour_mean", "hour_n", "magnitude")
+    __slots__ = ("recent", "head", "hour_mean", "hour_n", "magnitude", "ew")
 
     def __init__(self) -> None:
         self.recent: list[float] = []
@@ -48,16 +54,19 @@ class _Track:
         self.hour_mean = [0.0] * 24
         self.hour_n = [0] * 24
         self.magnitude = 0.0
+        self.ew = [0.0, 0.0, 0.0, 0.0]  # mean |step|, mean, variance, samples
 
     def __getstate__(self) -> tuple[Any, ...]:
-        return self.recent, self.head, self.hour_mean, self.hour_n, self.magnitude
+        return self.recent, self.head, self.hour_mean, self.hour_n, self.magnitude, self.ew
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
-        self.recent, self.head, self.hour_mean, self.hour_n, self.magnitude = state
+        self.recent, self.head, self.hour_mean, self.hour_n, self.magnitude, *ew = state
+        self.ew = ew[0] if ew else [0.0, 0.0, 0.0, 0.0]  # saved before the roughness
 
 
 class Derive:
-    """Adds ``.diff``, ``.logstd`` and ``.season`` to each numeric feature (see the module).
+    """Adds ``.diff``, ``.logstd``, ``.rough`` and ``.season`` to each numeric feature (see
+    the module).
 
     ``update(x, ts_ms)`` returns the features of this sample (``x``'s numeric ones first)
     and then records it; the input is not modified.
@@ -110,6 +119,13 @@ class Derive:
             var = sum((w - mean) ** 2 for w in window) / (len(window) - 1)
             scale = max(tr.magnitude, abs(v), 1e-300)
             out[name + ".logstd"] = math.log(math.sqrt(var) / scale + STD_FLOOR)
+        ew = tr.ew
+        if ew[3] >= ROUGH_SPAN and recent:
+            step = abs(v - recent[tr.head - 1])
+            absdiff = ew[0] + (step - ew[0]) / ROUGH_SPAN
+            std = math.sqrt(ew[2])
+            if std > STD_FLOOR * max(tr.magnitude, abs(v), 1e-300):
+                out[name + ".rough"] = absdiff / std
         if tr.hour_n[hour] >= SEASON_WARMUP:
             out[name + ".season"] = v - tr.hour_mean[hour]
 
@@ -120,6 +136,14 @@ class Derive:
         return [*ordered[1:], v]
 
     def _record(self, v: float, tr: _Track, hour: int) -> None:
+        ew = tr.ew
+        ew[3] += 1
+        a = max(1.0 / ew[3], 1.0 / ROUGH_SPAN)
+        if tr.recent:
+            ew[0] += a * (abs(v - tr.recent[tr.head - 1]) - ew[0])
+        d = v - ew[1]
+        ew[1] += a * d
+        ew[2] = (1 - a) * (ew[2] + a * d * d)
         if len(tr.recent) < self.short:
             tr.recent.append(v)
             tr.head = len(tr.recent) % self.short

@@ -11,7 +11,9 @@ Per-key state is a plain dict owned by the caller, one per group key, mutated by
 - ``"newest_ms"``: the key's newest event time;
 - ``"times"``: ascending event times of the last hour, at most ``max_events``;
 - ``"distinct"``: per field, ``{hex 64-bit hash of the value: last seen ms}``, at most
-  ``max_distinct`` values, last hour only (hashes, not values: no personal data at rest).
+  ``max_distinct`` values, last hour only (hashes, not values: no personal data at rest);
+- ``"hours"``: for the longer horizons, per counter (``""`` for events, a field for its
+  distinct values) ``[[clock hour, count], ...]`` of the last 24 clock hours.
 
 Only str keys, ints and lists: the state survives a JSON round trip as well as pickle.
 
@@ -101,6 +103,7 @@ class Feature:
     arg: str | None = None  # name of the ``:arg`` it takes, e.g. "field"; None if none
     uses_times: bool = False  # needs the key's event times of the last hour
     uses_values: bool = False  # needs the key's distinct values of <arg> in the last hour
+    uses_hours: bool = False  # needs the key's counts per clock hour (8 h and 1 d horizons)
 
 
 def _hour(obs: Observation) -> float:
@@ -149,6 +152,18 @@ def _distinct_1h(obs: Observation, arg: str) -> float:
     return float(sum(1 for t in obs.state["distinct"][arg].values() if t > start))
 
 
+def _hours_sum(hours: int) -> Callable[[Observation, str], float]:
+    """Events (or, with a field, distinct values per clock hour) in the last ``hours`` clock
+    hours, the current one included."""
+
+    def compute(obs: Observation, arg: str) -> float:
+        now = obs.ts_ms // HOUR_MS
+        rows = obs.state.get("hours", {}).get(arg, ())
+        return float(max(1, sum(n for h, n in rows if now - hours < h <= now)))
+
+    return compute
+
+
 def _value(obs: Observation, arg: str) -> float | None:
     v = obs.event.get(arg)
     if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
@@ -178,6 +193,24 @@ FEATURES: dict[str, Feature] = {
         "distinct values of <field> for this key in the last hour, this one included",
         arg="field",
         uses_values=True,
+    ),
+    "count_8h": Feature(
+        _hours_sum(8),
+        "events of this key in the last 8 clock hours, this one's included",
+        uses_hours=True,
+    ),
+    "count_1d": Feature(
+        _hours_sum(24),
+        "events of this key in the last 24 clock hours, this one's included",
+        uses_hours=True,
+    ),
+    "distinct_8h": Feature(
+        _hours_sum(8),
+        "distinct values of <field> per clock hour, summed over the last 8 clock hours "
+        "(a value seen in two hours counts in each)",
+        arg="field",
+        uses_values=True,
+        uses_hours=True,
     ),
     "value": Feature(_value, "the numeric value of <field>; left out if absent", arg="field"),
 }
@@ -246,19 +279,39 @@ def _remember_time(state: dict[str, Any], ts_ms: int, max_events: int) -> int | 
 
 def _remember_value(
     state: dict[str, Any], field: str, value: Any, ts_ms: int, max_distinct: int
-) -> None:
-    """Mark ``value`` of ``field`` seen at ``ts_ms``; forget the expired and the excess."""
+) -> bool:
+    """Mark ``value`` of ``field`` seen at ``ts_ms``; forget the expired and the excess.
+    True when the value is new in the clock hour of ``ts_ms``."""
     seen: dict[str, int] = state.setdefault("distinct", {}).setdefault(field, {})
     horizon = state["newest_ms"] - HOUR_MS
+    new = False
     if value is not None and ts_ms > horizon:
         h = _digest(value)
-        last = seen.pop(h, ts_ms)  # re-inserted last: dict order ~ last-seen order
-        seen[h] = max(last, ts_ms)
+        before = seen.pop(h, None)  # re-inserted last: dict order ~ last-seen order
+        new = before is None or before // HOUR_MS != ts_ms // HOUR_MS
+        seen[h] = ts_ms if before is None else max(before, ts_ms)
     while seen:
         oldest = next(iter(seen))
         if seen[oldest] > horizon and len(seen) <= max_distinct:
             break
         del seen[oldest]
+    return new
+
+
+def _count_hour(state: dict[str, Any], counter: str, ts_ms: int) -> None:
+    """Add one to ``counter``'s clock hour of ``ts_ms``; keep the last 24 clock hours."""
+    rows: list[list[int]] = state.setdefault("hours", {}).setdefault(counter, [])
+    hour = ts_ms // HOUR_MS
+    for row in rows:
+        if row[0] == hour:
+            row[1] += 1
+            break
+    else:
+        rows.append([hour, 1])
+        rows.sort()
+    newest = state["newest_ms"] // HOUR_MS
+    while rows and rows[0][0] <= newest - 24:
+        del rows[0]
 
 
 class FeatureExtractor:
@@ -282,8 +335,8 @@ class FeatureExtractor:
         Traceback (most recent call last):
         ...
         detectors.features.UnknownFeature: unknown feature 'count_24h': known features are
-            count_1h, distinct_1h:<field>, gap_log_s, hour_cos, hour_of_day, hour_sin, is_night,
-            is_weekend, is_workday, value:<field>
+            count_1d, count_1h, count_8h, distinct_1h:<field>, distinct_8h:<field>, gap_log_s,
+            hour_cos, hour_of_day, hour_sin, is_night, is_weekend, is_workday, value:<field>
     """
 
     def __init__(
@@ -305,6 +358,7 @@ class FeatureExtractor:
         self.utc_offset_ms = utc_offset_ms
         self._uses_times = any(f.uses_times for _, f, _ in self._plan)
         self._fields = list(dict.fromkeys(arg for _, f, arg in self._plan if f.uses_values))
+        self._hourly = {arg for _, f, arg in self._plan if f.uses_hours}
         self._steps = [(name, f.compute, arg) for name, f, arg in self._plan]
 
     def __repr__(self) -> str:
@@ -315,8 +369,12 @@ class FeatureExtractor:
         newest = key_state.get("newest_ms")
         key_state["newest_ms"] = ts_ms if newest is None else max(newest, ts_ms)
         prev = _remember_time(key_state, ts_ms, self.max_events) if self._uses_times else None
+        if "" in self._hourly:
+            _count_hour(key_state, "", ts_ms)
         for field in self._fields:
-            _remember_value(key_state, field, event.get(field), ts_ms, self.max_distinct)
+            new = _remember_value(key_state, field, event.get(field), ts_ms, self.max_distinct)
+            if new and field in self._hourly:
+                _count_hour(key_state, field, ts_ms)
         obs = Observation(ts_ms, ts_ms + self.utc_offset_ms, event, key_state, prev)
         out: dict[str, float] = {}
         for name, compute, arg in self._steps:

@@ -14,6 +14,13 @@ empty scores one event at about 3 and five at about 16. A bucket seen fewer than
 times borrows the feature's overall mean and variance. Without ``hour_of_day`` every
 sample falls in one bucket.
 
+Events, not clock hours, feed an ``anomaly`` rule: an hour in which nothing ever happens
+never teaches its bucket that it is empty. With ``quiet_after`` (a number of samples), once
+a feature has been seen that often on working days (or on rest days), a bucket of that kind
+of day still younger than ``warmup`` is taken as quiet: its missing samples count as zeros,
+so the first decisions ever made at 22:00 score against an empty hour, not against the
+day's average, while the first weekend of a fresh deployment is not yet judged so.
+
 river's ``stats.EWMean``/``EWVar`` are the same estimates, but 48 of them per feature pickle
 to tens of kilobytes; here a bucket is three floats in one ``array`` (24 bytes), so one
 count feature costs about 1.2 KB: small enough to keep one model per key.
@@ -61,13 +68,21 @@ class SeasonalDetector:
             rhythm that changes for good is learned in about ``1 / alpha`` of its samples).
         warmup: samples of a bucket before its own estimates are used.
         prior: added to every variance, in squared feature units.
+        quiet_after: samples of a kind of day after which its young buckets count as quiet
+            (0: never).
 
     Examples:
         >>> SeasonalDetector().score_one({"count_1h": 5.0})  # nothing learned yet
         0.0
     """
 
-    def __init__(self, alpha: float = 0.1, warmup: int = 3, prior: float = 0.1) -> None:
+    def __init__(
+        self,
+        alpha: float = 0.1,
+        warmup: int = 3,
+        prior: float = 0.1,
+        quiet_after: int = 0,
+    ) -> None:
         for name, value in (("alpha", alpha), ("prior", prior)):
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise ValueError(f"{name} must be a number > 0, got {value!r}")
@@ -75,12 +90,18 @@ class SeasonalDetector:
             raise ValueError(f"alpha must be at most 1, got {alpha!r}")
         if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 1:
             raise ValueError(f"warmup must be a whole number >= 1, got {warmup!r}")
+        if isinstance(quiet_after, bool) or not isinstance(quiet_after, int) or quiet_after < 0:
+            raise ValueError(f"quiet_after must be a whole number >= 0, got {quiet_after!r}")
         self.alpha, self.warmup, self.prior = float(alpha), warmup, float(prior)
+        self.quiet_after = quiet_after
         # feature -> [n, mean, var] per bucket, then the feature's overall [n, mean, var]
         self._stats: dict[str, array[float]] = {}
 
     def __repr__(self) -> str:
-        return f"SeasonalDetector(alpha={self.alpha}, warmup={self.warmup}, prior={self.prior})"
+        return (
+            f"SeasonalDetector(alpha={self.alpha}, warmup={self.warmup}, prior={self.prior}, "
+            f"quiet_after={self.quiet_after})"
+        )
 
     def learn_one(self, x: dict[str, float]) -> None:
         """Update the sample's bucket and the overall estimates of each counted feature."""
@@ -122,20 +143,34 @@ class SeasonalDetector:
             st = self._stats.get(name)
             if st is None or name in CONTEXT:
                 continue
-            i = at if st[at] >= self.warmup else 3 * BUCKETS
-            if st[i] < 1:
+            overall = 3 * BUCKETS
+            if st[at] >= self.warmup:
+                mean, var = st[at + 1], st[at + 2]
+            elif self.quiet_after and self._seen_like(st, at) >= self.quiet_after:
+                mean, var = st[at + 1] * st[at] / self.warmup, 0.0  # the rest were zeros
+            elif st[overall] >= 1:
+                mean, var = st[overall + 1], st[overall + 2]
+            else:
                 continue
-            z = abs(value - st[i + 1]) / math.sqrt(st[i + 2] + self.prior)
+            z = abs(value - mean) / math.sqrt(var + self.prior)
             out[name] = z if z < MAX_SCORE else MAX_SCORE
         return out
+
+    @staticmethod
+    def _seen_like(st: array[float], at: int) -> float:
+        """Samples in the buckets of the same kind of day as the bucket at ``at``."""
+        first = 0 if at < 3 * 24 else 3 * 24
+        return sum(st[first : first + 3 * 24 : 3])
 
     def score_one(self, x: dict[str, float]) -> float:
         """Largest distance over the counted features of ``x``; higher = more anomalous."""
         return max(self.score_features(x).values(), default=0.0)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"params": (self.alpha, self.warmup, self.prior), "stats": self._stats}
+        params = (self.alpha, self.warmup, self.prior, self.quiet_after)
+        return {"params": params, "stats": self._stats}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.alpha, self.warmup, self.prior = state["params"]
+        self.alpha, self.warmup, self.prior, *later = state["params"]
+        self.quiet_after = later[0] if later else 0  # saved before quiet_after existed
         self._stats = state["stats"]

@@ -41,11 +41,12 @@ class StreamDetector:
     decision, for one stream.
 
     With ``derive`` (the default), each numeric feature also brings its first difference,
-    short-horizon spread and residual against its hour of day (:class:`~detectors.derive.
-    Derive`). A detector that scores each feature on its own (``score_features``, like
-    ``robust``) gets one likelihood per feature and the score is the largest of them, so a
-    feature whose raw scores are often high (a noisy difference) cannot mask one that is
-    rarely high (a level); other detectors get one likelihood of ``score_one``.
+    short-horizon spread, roughness and residual against its hour of day
+    (:class:`~detectors.derive.Derive`). A detector that scores each feature on its own
+    (``score_features``, like ``robust``) gets one likelihood per feature and the score is
+    the largest of them, so a feature whose raw scores are often high (a noisy difference)
+    cannot mask one that is rarely high (a level); other detectors get one likelihood of
+    ``score_one``.
 
     Parameters:
         detector: registered detector name; ``params`` are passed to it.

@@ -191,7 +191,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "detectors":
         from detectors.bench import run
 
-        return run(seeds=args.seeds, length=args.length, only=args.only)
+        code = run(seeds=args.seeds, length=args.length, only=args.only)
+        if args.sim_seeds:
+            from replay.bench_behaviour import report
+
+            code = code or report(args.sim_seeds)
+        return code
     from riskloop.bench import run_bench
 
     return run_bench(

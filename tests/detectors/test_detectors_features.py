@@ -217,3 +217,32 @@ def test_parameterised_names_parse_as_name_colon_arg(name: str, fragment: str) -
 def test_a_single_string_is_not_a_list_of_features() -> None:
     with pytest.raises(UnknownFeature, match=r"like \['count_1h'\]"):
         FeatureExtractor("count_1h")  # type: ignore[arg-type]
+
+
+def test_count_8h_and_1d_count_the_key_s_events_per_clock_hour_over_their_horizon() -> None:
+    fx = FeatureExtractor(["count_1h", "count_8h", "count_1d"])
+    state: dict = {}
+    t0 = 1772413200000  # 09:00 +08:00, on the hour
+    hour = 3_600_000
+    times = [t0 + i * hour // 2 for i in range(40)]  # two events an hour for 20 hours
+    xs = [fx.extract(state, t, make_event(t)) for t in times]
+    assert [xs[i]["count_8h"] for i in (0, 1, 2, 15, 16, 39)] == [1, 2, 3, 16, 15, 16]
+    assert xs[39]["count_1d"] == 40 and xs[39]["count_1h"] == 2
+    later = t0 + 30 * hour  # ten hours after the last one: the 8 h horizon is empty
+    assert fx.extract(state, later, make_event(later))["count_8h"] == 1.0
+
+
+def test_distinct_8h_sums_each_clock_hour_s_distinct_values() -> None:
+    fx = FeatureExtractor(["distinct_1h:attrs.citizen", "distinct_8h:attrs.citizen"])
+    state: dict = {}
+    t0, minute = 1772413200000, 60_000
+    x = {}
+    for hour in range(3):  # 3 hours, 10 citizens each, each read twice in its hour
+        for i in range(20):
+            t = t0 + hour * 60 * minute + i * 2 * minute
+            x = fx.extract(state, t, make_event(t, citizen=f"c{hour}-{i % 10}"))
+    assert x["distinct_8h:attrs.citizen"] == 30.0 and x["distinct_1h:attrs.citizen"] <= 20
+    again = t0 + 3 * 60 * minute  # the next hour, a citizen of the hour before: new there
+    y = fx.extract(state, again, make_event(again, citizen="c2-0"))
+    assert y["distinct_8h:attrs.citizen"] == 31.0
+    assert json.loads(json.dumps(state)) == state  # the state stays JSON-safe

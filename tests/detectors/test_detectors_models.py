@@ -171,3 +171,44 @@ def test_seasonal_per_key_stays_under_2kb() -> None:
     for i in range(24 * 14 * 20):
         eb.learn_one(f"k{i % 20}", {"hour_of_day": (i // 20) % 24, "count_1h": 3.0}, i)
     assert eb.bytes_per_key() <= 2048
+
+
+def _working_days(det: object, weeks: int = 2) -> None:
+    """Decisions of working days only, 09:00-17:00, a count of 1-8 rising through the day."""
+    for day in range(7 * weeks):
+        workday = day % 7 < 5
+        for hour in range(9, 17) if workday else ():
+            det.learn_one({"hour_of_day": hour, "is_workday": 1, "count_8h": hour - 8.0})  # type: ignore[attr-defined]
+
+
+def test_seasonal_quiet_after_scores_an_hour_nobody_works_as_empty() -> None:
+    from detectors.seasonal import SeasonalDetector
+
+    late = {"hour_of_day": 22, "is_workday": 1, "count_8h": 5.0}
+    plain, quiet = SeasonalDetector(), SeasonalDetector(quiet_after=50)
+    for det in (plain, quiet):
+        _working_days(det)
+    assert plain.score_one(late) < 2  # the day's average: five decisions are ordinary
+    assert quiet.score_one(late) > 8  # an hour with no decision ever: five are many
+    busy = {"hour_of_day": 14, "is_workday": 1, "count_8h": 6.0}
+    assert quiet.score_one(busy) == plain.score_one(busy) < 2  # a known hour: unchanged
+    # rest days have not been seen 50 times: their hours are not judged empty yet
+    sunday = {"hour_of_day": 14, "is_workday": 0, "count_8h": 5.0}
+    assert quiet.score_one(sunday) == plain.score_one(sunday) < 2
+
+
+def test_seasonal_saved_before_quiet_after_restores_with_it_off() -> None:
+    import pickle
+
+    from detectors.seasonal import SeasonalDetector
+
+    det = SeasonalDetector(quiet_after=50)
+    _working_days(det)
+    state = det.__getstate__()
+    state["params"] = state["params"][:3]  # what an older version pickled
+    old = SeasonalDetector.__new__(SeasonalDetector)
+    old.__setstate__(state)
+    assert old.quiet_after == 0 and old.score_one({"hour_of_day": 22, "count_8h": 5.0}) < 2
+    assert pickle.loads(pickle.dumps(det)).quiet_after == 50
+    with pytest.raises(ValueError, match="quiet_after must be a whole number >= 0, got -1"):
+        SeasonalDetector(quiet_after=-1)
