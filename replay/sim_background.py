@@ -28,6 +28,7 @@ READ_DISTINCT_CAP = 16
 NIGHT_DUTY_RATE = 0.02
 INSPECTIONS_PER_HOUR = 1.2
 FINDING_RATE = 0.25
+RECTIFY_WORKDAYS = 5  # the time limit of a finding (inspection-not-rectified)
 FILINGS_PER_HOUR = 1.6
 
 
@@ -134,19 +135,32 @@ def _inspection(sim: Sim, district: District, t: int) -> None:
         attrs,
         stream="regulatory",
     )
-    if result == "finding" and rng.random() < 0.75:
-        fixed = sim.clock.sample_working(rng, t + DAY_S, t + 6 * DAY_S)
-        if fixed is not None:
-            fix = {"inspection_id": inspection_id, "inspector": inspector.id}
-            sim.emit(
-                fixed,
-                "inspection.rectified",
-                district.region,
-                inspector.department,
-                entity,
-                fix,
-                stream="regulatory",
-            )
+    if result != "finding":
+        return
+    fixed = sim.clock.sample_working(rng, t + DAY_S, t + 6 * DAY_S) if rng.random() < 0.75 else None
+    label_unrectified(sim, district.region, inspection_id, t, fixed)
+    if fixed is not None:
+        fix = {"inspection_id": inspection_id, "inspector": inspector.id}
+        sim.emit(
+            fixed,
+            "inspection.rectified",
+            district.region,
+            inspector.department,
+            entity,
+            fix,
+            stream="regulatory",
+        )
+
+
+def label_unrectified(sim: Sim, region: str, inspection_id: str, t: int, fixed: int | None) -> None:
+    """Ground truth for inspection-not-rectified: a finding with no rectification by four
+    fifths of its 5 working days (the rule's first stage), up to its deadline; one whose
+    first stage falls after the data ends is not labelled (nothing can judge it)."""
+    due_soon = sim.clock.workday_share(t, RECTIFY_WORKDAYS, 0.8)
+    if due_soon < sim.end_s and (fixed is None or fixed > due_soon):
+        end = sim.clock.add_workdays(t, RECTIFY_WORKDAYS)
+        note = "never rectified" if fixed is None else f"rectified at {sim.clock.iso(fixed)}"
+        sim.label("inspection_not_rectified", inspection_id, t, end, region, note)
 
 
 def background_regulatory(sim: Sim) -> None:

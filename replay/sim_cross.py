@@ -4,12 +4,18 @@
 | --- | --- | --- | --- |
 | cross_district_resubmissions | repeated-submissions | "applicant|item" | first .. last + 1 d |
 | shared_bank_account | shell-company-shared-bank-account | account | first .. last + 1 d |
+| shared_address | shell-company-shared-address | normalised address | first .. last + 1 d |
 | dereg_after_finding | dereg-after-finding | enterprise | finding .. dereg + 1 d |
 
 - A citizen submits one item 4-6 times within 1-2 days, alternately at the halls of two
   districts: each hall sees at most 3, under the rule's 4.
-- Enterprises of four districts report one settlement account within 4 days, each to its own
-  district's office (a new registration or an account change): each district sees one.
+- 5-6 enterprises of four districts report one settlement account within 4 days, each to its
+  own district's office (a new registration or an account change): each district sees one
+  or two.
+- 5-7 new enterprises register at one address within 5 days at the offices of three
+  districts, the address typed as people type it (with or without province and city,
+  full-width digits, spaces): each district sees two or three, and only the normalised
+  address is one key (``replay.sim_shell``).
 - An inspector of one district records a finding at an enterprise registered in another,
   which applies there to deregister hours to days later, the finding never rectified. A near
   miss beside it (unlabelled): the finding rectified in the inspecting district first.
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 from envelope.partitioning import partition_for
 from replay.sim_apps import normal_application, pick_applicant
+from replay.sim_background import label_unrectified
 from replay.sim_city import ITEMS
 from replay.sim_core import Sim
 from replay.sim_registry import (
@@ -36,6 +43,7 @@ from replay.sim_registry import (
     report_account,
 )
 from replay.sim_scenarios import rejected_submission
+from replay.sim_shell import inject_shared_address
 from replay.sim_time import DAY_S, HOUR_S
 
 PRODUCER_PARTITIONS = 4  # RISKLOOP_PARTITIONS' default
@@ -89,7 +97,7 @@ def inject_cross_district_resubmissions(sim: Sim) -> None:
 
 
 def inject_shared_bank_account(sim: Sim) -> None:
-    """Enterprises of four districts report one settlement account within 4 days."""
+    """5-6 enterprises of four districts report one settlement account within 4 days."""
     rng = sim.rng
     history = inspected(sim)
     for _ in range(sim.instances(3, 5)):
@@ -97,14 +105,15 @@ def inject_shared_bank_account(sim: Sim) -> None:
         first = sim.clock.sample_working(rng, 0, sim.end_s - DAY_S)
         if first is None:
             continue
+        offices = [regions[i % 4] for i in range(rng.randint(5, 6))]
         later = [
             sim.clock.sample_working(rng, first + 1, min(first + 4 * DAY_S, sim.end_s))
-            for _ in regions[1:]
+            for _ in offices[1:]
         ]
         times = sorted([first] + [t or first for t in later])
         account = new_account(sim)
         how = []
-        for region, t in zip(regions, times, strict=True):
+        for region, t in zip(offices, times, strict=True):
             if rng.random() < 0.5:
                 register(sim, region, t, account)
                 how.append("registered")
@@ -112,7 +121,7 @@ def inject_shared_bank_account(sim: Sim) -> None:
                 enterprise = rng.choice(quiet_enterprises(sim, region, history))
                 report_account(sim, region, enterprise, t, account)
                 how.append("changed to it")
-        note = f"4 enterprises of 4 districts report one account ({', '.join(how)})"
+        note = f"{len(offices)} enterprises of 4 districts report one account ({', '.join(how)})"
         _label(sim, "shared_bank_account", account, times[0], times[-1] + DAY_S, regions, note)
 
 
@@ -133,8 +142,10 @@ def inject_dereg_after_finding(sim: Sim) -> None:
         if i % 3 == 2:  # the near miss: rectified before the deregistration, no label
             t_fix = rng.randrange(t_find + HOUR_S, t_dereg)
             _rectified(sim, inspecting, enterprise, t_fix, inspection)
+            label_unrectified(sim, inspecting, inspection[0], t_find, t_fix)
             deregister(sim, home, enterprise, t_dereg)
             continue
+        label_unrectified(sim, inspecting, inspection[0], t_find, None)
         deregister(sim, home, enterprise, t_dereg)
         note = f"finding {inspection[0]} in {inspecting}, deregistration applied in {home}"
         regions = [inspecting, home]
@@ -172,4 +183,5 @@ CROSS_DISTRICT_SCENARIOS = (
     inject_cross_district_resubmissions,
     inject_shared_bank_account,
     inject_dereg_after_finding,
+    inject_shared_address,
 )

@@ -5,7 +5,7 @@ enterprises register (each with a settlement account of its own), existing ones 
 new account, and some apply to deregister. Deregistering enterprises were never inspected,
 or had their finding rectified first (the near miss ``dereg-after-finding`` must let pass).
 Once or twice a week a parent and its branch report one account: two enterprises, under
-the three that ``shell-company-shared-bank-account`` needs.
+the five that ``shell-company-shared-bank-account`` needs.
 
 Every background event stays in its enterprise's district; the cross-district scenarios
 (``replay.sim_cross``) use the functions here to emit theirs.
@@ -13,6 +13,7 @@ Every background event stays in its enterprise's district; the cross-district sc
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -27,6 +28,17 @@ REGISTRATIONS_PER_HOUR = 0.3
 ACCOUNT_CHANGES_PER_HOUR = 0.15
 DEREGISTRATIONS_PER_HOUR = 0.1
 RECTIFIED_SHARE = 0.3  # of deregistrations: an enterprise whose finding was rectified first
+DISTRICT_NAMES = {
+    "330102": "上城区",
+    "330105": "拱墅区",
+    "330106": "西湖区",
+    "330108": "滨江区",
+    "330109": "萧山区",
+    "330110": "余杭区",
+    "330111": "富阳区",
+    "330112": "临安区",
+}
+ROADS = ("文三路", "学院路", "江南大道", "体育场路", "莫干山路", "五常大道", "金城路", "科技大道")
 # Enterprise -> its inspections in time order: (time, "finding" | "pass" | "rectified").
 History = dict[str, list[tuple[int, str]]]
 
@@ -40,14 +52,27 @@ def new_account(sim: Sim) -> str:
             return account
 
 
-def register(sim: Sim, region: str, t: int, account: str) -> str:
-    """A new enterprise of ``region`` registers at ``t`` with ``account``; returns its code."""
+def address_of(region: str, code: str) -> str:
+    """The registered address of a background enterprise: one of 3,200 per district, drawn
+    from its code (no random draw), so two background enterprises rarely share one."""
+    h = zlib.crc32(code.encode())
+    road = ROADS[h % len(ROADS)]
+    return f"{DISTRICT_NAMES.get(region, region)}{road}{h // len(ROADS) % 400 + 1}号"
+
+
+def register(sim: Sim, region: str, t: int, account: str, address: str | None = None) -> str:
+    """A new enterprise of ``region`` registers at ``t`` with ``account`` (and ``address``,
+    else one of its own); returns its code."""
     known = {e for d in sim.city.values() for e in d.enterprises} | set(sim.accounts)
     code = uscc(sim.rng, region)
     while code in known:
         code = uscc(sim.rng, region)
     sim.accounts[code] = account
-    attrs = {"registration_id": sim.serial("R", region), "bank_account": account}
+    attrs = {
+        "registration_id": sim.serial("R", region),
+        "bank_account": account,
+        "address": address or address_of(region, code),
+    }
     _emit(sim, t, "enterprise.registered", region, code, attrs)
     return code
 

@@ -3,8 +3,10 @@
 ``generate`` builds a city (8 districts, departments, enterprises, pseudonymised citizens,
 staff accounts and officials), lets it live for ``days`` days with a realistic rhythm (office
 hours, weekends, an evening hotline peak, a little night noise, an enterprise register) and
-injects five risk scenarios inside one district (``replay.sim_scenarios``) and three whose key
-crosses districts (``replay.sim_cross``), whose ground truth comes back as labels. Same seed,
+injects five risk scenarios inside one district (``replay.sim_scenarios``) and four whose key
+crosses districts (``replay.sim_cross``), whose ground truth comes back as labels; the
+background's own findings left unrectified past the first stage of their time limit are
+labelled too (``inspection_not_rectified``). Same seed,
 same output: one ``random.Random(seed)`` drives everything and nothing reads the wall clock.
 
 Examples:
@@ -39,6 +41,8 @@ SCENARIO_NAMES = (
     "cross_district_resubmissions",
     "shared_bank_account",
     "dereg_after_finding",
+    "inspection_not_rectified",
+    "shared_address",
 )
 
 

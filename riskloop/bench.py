@@ -52,6 +52,7 @@ PARTITIONS = 4
 SEED = 1
 POLL_S = 0.1
 DEFAULT_BATCH = 1000  # events a record in the batched row
+LATENCY_BURST = 3000  # events sent at once to measure the capacity of the latency row
 # Events per simulated week at scale 1.0 (about; the file is cut to the exact count).
 _WEEK_AT_SCALE_1 = 50_000
 # Row labels, in table order.
@@ -74,12 +75,20 @@ class Row:
         return self.events / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
 
-def run_bench(events: int = 20_000, batch: int = DEFAULT_BATCH, kafka_workers: bool = False) -> int:
+def run_bench(
+    events: int = 20_000,
+    batch: int = DEFAULT_BATCH,
+    kafka_workers: bool = False,
+    latency_s: float = 20.0,
+) -> int:
     """Measure every row on a fresh file of ``events`` simulated events; print the table.
 
     ``batch``: events a record for the batched row (0 leaves it out); ``kafka_workers``: add
-    the rows of 1, 2 and 3 workers in one group on Apache Kafka (:mod:`riskloop.bench_workers`).
+    the rows of 1, 2 and 3 workers in one group on Apache Kafka (:mod:`riskloop.bench_workers`);
+    ``latency_s``: seconds of the event -> clue latency row (:mod:`riskloop.bench_latency`, 0
+    leaves it out).
     """
+    from riskloop import bench_latency
     from riskloop import bench_workers as more
 
     if events < 100 or batch < 0:
@@ -103,11 +112,18 @@ def run_bench(events: int = 20_000, batch: int = DEFAULT_BATCH, kafka_workers: b
             rows.insert(2, more.bench_batched(group, path, n, batch, PARTITIONS))
         if kafka_workers:
             rows += more.bench_kafka_workers(group, path, n)
+        latency = None
+        if latency_s > 0:
+            _progress("event -> clue latency: third broker, starting")
+            latency = bench_latency.bench_latency(group, PARTITIONS, LATENCY_BURST, latency_s)
     print()
     print(format_table(rows))
     print(f"workers: from the first to the last sample of their event counter (every {POLL_S} s),")
     print("start-up excluded; backtest and publisher: the whole file, timed in this process")
     print(more.format_goals(rows))
+    if latency is not None:
+        print(latency.line())
+        print(bench_latency.format_goal(latency))
     return 0
 
 
@@ -202,6 +218,18 @@ def bench_worker(
     ``argv`` holds ``{port}`` where the worker's web port goes; ``count(port)`` reads how
     many events it has handled (None while its web server is not up).
     """
+    service = launch_worker(group, name, argv, lambda port: count(port) is not None)
+    try:
+        return Row(label, *_watch(service, expected, count))
+    finally:
+        service.stop()
+
+
+def launch_worker(
+    group: ServiceGroup, name: str, argv: list[str], ready: Callable[[int], bool]
+) -> Service:
+    """Start one worker process (``{port}`` in ``argv`` becomes its web port); return once
+    ``ready(port)``."""
     port = free_port()
     workdir = group.workdir(name)
     service = Service(
@@ -211,14 +239,10 @@ def bench_worker(
         f"http://127.0.0.1:{port}",
         workdir,
         workdir / f"{name}.log",
-        lambda s: count(s.port) is not None,
+        lambda s: ready(s.port),
         ready_timeout_s=120.0,
     )
-    group.add(service.launch())
-    try:
-        return Row(label, *_watch(service, expected, count))
-    finally:
-        service.stop()
+    return group.add(service.launch())
 
 
 def _watch(service: Service, expected: int, count: CountReader) -> tuple[int, float]:
@@ -285,7 +309,12 @@ def _baseline_argv(group: ServiceGroup, broker: Service) -> list[str]:
 
 
 def worker_argv(
-    group: ServiceGroup, name: str, broker: Service, redis: Service, partitions: int
+    group: ServiceGroup,
+    name: str,
+    broker: Service,
+    redis: Service,
+    partitions: int,
+    rules_dir: Path = DEFAULT_RULES_DIR,
 ) -> list[str]:
     """``riskloop worker`` with a fresh app id on ``broker``; ``{port}`` for its web port."""
     datadir = group.workdir(name) / "data"
@@ -294,7 +323,7 @@ def worker_argv(
         "RISKLOOP_BROKER": broker.url,
         "RISKLOOP_REDIS_URL": redis.url,
         "RISKLOOP_PARTITIONS": str(partitions),
-        "RISKLOOP_RULES_DIR": str(DEFAULT_RULES_DIR),
+        "RISKLOOP_RULES_DIR": str(rules_dir),
         "RISKLOOP_APP_ID": f"bench-riskloop-{uuid.uuid4().hex[:8]}",
         "RISKLOOP_WORKER_WEB_PORT": "{port}",
         "RISKLOOP_DATA_DIR": str(datadir),

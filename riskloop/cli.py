@@ -199,7 +199,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return code
     from riskloop.bench import run_bench
 
-    return run_bench(events=args.events, batch=args.batch, kafka_workers=args.kafka_workers)
+    return run_bench(
+        events=args.events,
+        batch=args.batch,
+        kafka_workers=args.kafka_workers,
+        latency_s=args.latency_seconds,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -220,6 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--kafka-workers",
         action="store_true",
         help="add 1, 2 and 3 workers in one group on Apache Kafka (several minutes more)",
+    )
+    s.add_argument(
+        "--latency-seconds",
+        type=float,
+        default=20.0,
+        help="seconds of events at half capacity in the event -> clue latency row (0: no row)",
     )
     s.set_defaults(fn=cmd_bench, what=None)
     what = s.add_subparsers(dest="what")

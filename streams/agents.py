@@ -45,7 +45,7 @@ from streams.ingest import register_ingest
 from streams.reload import RuleWatcher
 from streams.ruleset_topic import RuleSetRecord, TopicRules, follow_forever
 from streams.shuffle import space_key
-from streams.state import InFlight, PartitionEngines, checkpoint_on_stop
+from streams.state import InFlight, PartitionEngines, checkpoint_on_stop, finish_before_cancel
 from streams.topics import Topics
 from streams.verdicts import verdict_record
 
@@ -138,6 +138,7 @@ def _register_clue_sink(app: faust.App, settings: Settings, t: Topics) -> None:
     the body returns, so the write (one round trip, retried until Redis has it) is awaited
     before the next batch and the batch is acknowledged only after it. While Redis is slow
     the stream's buffer fills and Faust pauses the partition: the backlog stays in Kafka.
+    A stop never cuts a write short (:func:`streams.state.finish_before_cancel`).
     """
 
     emit = Emitter(t)
@@ -149,8 +150,8 @@ def _register_clue_sink(app: faust.App, settings: Settings, t: Topics) -> None:
         async for batch in stream.take_events(SINK_BATCH, within=0.5):  # type: ignore[attr-defined]
             warnings = [w for w in [await _warning_or_deadletter(emit, e) for e in batch] if w]
             live = [w for w in warnings if not w.details.get("shadow")]  # shadow: never a clue
-            if live:
-                record_upserts(await _retry(store.upsert_warnings, live))
+            if live:  # acknowledged when the body leaves it: written first, even on a stop
+                record_upserts(await finish_before_cancel(_retry(store.upsert_warnings, live)))
 
 
 async def _warning_or_deadletter(emit: Emitter, event: faust.EventT) -> RiskWarning | None:

@@ -77,6 +77,7 @@ async def _apply(
     shard = st.engine
     now_ms = int(time.time() * 1000)
     out: list[RiskWarning] = []
+    applied = 0
     for item in record.items:
         try:
             kind, space, source, body, counts, offset = item
@@ -98,7 +99,9 @@ async def _apply(
         if counts:
             await _count(emit, event, admission, ev, f"{source}:{offset}")
             m.PROCESSING.observe(time.perf_counter() - t0)
-        m.SHUFFLE_ITEMS.labels("applied").inc()
+        applied += 1
+    if applied:
+        m.SHUFFLE_ITEMS.labels("applied").inc(applied)
     for source, ts_ms in record.progress.items():
         out.extend(shard.progress(source, ts_ms))
     for source in record.idle:  # after its progress: a quiet source stops holding time back

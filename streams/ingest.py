@@ -55,6 +55,9 @@ class Ingest:
         self.lock = asyncio.Lock()
         self.steps = InFlight()
         self.read_offsets: dict[TP, int] = {}
+        # end offsets asked of the broker for sources never fetched from (no highwater yet)
+        self.end_offsets: dict[TP, int] = {}
+        self._asked_at = -1e18
 
     def swap(self, plan: KeyPlan) -> None:
         """A new rule set: route by its key spaces from the next event on."""
@@ -102,6 +105,7 @@ class Ingest:
     async def flush(self, now: float | None = None) -> None:
         """Send what is due, wait until the broker has it, then acknowledge what was read."""
         async with self.lock:
+            await self._ask_end_offsets()
             self._mark_quiet()
             records = self.router.flush(time.monotonic() if now is None else now)
             done, self.unacked = self.unacked, []
@@ -127,6 +131,33 @@ class Ingest:
                 quiet.append(source)
         self.router.mark_idle(quiet)
 
+    async def _ask_end_offsets(self) -> None:
+        """Ask the broker where the idle sources whose highwater the consumer does not know
+        end, at most once per idle time. A partition never fetched from (an event topic no
+        producer has written to yet) has no highwater, and a source never known to be
+        caught up would hold every shard's event time back: no warning would ever fire."""
+        now = time.monotonic()
+        if now - self._asked_at < self.settings.idle_after_s:
+            return
+        unknown = [tp for tp in self._owned() if self._highwater(tp) is None and self._idle(tp)]
+        if not unknown:
+            return
+        self._asked_at = now
+        try:
+            self.end_offsets.update(await self.app.consumer.highwaters(*unknown))
+        except Exception as exc:  # the broker will be asked again after the idle time
+            log.info("end offsets of %d idle partitions not known yet: %s", len(unknown), exc)
+
+    def _idle(self, tp: TP) -> bool:
+        since = self.last_read.get(f"{tp.topic}:{tp.partition}")
+        return since is not None and time.monotonic() - since >= self.settings.idle_after_s
+
+    def _highwater(self, tp: TP) -> int | None:
+        try:
+            return self.app.consumer.highwater(tp)
+        except Exception:  # not known yet
+            return None
+
     def _owned(self) -> list[TP]:
         try:
             assigned = self.app.consumer.assignment()
@@ -140,8 +171,10 @@ class Ingest:
         reads nothing there; the offset the group committed (where this worker started,
         faust's ``_committed_offset``: the next offset to read) says it is caught up, or
         that source would hold every shard's watermark back for good."""
+        highwater = self._highwater(tp)
+        if highwater is None:  # never fetched from: what the broker said it holds
+            highwater = self.end_offsets.get(tp)
         try:
-            highwater = self.app.consumer.highwater(tp)
             committed = getattr(self.app.consumer, "_committed_offset", {}).get(tp)
         except Exception:  # not known yet: assume more is coming, the safe side
             return False

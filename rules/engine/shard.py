@@ -106,9 +106,9 @@ class Shard:
         self._arrivals += 1
         heapq.heappush(self.held, (ev.ts_ms, ev.id, self._arrivals, space, ev))
         self._held_ids.add((space, ev.id))
-        self.clock.observe(source, ev.ts_ms)
+        reached = self.clock.observe(source, ev.ts_ms)
         self._clock_dirty = True
-        return ADMITTED, self._drain(self.clock.reached())
+        return ADMITTED, self._drain(reached)
 
     def _drain(self, reached: int | None, everything: bool = False) -> list[RiskWarning]:
         """Apply, in ``(time, id)`` order, the held events older than ``reached`` (all of
@@ -117,8 +117,13 @@ class Shard:
         move every engine's watermark to ``reached`` less the lateness."""
         out: list[RiskWarning] = []
         held = self.held
-        everything = everything or not self.clock.holding()  # every source quiet: all is here
-        while held and (everything or (reached is not None and held[0][0] < reached)):
+        quiet: bool | None = None  # every source quiet, all is here: asked once, when needed
+        while held:
+            if not everything and (reached is None or held[0][0] >= reached):
+                if quiet is None:
+                    quiet = not self.clock.holding()
+                if not quiet:
+                    break
             ts, ev_id, _, space, ev = heapq.heappop(held)
             self._held_ids.discard((space, ev_id))
             self._clock_dirty = True

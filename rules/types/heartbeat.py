@@ -35,11 +35,12 @@ from typing import Any
 
 from envelope.events import Event
 from rules.engine.timers import INF, Timers
-from rules.language.fields import Block, Duration, Field
+from rules.language.fields import Block, Duration, Field, Flag
 from rules.language.model import Rule
 from rules.language.valuekinds import KeysKind, SelectionKind
 from rules.matching.selection import Selection
 from rules.types.common import Hit, RuleState, capture_function, key_function
+from rules.types.open_hours import OpenHours, add_open_ms
 from rules.types.registry import Variant
 
 
@@ -50,6 +51,8 @@ class HeartbeatSpec:
     grace_ms: int
     keys: tuple[str, ...]
     forget_ms: int
+    open_hours: tuple[int, int] | None = None
+    workdays_only: bool = False
 
 
 # the ``heartbeat`` key of an absence rule (:mod:`rules.types.absence`), parsed to the spec
@@ -70,9 +73,26 @@ HEARTBEAT = Block(
         Field(
             "forget_after", Duration(), default="30d", doc="stop expecting a key silent this long"
         ),
+        Field(
+            "open",
+            OpenHours(),
+            doc="local hours the feed delivers, '08:00-20:00': every and grace count only then",
+        ),
+        Field(
+            "workdays_only",
+            Flag(),
+            default=False,
+            doc="every and grace count only on China's working days",
+        ),
     ),
     lambda v, r: HeartbeatSpec(
-        v["match"], v["every"], v["grace"] or 0, v["keys"] or (), v["forget_after"]
+        v["match"],
+        v["every"],
+        v["grace"] or 0,
+        v["keys"] or (),
+        v["forget_after"],
+        v["open"] or ((0, 1440) if v["workdays_only"] else None),
+        v["workdays_only"],
     ),
 )
 
@@ -135,9 +155,16 @@ class HeartbeatEvaluator:
             beat.ctx = self.capture(ev)
         else:
             return None
-        self._schedule(key, beat, beat.last_ms + self.late_ms)
+        self._schedule(key, beat, self._due(beat.last_ms))
         st.put(key, beat)
         return hits
+
+    def _due(self, since_ms: int) -> int:
+        """When a key that beat at ``since_ms`` is overdue: every + grace, in open time."""
+        spec = self.spec
+        if spec.open_hours is None:
+            return since_ms + self.late_ms
+        return add_open_ms(since_ms, self.late_ms, spec.open_hours, spec.workdays_only)
 
     @staticmethod
     def _silent(key: str, beat: Beat, due: int) -> Hit:
@@ -177,7 +204,7 @@ class HeartbeatEvaluator:
         for key in self.spec.keys:
             if key not in st.keys:
                 beat = Beat(wm_ms, {})
-                self._schedule(key, beat, wm_ms + self.late_ms)
+                self._schedule(key, beat, self._due(wm_ms))
                 st.put(key, beat)
 
     def rebuild(self, st: RuleState) -> None:

@@ -23,3 +23,9 @@ def test_bench_prints_positive_figures_for_each_row(capsys: pytest.CaptureFixtur
         [line] = [line for line in lines if line.startswith(label)]
         figures = [float(x.replace(",", "")) for x in line.removeprefix(label).split()]
         assert len(figures) == 4 and all(f > 0 for f in figures), line  # events, s, ev/s, ratio
+
+
+def test_latency_goal_examples() -> None:
+    from riskloop import bench_latency
+
+    assert doctest.testmod(bench_latency).failed == 0

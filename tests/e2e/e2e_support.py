@@ -199,7 +199,15 @@ def clue_mismatch(r: Any, want: dict[str, set[str]], queue: str = "rl:q:all") ->
     for c in sorted(want.keys() & have):
         count = int(r.hget(f"rl:clue:{c}", "warning_count") or 0)
         if count != len(want[c]):
-            wrong.append(f"{c} counts {count} warnings, expected {len(want[c])}")
+            fp = r.hget(f"rl:clue:{c}", "fingerprint")
+            listed = r.lrange(f"rl:clue:{c}:warnings", 0, -1)
+            seen = sorted(r.smembers(f"rl:fp:{fp}:seen"))
+            steps = [f.get("action", "?") + ":" + f.get("reason", "")[:60]
+                     for _, f in r.xrange(f"rl:clue:{c}:audit")]  # fmt: skip
+            wrong.append(
+                f"{c} counts {count} warnings, expected {len(want[c])} {sorted(want[c])}"
+                f" (listed {listed}, seen {seen}, steps {steps})"
+            )
     return wrong
 
 

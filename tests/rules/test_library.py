@@ -92,27 +92,28 @@ def test_shell_companies_at_one_address_and_one_bank_account(ruleset) -> None:
             "enterprise.registered",
             f"E{i}",
             address="No. 8 Wenyi Rd",
-            bank_account="6222020200001234" if i < 3 else f"62220202000099{i:02d}",
+            bank_account="6222020200001234" if i < 6 else f"62220202000099{i:02d}",
         )
         for i in range(12)
     ]
     out = run(eng, events)
     assert [(w.rule_id, w.value) for w in out] == [
-        ("shell-company-shared-bank-account", 3.0),
-        ("shell-company-shared-address", 10.0),
+        ("shell-company-shared-address", 5.0),
+        ("shell-company-shared-bank-account", 5.0),
+        ("shell-company-shared-address", 10.0),  # again, as high
     ]
 
 
 def test_data_feed_silent_and_back(ruleset) -> None:
     eng = only(ruleset, "data-feed-silent")
     beats = [
-        make_event(ts_ms=T0 + i * 40 * MIN, type="data.feed_delivered", feed="tax-bureau")
+        make_event(ts_ms=T0 + i * 40 * MIN, type="data.feed_delivered", feed="tax-bureau", rows=10)
         for i in range(4)
     ]
     out = run(eng, beats, until=T0 + 5 * HOUR)
     assert [(w.stage, w.ts_ms) for w in out] == [("silent", T0 + 120 * MIN + 90 * MIN)]
     back = eng.process(
-        make_event(ts_ms=T0 + 6 * HOUR, type="data.feed_delivered", feed="tax-bureau")
+        make_event(ts_ms=T0 + 6 * HOUR, type="data.feed_delivered", feed="tax-bureau", rows=10)
     )
     assert [w.stage for w in back] == ["resolved"]
 
@@ -221,7 +222,7 @@ def test_enterprise_multiple_risks_correlates_warnings_of_other_rules(ruleset) -
     ]
     events += [
         ent(T0 + 10 * DAY + i, "enterprise.registered", f"E{i}", bank_account="6222000011112222")
-        for i in (2, 3)
+        for i in (2, 3, 4, 5)
     ]
     events.append(
         ent(T0 + 10 * DAY + 5, "enterprise.registration_updated", bank_account="6222000011112222")
@@ -229,3 +230,16 @@ def test_enterprise_multiple_risks_correlates_warnings_of_other_rules(ruleset) -
     out = run(eng, events)
     meta = [w for w in out if w.rule_id == "enterprise-multiple-risks"]
     assert [(w.key, w.value) for w in meta] == [("E1", 3.0)] and meta[0].details["shadow"]
+
+
+def test_every_shipped_rule_names_the_scenario_it_is_meant_to_catch(ruleset) -> None:
+    untagged = [r.id for r in ruleset.rules if not any(t.startswith("scenario:") for t in r.tags)]
+    assert untagged == []
+
+
+def test_the_behaviour_rules_are_tagged_for_the_scenarios_they_are_scored_on(ruleset) -> None:
+    from replay.sim_behaviour import MEANT_FOR
+
+    for rule_id, scenarios in MEANT_FOR.items():
+        tags = {t for t in ruleset.by_id(rule_id).tags if t.startswith("scenario:")}
+        assert tags == {f"scenario:{s}" for s in scenarios}, rule_id

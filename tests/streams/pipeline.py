@@ -75,14 +75,20 @@ class Consumer:
 
     def __init__(self, partitions: int) -> None:
         self.tps = {TP(t, p) for t in EVENT_TOPICS.values() for p in range(partitions)}
-        self.highwaters: dict[TP, int] = {}
+        self.ends: dict[TP, int] = {}  # what the broker holds of each partition
         self._committed_offset: dict[TP, int] = {}  # as faust's: the next offset to read
+        self.unfetched: set[TP] = set()  # no fetch response yet: highwater unknown (None)
+        self.asked: list[set[TP]] = []  # the end offsets asked of the broker
 
     def assignment(self) -> set[TP]:
         return self.tps
 
-    def highwater(self, tp: TP) -> int:
-        return self.highwaters.get(tp, 0)
+    def highwater(self, tp: TP) -> int | None:
+        return None if tp in self.unfetched else self.ends.get(tp, 0)
+
+    async def highwaters(self, *tps: TP) -> dict[TP, int]:
+        self.asked.append(set(tps))
+        return {tp: self.ends.get(tp, 0) for tp in tps}
 
 
 @dataclass
@@ -126,7 +132,7 @@ class Pipeline:
     def record(self, topic: str, value: bytes, partition: int = 0, headers: Any = ()) -> Record:
         offset = self.offsets.get((topic, partition), -1) + 1
         self.offsets[(topic, partition)] = offset
-        self.app.consumer.highwaters[TP(topic, partition)] = offset + 1
+        self.app.consumer.ends[TP(topic, partition)] = offset + 1
         return Record(topic, partition, offset, value, headers)
 
     def send(self, topic: str, value: bytes, partition: int = 0, headers: Any = ()) -> Record:

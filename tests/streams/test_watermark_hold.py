@@ -75,11 +75,28 @@ def test_a_quiet_caught_up_source_is_released_and_the_deadline_fires():
     pipe.send(REGULATORY, regulatory(T0 + 2 * HOUR, "x.y"), 1)
     pipe.flush()
     assert pipe.warnings == [], "regulatory:0 delivered just now: still waited for"
-    pipe.app.consumer.highwaters[pipe.tp(REGULATORY, 0)] = 5  # the broker holds more of it
+    pipe.app.consumer.ends[pipe.tp(REGULATORY, 0)] = 5  # the broker holds more of it
     pipe.flush(quiet=True)
     assert pipe.warnings == [], "unread events on regulatory:0: keep waiting"
-    pipe.app.consumer.highwaters[pipe.tp(REGULATORY, 0)] = 1  # all of it read
+    pipe.app.consumer.ends[pipe.tp(REGULATORY, 0)] = 1  # all of it read
     pipe.flush(quiet=True)
+    assert [(w.rule_id, w.key) for w in pipe.warnings] == [("not-rectified", "c-1")]
+
+
+def test_an_event_topic_no_producer_ever_wrote_to_holds_no_deadline_back():
+    # Its partitions were never fetched from, so the consumer knows no highwater for them:
+    # they once counted as never caught up, and no warning of any rule ever fired.
+    pipe = pipeline()
+    empty = {pipe.tp(SERVICE, p) for p in range(4)}
+    pipe.app.consumer.unfetched |= empty
+    for p in range(4):
+        pipe.send(REGULATORY, regulatory(T0, "inspection.finding" if p == 0 else "x.y"), p)
+    for p in range(4):
+        pipe.send(REGULATORY, regulatory(T0 + 2 * HOUR, "x.y"), p)
+    pipe.flush()
+    assert pipe.warnings == [] and pipe.app.consumer.asked == [], "not idle yet: not asked"
+    pipe.flush(quiet=True)
+    assert pipe.app.consumer.asked == [empty], "the broker is asked where they end"
     assert [(w.rule_id, w.key) for w in pipe.warnings] == [("not-rectified", "c-1")]
 
 
@@ -117,7 +134,7 @@ def test_a_source_read_to_the_end_before_a_handover_holds_nothing_back():
         pipe.engines.checkpoint(st, now=0.0)
 
     again = pipeline(table)
-    again.app.consumer.highwaters[again.tp(REGULATORY, 0)] = 1
+    again.app.consumer.ends[again.tp(REGULATORY, 0)] = 1
     for p in range(4):
         again.offsets[(REGULATORY, p)] = 0 if p < 2 else -1  # read up to here by the first
     everywhere(again, T0 + 2 * HOUR)
