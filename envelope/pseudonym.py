@@ -36,6 +36,7 @@ from typing import Any
 import orjson
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from envelope import keyparts
 from envelope.events import RiskWarning
 from envelope.redact import ID_CARD, PHONE
 from envelope.vocabulary import PERSONAL_ATTRS, PERSONAL_KINDS
@@ -119,14 +120,16 @@ class Masker:
             return None
         return out
 
-    def mask_warning(self, w: RiskWarning) -> RiskWarning:
+    def mask_warning(self, w: RiskWarning, group_by: Sequence[str] | None = None) -> RiskWarning:
         """``w`` with every personal identifier pseudonymised and the originals sealed.
 
-        ``id`` and ``fingerprint`` stay as computed: they are hashes made before masking.
+        ``group_by``: the rule's, naming the parts of a key of bare values (``stf-1`` of a
+        rule grouped by ``attrs.official``). ``id`` and ``fingerprint`` stay as computed:
+        they are hashes made before masking.
         """
         if w.details.get(SEALED):
             return w
-        known = personal_values(w.key, w.details)
+        known = personal_values(w.key, w.details) | key_parts_named(w.key, group_by, w.details)
         originals = {n: getattr(w, n) for n in WARNING_TEXT} | {"details": w.details}
         details = self.value(w.details, known) | {SEALED: self.seal(originals)}
         title, summary, key = (self.text(getattr(w, n), known) for n in WARNING_TEXT)
@@ -151,6 +154,29 @@ def personal_values(key: str, details: dict[str, Any] | None) -> set[str]:
             values.add(m.group("value"))
     _named(details or {}, values)  # a key of bare values (``330106|stf-1``) names them too
     return values
+
+
+def key_parts_named(
+    key: str, group_by: Sequence[str] | None, details: dict[str, Any] | None = None
+) -> set[str]:
+    """The parts of a key of bare values that name a person, by the fields they came from:
+    a personal attribute (``attrs.official``), or ``entity.id`` of a personal entity."""
+    if not group_by:
+        return set()
+    parts = keyparts.split(key)
+    if len(parts) != len(group_by):
+        return set()
+    entity = (details or {}).get("entity") or {}
+    person = str(entity.get("kind", "")).lower() in PERSONAL_KINDS
+    return {
+        part
+        for part, name in zip(parts, group_by, strict=True)
+        if part
+        and (
+            name.split("|", 1)[0].rsplit(".", 1)[-1].lower() in PERSONAL_KEY_PARTS
+            or (name == "entity.id" and person)
+        )
+    }
 
 
 def _named(v: Any, into: set[str]) -> None:

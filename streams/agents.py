@@ -101,7 +101,14 @@ def _register_evaluate(
     """The evaluate agent, the timer that moves idle shards on, revocation, and the
     checkpoint on stop (``streams.app.WorkerApp.stop_hooks``). Warnings leave pseudonymised
     under the pseudonym key (``envelope.pseudonym``)."""
-    emit = Emitter(t, worker_masker(settings))
+
+    def group_by(rule_id: str) -> tuple[str, ...] | None:
+        try:
+            return engines.ruleset.by_id(rule_id).group_by
+        except KeyError:  # a rule removed by a reload since
+            return None
+
+    emit = Emitter(t, worker_masker(settings), group_by)
     steps = InFlight()
 
     @app.agent(t.evaluated, name="evaluate")

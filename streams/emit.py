@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import faust
@@ -43,9 +44,15 @@ class Emitter:
     region and department; shadow ones apart), and bad input to events.deadletter with the
     reason, where it was read and the original bytes."""
 
-    def __init__(self, t: Topics, masker: Masker | None = None) -> None:
+    def __init__(
+        self,
+        t: Topics,
+        masker: Masker | None = None,
+        group_by: Callable[[str], Sequence[str] | None] | None = None,
+    ) -> None:
         self.t = t
         self.masker = masker  # personal identifiers leave the worker as pseudonyms
+        self.group_by = group_by  # a rule id's group_by: which bare key parts name people
 
     async def warnings(self, warnings: list[RiskWarning]) -> None:
         for w in warnings:
@@ -54,7 +61,7 @@ class Emitter:
             else:
                 m.WARNINGS.labels(w.rule_id, w.severity, w.region, w.department).inc()
             if self.masker is not None:
-                w = self.masker.mask_warning(w)
+                w = self.masker.mask_warning(w, self.group_by and self.group_by(w.rule_id))
             await self.t.warnings.send(key=w.fingerprint.encode(), value=w.to_json())
 
     async def deadletter(

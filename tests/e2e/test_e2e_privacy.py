@@ -79,11 +79,6 @@ def page(url: str, token: str | None = None) -> str:
         return resp.read().decode()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a few staff ids (about 4 in Redis, more on risk.warnings) still leave the worker raw:"
-    " a rule's text or key naming an official the warning's details do not name",
-)
 def test_no_raw_identifier_leaves_the_worker(stack, replayed, week):
     raw = raw_identifiers(week[0])
     assert len(raw) > 1000, "the simulated week names thousands of people"

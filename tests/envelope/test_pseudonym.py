@@ -81,3 +81,20 @@ def test_a_key_of_bare_values_is_masked_by_the_personal_fields_it_groups():
     )
     masked = Masker(b"a key of sixteen bytes").mask_warning(bare)
     assert "stf-9z" not in masked.key + masked.title
+
+
+def test_a_key_part_is_masked_by_the_field_the_rule_groups_it_by_alone():
+    # An anomaly rule grouped by attrs.official names the official in its key and title
+    # only: its details (the detector's features) name nobody.
+    details = {"entity": {"kind": "citizen", "id": "cit-1"}, "anomaly": {"score": 10.0}}
+    bare = dataclasses.replace(
+        _warning(), key="stf-77", title="Official stf-77: unusual", summary="", details=details
+    )
+    masker = Masker(b"a key of sixteen bytes")
+    assert "stf-77" in masker.mask_warning(bare).title, "without the rule, a bare part is data"
+    masked = masker.mask_warning(bare, ("attrs.official",))
+    assert "stf-77" not in masked.key + masked.title
+    assert masked.key == masker.pseudonym("stf-77")
+    assert masker.unmask_warning(masked).title == "Official stf-77: unusual"
+    keep = dataclasses.replace(bare, key="330106|food", title="District 330106: food")
+    assert masker.mask_warning(keep, ("region", "attrs.item")).key == "330106|food"
