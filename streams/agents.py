@@ -52,6 +52,7 @@ from streams.verdicts import verdict_record
 log = logging.getLogger("riskloop.worker")
 RULE_STATS = ("emitted", "suppressed", "excepted", "shadow", "resolved", "learned", "errors")
 SINK_BATCH = 500  # warnings per clue-sink write
+STATE_RECORD_MAX_BYTES = 8 * 1024 * 1024  # the state changelog's record limit (the producer's)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,12 @@ def register(
     """Declare the worker's agents, timers and pages on ``app``: ingest (with its flush
     timer), evaluate (with its idle timer), the clue sink, feedback (with precision and rule
     statistics), the rule-set follower, and revocation."""
-    state_table = app.Table("shard-state", partitions=settings.partitions)
+    state_table = app.Table(
+        "shard-state",
+        partitions=settings.partitions,
+        # a bucket of a busy shard can pass the broker's default 1 MB record limit
+        extra_topic_configs={"max.message.bytes": str(STATE_RECORD_MAX_BYTES)},
+    )
     feedback_table = app.Table("feedback", partitions=settings.partitions)
     engines = PartitionEngines(
         ruleset,

@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
         web_port=settings.worker_web_port,
         web_tables_enabled=False,
         web_router_enabled=False,
-        producer_max_request_size=4 * 1024 * 1024,
+        producer_max_request_size=agents.STATE_RECORD_MAX_BYTES,
         consumer_max_fetch_size=4 * 1024 * 1024,
     )
     setup_prometheus_sensors(app, name_prefix="riskloop")  # names independent of app id

@@ -167,7 +167,7 @@ class PartitionEngines:
         offsets = commit["offsets"] if commit is not None else {}
         slots = {int(b): int(slot) for b, slot in (commit or {}).get("slots", {}).items()}
         names = {b: f"b{b:03d}.{slot}" for b, slot in slots.items()}
-        buckets = {b: pickle.loads(base64.b64decode(saved[n])) for b, n in names.items()}
+        buckets = {b: decode_bucket(saved[n]) for b, n in names.items()}
         engine.restore(item for b in buckets.values() for item in b.items())
         st = PartitionState(partition, engine, offsets, buckets=buckets)
         st.slots = slots
@@ -196,8 +196,7 @@ class PartitionEngines:
         slots = dict(st.slots)
         for b in changed:
             slots[b] = 1 - st.slots.get(b, 1)  # the slot the last commit does not name
-            blob = pickle.dumps(st.buckets[b], protocol=5)
-            self.table[f"{p}|b{b:03d}.{slots[b]}"] = base64.b64encode(blob).decode("ascii")
+            self.table[f"{p}|b{b:03d}.{slots[b]}"] = encode_bucket(st.buckets[b])
         commit = {"offsets": st.offsets, "slots": slots}
         self.table[f"{p}|{COMMIT}"] = orjson.dumps(commit, option=orjson.OPT_NON_STR_KEYS).decode()
         st.slots = slots
@@ -339,6 +338,27 @@ async def checkpoint_on_stop(
             partitions += 1
             save(st, now)
     return events, partitions
+
+
+def encode_bucket(bucket: dict[Any, Any]) -> str:
+    """A bucket as a changelog value: ``z:`` and the base64 of its pickle, zlib-compressed
+    (state of many keys is repetitive; a smaller record stays under the broker's limit).
+
+    >>> decode_bucket(encode_bucket({("r@1", "k"): b"x" * 1000})) == {("r@1", "k"): b"x" * 1000}
+    True
+    >>> len(encode_bucket({("r@1", "k"): b"x" * 1000})) < 100
+    True
+    """
+    blob = zlib.compress(pickle.dumps(bucket, protocol=5), 1)
+    return "z:" + base64.b64encode(blob).decode("ascii")
+
+
+def decode_bucket(value: str) -> dict[Any, Any]:
+    """:func:`encode_bucket`'s inverse; also reads the uncompressed values of older releases
+    (base64 of a pickle, which never starts with ``z:``)."""
+    if value.startswith("z:"):
+        return pickle.loads(zlib.decompress(base64.b64decode(value[2:])))
+    return pickle.loads(base64.b64decode(value))
 
 
 def _absorb_dirty(st: PartitionState) -> set[int]:
