@@ -37,8 +37,9 @@ _FALSE_POSITIVE_NEEDS_SUB_REASON: JsonDict = {
     "else": {"properties": {"sub_reason": {"type": "null"}}},
 }
 Name = Field(min_length=1, max_length=100)
-# a required free-text field holds more than blanks: the store strips them and refuses what is left
-SOME_TEXT = r"\S"
+# a required free-text field holds more than blanks: the store strips them (Python's str.strip,
+# which also takes the separators \x1c-\x1f) and refuses what is left
+SOME_TEXT = r"[^\s\x1c-\x1f]"
 
 assert set(Code.__args__) == set(model.DISPOSITION_CODES)  # type: ignore[attr-defined]
 assert set(ReturnReason.__args__) == set(model.RETURN_REASONS)  # type: ignore[attr-defined]

@@ -221,7 +221,7 @@ def known_features() -> list[str]:
 
     Examples:
         >>> known_features()[:3]
-        ['count_1h', 'distinct_1h:<field>', 'gap_log_s']
+        ['count_1d', 'count_1h', 'count_8h']
     """
     return sorted(f"{name}:<{f.arg}>" if f.arg else name for name, f in FEATURES.items())
 
