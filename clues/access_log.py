@@ -8,6 +8,7 @@ same as the views show, so requests about one person can still be told apart; ID
 numbers anywhere else in the path or query are pseudonymised too.
 
 >>> from clues.privacy import Masker
+from envelope.redact import cut
 >>> MaskedAccessLog(Masker(b"k")).path("/clues?assignee=13800138000&status=new&limit=5")
 '/clues?assignee=pid-af8579fcbb48&status=new&limit=5'
 >>> MaskedAccessLog(Masker(b"k")).path("/clues/clue-0123456789abcdef0123/audit")
@@ -21,6 +22,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from clues.model import is_clue_id
 from clues.privacy import Masker
+from envelope.redact import cut
 
 ACCESS_LOGGER = "uvicorn.access"
 PATH_CHARS = 500  # a logged path and query: a 10 KB query string is cut, its length noted
@@ -42,9 +44,7 @@ class MaskedAccessLog(logging.Filter):
         args = record.args
         # uvicorn: (client, method, path with query, http version, status)
         if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
-            path = self.path(args[2])
-            if len(path) > PATH_CHARS:
-                path = f"{path[:PATH_CHARS]}… ({len(path)} chars)"
+            path = cut(self.path(args[2]), PATH_CHARS)
             record.args = (args[0], args[1], path, args[3], args[4])
         return True
 

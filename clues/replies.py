@@ -23,18 +23,15 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from clues.model import ClueError, ClueNotFound, Forbidden, IllegalTransition
+from envelope.redact import cut
 
 RETRY_AFTER_S = 1
 DETAIL_CHARS = 500  # a reply echoes at most this much of what was wrong (a 10 KB bad value)
 
 
-def short(text: str, limit: int = DETAIL_CHARS) -> str:
-    """``text`` cut to ``limit`` characters, its full length noted.
-
-    >>> short("unknown status 'xxxxxxxx'", 16)
-    "unknown status '… (25 chars)"
-    """
-    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} chars)"
+def short(text: str) -> str:
+    """A reply's detail, cut to ``DETAIL_CHARS`` with its full length noted."""
+    return cut(text, DETAIL_CHARS)
 
 
 class Problem(BaseModel):

@@ -26,7 +26,15 @@ def mask_personal(text: str) -> str:
     return PHONE.sub("<phone>", ID_CARD.sub("<ID number>", text))
 
 
+def cut(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, its full length noted.
+
+    >>> cut("unknown status 'xxxxxxxx'", 16)
+    "unknown status '… (25 chars)"
+    """
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} chars)"
+
+
 def bounded_reason(text: str, limit: int = REASON_CHARS) -> str:
     """``text`` masked, and cut to ``limit`` characters with its full length noted."""
-    text = mask_personal(text)
-    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} chars)"
+    return cut(mask_personal(text), limit)
