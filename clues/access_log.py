@@ -8,7 +8,6 @@ same as the views show, so requests about one person can still be told apart; ID
 numbers anywhere else in the path or query are pseudonymised too.
 
 >>> from clues.privacy import Masker
-from envelope.redact import cut
 >>> MaskedAccessLog(Masker(b"k")).path("/clues?assignee=13800138000&status=new&limit=5")
 '/clues?assignee=pid-af8579fcbb48&status=new&limit=5'
 >>> MaskedAccessLog(Masker(b"k")).path("/clues/clue-0123456789abcdef0123/audit")
