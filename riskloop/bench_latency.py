@@ -86,14 +86,15 @@ class Arrivals:
         self.first: dict[str, float] = {}
         self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)
         self.pubsub.psubscribe("__keyspace@0__:rl:clue:*")
+        self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._listen, daemon=True)
         self.thread.start()
 
     def _listen(self) -> None:
         prefix = len("__keyspace@0__:rl:clue:")
-        while True:
+        while not self.stopping.is_set():
             try:
-                msg = self.pubsub.get_message(timeout=0.5)
+                msg = self.pubsub.get_message(timeout=0.2)
             except (redis.RedisError, ValueError):
                 return
             if msg is None:
@@ -103,6 +104,10 @@ class Arrivals:
             self.first.setdefault(cid, now)
 
     def close(self) -> None:
+        """Stop the listener, then close its connection (while Redis still runs: a thread
+        reading from a connection closed under it, or from a stopped server, fails)."""
+        self.stopping.set()
+        self.thread.join(timeout=5.0)
         self.pubsub.close()
         self.client.close()
 
@@ -173,12 +178,13 @@ def bench_latency(group: ServiceGroup, partitions: int, burst: int, seconds: flo
     broker = group.add(start_tansu(group.workdir("tansu-latency")))
     store = group.add(start_redis(group.workdir("redis-latency")))
     asyncio.run(create_topics(broker.bootstrap, riskloop_topics(partitions)))
-    arrivals = Arrivals(store.url)
     sender = Sender(broker.bootstrap, partitions, run=str(int(time.time())))
     name = "riskloop-worker-latency"
     argv = worker_argv(group, name, broker, store, partitions, rules_dir=rules)
-    worker = launch_worker(group, name, argv, lambda port: worker_count(port) is not None)
+    arrivals = Arrivals(store.url)
+    worker: Service | None = None
     try:
+        worker = launch_worker(group, name, argv, lambda port: worker_count(port) is not None)
         _warm_up(worker, sender, arrivals)
         capacity = _capacity(worker, sender, arrivals, burst)
         rate = capacity / 2
@@ -191,8 +197,9 @@ def bench_latency(group: ServiceGroup, partitions: int, burst: int, seconds: flo
         staged = [warned[c] - sender.sent_at[c] for c in wanted if c in warned]
         return Latency(capacity, rate, len(wanted), _ms(got), _ms(staged))
     finally:
-        worker.stop()
-        arrivals.close()
+        arrivals.close()  # before Redis stops: its listener thread ends first
+        if worker is not None:
+            worker.stop()
         broker.stop()
         store.stop()
 
@@ -281,3 +288,28 @@ def format_goal(lat: Latency) -> str:
     verdict = "met" if p99 <= GOAL_P99_MS and len(lat.latencies_ms) == lat.sent else "not met"
     goal = f"goal <= {GOAL_P99_MS:.0f} ms"
     return f"  event -> clue p99 at half capacity: {p99:,.0f} ms ({goal}): {verdict}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m riskloop.bench_latency``: the latency row alone, on services of its own."""
+    import argparse
+
+    from riskloop.bench import LATENCY_BURST, PARTITIONS, machine_facts
+
+    parser = argparse.ArgumentParser(prog="python -m riskloop.bench_latency", description=LABEL)
+    parser.add_argument("--seconds", type=float, default=20.0, help="of the latency phase")
+    parser.add_argument("--burst", type=int, default=LATENCY_BURST, help="events of the burst")
+    parser.add_argument("--partitions", type=int, default=PARTITIONS)
+    args = parser.parse_args(argv)
+    if args.seconds <= 0 or args.burst < 1 or args.partitions < 1:
+        parser.error("--seconds must be > 0, --burst and --partitions >= 1")
+    print(machine_facts(), flush=True)
+    with ServiceGroup() as group:
+        lat = bench_latency(group, args.partitions, args.burst, args.seconds)
+    print(lat.line())
+    print(format_goal(lat))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

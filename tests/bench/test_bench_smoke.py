@@ -29,3 +29,11 @@ def test_latency_goal_examples() -> None:
     from riskloop import bench_latency
 
     assert doctest.testmod(bench_latency).failed == 0
+
+
+def test_the_latency_listener_stops_before_its_connection_closes(redis_url: str) -> None:
+    from riskloop.bench_latency import Arrivals
+
+    arrivals = Arrivals(redis_url)
+    arrivals.close()
+    assert not arrivals.thread.is_alive()  # nothing left reading once Redis goes away
