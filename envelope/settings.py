@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     lateness_ms: Annotated[Whole, Field(ge=0)] = 300_000
     # A partition idle this long (wall clock) starts advancing its watermark by elapsed time.
     idle_after_s: Seconds = 5.0
+    # How long a consumer's fetch may wait at the broker for new records. Kafka answers as
+    # soon as one arrives (the wait only paces an idle consumer); a broker that answers only
+    # when the wait ends (Tansu) adds up to this much to each hop of event -> clue.
+    fetch_max_wait_ms: Annotated[Whole, Field(ge=1, le=60_000)] = 50
     # Engine state is made durable every N events or S seconds per partition.
     checkpoint_every: Annotated[Whole, Field(ge=1)] = 2000
     checkpoint_interval_s: Seconds = 2.0

@@ -27,12 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import faust
+from faust import transport
 from faust.exceptions import AlreadyConfiguredWarning
 from faust.sensors.prometheus import setup_prometheus_sensors
 
 from envelope.settings import Settings
 from rules import load_rules
-from streams import agents, ruleset_topic, topics
+from streams import agents, consumer, ruleset_topic, topics
 
 log = logging.getLogger("riskloop.worker")
 StopHook = Callable[[float], Awaitable[None]]  # seconds it may take -> done
@@ -42,9 +43,16 @@ _deadline: list[threading.Timer] = []
 class WorkerApp(faust.App):
     """A faust app whose stop is bounded and runs ``stop_hooks`` once events stop coming."""
 
-    def __init__(self, *args: Any, stop_timeout_s: float = 10.0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        stop_timeout_s: float = 10.0,
+        fetch_max_wait_ms: int = 1500,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.stop_timeout_s = stop_timeout_s
+        self.fetch_max_wait_ms = fetch_max_wait_ms  # streams.consumer
         self.stop_hooks: list[StopHook] = []
 
     async def on_stop(self) -> None:
@@ -60,6 +68,12 @@ class WorkerApp(faust.App):
             warnings.simplefilter("ignore", AlreadyConfiguredWarning)
             self.conf.stream_wait_empty = False
         await super().on_stop()
+
+    def _new_transport(self) -> Any:
+        """Faust's aiokafka transport, its consumer fetching with ``fetch_max_wait_ms``."""
+        if not issubclass(consumer.Transport, transport.by_url(self.conf.broker_consumer[0])):
+            return super()._new_transport()  # another transport (memory://, tests)
+        return consumer.Transport(self.conf.broker_consumer, self)
 
     def _hold_events(self) -> None:
         """No more events into the agents: what faust's own stop does first, in one step
@@ -104,6 +118,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
     app = WorkerApp(
         settings.app_id,
         stop_timeout_s=settings.stop_timeout_s,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
         broker=settings.broker,
         store="memory://",
         datadir=f"{data_dir}/{{conf.name}}-{settings.worker_web_port}",
