@@ -37,6 +37,7 @@ from replay.seed import seed_file
 from rules import RuleSet
 from rules.engine.admission import Bounds
 from rules.engine.keyspace import KeyPlan
+from streams import linger
 from streams import metrics as m
 from streams.emit import Emitter
 from streams.evaluate import evaluate_record
@@ -139,10 +140,12 @@ def _register_evaluate(
 def _register_clue_sink(app: faust.App, settings: Settings, t: Topics) -> None:
     """risk.warnings -> the Redis clue queue, in batches; shadow warnings never become clues.
 
-    Backpressure: ``take`` hands over at most ``SINK_BATCH`` warnings and takes no more until
-    the body returns, so the write (one round trip, retried until Redis has it) is awaited
-    before the next batch and the batch is acknowledged only after it. While Redis is slow
-    the stream's buffer fills and Faust pauses the partition: the backlog stays in Kafka.
+    One write at a time (:class:`streams.linger.GroupCommit`): the warnings of a fetch are
+    written as soon as the sink has taken them all, those that come in during a write go
+    out together right after it, up to ``SINK_BATCH``; each write (one round trip, retried
+    until Redis has it) is acknowledged only after it. With ``SINK_BATCH`` waiting no more
+    is read, so while Redis is slow the stream's buffer fills and Faust pauses the
+    partition: the backlog stays in Kafka.
     A stop never cuts a write short (:func:`streams.state.finish_before_cancel`).
     """
 
@@ -151,12 +154,23 @@ def _register_clue_sink(app: faust.App, settings: Settings, t: Topics) -> None:
     @app.agent(t.warnings, name="clue-sink")
     async def clue_sink(stream: faust.StreamT) -> None:
         store = ClueStore(aioredis.from_url(settings.redis_url))
-        # take_events is on faust's Stream, not on its StreamT protocol
-        async for batch in stream.take_events(SINK_BATCH, within=0.5):  # type: ignore[attr-defined]
+
+        async def write(batch: list[faust.EventT]) -> None:
             warnings = [w for w in [await _warning_or_deadletter(emit, e) for e in batch] if w]
             live = [w for w in warnings if not w.details.get("shadow")]  # shadow: never a clue
-            if live:  # acknowledged when the body leaves it: written first, even on a stop
+            if live:  # written before it is acknowledged, even on a stop
                 record_upserts(await finish_before_cancel(_retry(store.upsert_warnings, live)))
+            for event in batch:
+                event.ack()
+
+        events = stream.noack()  # type: ignore[attr-defined]
+        queue = linger.stream_queue(events)
+        sink = linger.GroupCommit(write, SINK_BATCH, lambda: linger.drained(queue, app.consumer))
+        hooks = getattr(app.consumer, "after_batch", None)
+        if hooks is not None:  # a fetched batch handed over: write once it is all taken
+            hooks.append(lambda: sink.kick() if linger.drained(queue, None) else None)
+        async for event in events.events():
+            await sink.add(event)
 
 
 async def _warning_or_deadletter(emit: Emitter, event: faust.EventT) -> RiskWarning | None:

@@ -9,9 +9,12 @@ are routed by :class:`streams.shuffle.Router` and sent in batches; the records r
 acknowledged only once every batch carrying their events is durably sent, so a crash loses
 nothing (a re-sent event is skipped by its id downstream, and warnings have stable ids).
 
-A flush is due when a destination holds a full batch, and every ``LINGER_S`` otherwise; the
-same timer tells the destinations which of this worker's sources went quiet (caught up with
-the broker and silent for ``RISKLOOP_IDLE_AFTER_S``), so their deadlines still fire.
+A flush is due when a destination holds a full batch, and as soon as everything fetched has
+been routed (:mod:`streams.linger`): a lone event goes on at once, a burst in batches as
+large as it comes. A timer flushes every ``LINGER_S`` as well, so each source's progress
+reaches the destinations while nothing is read, and tells them which of this worker's sources
+went quiet (caught up with the broker and silent for ``RISKLOOP_IDLE_AFTER_S``), so their
+deadlines still fire.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from rules.engine.admission import NO_WATERMARK, Bounds, classify
 from rules.engine.keyspace import KeyPlan
 from streams import metrics as m
 from streams.emit import Emitter
+from streams.linger import drained, stream_queue
 from streams.shuffle import Router, encode
 from streams.state import InFlight
 from streams.topics import Topics
@@ -57,6 +61,14 @@ class Ingest:
         # end offsets asked of the broker for sources never fetched from (no highwater yet)
         self.end_offsets: dict[TP, int] = {}
         self._asked_at = -1e18
+        self._flushing: asyncio.Future[None] | None = None
+        self._again = False
+        self.queue: Any = None  # the ingest stream's buffer
+
+    def on_batch(self) -> None:
+        """The consumer has handed over a fetched batch: sent on once it is all routed."""
+        if drained(self.queue, None):
+            self.flush_soon()
 
     def swap(self, plan: KeyPlan) -> None:
         """A new rule set: route by its key spaces from the next event on."""
@@ -100,6 +112,26 @@ class Ingest:
             return
         if not self.router.take_event(source, ev, event.message.offset):
             m.events_in(topic).inc()  # no rule can use it: taken in, nothing to apply
+
+    def flush_soon(self) -> None:
+        """Flush in the background, so reading goes on while the broker acknowledges; while
+        one runs, what is routed meanwhile waits for it and is flushed right after it (one
+        record per destination however many events came in the while)."""
+        if self._flushing is not None and not self._flushing.done():
+            self._again = True
+            return
+        self._again = True
+        self._flushing = asyncio.ensure_future(self._flush_while_asked())
+
+    async def _flush_while_asked(self) -> None:
+        with self.steps:
+            while self._again:
+                self._again = False
+                try:
+                    await self.flush()
+                except Exception:  # its events stay unacknowledged: read again after a restart
+                    log.exception("ingest: a flush failed")
+                    return
 
     async def flush(self, now: float | None = None) -> None:
         """Send what is due, wait until the broker has it, then acknowledge what was read."""
@@ -205,11 +237,18 @@ def register_ingest(
 
     @app.agent(t.ingested, name="ingest")
     async def ingest_agent(stream: faust.StreamT) -> None:
-        async for event in stream.noack().events():  # type: ignore[attr-defined]
+        events = stream.noack()  # type: ignore[attr-defined]
+        ingest.queue = stream_queue(events)
+        hooks = getattr(app.consumer, "after_batch", None)
+        if hooks is not None and ingest.on_batch not in hooks:
+            hooks.append(ingest.on_batch)
+        async for event in events.events():
             msg = event.message
             ingest.read_offsets[TP(msg.topic, msg.partition)] = msg.offset
             with ingest.steps:
                 await ingest.take(event)
+            if drained(ingest.queue, app.consumer):  # all that was fetched is routed
+                ingest.flush_soon()
 
     @app.timer(interval=LINGER_S)
     async def linger() -> None:

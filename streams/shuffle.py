@@ -111,6 +111,10 @@ class Router:
         self.idle: set[str] = set()
         self.sent_progress: dict[int, tuple[dict[str, int], list[str]]] = {}
         self.sent_at: dict[int, float] = {}
+        # destination -> the newest event time sent there that this router's sources have
+        # not all passed yet: the shard holds that event until they have, so it hears the
+        # sources' progress at the next flush, not after PROGRESS_EVERY_S
+        self.owed: dict[int, int] = {}
 
     def take_event(self, source: str, ev: Event, offset: int = -1) -> int:
         """Route one valid event read from ``source`` at ``offset``; returns how many items it
@@ -123,7 +127,9 @@ class Router:
         for ks, key in self.plan.route(ev):
             body = body or ev.to_dict()
             item = [EVENT, ks.name, source, body, 0 if n else 1, offset]  # the first counts it
-            self._add(self.plan.partition(key, self.partitions), item)
+            p = self.plan.partition(key, self.partitions)
+            self._add(p, item)
+            self.owed[p] = max(self.owed.get(p, ev.ts_ms), ev.ts_ms)
             n += 1
         return n
 
@@ -163,23 +169,38 @@ class Router:
             self.idle.discard(s)
 
     def flush(self, now: float) -> list[tuple[int, Record]]:
-        """The records to send now: every destination with items, and progress-only ones to
-        those that have not heard the sources' progress for ``PROGRESS_EVERY_S`` (or, when
-        nothing moved, ``KEEPALIVE_S``)."""
+        """The records to send now: every destination with items, progress-only ones to
+        those holding events of this router that the sources' progress has moved past (or
+        stopped holding back: a source gone quiet), and to the others when they have not
+        heard it for ``PROGRESS_EVERY_S`` (or, when nothing moved, ``KEEPALIVE_S``)."""
         out: list[tuple[int, Record]] = []
         state = (dict(self.progress), sorted(self.idle))
+        reached = self._reached()
         for p in range(self.partitions):
             items = self.items.pop(p, None)
-            if not items:
-                last = self.sent_at.get(p)
-                moved = self.sent_progress.get(p) != state
-                wait = PROGRESS_EVERY_S if moved else KEEPALIVE_S
-                if not state[0] and not state[1]:
-                    continue
-                if last is not None and now - last < wait:
-                    continue
+            if not items and not self._progress_due(p, state, now):
+                continue
             out.append((p, Record(state[0], state[1], items or [])))
             self.sent_progress[p] = state
             self.sent_at[p] = now
+            if reached is not None and reached > self.owed.get(p, reached):
+                del self.owed[p]  # every event sent there is passed: the shard applies them
         self.sizes.clear()
         return out
+
+    def _progress_due(self, p: int, state: tuple[dict[str, int], list[str]], now: float) -> bool:
+        if not state[0] and not state[1]:
+            return False
+        moved = self.sent_progress.get(p) != state
+        if moved and p in self.owed:
+            return True
+        last = self.sent_at.get(p)
+        return last is None or now - last >= (PROGRESS_EVERY_S if moved else KEEPALIVE_S)
+
+    def _reached(self) -> int | None:
+        """The time every source of this router that still counts has passed (the newest
+        of all when all went quiet), as a shard's clock takes it."""
+        times = [t for s, t in self.progress.items() if s not in self.idle]
+        if times:
+            return min(times)
+        return max(self.progress.values()) if self.progress else None

@@ -291,11 +291,10 @@ async def finish_before_cancel(aw: Awaitable[T]) -> T:
     """Await ``aw`` to its end even when the caller is cancelled meanwhile, then let the
     cancellation go on.
 
-    The clue sink reads with faust's ``take_events``, which acknowledges a batch when the
-    body leaves it, cancelled or not: a write to Redis cut short by a stop would leave its
-    warnings acknowledged, committed and never written. So the write the acknowledgement
-    stands for is finished first; a stop that cannot wait for it ends by the stop deadline
-    (exit 1, nothing committed), never by committing what was not written.
+    The clue sink acknowledges a batch once its write to Redis is done; a stop that cancels
+    the sink in the middle of a write lets that write finish first, so its warnings are in
+    Redis when the batch's next owner reads them again (the upsert is idempotent). A stop
+    that cannot wait for it ends by the stop deadline (exit 1, nothing committed).
 
     >>> async def main():
     ...     done = []
