@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     # How long a consumer's fetch may wait at the broker for new records. Kafka answers as
     # soon as one arrives (the wait only paces an idle consumer); a broker that answers only
     # when the wait ends (Tansu) adds up to this much to each hop of event -> clue.
-    fetch_max_wait_ms: Annotated[Whole, Field(ge=1, le=60_000)] = 50
+    fetch_max_wait_ms: Annotated[Whole, Field(ge=1, le=60_000)] = 200
     # Engine state is made durable every N events or S seconds per partition.
     checkpoint_every: Annotated[Whole, Field(ge=1)] = 2000
     checkpoint_interval_s: Seconds = 2.0
