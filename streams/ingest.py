@@ -106,6 +106,7 @@ class Ingest:
         async with self.lock:
             await self._ask_end_offsets()
             self._mark_quiet()
+            self.end_offsets.clear()  # stale once used: a producer may write the next moment
             records = self.router.flush(time.monotonic() if now is None else now)
             done, self.unacked = self.unacked, []
             futures = [
@@ -119,6 +120,12 @@ class Ingest:
                 event.ack()
 
     def _mark_quiet(self) -> None:
+        """Release the sources that are caught up and silent for the idle time, once some
+        source of this worker has delivered: a worker started before its producers releases
+        nothing, or the first partition fetched once they start would run ahead of the rest
+        and make their first events late."""
+        if not self.router.progress:
+            return
         now = time.monotonic()
         quiet = []
         for tp in self._owned():
