@@ -6,8 +6,8 @@ name to cross; what the ``anomaly`` rules are for.
 | approver_late_evening | approver-off-hours-anomaly | official | first .. last decision + 1 h |
 | approver_rest_day | approver-off-hours-anomaly | official | first .. last decision + 1 h |
 | approver_high_rate | approver-rate-anomaly | official | first .. last extra decision + 1 h |
-| staff_steady_reading | staff-access-anomaly, -reading-hour, -day | account | first .. last read + 1 h |
-| staff_half_day_reading | staff-access-anomaly, -reading-hour, -day | account | as above |
+| staff_steady_reading | staff-access-anomaly, staff-reading-* | account | first .. last read + 1h |
+| staff_half_day_reading | staff-access-anomaly, staff-reading-* | account | as above |
 
 - An official decides 3-6 applications between 22:00 and 23:30 on a working day: a normal
   rate at an hour nobody decides.
