@@ -74,7 +74,7 @@ from rules.types.aggregates import bucket_of, bucket_sum
 from rules.types.common import Hit, RuleState, key_function
 from rules.types.spike import Counts, SpikeEvaluator, SpikeSpec
 
-TOTAL = "\x00share:"  # state keys holding a group's counts: no group key starts with NUL
+TOTAL = "\x00g:"  # state keys of the groups' counts (no group key starts with NUL; not SUP)
 WHOLE = "*"  # the group key of ``share_of: []``
 
 

@@ -122,3 +122,17 @@ def test_with_the_median_of_the_shares_one_past_surge_does_not_hide_the_next():
     median = [w.ts_ms for w in run(SHARE.replace("stat: mean", "stat: median"), events)]
     assert pooled == [T0 + 8 * HOUR + 40 * MIN]  # the first surge lifts the pooled share
     assert median == [T0 + 8 * HOUR + 40 * MIN, T0 + 15 * HOUR + 40 * MIN]
+
+
+def test_a_restored_engine_goes_on_with_the_groups_counts_it_saved():
+    events = sorted(
+        city(24) + extra(("330106",), T0 + 8 * HOUR + 10 * MIN, 30, every=2 * MIN),
+        key=lambda e: e.ts_ms,
+    )
+    whole = [w.id for w in run(SHARE, events)]
+    first, second = engine(SHARE), engine(SHARE)
+    cut = next(i for i, e in enumerate(events) if e.ts_ms >= T0 + 8 * HOUR + 20 * MIN)
+    before = feed(first, events[:cut])
+    second.restore((k, v) for k, v in first.export_dirty().items() if v is not None)
+    after = feed(second, events[cut:])
+    assert whole and [w.id for w in before + after] == whole
