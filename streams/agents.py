@@ -38,7 +38,7 @@ from rules import RuleSet
 from rules.engine.admission import Bounds
 from rules.engine.keyspace import KeyPlan
 from streams import metrics as m
-from streams.emit import Emitter
+from streams.emit import Emitter, worker_masker
 from streams.evaluate import evaluate_record
 from streams.idle import advance_idle, checkpoint_quiet_partition
 from streams.ingest import register_ingest
@@ -105,8 +105,16 @@ def _register_evaluate(
     app: faust.App, settings: Settings, t: Topics, engines: PartitionEngines
 ) -> None:
     """The evaluate agent, the timer that moves idle shards on, revocation, and the
-    checkpoint on stop (``streams.app.WorkerApp.stop_hooks``)."""
-    emit = Emitter(t)
+    checkpoint on stop (``streams.app.WorkerApp.stop_hooks``). Warnings leave pseudonymised
+    under the pseudonym key (``envelope.pseudonym``)."""
+
+    def group_by(rule_id: str) -> tuple[str, ...] | None:
+        try:
+            return engines.ruleset.by_id(rule_id).group_by
+        except KeyError:  # a rule removed by a reload since
+            return None
+
+    emit = Emitter(t, worker_masker(settings), group_by)
     steps = InFlight()
 
     @app.agent(t.evaluated, name="evaluate")
