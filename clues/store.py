@@ -56,6 +56,7 @@ from clues.places import Places
 from clues.privacy import Masker
 from clues.workdays import DeadlinePolicy, WorkCalendar, default_policy
 from envelope.events import Disposition, RiskWarning, stable_id
+from envelope.pseudonym import SEALED
 
 __all__ = ["ClueStore", "clue_id", "InvalidCursor", "ListQuery"]
 
@@ -285,6 +286,7 @@ class ClueStore:
             actor=actor,
             ts_ms=now_ms,
             warning_ids=tuple(await self.warning_ids(clue.id)),
+            sealed=str((clue.details or {}).get(SEALED) or ""),  # the worker opens its key
         )
 
     async def reveal(self, clue_id: str, who: Principal, now_ms: int) -> Clue:

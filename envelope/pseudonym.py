@@ -135,6 +135,19 @@ class Masker:
         title, summary, key = (self.text(getattr(w, n), known) for n in WARNING_TEXT)
         return dataclasses.replace(w, title=title, summary=summary, key=key, details=details)
 
+    def original_key(self, sealed: str) -> str | None:
+        """The key the rules made, opened from a warning's seal; None when no key given
+        opens it. A verdict carries the seal of its clue's warning, since the clue's key is
+        pseudonymised and a detector's state is kept under the rules' own key.
+
+        >>> m = Masker(b"k")
+        >>> sealed = m.seal({"key": "applicant=cit-9f2", "title": "t"})
+        >>> m.original_key(sealed), Masker(b"another key").original_key(sealed)
+        ('applicant=cit-9f2', None)
+        """
+        raw = (self.unseal(sealed) or {}).get("key")
+        return raw if isinstance(raw, str) else None
+
     def unmask_warning(self, w: RiskWarning) -> RiskWarning:
         """The warning as the rules made it, when its seal opens (rules on warnings see what
         a backtest sees); else ``w`` as it is."""

@@ -17,6 +17,7 @@ from envelope.redact import bounded_reason
 from envelope.settings import Settings
 from streams import metrics as m
 from streams.topics import Topics
+from streams.verdicts import Verdict
 
 log = logging.getLogger("riskloop.worker")
 # Dead letters carry the original bytes (base64) and, up to this size, also as text to read.
@@ -53,6 +54,23 @@ class Emitter:
         self.t = t
         self.masker = masker  # personal identifiers leave the worker as pseudonyms
         self.group_by = group_by  # a rule id's group_by: which bare key parts name people
+
+    def rule_key(self, verdict: Verdict) -> str:
+        """The key the rules made of the warning a verdict was given on. The clue's key is
+        pseudonymised, so it is opened from the warning's seal the verdict carries; a verdict
+        with no seal keeps its key (a key naming nobody is not masked: it is the rules')."""
+        if self.masker is None or not verdict.sealed:
+            return verdict.key
+        key = self.masker.original_key(verdict.sealed)
+        if key is None:
+            log.warning(
+                "verdict %s on rule %s: its warning's seal does not open under the pseudonym "
+                "key (rotated without keeping the old one?); no detector learns from it",
+                verdict.id,
+                verdict.rule_id,
+            )
+            return verdict.key
+        return key
 
     async def warnings(self, warnings: list[RiskWarning]) -> None:
         for w in warnings:
