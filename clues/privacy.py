@@ -116,9 +116,31 @@ def pseudonym_key(settings: Settings) -> bytes:
             " made for this process and change when it restarts"
         )
         return secrets.token_bytes(32)
+    _check_length(key, source)
+    return key
+
+
+def old_pseudonym_keys(settings: Settings) -> tuple[bytes, ...]:
+    """The keys of earlier rotations (``RISKLOOP_PSEUDONYM_OLD_KEYS_FILE``, one a line, blank
+    lines skipped): they open the seals they made, never make a pseudonym."""
+    if not settings.pseudonym_old_keys_file:
+        return ()
+    path = Path(settings.pseudonym_old_keys_file).expanduser()
+    try:
+        lines = path.read_bytes().splitlines()
+    except OSError as exc:
+        raise BadPseudonymKey(
+            f"RISKLOOP_PSEUDONYM_OLD_KEYS_FILE={str(path)!r}: cannot read it ({exc.strerror})"
+        ) from None
+    keys = [(n, line.strip()) for n, line in enumerate(lines, 1) if line.strip()]
+    for n, key in keys:
+        _check_length(key, f"RISKLOOP_PSEUDONYM_OLD_KEYS_FILE={str(path)!r} line {n}")
+    return tuple(key for _, key in keys)
+
+
+def _check_length(key: bytes, source: str) -> None:
     if len(key) < MIN_KEY_BYTES:
         raise BadPseudonymKey(
             f"{source}: the key is {len(key)} bytes; use at least {MIN_KEY_BYTES}"
             " (e.g. `openssl rand -hex 32`)"
         )
-    return key

@@ -95,6 +95,7 @@ class ClueStore:
         calendar: WorkCalendar | None = None,
         places: Places | None = None,
         pseudonym_key: bytes | None = None,
+        old_pseudonym_keys: Sequence[bytes] = (),
     ) -> None:
         self.redis = redis
         self.prefix = prefix
@@ -108,7 +109,8 @@ class ClueStore:
         self._sla = redis.register_script(scripts.SLA_STEP)
         self._list = redis.register_script(scripts.LIST)
         # the key of pseudonyms comes from the caller (settings), never from Redis
-        self._masker = Masker(pseudonym_key or secrets.token_bytes(32))
+        # (older ones still open what they sealed)
+        self._masker = Masker(pseudonym_key or secrets.token_bytes(32), old_pseudonym_keys)
 
     # --- ingest ---------------------------------------------------------------------------
 

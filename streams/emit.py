@@ -11,7 +11,7 @@ from typing import Any
 import faust
 import orjson
 
-from clues.privacy import Masker, pseudonym_key
+from clues.privacy import Masker, old_pseudonym_keys, pseudonym_key
 from envelope.events import RiskWarning
 from envelope.redact import bounded_reason
 from envelope.settings import Settings
@@ -29,14 +29,19 @@ TEXT_COPY_MAX = 64 * 1024
 # for the record's own framing.
 DEADLETTER_MAX_BYTES = 1_000_000 - 1024
 KEY_MAX = 1024  # a longer producer key is not copied: the dead letter names its size and hash
-_MASKERS: dict[tuple[str, str], Masker] = {}
+_MASKERS: dict[tuple[str, str, str], Masker] = {}
 
 
 def worker_masker(settings: Settings) -> Masker:
-    """The worker's pseudonymiser: one per key setting, so what one agent seals another opens."""
-    setting = (settings.pseudonym_key_file, settings.pseudonym_key)
+    """The worker's pseudonymiser: one per key setting, so what one agent seals another opens
+    (and what the keys of earlier rotations sealed too)."""
+    setting = (
+        settings.pseudonym_key_file,
+        settings.pseudonym_key,
+        settings.pseudonym_old_keys_file,
+    )
     if setting not in _MASKERS:
-        _MASKERS[setting] = Masker(pseudonym_key(settings))
+        _MASKERS[setting] = Masker(pseudonym_key(settings), old_pseudonym_keys(settings))
     return _MASKERS[setting]
 
 

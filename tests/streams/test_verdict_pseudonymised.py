@@ -7,6 +7,7 @@ the verdicts topic."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 from event_factories import make_event
@@ -14,12 +15,13 @@ from pipeline import Pipeline
 
 from envelope.events import Disposition, RiskWarning
 from envelope.pseudonym import SEALED, Masker
+from envelope.settings import Settings
 from envelope.topics import TOPIC_SERVICE
 from rules import RuleSet
 from rules.engine.keyspace import WHOLE, KeyPlan
 from rules.language.model import parse_rule
 from streams.agents import forward_verdict
-from streams.emit import Emitter
+from streams.emit import Emitter, worker_masker
 
 T0 = 1_772_414_100_000  # 2026-03-02T01:15:00Z
 RULE = "odd-exports"
@@ -119,3 +121,19 @@ def test_the_warning_keeps_the_rules_id_and_fingerprint() -> None:
     plain = exports(Pipeline(RuleSet([parse_rule(ANOMALY, f"{RULE}.yaml")])))
     assert plain.key == ODD and masked.key != ODD
     assert (masked.id, masked.fingerprint) == (plain.id, plain.fingerprint)
+
+
+def test_after_a_rotation_that_keeps_the_old_key_a_dismissal_is_still_learned(
+    tmp_path: Path,
+) -> None:
+    w, warning = flagged()  # sealed under KEY
+    old_keys = tmp_path / "old-keys"
+    old_keys.write_bytes(KEY + b"\n")
+    rotated = Settings(
+        pseudonym_key="the key after the rotation", pseudonym_old_keys_file=str(old_keys)
+    )
+    w.emit = Emitter(w.t, worker_masker(rotated))  # type: ignore[arg-type]
+
+    w.dispose(dismissal(warning, warning.details[SEALED]))
+
+    assert w.learned() == 1
