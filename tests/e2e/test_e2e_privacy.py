@@ -14,13 +14,14 @@ from pathlib import Path
 
 import orjson
 import pytest
-from e2e_support import http_json, read_topic
+from e2e_support import http_json, metric_sum, read_topic, wait_for
 
 from envelope.redact import ID_CARD, PHONE
-from envelope.topics import TOPIC_WARNINGS
+from envelope.topics import TOPIC_DISPOSITIONS, TOPIC_VERDICTS, TOPIC_WARNINGS
 from envelope.vocabulary import PERSONAL_ATTRS, PERSONAL_KINDS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+DETECTOR_RULE = "approver-anomaly"  # the library's detector rule, keyed by the official
 
 
 def raw_identifiers(week: Path) -> set[str]:
@@ -114,3 +115,39 @@ def test_the_identity_view_opens_the_originals_for_a_supervisor_only(stack, repl
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(req, timeout=10)
     assert refused.value.code == 403
+
+
+def test_a_dismissal_names_nobody_on_its_way_to_the_detector_that_learns_it(stack, replayed, week):
+    """The clue of a detector's warning, keyed by a pseudonymised official, is dismissed
+    through the API: the verdict reaches the shard holding the official's state and is
+    learned, and neither clue.dispositions nor risk.verdicts names the official."""
+    raw = raw_identifiers(week[0])
+    api, centre, inspector = stack.api.url, stack.tokens["dispatcher"], stack.tokens["inspector-9"]
+    page = http_json("GET", f"{api}/clues?status=new&rule={DETECTOR_RULE}&limit=50", token=centre)
+    assert page["items"], f"the week should leave open {DETECTOR_RULE} clues"
+    clue = page["items"][0]
+    assert clue["key"].startswith("pid-"), "the clue is keyed by a pseudonym"
+    learned = metric_sum(
+        stack.worker.url, "riskloop_rule_stats", rule=DETECTOR_RULE, stat="learned"
+    )
+
+    url = f"{api}/clues/{clue['id']}"
+    http_json("POST", f"{url}/dispatch", {}, token=centre)
+    http_json("POST", f"{url}/claim", {}, token=inspector)
+    body = {"code": "false_positive", "sub_reason": "expected_behaviour", "note": "usual"}
+    assert http_json("POST", f"{url}/dispose", body, token=inspector)["status"] == "disposed"
+
+    wait_for(
+        lambda: (
+            metric_sum(stack.worker.url, "riskloop_rule_stats", rule=DETECTOR_RULE, stat="learned")
+            >= learned + 1
+        ),
+        60,
+        "the detector to learn the dismissal of a pseudonymised clue",
+    )
+    found = {}
+    for topic in (TOPIC_DISPOSITIONS, TOPIC_VERDICTS):
+        records = read_topic(stack.broker.bootstrap, topic)
+        assert any(clue["key"].encode() in v for _, v in records), topic
+        found[topic] = leaks("\n".join((k or b"").decode() + v.decode() for k, v in records), raw)
+    assert {where: sorted(ids)[:5] for where, ids in found.items() if ids} == {}
