@@ -82,6 +82,8 @@ def parse_verdict(raw: bytes | None) -> Verdict:
     "bad verdict: outcome must be one of confirmed, dismissed, got 'maybe'"
     >>> reason(b'{"rule_id": "r", "key": 7, "outcome": "dismissed", "id": "d"}')
     'bad verdict: key must be a string'
+    >>> reason(b'{"rule_id": "r", "key": "k", "outcome": "dismissed", "id": "d", "sealed": 1}')
+    'bad verdict: sealed must be a string'
     """
     try:
         doc = orjson.loads(raw or b"")
