@@ -217,6 +217,9 @@ def _child_env(broker: Service, redis: Service) -> dict[str, str]:
         # a source checkout runs too: the children's working folder is not the repository
         "PYTHONPATH": os.pathsep.join(p for p in pythonpath if p),
         "PYTHONUNBUFFERED": "1",
+        # one pseudonym key for the worker and the API (the identity view opens what the
+        # worker sealed): the one set, else one made for this demo (a key file set wins)
+        "RISKLOOP_PSEUDONYM_KEY": os.environ.get("RISKLOOP_PSEUDONYM_KEY") or secrets.token_hex(32),
         # the simulated week is dated March 2026: a worker keeping the default 400 days of
         # state would refuse it as too old from April 2027 on
         "RISKLOOP_STATE_RETENTION_DAYS": "36500",
