@@ -31,6 +31,7 @@ from replay.sim_core import Sim
 from replay.sim_cross import CROSS_DISTRICT_SCENARIOS
 from replay.sim_registry import background_registry
 from replay.sim_scenarios import SCENARIOS
+from replay.sim_signals import SIGNAL_SCENARIOS, service_signals
 
 SCENARIO_NAMES = (
     "approval_overdue",
@@ -43,6 +44,7 @@ SCENARIO_NAMES = (
     "dereg_after_finding",
     "inspection_not_rectified",
     "shared_address",
+    *SIGNAL_SCENARIOS,
 )
 
 
@@ -74,6 +76,7 @@ def generate(
         background_registry(sim)
         for inject in CROSS_DISTRICT_SCENARIOS:
             inject(sim)
+    service_signals(sim)  # drawn after the rest, which stays what it was
     sim.rows.sort(key=lambda row: (row[0], row[1]))
     sim.labels.sort(key=lambda row: (row[0], row[1]["scenario"], row[1]["key"]))
     return [event for _, _, event in sim.rows], [label for _, label in sim.labels]
