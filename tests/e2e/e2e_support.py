@@ -150,7 +150,7 @@ def stack_env(broker: Any, redis_url: str, app_id: str) -> dict[str, str]:
         "RISKLOOP_REDIS_URL": redis_url,
         "RISKLOOP_PARTITIONS": str(PARTITIONS),
         "RISKLOOP_APP_ID": app_id,
-        "RISKLOOP_IDLE_AFTER_S": "600",  # no idle advance: compare exactly with the backtest
+        "RISKLOOP_IDLE_AFTER_S": "86400",  # no idle advance, however slow the session: as backtest
         # the simulated weeks are dated March 2026: admissible whatever today's date is
         "RISKLOOP_STATE_RETENTION_DAYS": str(SIMULATED_DATA_RETENTION_DAYS),
     }
