@@ -1,7 +1,8 @@
-"""The service-quality signals of the simulated city, added after everything else so the
-events drawn before stay what they were: good/bad reviews (``replay.sim_reviews``), "one
-thing at a time" chains (``replay.sim_chains``) and the digital divide
-(``replay.sim_divide``).
+"""The service-quality signals of the simulated city, drawn after the in-district
+background and scenarios (so those stay what they were) and before the cross-district ones:
+good/bad reviews (``replay.sim_reviews``), "one thing at a time" chains
+(``replay.sim_chains``) and the digital divide (``replay.sim_divide``). Every signal stays
+in one district.
 """
 
 from __future__ import annotations

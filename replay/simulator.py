@@ -72,11 +72,11 @@ def generate(
     background_regulatory(sim)
     for inject in SCENARIOS:
         inject(sim)
+    service_signals(sim)  # drawn after the in-district scenarios, which stay what they were
     if cross_district:  # drawn last, so the in-district events stay what they were
         background_registry(sim)
         for inject in CROSS_DISTRICT_SCENARIOS:
             inject(sim)
-    service_signals(sim)  # drawn after the rest, which stays what it was
     sim.rows.sort(key=lambda row: (row[0], row[1]))
     sim.labels.sort(key=lambda row: (row[0], row[1]["scenario"], row[1]["key"]))
     return [event for _, _, event in sim.rows], [label for _, label in sim.labels]
