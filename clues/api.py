@@ -43,7 +43,7 @@ from clues.headers import ResponseHeaders
 from clues.outbox import OutboxPublisher
 from clues.places import Places
 from clues.policy_file import PolicyFileError, load_policy
-from clues.privacy import BadPseudonymKey, Masker, pseudonym_key
+from clues.privacy import BadPseudonymKey, Masker, old_pseudonym_keys, pseudonym_key
 from clues.sla import run_ticker
 from clues.store import ClueStore
 from clues.tokens import TokenStore
@@ -168,15 +168,16 @@ def _calendar_and_policy(
         raise SystemExit(f"RISKLOOP_DEADLINE_POLICY_FILE: {exc}") from None
 
 
-def _secrets(settings: Settings) -> bytes:
-    """Check the token lifetimes and read the pseudonym key; a bad value stops the start."""
+def _secrets(settings: Settings) -> tuple[bytes, tuple[bytes, ...]]:
+    """Check the token lifetimes and read the pseudonym key and the older ones; a bad value
+    stops the start."""
     if settings.api_token_days > settings.api_token_max_days:
         raise SystemExit(
             f"RISKLOOP_API_TOKEN_DAYS={settings.api_token_days}: at most"
             f" RISKLOOP_API_TOKEN_MAX_DAYS={settings.api_token_max_days}"
         )
     try:
-        return pseudonym_key(settings)
+        return pseudonym_key(settings), old_pseudonym_keys(settings)
     except BadPseudonymKey as exc:
         raise SystemExit(str(exc)) from None
 
@@ -244,7 +245,7 @@ def create_app(
         except BadTokenSpec as exc:
             raise SystemExit(f"RISKLOOP_API_BOOTSTRAP_TOKENS: {exc}") from None
     policy = _calendar_and_policy(settings, policy)
-    key = _secrets(settings)
+    key, old_keys = _secrets(settings)
     owns_redis = redis is None
     client = redis or bounded_redis(settings)
     app = FastAPIOffline(  # /docs served from the package's own files: no CDN, works offline
@@ -254,9 +255,8 @@ def create_app(
         lifespan=_lifespan(settings, publish, owns_redis, tick_s),
     )
     places = Places.from_settings(settings)
-    app.state.store = ClueStore(
-        client, prefix, policy=policy, calendar=calendar, places=places, pseudonym_key=key
-    )
+    app.state.store = ClueStore(client, prefix, policy=policy, calendar=calendar, places=places,
+                                pseudonym_key=key, old_pseudonym_keys=old_keys)  # fmt: skip
     app.state.tokens = TokenStore(
         client, prefix, default_days=settings.api_token_days, max_days=settings.api_token_max_days
     )

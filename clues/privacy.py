@@ -23,26 +23,21 @@ Examples:
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import re
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from envelope import pseudonym
 from envelope.errors import UserError
-from envelope.redact import ID_CARD, PHONE
+from envelope.pseudonym import SEALED
 from envelope.settings import Settings
-from envelope.vocabulary import PERSONAL_ATTRS, PERSONAL_KINDS
 
 log = logging.getLogger(__name__)
 MIN_KEY_BYTES = 16
 
-# Key parts and entity kinds that name a person: one list, the event vocabulary's.
-PERSONAL_KEY_PARTS = PERSONAL_ATTRS
-_KEY_PART = re.compile(r"(?P<name>[A-Za-z_][\w.]*)=(?P<value>[^|,;&\s]+)")
+PERSONAL_KEY_PARTS = pseudonym.PERSONAL_KEY_PARTS
 # Text of the rule's and of what people write on a clue (labels, the extension's reason, the
 # case reference, the verdict's note; evidence names and uris): masked like the audit entries
 # of the same steps.
@@ -50,46 +45,9 @@ TEXT_FIELDS = ("title", "summary", "key", "note", "ext_reason", "case_ref")
 EVIDENCE_TEXT = ("uri", "name")
 
 
-class Masker:
-    """Replaces personal identifiers by keyed pseudonyms."""
-
-    def __init__(self, key: bytes) -> None:
-        self.key = key
-
-    def pseudonym(self, value: str) -> str:
-        digest = hmac.new(self.key, value.encode(), hashlib.sha256).hexdigest()
-        return "pid-" + digest[:12]
-
-    def text(self, text: str, known: Iterable[str]) -> str:
-        """``text`` with known identifiers, personal key parts, ID and phone numbers masked.
-
-        A known identifier is masked where it stands on its own, not inside a longer word
-        or id (``cit-1`` in ``cit-12`` or ``clue-cit-1x``); Chinese text around it is fine.
-        """
-        for value in sorted(set(known), key=len, reverse=True):
-            if value:
-                alone = re.compile(rf"(?<![0-9A-Za-z_-]){re.escape(value)}(?![0-9A-Za-z_-])")
-                text = alone.sub(self.pseudonym(value), text)
-
-        def part(m: re.Match[str]) -> str:
-            name = m.group("name").rsplit(".", 1)[-1].lower()
-            if name in PERSONAL_KEY_PARTS and not m.group("value").startswith("pid-"):
-                return f"{m.group('name')}={self.pseudonym(m.group('value'))}"
-            return m.group(0)
-
-        text = _KEY_PART.sub(part, text)
-        text = ID_CARD.sub(lambda m: self.pseudonym(m.group(0)), text)
-        return PHONE.sub(lambda m: self.pseudonym(m.group(0)), text)
-
-    def value(self, v: Any, known: Iterable[str]) -> Any:
-        """Mask every string inside a JSON-like value."""
-        if isinstance(v, str):
-            return self.text(v, known)
-        if isinstance(v, list | tuple):
-            return [self.value(x, known) for x in v]
-        if isinstance(v, dict):
-            return {k: self.value(x, known) for k, x in v.items()}
-        return v
+class Masker(pseudonym.Masker):
+    """Replaces personal identifiers by keyed pseudonyms (``envelope.pseudonym``, the
+    worker's too), with what a clue view adds: the clue's text, labels and evidence."""
 
     def evidence(self, ref: dict[str, Any], known: Iterable[str]) -> dict[str, Any]:
         """An evidence reference with its uri and name masked (its sha256 left as it is)."""
@@ -99,14 +57,16 @@ class Masker:
         }
 
     def clue(self, clue: dict[str, Any]) -> dict[str, Any]:
-        """A copy of a clue's dict with every personal identifier pseudonymised."""
+        """A copy of a clue's dict with every personal identifier pseudonymised and the
+        sealed originals left out."""
         known = personal_values(clue)
         out = dict(clue)
         for name in TEXT_FIELDS:
             if isinstance(out.get(name), str):
                 out[name] = self.text(out[name], known)
         if out.get("details"):
-            out["details"] = self.value(out["details"], known)
+            details = {k: v for k, v in out["details"].items() if k != SEALED}
+            out["details"] = self.value(details, known)
         if out.get("labels"):
             out["labels"] = [self.text(label, known) for label in out["labels"]]
         if out.get("evidence_refs"):
@@ -114,17 +74,19 @@ class Masker:
         out["pseudonymised"] = True
         return out
 
+    def reveal(self, clue: dict[str, Any]) -> dict[str, Any]:
+        """A clue's dict with the originals the worker sealed in its details put back."""
+        details = clue.get("details") or {}
+        sealed = details.get(SEALED)
+        originals = self.unseal(sealed) if isinstance(sealed, str) else None
+        if originals is None:
+            return {**clue, "details": {k: v for k, v in details.items() if k != SEALED}}
+        return {**clue, **originals}
+
 
 def personal_values(clue: dict[str, Any]) -> set[str]:
     """The raw identifiers a clue names: a personal entity id and personal key parts."""
-    values: set[str] = set()
-    entity = (clue.get("details") or {}).get("entity") or {}
-    if str(entity.get("kind", "")).lower() in PERSONAL_KINDS and entity.get("id"):
-        values.add(str(entity["id"]))
-    for m in _KEY_PART.finditer(str(clue.get("key", ""))):
-        if m.group("name").rsplit(".", 1)[-1].lower() in PERSONAL_KEY_PARTS:
-            values.add(m.group("value"))
-    return values
+    return pseudonym.personal_values(str(clue.get("key", "")), clue.get("details"))
 
 
 class BadPseudonymKey(UserError, ValueError):
@@ -154,9 +116,31 @@ def pseudonym_key(settings: Settings) -> bytes:
             " made for this process and change when it restarts"
         )
         return secrets.token_bytes(32)
+    _check_length(key, source)
+    return key
+
+
+def old_pseudonym_keys(settings: Settings) -> tuple[bytes, ...]:
+    """The keys of earlier rotations (``RISKLOOP_PSEUDONYM_OLD_KEYS_FILE``, one a line, blank
+    lines skipped): they open the seals they made, never make a pseudonym."""
+    if not settings.pseudonym_old_keys_file:
+        return ()
+    path = Path(settings.pseudonym_old_keys_file).expanduser()
+    try:
+        lines = path.read_bytes().splitlines()
+    except OSError as exc:
+        raise BadPseudonymKey(
+            f"RISKLOOP_PSEUDONYM_OLD_KEYS_FILE={str(path)!r}: cannot read it ({exc.strerror})"
+        ) from None
+    keys = [(n, line.strip()) for n, line in enumerate(lines, 1) if line.strip()]
+    for n, key in keys:
+        _check_length(key, f"RISKLOOP_PSEUDONYM_OLD_KEYS_FILE={str(path)!r} line {n}")
+    return tuple(key for _, key in keys)
+
+
+def _check_length(key: bytes, source: str) -> None:
     if len(key) < MIN_KEY_BYTES:
         raise BadPseudonymKey(
             f"{source}: the key is {len(key)} bytes; use at least {MIN_KEY_BYTES}"
             " (e.g. `openssl rand -hex 32`)"
         )
-    return key

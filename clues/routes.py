@@ -145,8 +145,9 @@ async def get_clue(request: Request, clue_id: ClueId, who: Who) -> dict[str, Any
 
 async def get_identity(request: Request, clue_id: ClueId, who: Who) -> dict[str, Any]:
     """The clue with personal identifiers in clear; the view itself is audited."""
-    clue = await _store(request).reveal(clue_id, who, _now(request))
-    return clue.to_dict()
+    store = _store(request)
+    clue = await store.reveal(clue_id, who, _now(request))
+    return (await store.masker()).reveal(clue.to_dict())
 
 
 async def get_audit(request: Request, clue_id: ClueId, who: Who) -> list[dict[str, Any]]:

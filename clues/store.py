@@ -56,6 +56,7 @@ from clues.places import Places
 from clues.privacy import Masker
 from clues.workdays import DeadlinePolicy, WorkCalendar, default_policy
 from envelope.events import Disposition, RiskWarning, stable_id
+from envelope.pseudonym import SEALED
 
 __all__ = ["ClueStore", "clue_id", "InvalidCursor", "ListQuery"]
 
@@ -94,6 +95,7 @@ class ClueStore:
         calendar: WorkCalendar | None = None,
         places: Places | None = None,
         pseudonym_key: bytes | None = None,
+        old_pseudonym_keys: Sequence[bytes] = (),
     ) -> None:
         self.redis = redis
         self.prefix = prefix
@@ -107,7 +109,8 @@ class ClueStore:
         self._sla = redis.register_script(scripts.SLA_STEP)
         self._list = redis.register_script(scripts.LIST)
         # the key of pseudonyms comes from the caller (settings), never from Redis
-        self._masker = Masker(pseudonym_key or secrets.token_bytes(32))
+        # (older ones still open what they sealed)
+        self._masker = Masker(pseudonym_key or secrets.token_bytes(32), old_pseudonym_keys)
 
     # --- ingest ---------------------------------------------------------------------------
 
@@ -285,6 +288,7 @@ class ClueStore:
             actor=actor,
             ts_ms=now_ms,
             warning_ids=tuple(await self.warning_ids(clue.id)),
+            sealed=str((clue.details or {}).get(SEALED) or ""),  # the worker opens its key
         )
 
     async def reveal(self, clue_id: str, who: Principal, now_ms: int) -> Clue:

@@ -325,6 +325,9 @@ class Disposition:
     actor: str
     ts_ms: int
     warning_ids: tuple[str, ...] = ()
+    # The clue's warning's sealed originals, as the worker made them: the worker opens the
+    # rules' own key from it, since ``key`` is the clue's pseudonymised one.
+    sealed: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -338,7 +341,7 @@ class Disposition:
             "actor": self.actor,
             "ts_ms": self.ts_ms,
             "warning_ids": list(self.warning_ids),
-        }
+        } | ({"sealed": self.sealed} if self.sealed else {})
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.to_dict())

@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     # then change at each restart; fine for a demo, not for a deployment).
     pseudonym_key_file: str = ""
     pseudonym_key: str = ""
+    # Earlier pseudonym keys, one a line, kept after a rotation: they make no pseudonym but
+    # still open what they sealed (the identity view, verdicts on clues raised before).
+    pseudonym_old_keys_file: str = ""
     # Departments and region codes a clue may be dispatched to (comma-separated; a region
     # entry covers every code it prefixes). Empty: the shipped vocabulary
     # (envelope.vocabulary.DEPARTMENTS and REGIONS).

@@ -32,6 +32,10 @@ from replay.sim_cross import CROSS_DISTRICT_SCENARIOS
 from replay.sim_registry import background_registry
 from replay.sim_scenarios import SCENARIOS
 from replay.sim_signals import SIGNAL_SCENARIOS, service_signals
+from replay.sim_variants import batch_account, festival_rise
+
+# Background variants ``generate`` can add (``replay.sim_variants``): never labelled.
+VARIANTS = {"festival": festival_rise, "batch_account": batch_account}
 
 SCENARIO_NAMES = (
     "approval_overdue",
@@ -54,6 +58,7 @@ def generate(
     start: str = "2026-03-02",
     scale: float = 1.0,
     cross_district: bool = True,
+    variants: tuple[str, ...] = (),
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(events, labels) for ``days`` days from local date ``start`` (Asia/Shanghai).
 
@@ -63,8 +68,15 @@ def generate(
     multiplies populations and background volume (about 50-80k events per week at 1.0);
     scenario counts depend on ``days`` only. ``cross_district=False`` leaves out the
     enterprise register and the cross-district scenarios: every key stays in one district,
-    and the rest is the same event for event.
+    and the rest is the same event for event. ``variants`` names background variants of
+    :data:`VARIANTS` to add (a city-wide festival rise of the hotline, a nightly batch
+    account): drawn after everything else, so the rest stays the same event for event.
     """
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise ValueError(
+            f"unknown simulator variant(s) {unknown}: the variants are {list(VARIANTS)}"
+        )
     sim = Sim(seed, days, start, scale)
     background_applications(sim)
     background_hotline(sim)
@@ -77,6 +89,9 @@ def generate(
         background_registry(sim)
         for inject in CROSS_DISTRICT_SCENARIOS:
             inject(sim)
+    for name in VARIANTS:  # in the table's order, whatever order they were asked in
+        if name in variants:
+            VARIANTS[name](sim)
     sim.rows.sort(key=lambda row: (row[0], row[1]))
     sim.labels.sort(key=lambda row: (row[0], row[1]["scenario"], row[1]["key"]))
     return [event for _, _, event in sim.rows], [label for _, label in sim.labels]
@@ -100,12 +115,13 @@ def simulate_to_file(
     start: str = "2026-03-02",
     scale: float = 1.0,
     cross_district: bool = True,
+    variants: tuple[str, ...] = (),
 ) -> tuple[int, int]:
     """Write events to ``out`` (format by extension, see replay.formats) and labels beside it.
 
     Returns (events written, labels written).
     """
-    events, labels = generate(seed, days, start, scale, cross_district)
+    events, labels = generate(seed, days, start, scale, cross_district, variants)
     out.parent.mkdir(parents=True, exist_ok=True)
     written = write_events(events, out)
     with labels_path(out).open("wb") as f:

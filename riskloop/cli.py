@@ -25,7 +25,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     n_events, n_labels = simulate_to_file(
-        out, args.seed, days=args.days, start=args.start, scale=args.scale
+        out,
+        args.seed,
+        days=args.days,
+        start=args.start,
+        scale=args.scale,
+        variants=tuple(v.strip() for v in args.variants.split(",") if v.strip()),
     )
     print(f"wrote {n_events} events to {out} and {n_labels} labels to {labels_path(out)}")
     return 0
@@ -250,6 +255,12 @@ def _data_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--start", default="2026-03-02", help="first local date (a Monday)")
     s.add_argument("--scale", type=float, default=1.0, help="traffic multiplier")
     s.add_argument("--out", required=True, help="FILE.jsonl, FILE.csv or FILE.parquet")
+    s.add_argument(
+        "--variants",
+        default="",
+        help="background variants, comma-separated: festival (a city-wide hotline rise), "
+        "batch_account (a nightly batch reader)",
+    )
     s.set_defaults(fn=cmd_simulate)
 
     _replay_parser(sub)

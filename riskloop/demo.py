@@ -39,7 +39,7 @@ from clues.page import supervisor_link
 from envelope.errors import UserError
 from envelope.settings import Settings
 from envelope.topics import TOPIC_DEADLETTER
-from riskloop.metrics_text import metric_sum
+from riskloop.metrics_text import metric_sum, samples
 from riskloop.services import (
     Service,
     ServiceError,
@@ -109,6 +109,7 @@ class WorkerCounts:
     events_in: int = 0
     deadletters: int = 0
     warnings: int = 0
+    deadletter_reasons: tuple[tuple[str, int], ...] = ()  # (reason kind, events), most first
 
     @property
     def handled(self) -> int:
@@ -216,6 +217,9 @@ def _child_env(broker: Service, redis: Service) -> dict[str, str]:
         # a source checkout runs too: the children's working folder is not the repository
         "PYTHONPATH": os.pathsep.join(p for p in pythonpath if p),
         "PYTHONUNBUFFERED": "1",
+        # one pseudonym key for the worker and the API (the identity view opens what the
+        # worker sealed): the one set, else one made for this demo (a key file set wins)
+        "RISKLOOP_PSEUDONYM_KEY": os.environ.get("RISKLOOP_PSEUDONYM_KEY") or secrets.token_hex(32),
         # the simulated week is dated March 2026: a worker keeping the default 400 days of
         # state would refuse it as too old from April 2027 on
         "RISKLOOP_STATE_RETENTION_DAYS": "36500",
@@ -281,12 +285,16 @@ def worker_counts(metrics_text: str) -> WorkerCounts:
     ... riskloop_warnings_created{rule="r",severity="high",region="1",department="d"} 1.7e9
     ... '''
     >>> worker_counts(text)
-    WorkerCounts(events_in=10, deadletters=1, warnings=0)
+    WorkerCounts(events_in=10, deadletters=1, warnings=0, deadletter_reasons=(('bad_json', 1),))
     """
+    reasons: Counter[str] = Counter()
+    for s in samples(metrics_text, "riskloop_deadletters_total"):
+        reasons[s.labels.get("reason", "other")] += int(s.value)
     return WorkerCounts(
         events_in=int(metric_sum(metrics_text, "riskloop_events_in_total")),
         deadletters=int(metric_sum(metrics_text, "riskloop_deadletters_total")),
         warnings=int(metric_sum(metrics_text, "riskloop_warnings_total")),
+        deadletter_reasons=tuple((r, n) for r, n in reasons.most_common() if n),
     )
 
 
@@ -422,9 +430,10 @@ def _print_summary(stack: Stack, counts: WorkerCounts, clues: Clues, labels: int
     say()
     say(f"clues raised: {total} (from {counts.warnings:,} warnings; {labels} scenarios injected)")
     say(format_clue_table(clues.by_rule) if total else "  (none)")
+    why = ", ".join(f"{reason} {n}" for reason, n in counts.deadletter_reasons)
     say(
-        f"dead letters: {counts.deadletters} (events the worker could not read go to the "
-        f"{TOPIC_DEADLETTER} topic with the reason)"
+        f"dead letters: {counts.deadletters}{f' ({why})' if why else ''} (events the worker "
+        f"could not read go to the {TOPIC_DEADLETTER} topic with the reason)"
     )
     say()
     say("look around:")

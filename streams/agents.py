@@ -38,7 +38,7 @@ from rules import RuleSet
 from rules.engine.admission import Bounds
 from rules.engine.keyspace import KeyPlan
 from streams import metrics as m
-from streams.emit import Emitter
+from streams.emit import Emitter, worker_masker
 from streams.evaluate import evaluate_record
 from streams.idle import advance_idle, checkpoint_quiet_partition
 from streams.ingest import register_ingest
@@ -47,7 +47,7 @@ from streams.ruleset_topic import RuleSetRecord, TopicRules, follow_forever
 from streams.shuffle import space_key
 from streams.state import InFlight, PartitionEngines, checkpoint_on_stop, finish_before_cancel
 from streams.topics import Topics
-from streams.verdicts import verdict_record
+from streams.verdicts import Verdict, verdict_record
 
 log = logging.getLogger("riskloop.worker")
 RULE_STATS = ("emitted", "suppressed", "excepted", "shadow", "resolved", "learned", "errors")
@@ -105,8 +105,16 @@ def _register_evaluate(
     app: faust.App, settings: Settings, t: Topics, engines: PartitionEngines
 ) -> None:
     """The evaluate agent, the timer that moves idle shards on, revocation, and the
-    checkpoint on stop (``streams.app.WorkerApp.stop_hooks``)."""
-    emit = Emitter(t)
+    checkpoint on stop (``streams.app.WorkerApp.stop_hooks``). Warnings leave pseudonymised
+    under the pseudonym key (``envelope.pseudonym``)."""
+
+    def group_by(rule_id: str) -> tuple[str, ...] | None:
+        try:
+            return engines.ruleset.by_id(rule_id).group_by
+        except KeyError:  # a rule removed by a reload since
+            return None
+
+    emit = Emitter(t, worker_masker(settings), group_by)
     steps = InFlight()
 
     @app.agent(t.evaluated, name="evaluate")
@@ -174,12 +182,14 @@ def _register_feedback(
 ) -> None:
     """clue.dispositions -> per-rule precision (gauge and ``/feedback/``) and verdicts."""
 
+    emit = Emitter(t, worker_masker(settings))  # opens the rules' key of a verdict
+
     @app.agent(t.dispositions, name="feedback")
     async def feedback(stream: faust.StreamT) -> None:
         async for value in stream:
             d = _record_disposition(feedback_table, value)
             if d is not None and learns_from_verdicts(engines.ruleset, d.rule_id):
-                await _forward_verdict(t, engines.plan, settings.partitions, d)
+                await forward_verdict(emit, engines.plan, settings.partitions, d)
 
     @app.timer(interval=5.0)
     async def refresh_precision() -> None:
@@ -277,15 +287,20 @@ def learns_from_verdicts(ruleset: RuleSet, rule_id: str) -> bool:
     return any(r.id == rule_id and r.type == "anomaly" for r in ruleset.rules)
 
 
-async def _forward_verdict(t: Topics, plan: KeyPlan, partitions: int, d: Disposition) -> None:
+async def forward_verdict(emit: Emitter, plan: KeyPlan, partitions: int, d: Disposition) -> None:
     """To the partition of ``risk.verdicts`` whose shard holds the rule's state for the key
-    (to every partition when the key alone does not tell)."""
+    (to every partition when the key alone does not tell).
+
+    The clue's key is pseudonymised and its hash would name another partition: the rules' own
+    key is opened from the seal of the clue's warning that the disposition carries. The
+    verdict goes on with the clue's key and that seal, so the topic names nobody, and the
+    shard opens the seal again to find the key's state (:meth:`Emitter.rule_key`)."""
     if plan.space_of(d.rule_id) is None:  # the rule is no longer running: nothing would learn
         return
-    where = space_key(plan, d.rule_id, d.key)
+    where = space_key(plan, d.rule_id, emit.rule_key(Verdict.of(d)))
     targets = range(partitions) if where is None else [plan.partition(where[1], partitions)]
     for p in targets:  # a shard with no warning waiting for the key ignores it
-        await t.verdicts.send(key=d.clue_id.encode(), value=verdict_record(d), partition=p)
+        await emit.t.verdicts.send(key=d.clue_id.encode(), value=verdict_record(d), partition=p)
 
 
 def precision(records: Any) -> dict[str, dict[str, Any]]:

@@ -5,15 +5,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import faust
 import orjson
 
+from clues.privacy import Masker, old_pseudonym_keys, pseudonym_key
 from envelope.events import RiskWarning
 from envelope.redact import bounded_reason
+from envelope.settings import Settings
 from streams import metrics as m
 from streams.topics import Topics
+from streams.verdicts import Verdict
 
 log = logging.getLogger("riskloop.worker")
 # Dead letters carry the original bytes (base64) and, up to this size, also as text to read.
@@ -25,6 +29,20 @@ TEXT_COPY_MAX = 64 * 1024
 # for the record's own framing.
 DEADLETTER_MAX_BYTES = 1_000_000 - 1024
 KEY_MAX = 1024  # a longer producer key is not copied: the dead letter names its size and hash
+_MASKERS: dict[tuple[str, str, str], Masker] = {}
+
+
+def worker_masker(settings: Settings) -> Masker:
+    """The worker's pseudonymiser: one per key setting, so what one agent seals another opens
+    (and what the keys of earlier rotations sealed too)."""
+    setting = (
+        settings.pseudonym_key_file,
+        settings.pseudonym_key,
+        settings.pseudonym_old_keys_file,
+    )
+    if setting not in _MASKERS:
+        _MASKERS[setting] = Masker(pseudonym_key(settings), old_pseudonym_keys(settings))
+    return _MASKERS[setting]
 
 
 class Emitter:
@@ -32,8 +50,32 @@ class Emitter:
     region and department; shadow ones apart), and bad input to events.deadletter with the
     reason, where it was read and the original bytes."""
 
-    def __init__(self, t: Topics) -> None:
+    def __init__(
+        self,
+        t: Topics,
+        masker: Masker | None = None,
+        group_by: Callable[[str], Sequence[str] | None] | None = None,
+    ) -> None:
         self.t = t
+        self.masker = masker  # personal identifiers leave the worker as pseudonyms
+        self.group_by = group_by  # a rule id's group_by: which bare key parts name people
+
+    def rule_key(self, verdict: Verdict) -> str:
+        """The key the rules made of the warning a verdict was given on. The clue's key is
+        pseudonymised, so it is opened from the warning's seal the verdict carries; a verdict
+        with no seal keeps its key (a key naming nobody is not masked: it is the rules')."""
+        if self.masker is None or not verdict.sealed:
+            return verdict.key
+        key = self.masker.original_key(verdict.sealed)
+        if key is None:
+            log.warning(
+                "verdict %s on rule %s: its warning's seal does not open under the pseudonym "
+                "key (rotated without keeping the old one?); no detector learns from it",
+                verdict.id,
+                verdict.rule_id,
+            )
+            return verdict.key
+        return key
 
     async def warnings(self, warnings: list[RiskWarning]) -> None:
         for w in warnings:
@@ -41,6 +83,8 @@ class Emitter:
                 m.SHADOW_WARNINGS.labels(w.rule_id).inc()
             else:
                 m.WARNINGS.labels(w.rule_id, w.severity, w.region, w.department).inc()
+            if self.masker is not None:
+                w = self.masker.mask_warning(w, self.group_by and self.group_by(w.rule_id))
             await self.t.warnings.send(key=w.fingerprint.encode(), value=w.to_json())
 
     async def deadletter(

@@ -66,7 +66,7 @@ async def _verdict(st: PartitionState, emit: Emitter, event: faust.EventT) -> No
     except InvalidVerdict as exc:
         await emit.deadletter(event, str(exc))
     else:
-        st.engine.feedback(verdict.rule_id, verdict.key, verdict.outcome)
+        st.engine.feedback(verdict.rule_id, emit.rule_key(verdict), verdict.outcome)
 
 
 async def _apply(

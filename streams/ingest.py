@@ -32,7 +32,7 @@ from envelope.topics import EVENT_TOPICS, TOPIC_WARNINGS
 from rules.engine.admission import NO_WATERMARK, Bounds, classify
 from rules.engine.keyspace import KeyPlan
 from streams import metrics as m
-from streams.emit import Emitter
+from streams.emit import Emitter, worker_masker
 from streams.shuffle import Router, encode
 from streams.state import InFlight
 from streams.topics import Topics
@@ -49,6 +49,7 @@ class Ingest:
         self.router = Router(plan, settings.partitions)
         self.bounds = Bounds.from_settings(settings)
         self.emit = Emitter(t)
+        self.masker = worker_masker(settings)
         self.unacked: list[Any] = []
         self.last_read: dict[str, float] = {}
         self.lock = asyncio.Lock()
@@ -80,7 +81,7 @@ class Ingest:
             w = RiskWarning.from_json(value or b"")
         except (KeyError, TypeError, ValueError):
             return  # the clue sink dead-letters it
-        self.router.take_warning(w)
+        self.router.take_warning(self.masker.unmask_warning(w))
 
     async def _take_value(self, event: faust.EventT, source: str, value: Any) -> None:
         topic = event.message.topic
@@ -106,6 +107,7 @@ class Ingest:
         async with self.lock:
             await self._ask_end_offsets()
             self._mark_quiet()
+            self.end_offsets.clear()  # stale once used: a producer may write the next moment
             records = self.router.flush(time.monotonic() if now is None else now)
             done, self.unacked = self.unacked, []
             futures = [
@@ -119,6 +121,12 @@ class Ingest:
                 event.ack()
 
     def _mark_quiet(self) -> None:
+        """Release the sources that are caught up and silent for the idle time, once some
+        source of this worker has delivered: a worker started before its producers releases
+        nothing, or the first partition fetched once they start would run ahead of the rest
+        and make their first events late."""
+        if not self.router.progress:
+            return
         now = time.monotonic()
         quiet = []
         for tp in self._owned():

@@ -41,16 +41,18 @@ class InvalidVerdict(ValueError):
 @dataclass(frozen=True)
 class Verdict:
     """What an engine needs of a disposition: the rule, the key, the outcome (and the
-    disposition's id, to trace it)."""
+    disposition's id, to trace it). ``key`` is the clue's, pseudonymised; ``sealed``, the
+    clue's warning's sealed originals, gives the evaluate agent the rules' own key."""
 
     rule_id: str
     key: str
     outcome: str
     id: str
+    sealed: str = ""
 
     @classmethod
     def of(cls, d: Disposition) -> Verdict:
-        return cls(d.rule_id, d.key, d.outcome, d.id)
+        return cls(d.rule_id, d.key, d.outcome, d.id, d.sealed)
 
     def to_json(self) -> bytes:
         return orjson.dumps(asdict(self))
@@ -80,6 +82,8 @@ def parse_verdict(raw: bytes | None) -> Verdict:
     "bad verdict: outcome must be one of confirmed, dismissed, got 'maybe'"
     >>> reason(b'{"rule_id": "r", "key": 7, "outcome": "dismissed", "id": "d"}')
     'bad verdict: key must be a string'
+    >>> reason(b'{"rule_id": "r", "key": "k", "outcome": "dismissed", "id": "d", "sealed": 1}')
+    'bad verdict: sealed must be a string'
     """
     try:
         doc = orjson.loads(raw or b"")
@@ -92,9 +96,11 @@ def parse_verdict(raw: bytes | None) -> Verdict:
             raise InvalidVerdict(f"bad verdict: missing field {name!r}")
         if not isinstance(doc[name], str):
             raise InvalidVerdict(f"bad verdict: {name} must be a string")
+    if not isinstance(doc.get("sealed", ""), str):
+        raise InvalidVerdict("bad verdict: sealed must be a string")
     if doc["outcome"] not in OUTCOMES:
         allowed = ", ".join(OUTCOMES)
         raise InvalidVerdict(
             f"bad verdict: outcome must be one of {allowed}, got {doc['outcome']!r}"
         )
-    return Verdict(doc["rule_id"], doc["key"], doc["outcome"], doc["id"])
+    return Verdict(doc["rule_id"], doc["key"], doc["outcome"], doc["id"], doc.get("sealed", ""))

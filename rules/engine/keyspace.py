@@ -15,7 +15,10 @@ A rule whose state is not per key (an ``anomaly`` rule's detector learns from ev
 of the rule) cannot be split by key without its answers depending on the split: such rules
 share the key space ``events:*``, whose one key ``*`` lives on one partition, or, with
 ``model_by: [region]`` (a model per district), ``events:*region``, keyed by the district.
-Their warnings still carry the rule's own group key.
+Their warnings still carry the rule's own group key. A ``spike`` rule with ``share_of``
+(a key against its share of a wider group) runs in the key space of those wider parts
+(``events:attrs.category``; ``share_of: []`` in ``events:*``), so a group's keys and its
+counts meet on one partition; its warnings carry its own key too.
 
 This is the routing the live worker does over its repartition topic and ``backtest`` does in
 memory: one function, so both agree.
@@ -56,6 +59,7 @@ from rules.engine.timers import Timers, Wake
 from rules.language.model import Rule
 from rules.language.ruleset import RuleSet
 from rules.types.common import key_function
+from rules.types.spike_share import group_key_function
 
 EVENTS, WARNINGS = "events", "warnings"
 
@@ -84,7 +88,18 @@ def space_name(rule: Rule) -> str:
     if rule.type in SHARED_STATE_TYPES:
         model_by = getattr(rule.spec, "model_by", ())
         return f"{source}:{WHOLE}{','.join(model_by)}"
+    share_of = getattr(rule.spec, "share_of", None)
+    if share_of is not None:
+        parts = [p for p, g in zip(rule.key_parts, rule.group_by, strict=True) if g in share_of]
+        return f"{source}:{','.join(parts) or WHOLE}"
     return f"{source}:{','.join(rule.key_parts)}"
+
+
+def _route_key(rule: Rule) -> Callable[[Any], str | None]:
+    """The key an event of ``rule`` is routed by: its group key, or its share group's."""
+    if getattr(rule.spec, "share_of", None) is not None:
+        return group_key_function(rule)
+    return key_function(rule)
 
 
 def _whole(key_of: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
@@ -97,7 +112,7 @@ def _space_key(name: str, rules: list[Rule]) -> Callable[[Any], str | None]:
     rules ``*`` (one model) or the ``model_by`` values (a model per value)."""
     shared = name.partition(":")[2]
     if not shared.startswith(WHOLE):
-        return key_function(rules[0])
+        return _route_key(rules[0])
     if shared == WHOLE:
         return _any_key(rules)
     parts = [getter(p) for p in shared[len(WHOLE) :].split(",")]

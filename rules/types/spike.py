@@ -46,7 +46,7 @@ from envelope.events import Event
 from envelope.time import CST_OFFSET_MS
 from rules.engine.timers import INF, Timers
 from rules.language.blocks import RANK
-from rules.language.fields import Block, Choice, Duration, Field, Number, Reader
+from rules.language.fields import Block, Choice, Duration, Field, Many, Number, Reader, Text
 from rules.language.model import Rule
 from rules.matching.selection import Selection
 from rules.types.aggregates import STATS, bucket_end, bucket_of, bucket_sum, slide_sums
@@ -75,6 +75,7 @@ class SpikeSpec:
     ratio: float
     min_current: float
     min_reference: float
+    share_of: tuple[str, ...] | None = None  # the wider group_by of a share reference
 
     @property
     def history_ms(self) -> int:
@@ -128,6 +129,13 @@ FIELDS = (
     ),
     Field("direction", Choice(("up", "down", "both")), default="up"),
     Field("condition", CONDITION, required=True),
+    Field(
+        "share_of",
+        Many(Text(), min_items=0),
+        doc="a wider group_by (some of the rule's own parts, [] for everything): compare "
+        "the key's share of that group's count with its usual share, so a rise of the "
+        "whole group is no spike of the key",
+    ),
 )
 
 
@@ -149,6 +157,7 @@ def build(v: dict[str, Any], r: Reader) -> SpikeSpec:
             "use a longer step or fewer periods",
         )
     cond = v["condition"]
+    share_of = None if v.get("share_of") is None else share_parts(v["share_of"], r)
     return SpikeSpec(
         window,
         step,
@@ -159,7 +168,29 @@ def build(v: dict[str, Any], r: Reader) -> SpikeSpec:
         cond["ratio_gte"],
         cond["current_gte"],
         cond["reference_gte"],
+        share_of,
     )
+
+
+def share_parts(share_of: list[str], r: Reader) -> tuple[str, ...]:
+    """The ``share_of`` paths, checked against the rule's own ``group_by``."""
+    raw = r.node.get("group_by") or []
+    own = [str(p).partition("|")[0] for p in (raw if isinstance(raw, list) else [raw])]
+    parts = tuple(str(p).partition("|")[0] for p in share_of)
+    stray = [p for p in parts if p not in own]
+    if stray:
+        raise r.fail(
+            "share_of",
+            f"share_of must name some of the rule's group_by parts ({', '.join(own)}), "
+            f"not {', '.join(stray)}",
+        )
+    if len(set(parts)) >= len(own):
+        raise r.fail(
+            "share_of",
+            "share_of must be wider than group_by: leave out at least one of its parts "
+            "(the one whose share is judged, like region)",
+        )
+    return tuple(p for p in own if p in parts)
 
 
 @dataclass(slots=True)
@@ -375,4 +406,14 @@ class SpikeEvaluator:
         }
 
 
-TYPE = RuleType("spike", FIELDS, build, (Variant(SpikeSpec, SpikeEvaluator, "cleared"),))
+def evaluator(rule: Rule, timers: Timers) -> SpikeEvaluator:
+    """A spike rule's evaluator: against the key's own past, or its share of a wider group."""
+    assert isinstance(rule.spec, SpikeSpec)
+    if rule.spec.share_of is None:
+        return SpikeEvaluator(rule, timers)
+    from rules.types.spike_share import ShareEvaluator  # imports this module
+
+    return ShareEvaluator(rule, timers)
+
+
+TYPE = RuleType("spike", FIELDS, build, (Variant(SpikeSpec, evaluator, "cleared"),))

@@ -4,6 +4,7 @@ dashboards where the provisioning looks for them. (No container engine runs here
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 import yaml
 from dashboard_checks import REPO
 
+from clues.privacy import pseudonym_key
 from envelope.settings import Settings
 
 COMPOSE = REPO / "docker-compose.yml"
@@ -109,6 +111,37 @@ def test_docker_compose_scales_the_worker() -> None:
     assert result.returncode == 0, result.stderr
     worker = yaml.safe_load(result.stdout)["services"]["worker"]
     assert "ports" not in worker
+
+
+@pytest.mark.parametrize("operator_key", [None, "an operator's key of 32 characters"])
+def test_worker_and_api_share_one_pseudonym_key_the_operator_can_set(
+    operator_key: str | None,
+) -> None:
+    """What the worker seals the API's identity view opens: one key for both, usable as it
+    is (at least 16 bytes), and the operator's own when set."""
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.skip("docker-compose (Debian package docker-compose) is not installed")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RISKLOOP_")}
+    if operator_key is not None:
+        env["RISKLOOP_PSEUDONYM_KEY"] = operator_key
+    result = subprocess.run(
+        [binary, "-f", str(COMPOSE), "config"],
+        cwd=COMPOSE.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    resolved = yaml.safe_load(result.stdout)["services"]
+    keys = {
+        pseudonym_key(Settings.from_env(resolved[name]["environment"]))
+        for name in ("worker", "api")
+    }
+    assert len(keys) == 1
+    if operator_key is not None:
+        assert keys == {operator_key.encode()}
 
 
 def test_dockerfile_installs_the_package_on_python_311_slim() -> None:

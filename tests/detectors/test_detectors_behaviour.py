@@ -20,13 +20,22 @@ def outcome() -> tuple[list, list]:
 
 def test_each_behaviour_scenario_is_found_by_the_rule_meant_for_it(outcome) -> None:
     scores = score(*outcome)
-    for kind in ("approver_late_evening", "approver_rest_day", "staff_steady_reading"):
+    kinds = ("approver_late_evening", "approver_rest_day", "staff_steady_reading")
+    for kind in (*kinds, "staff_half_day_reading"):
         s = scores[kind]
         assert s.labels == INSTANCES, kind
         assert s.recall >= 0.9 and s.precision >= 0.8, (kind, s)
     # three times an official's own day: bounded by how much an ordinary day varies
     s = scores["approver_high_rate"]
     assert s.recall >= 0.7 and s.precision >= 0.8, s
+
+
+def test_both_low_and_slow_shapes_are_found_by_the_per_account_reading_rules(outcome) -> None:
+    warnings, labels = outcome
+    spikes = [w for w in warnings if w.rule_id in ("staff-reading-hour", "staff-reading-day")]
+    for kind in ("staff_steady_reading", "staff_half_day_reading"):
+        s = score(spikes, labels)[kind]
+        assert s.recall >= 0.9 and s.precision >= 0.8, (kind, s)
 
 
 def test_the_nightly_batch_account_is_normal_for_itself(outcome) -> None:

@@ -143,6 +143,9 @@ def on_time_ms(worker_url: str, key: str, span_ms: int = 0) -> int:
 SIMULATED_DATA_RETENTION_DAYS = 36500
 
 
+PSEUDONYM_KEY = "the end-to-end stacks' pseudonym key"
+
+
 def stack_env(broker: Any, redis_url: str, app_id: str) -> dict[str, str]:
     """Settings of a worker/API pair on ``broker`` (a riskloop.services.Service)."""
     return {
@@ -153,6 +156,8 @@ def stack_env(broker: Any, redis_url: str, app_id: str) -> dict[str, str]:
         "RISKLOOP_IDLE_AFTER_S": "86400",  # no idle advance, however slow the session: as backtest
         # the simulated weeks are dated March 2026: admissible whatever today's date is
         "RISKLOOP_STATE_RETENTION_DAYS": str(SIMULATED_DATA_RETENTION_DAYS),
+        # one key for the worker and the API: the identity view opens what the worker sealed
+        "RISKLOOP_PSEUDONYM_KEY": PSEUDONYM_KEY,
     }
 
 

@@ -13,6 +13,7 @@ import pytest
 from e2e_support import PARTITIONS, http_json, metric_sum, read_topic, send_raw, wait_for
 
 from envelope.events import Disposition, RiskWarning
+from envelope.pseudonym import SEALED
 from envelope.topics import (
     TOPIC_DEADLETTER,
     TOPIC_DISPOSITIONS,
@@ -61,6 +62,7 @@ def test_a_dismissed_detector_warning_is_learned_by_the_live_worker(stack, repla
         actor="inspector-e2e",
         ts_ms=latest.ts_ms + 3_600_000,
         warning_ids=(latest.id,),
+        sealed=latest.details[SEALED],  # as the clue store writes it: the key is a pseudonym
     )
     send_raw(stack.broker.bootstrap, TOPIC_DISPOSITIONS, [verdict.to_json()], key=b"e2e-feedback")
 

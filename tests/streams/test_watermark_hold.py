@@ -100,6 +100,25 @@ def test_an_event_topic_no_producer_ever_wrote_to_holds_no_deadline_back():
     assert [(w.rule_id, w.key) for w in pipe.warnings] == [("not-rectified", "c-1")]
 
 
+def test_a_worker_started_before_its_producers_lets_no_partition_run_ahead():
+    # Silent everywhere at the start, every source once counted as quiet and was released:
+    # the first partition fetched when the producers started then moved event time on alone,
+    # and the others' first events came too late (a demo on a busy machine lost 188 so).
+    pipe = pipeline()
+    pipe.app.consumer.unfetched |= set(pipe.app.consumer.tps)
+    pipe.flush(quiet=True)  # the broker says every partition is empty
+    pipe.app.consumer.unfetched.discard(pipe.tp(REGULATORY, 0))
+    pipe.app.consumer.ends[pipe.tp(REGULATORY, 1)] = 2  # written, not fetched yet
+    pipe.send(REGULATORY, regulatory(T0, "inspection.finding"), 0)
+    pipe.send(REGULATORY, regulatory(T0 + 2 * HOUR, "x.y"), 0)
+    pipe.flush()
+    assert pipe.warnings == [], "regulatory:1 may hold the rectification: still waited for"
+    pipe.app.consumer.unfetched.discard(pipe.tp(REGULATORY, 1))
+    pipe.send(REGULATORY, regulatory(T0 + 30 * 60_000, "inspection.rectified"), 1)
+    pipe.flush()
+    assert pipe.warnings == [] and pipe.dead_letters == [], "rectified in time, not late"
+
+
 def test_the_held_clock_survives_a_checkpoint():
     table: dict = {}
     pipe = pipeline(table)
