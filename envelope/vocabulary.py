@@ -63,3 +63,56 @@ def region_known(code: str, regions: Iterable[str]) -> bool:
 def parse_list(text: str) -> tuple[str, ...]:
     """A comma-separated setting as a tuple, blanks dropped (``"a, b,"`` -> ``("a", "b")``)."""
     return tuple(x.strip() for x in text.split(",") if x.strip())
+
+
+# The service-quality signals the supervision reports name: event types, their fields and
+# units. ``service.evaluated``: a citizen's review of one handled application (a "good/bad
+# review"); ``service_chain.*``: a "one thing at a time" chain, one application package
+# passed from department to department under one total time limit; and
+# ``portal.application_failed``: an online attempt the portal did not accept.
+SIGNAL_EVENTS: dict[str, dict[str, str]] = {
+    "service.evaluated": {
+        "attrs.evaluation_id": "the review's id",
+        "attrs.application_id": "the application reviewed",
+        "attrs.item": "the service item",
+        "attrs.official": "the official who handled it",
+        "attrs.hall": "the service hall that handled it (region code, -H and a number)",
+        "attrs.rating": "stars, a whole number 1 (very dissatisfied) to 5 (very satisfied)",
+        "attrs.verdict": "'bad' for a rating of 1 or 2, else 'good'",
+        "attrs.channel": "where it was given: hall-pad, sms, app or web",
+    },
+    "service_chain.started": {
+        "attrs.chain_id": "the chain's id",
+        "attrs.chain": "the package, like open-a-restaurant",
+        "attrs.total_days": "the total time limit in working days (China's calendar)",
+        "attrs.stages": "the stages in order, a list of names",
+        "department": "the department of the first stage",
+    },
+    "service_chain.stage_started": {
+        "attrs.chain_id": "the chain's id",
+        "attrs.stage": "the stage's name",
+        "attrs.stage_days": "the stage's own time limit in working days (China's calendar)",
+        "department": "the department that handles the stage",
+    },
+    "service_chain.stage_completed": {
+        "attrs.chain_id": "the chain's id",
+        "attrs.stage": "the stage's name",
+        "department": "the department that handled the stage",
+    },
+    "service_chain.completed": {"attrs.chain_id": "the chain's id, every stage done"},
+    "portal.application_failed": {
+        "attrs.applicant": "who tried (a personal identifier)",
+        "attrs.item": "the service item",
+        "attrs.step": "where it failed: login, identity-check, form or upload",
+    },
+}
+BAD_RATING_MAX = 2  # a rating of at most this many stars is a bad review
+
+
+def review_verdict(rating: int) -> str:
+    """The verdict of a review of ``rating`` stars.
+
+    >>> review_verdict(2), review_verdict(3)
+    ('bad', 'good')
+    """
+    return "bad" if rating <= BAD_RATING_MAX else "good"

@@ -31,6 +31,7 @@ from replay.sim_core import Sim
 from replay.sim_cross import CROSS_DISTRICT_SCENARIOS
 from replay.sim_registry import background_registry
 from replay.sim_scenarios import SCENARIOS
+from replay.sim_signals import SIGNAL_SCENARIOS, service_signals
 from replay.sim_variants import batch_account, festival_rise
 
 # Background variants ``generate`` can add (``replay.sim_variants``): never labelled.
@@ -47,6 +48,7 @@ SCENARIO_NAMES = (
     "dereg_after_finding",
     "inspection_not_rectified",
     "shared_address",
+    *SIGNAL_SCENARIOS,
 )
 
 
@@ -82,6 +84,7 @@ def generate(
     background_regulatory(sim)
     for inject in SCENARIOS:
         inject(sim)
+    service_signals(sim)  # drawn after the in-district scenarios, which stay what they were
     if cross_district:  # drawn last, so the in-district events stay what they were
         background_registry(sim)
         for inject in CROSS_DISTRICT_SCENARIOS:

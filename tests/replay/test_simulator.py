@@ -11,6 +11,7 @@ import pytest
 
 from envelope.calendar import add_working_days
 from envelope.events import Event, parse_ts_ms
+from envelope.vocabulary import SIGNAL_EVENTS
 from replay.formats import read_events
 from replay.simulator import SCENARIO_NAMES, generate, simulate_to_file
 
@@ -79,6 +80,7 @@ def test_a_week_has_demo_volume_and_the_whole_vocabulary(week):
         "hotline.ticket", "data.access", "inspection.performed", "inspection.rectified",
         "filing.submitted", "license.issued", "enterprise.registered",
         "enterprise.registration_updated", "enterprise.deregistration_applied",
+        *SIGNAL_EVENTS,
     }  # fmt: skip
     regulatory = ("inspection", "filing", "license", "enterprise")
     assert {e.stream for e in events if e.type.startswith(regulatory)} == {"regulatory"}
