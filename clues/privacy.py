@@ -10,15 +10,12 @@ without the key can reverse it. Only the audited identity view shows the origina
 The key comes from ``RISKLOOP_PSEUDONYM_KEY_FILE`` (a mounted secret) or
 ``RISKLOOP_PSEUDONYM_KEY``, never from Redis (``pseudonym_key``): whoever can read the store
 must not be able to reverse its pseudonyms of phone and ID numbers by trying them all.
+The masking itself is :class:`envelope.pseudonym.Masker` (examples there); a key too short
+to resist trying is refused at start-up:
 
-Examples:
-    >>> m = Masker(b"k")
-    >>> m.text("region=330106|applicant=cit-9f2", ())
-    'region=330106|applicant=pid-ae4cff28910e'
-    >>> m.text("call 13800138000 about 110101199003077777", ())
-    'call pid-af8579fcbb48 about pid-3182a833f9b8'
-    >>> m.text("申请人cit-9f2来电; cit-9f27 is someone else", ("cit-9f2",))
-    '申请人pid-ae4cff28910e来电; cit-9f27 is someone else'
+    >>> pseudonym_key(Settings(pseudonym_key="too short"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    clues.privacy.BadPseudonymKey: RISKLOOP_PSEUDONYM_KEY: the key is 9 bytes; use at least 16...
 """
 
 from __future__ import annotations
@@ -100,13 +97,7 @@ def pseudonym_key(settings: Settings) -> bytes:
     between processes and restarts: fine for a demo, not for a deployment).
     """
     if settings.pseudonym_key_file:
-        path = Path(settings.pseudonym_key_file).expanduser()
-        try:
-            key = path.read_bytes().strip()
-        except OSError as exc:
-            raise BadPseudonymKey(
-                f"RISKLOOP_PSEUDONYM_KEY_FILE={str(path)!r}: cannot read it ({exc.strerror})"
-            ) from None
+        key = _read_secret("RISKLOOP_PSEUDONYM_KEY_FILE", settings.pseudonym_key_file).strip()
         source = "RISKLOOP_PSEUDONYM_KEY_FILE"
     elif settings.pseudonym_key:
         key, source = settings.pseudonym_key.encode(), "RISKLOOP_PSEUDONYM_KEY"
@@ -126,16 +117,19 @@ def old_pseudonym_keys(settings: Settings) -> tuple[bytes, ...]:
     if not settings.pseudonym_old_keys_file:
         return ()
     path = Path(settings.pseudonym_old_keys_file).expanduser()
-    try:
-        lines = path.read_bytes().splitlines()
-    except OSError as exc:
-        raise BadPseudonymKey(
-            f"RISKLOOP_PSEUDONYM_OLD_KEYS_FILE={str(path)!r}: cannot read it ({exc.strerror})"
-        ) from None
+    lines = _read_secret("RISKLOOP_PSEUDONYM_OLD_KEYS_FILE", str(path)).splitlines()
     keys = [(n, line.strip()) for n, line in enumerate(lines, 1) if line.strip()]
     for n, key in keys:
         _check_length(key, f"RISKLOOP_PSEUDONYM_OLD_KEYS_FILE={str(path)!r} line {n}")
     return tuple(key for _, key in keys)
+
+
+def _read_secret(setting: str, file: str) -> bytes:
+    path = Path(file).expanduser()
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise BadPseudonymKey(f"{setting}={str(path)!r}: cannot read it ({exc.strerror})") from None
 
 
 def _check_length(key: bytes, source: str) -> None:
