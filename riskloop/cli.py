@@ -258,8 +258,9 @@ def _data_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument(
         "--variants",
         default="",
-        help="background variants, comma-separated: festival (a city-wide hotline rise), "
-        "batch_account (a nightly batch reader)",
+        help="variants, comma-separated: festival (a city-wide hotline rise), "
+        "batch_account (a nightly batch reader), feeds (office-hours data feeds, some empty "
+        "batches, two labelled outages)",
     )
     s.set_defaults(fn=cmd_simulate)
 
