@@ -53,12 +53,12 @@ def feeds(sim: Sim) -> None:
             outages[feed] = (start, start + OUTAGE_S, only_empty)
     region = sorted(sim.city)[0]  # the platform of the city, registered in its first district
     for feed, department in FEEDS:
-        outage = outages.get(feed)
+        start, end, only_empty = outages.get(feed, (-1, -1, False))
         for day in days:
             t = day * DAY_S + OPEN_S + rng.randrange(0, 15 * MIN_S)
             while t < day * DAY_S + CLOSE_S:
-                inside = outage is not None and outage[0] <= t < outage[1]
-                if not inside or outage[2]:  # silent: nothing; broken: an empty batch
+                inside = start <= t < end
+                if not inside or only_empty:  # silent: nothing; broken: an empty batch
                     empty_batch = inside or rng.random() < EMPTY_SHARE
                     rows = 0 if empty_batch else rng.randint(20, 2_000)
                     attrs = {"feed": feed, "rows": rows}
@@ -67,6 +67,6 @@ def feeds(sim: Sim) -> None:
                         source=SOURCE,
                     )  # fmt: skip
                 t += rng.randrange(15 * MIN_S, 35 * MIN_S)
-    for feed, (start, end, only_empty) in sorted(outages.items()):
-        note = "only empty batches" if only_empty else "no delivery"
-        sim.label("feed_silent", feed, start, end, region, f"{note} for 3 hours")
+    for feed, (a, b, empty_only) in sorted(outages.items()):
+        note = "only empty batches" if empty_only else "no delivery"
+        sim.label("feed_silent", feed, a, b, region, f"{note} for 3 hours")
