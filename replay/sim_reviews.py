@@ -42,7 +42,7 @@ def hall_of(region: str, official: str) -> str:
     """The hall ``official`` of ``region`` works at, like ``330106-H1``.
 
     >>> hall_of("330106", "stf-1a2b3c4d")
-    '330106-H2'
+    '330106-H1'
     """
     return f"{region}-H{HALL_OF[zlib.crc32(official.encode()) % len(HALL_OF)]}"
 

@@ -102,14 +102,17 @@ def test_the_identity_view_opens_the_originals_for_a_supervisor_only(stack, repl
     raw = raw_identifiers(week[0])
     token = stack.tokens["dispatcher"]
     items = http_json("GET", f"{stack.api.url}/clues?limit=200", token=token)["items"]
-    personal = next(c for c in items if c["details"]["entity"]["kind"] in PERSONAL_KINDS)
-    masked_id = personal["details"]["entity"]["id"]
-    assert masked_id.startswith("pid-") and "sealed" not in personal["details"]
-    url = f"{stack.api.url}/clues/{personal['id']}/identity"
-    opened = http_json("GET", url, token=token)
-    original = opened["details"]["entity"]["id"]
-    assert original in raw and original != masked_id
-    assert "sealed" not in opened["details"]
+    # of the week's people (other tests of the stack add clues of their own people)
+    originals = []
+    for personal in [c for c in items if c["details"]["entity"]["kind"] in PERSONAL_KINDS][:20]:
+        masked_id = personal["details"]["entity"]["id"]
+        assert masked_id.startswith("pid-") and "sealed" not in personal["details"]
+        url = f"{stack.api.url}/clues/{personal['id']}/identity"
+        opened = http_json("GET", url, token=token)
+        original = opened["details"]["entity"]["id"]
+        assert not original.startswith("pid-") and "sealed" not in opened["details"]
+        originals.append(original)
+    assert set(originals) & raw, originals
     req = urllib.request.Request(url)
     req.add_header("Authorization", f"Bearer {stack.tokens['inspector-9']}")  # not its holder
     with pytest.raises(urllib.error.HTTPError) as refused:
