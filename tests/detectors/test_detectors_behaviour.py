@@ -10,6 +10,7 @@ from replay.bench_behaviour import delays_min, rule_cost, scenario_table
 from replay.score import score
 from replay.sim_behaviour import INSTANCES, LIBRARY, generate_behaviour, run_rules
 
+pytestmark = pytest.mark.slow  # weeks of simulated behaviour through the anomaly rules: minutes
 SEED = 2  # the figures of other seeds are printed by `riskloop bench detectors --sim-seeds`
 
 

@@ -15,6 +15,7 @@ from replay.backtest import backtest
 from replay.sim_feeds import FEEDS
 from replay.simulator import generate, simulate_to_file
 
+pytestmark = pytest.mark.slow  # a simulated week through the whole library
 SEED = 31  # not a seed of the other simulator tests
 
 

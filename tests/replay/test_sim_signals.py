@@ -19,6 +19,7 @@ from replay.formats import write_events
 from replay.score import format_table
 from replay.simulator import generate
 
+pytestmark = pytest.mark.slow  # two simulated weeks through the whole library
 LIBRARY = Path(__file__).resolve().parents[2] / "rules" / "library"
 SEED, HISTORY_SEED = 4242, 4243  # the report's figures come from other seeds
 RULES = (
