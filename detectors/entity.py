@@ -47,11 +47,25 @@ class ProfileDetector:
     A feature's spread is floored at ``rel_floor`` times its mean's magnitude and at
     ``min_std``, so a feature that has been constant scores a change against its own size.
 
+    ``direction`` makes a feature one-sided: ``high`` scores only values above the profile's
+    mean (a count that falls, a quiet day, scores 0), ``low`` only values below it, ``both``
+    (the default) either way. One word for every feature, or a mapping of feature names to
+    words (``{count_1d: high}``) where a feature not named scores both ways.
+
+    ``counts=True`` also floors the spread at the root of the mean, as a Poisson count's is
+    (three times a usual 2 a day is chance, three times a usual 20 is not). ``clip`` bounds
+    what one sample teaches: once a feature is scored, a value further than ``clip`` spreads
+    from the mean is learned as if it were ``clip`` spreads away, so the first events of a
+    burst that stays under the threshold do not make the rest of it look usual (0: off).
+
     Parameters:
         window: effective memory in samples (a new sample weighs at least ``1 / window``).
         warmup: samples of a feature before it is scored.
         rel_floor: the least spread, as a share of the mean's magnitude.
         min_std: the least spread, in the feature's units.
+        direction: ``both``, ``high`` or ``low``, or a mapping of feature names to them.
+        clip: the most spreads one learned sample moves the profile (0: no bound).
+        counts: floor the spread at the root of the mean too.
 
     Examples:
         >>> det = ProfileDetector(warmup=3)
@@ -61,10 +75,22 @@ class ProfileDetector:
         {'a': 2.0, 'b': 0.0}
         >>> det.score_one({"a": 7.0, "b": 12.0})  # sqrt(2**2 + (2 / 1.0)**2)
         2.8284271247461903
+        >>> high = ProfileDetector(warmup=3, direction={"a": "high"})
+        >>> for v in (4.0, 6.0, 4.0, 6.0):
+        ...     high.learn_one({"a": v, "b": 10.0})
+        >>> high.score_features({"a": 3.0, "b": 8.0})  # a fell: not scored; b both ways
+        {'a': 0.0, 'b': 2.0}
     """
 
     def __init__(
-        self, window: int = 500, warmup: int = 10, rel_floor: float = 0.1, min_std: float = 0.5
+        self,
+        window: int = 500,
+        warmup: int = 10,
+        rel_floor: float = 0.1,
+        min_std: float = 0.5,
+        direction: str | dict[str, str] = "both",
+        clip: float = 0.0,
+        counts: bool = False,
     ) -> None:
         for name, value in (("window", window), ("warmup", warmup)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -72,14 +98,24 @@ class ProfileDetector:
         for label, number in (("rel_floor", rel_floor), ("min_std", min_std)):
             if isinstance(number, bool) or not isinstance(number, int | float) or not number > 0:
                 raise ValueError(f"{label} must be a number > 0, got {number!r}")
+        if isinstance(clip, bool) or not isinstance(clip, int | float) or not clip >= 0:
+            raise ValueError(f"clip must be a number >= 0 (0: off), got {clip!r}")
+        if not isinstance(counts, bool):
+            raise ValueError(f"counts must be true or false, got {counts!r}")
+        self.clip, self.counts = float(clip), counts
         self.window, self.warmup = window, warmup
         self.rel_floor, self.min_std = float(rel_floor), float(min_std)
+        self.direction = direction_of(direction)
+        self._sides = _sides(self.direction)
         self._stats: dict[str, array[float]] = {}  # name -> [n, mean, var]
 
     def __repr__(self) -> str:
+        direction = "" if self.direction == "both" else f", direction={self.direction!r}"
+        clip = f", clip={self.clip}" if self.clip else ""
+        counts = ", counts=True" if self.counts else ""
         return (
             f"ProfileDetector(window={self.window}, warmup={self.warmup}, "
-            f"rel_floor={self.rel_floor}, min_std={self.min_std})"
+            f"rel_floor={self.rel_floor}, min_std={self.min_std}{direction}{clip}{counts})"
         )
 
     def learn_one(self, x: dict[str, float]) -> None:
@@ -93,18 +129,28 @@ class ProfileDetector:
             n = st[0] + 1
             alpha = max(1.0 / n, 1.0 / self.window)
             diff = value - st[1]
+            if self.clip and st[0] >= self.warmup:  # a burst moves the profile by a bounded step
+                bound = self.clip * self._spread(st)
+                diff = bound if diff > bound else -bound if diff < -bound else diff
             st[0], st[1] = n, st[1] + alpha * diff
             st[2] = (1.0 - alpha) * (st[2] + alpha * diff * diff)
+
+    def _spread(self, st: array[float]) -> float:
+        spread = max(math.sqrt(st[2]), self.rel_floor * abs(st[1]), self.min_std)
+        return max(spread, math.sqrt(abs(st[1]))) if self.counts else spread
 
     def score_features(self, x: dict[str, float]) -> dict[str, float]:
         """Each scored feature's |z| against the profile."""
         out: dict[str, float] = {}
+        default, sides = self._sides
         for name, value in numeric_features(x).items():
             st = self._stats.get(name)
             if st is None or st[0] < self.warmup:
                 continue
-            spread = max(math.sqrt(st[2]), self.rel_floor * abs(st[1]), self.min_std)
-            out[name] = min(abs(value - st[1]) / spread, MAX_SCORE)
+            spread = self._spread(st)
+            sign = sides.get(name, default) if sides else default
+            off = abs(value - st[1]) if sign == 0 else max((value - st[1]) * sign, 0.0)
+            out[name] = min(off / spread, MAX_SCORE)
         return out
 
     def score_one(self, x: dict[str, float]) -> float:
@@ -112,12 +158,60 @@ class ProfileDetector:
         return min(math.sqrt(sum(z * z for z in self.score_features(x).values())), MAX_SCORE)
 
     def __getstate__(self) -> dict[str, Any]:
-        params = (self.window, self.warmup, self.rel_floor, self.min_std)
+        params: tuple[Any, ...] = (self.window, self.warmup, self.rel_floor, self.min_std)
+        later: tuple[Any, ...] = (self.direction, self.clip, self.counts)
+        while later and later[-1] in ("both", 0.0, False):  # defaults left out: bytes per key
+            later = later[:-1]
+        params += later
         return {"p": params, "s": {k: v.tobytes() for k, v in self._stats.items()}}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.window, self.warmup, self.rel_floor, self.min_std = state["p"]
+        self.window, self.warmup, self.rel_floor, self.min_std, *later = state["p"]
+        later += ["both", 0.0, False][len(later) :]  # saved before these existed
+        self.direction, self.clip, self.counts = later
+        self._sides = _sides(self.direction)
         self._stats = {k: array("d", v) for k, v in state["s"].items()}
+
+
+DIRECTIONS = {"both": 0.0, "high": 1.0, "low": -1.0}
+_SHARED: dict[
+    tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]
+] = {}  # one object per distinct direction: pickled once for many keys
+
+
+def direction_of(value: Any) -> str | tuple[tuple[str, str], ...]:
+    """``value`` checked: a word of :data:`DIRECTIONS`, or a mapping of feature names to
+    them (returned as sorted pairs); ValueError naming what is wrong.
+
+    Examples:
+        >>> direction_of({"count_1d": "high"})
+        (('count_1d', 'high'),)
+        >>> direction_of("up")
+        Traceback (most recent call last):
+        ...
+        ValueError: direction must be both, high or low, or a mapping of features to them \
+(like {count_1d: high}), got 'up'
+    """
+    words = ", ".join(list(DIRECTIONS)[:-1]) + f" or {list(DIRECTIONS)[-1]}"
+    hint = f"direction must be {words}, or a mapping of features to them (like {{count_1d: high}})"
+    if isinstance(value, str) and value in DIRECTIONS:
+        return value
+    if isinstance(value, tuple) and all(isinstance(p, tuple) and len(p) == 2 for p in value):
+        value = dict(value)  # a restored or already checked direction
+    if not isinstance(value, dict) or not value:
+        raise ValueError(f"{hint}, got {value!r}")
+    for name, word in value.items():
+        if not isinstance(name, str) or not isinstance(word, str) or word not in DIRECTIONS:
+            raise ValueError(f"{hint}, got {name!r}: {word!r}")
+    pairs = tuple(sorted((str(k), str(v)) for k, v in value.items()))
+    return _SHARED.setdefault(pairs, pairs)
+
+
+def _sides(direction: Any) -> tuple[float, dict[str, float]]:
+    """(the sign for features not named, {feature: sign}); 0 scores both ways."""
+    if isinstance(direction, str):
+        return DIRECTIONS[direction], {}
+    return 0.0, {name: DIRECTIONS[word] for name, word in direction}
 
 
 class EntityBaselines:

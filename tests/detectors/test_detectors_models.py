@@ -212,3 +212,71 @@ def test_seasonal_saved_before_quiet_after_restores_with_it_off() -> None:
     assert pickle.loads(pickle.dumps(det)).quiet_after == 50
     with pytest.raises(ValueError, match="quiet_after must be a whole number >= 0, got -1"):
         SeasonalDetector(quiet_after=-1)
+
+
+def test_profile_direction_high_scores_only_a_rise() -> None:
+    from detectors.entity import ProfileDetector
+
+    both, high = ProfileDetector(), ProfileDetector(direction="high")
+    rng = random.Random(11)
+    for _ in range(300):
+        x = {"count_1d": rng.gauss(8, 2), "count_1h": rng.gauss(2, 0.5)}
+        both.learn_one(x)
+        high.learn_one(x)
+    quiet, busy = {"count_1d": 0.0, "count_1h": 0.0}, {"count_1d": 24.0, "count_1h": 2.0}
+    assert both.score_one(quiet) > 4  # two-sided: an empty day looks as odd as a full one
+    assert high.score_one(quiet) == 0.0  # one-sided: fewer than usual is not a warning
+    assert high.score_one(busy) == both.score_one(busy) > 7
+    only_day = ProfileDetector(direction={"count_1d": "high"})
+    for _ in range(300):
+        only_day.learn_one({"count_1d": rng.gauss(8, 2), "count_1h": rng.gauss(2, 0.5)})
+    scores = only_day.score_features(quiet)  # count_1h not named: scored both ways
+    assert scores["count_1d"] == 0.0 and scores["count_1h"] > 3
+
+
+def test_profile_direction_is_checked_and_kept_across_a_restore() -> None:
+    import pickle
+
+    from detectors.entity import ProfileDetector
+    from detectors.registry import InvalidParams, make
+
+    det = ProfileDetector(warmup=2, direction={"count_1d": "high"})
+    for v in (4.0, 6.0, 4.0, 6.0):
+        det.learn_one({"count_1d": v})
+    clone = pickle.loads(pickle.dumps(det))
+    assert clone.direction == det.direction and clone.score_one({"count_1d": 0.0}) == 0.0
+    state = ProfileDetector(warmup=2).__getstate__()  # what an older version pickled
+    old = ProfileDetector.__new__(ProfileDetector)
+    old.__setstate__(state)
+    assert old.direction == "both"
+    for bad in ("up", {"count_1d": "rising"}, {}, 3):
+        with pytest.raises(InvalidParams, match="direction must be both, high or low"):
+            make("profile", direction=bad)
+
+
+def test_profile_clip_keeps_a_burst_from_making_itself_usual() -> None:
+    from detectors.entity import ProfileDetector
+
+    plain, clipped = ProfileDetector(), ProfileDetector(clip=2)
+    rng = random.Random(5)
+    for _ in range(30):  # a young profile: each sample weighs 1/n
+        x = {"count_1d": rng.gauss(6, 1)}
+        plain.learn_one(x)
+        clipped.learn_one(x)
+    for burst in range(7, 19):  # a heavy day, each decision learned as it comes
+        plain.learn_one({"count_1d": float(burst)})
+        clipped.learn_one({"count_1d": float(burst)})
+    day_end = {"count_1d": 18.0}
+    assert plain.score_one(day_end) < 3  # the morning of the burst made its afternoon usual
+    assert clipped.score_one(day_end) > 6
+
+
+def test_profile_counts_floor_a_spread_at_the_root_of_the_mean() -> None:
+    from detectors.entity import ProfileDetector
+
+    plain, counts = ProfileDetector(warmup=3), ProfileDetector(warmup=3, counts=True)
+    for det in (plain, counts):
+        for _ in range(20):
+            det.learn_one({"count_1d": 16.0})  # a steady 16 a day: no spread of its own
+    assert plain.score_one({"count_1d": 24.0}) == 5.0  # the floor: a tenth of the mean
+    assert counts.score_one({"count_1d": 24.0}) == 2.0  # sqrt(16) = 4: within chance

@@ -370,6 +370,11 @@ features: [count_1h]
             6,
             "warmup must be a whole number",
         ),
+        (
+            ("{name: gaussian}", "{name: profile, params: {direction: up}}"),
+            6,
+            "direction must be both, high or low",
+        ),
         (("[count_1h]", "[nosuch]"), 7, "unknown feature 'nosuch'"),
         (("[count_1h]", "[distinct_1h]"), 7, "needs a field"),
     ],
