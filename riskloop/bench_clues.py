@@ -44,6 +44,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from clues.access import Principal
 from clues.admission import bounded_redis
@@ -153,7 +154,7 @@ async def paced(
             await store.transition(
                 cid, action, INSPECTOR, int(time.time() * 1000), args.get(action)
             )
-        except ClueError:
+        except (ClueError, RedisConnectionError):  # refused: the API's 4xx, or 503 (no connection)
             failures += 1
         latencies.append(time.perf_counter() - t)
 
