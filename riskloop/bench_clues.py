@@ -103,9 +103,10 @@ class Paced:
     achieved: float  # ops/s
     p99_ms: float
     refused: int
-    client_us: float  # CPU of this process per transition (the pacing loop's included)
-    redis_us: float  # CPU of Redis's main thread per transition (its fsyncs included)
+    client_us: float  # CPU of this process per step served (the pacing loop's included)
+    redis_us: float  # CPU of Redis's main thread per step served (its fsyncs included)
     trips: float  # round trips to Redis per transition (script calls)
+    latency_line: str  # p50, p99 and max
 
 
 async def costs(store: ClueStore) -> tuple[float, float, int, int]:
@@ -131,7 +132,6 @@ async def paced(
     pool: list[str],
     rate: float,
     seconds: float,
-    quiet: bool = False,
     done: dict[str, int] | None = None,
 ) -> Paced:
     """Open loop: op i starts at i/rate whatever the latency; each clue of ``pool`` in turn
@@ -141,11 +141,11 @@ async def paced(
     steps = ("claim", "comment", "release")
     args = {"comment": {"text": "bench"}}
     latencies: list[float] = []
-    failures = 0
+    failures = unserved = 0
     done = {} if done is None else done
 
     async def op(i: int) -> None:
-        nonlocal failures
+        nonlocal failures, unserved
         cid = pool[i % len(pool)]
         action = steps[done.get(cid, 0) % 3]
         done[cid] = done.get(cid, 0) + 1
@@ -154,8 +154,11 @@ async def paced(
             await store.transition(
                 cid, action, INSPECTOR, int(time.time() * 1000), args.get(action)
             )
-        except (ClueError, RedisConnectionError):  # refused: the API's 4xx, or 503 (no connection)
+        except ClueError:  # refused by the script: the API's 4xx
             failures += 1
+        except RedisConnectionError:  # no connection free in time: the API's 503
+            failures, unserved = failures + 1, unserved + 1
+            done[cid] -= 1  # the step did not happen: the clue takes it next time
         latencies.append(time.perf_counter() - t)
 
     tasks = []
@@ -168,15 +171,13 @@ async def paced(
         tasks.append(asyncio.create_task(op(i)))
     await asyncio.gather(*tasks)
     took = time.perf_counter() - start
-    client_us, redis_us, trips = per_step(before, await costs(store), n, store.batch_transitions)
-    if not quiet:
-        print(f"transitions at {rate:g} ops/s for {seconds:g} s: {n / took:,.0f} ops/s achieved,"
-              f" {failures} refused")  # fmt: skip
-        print(ms_line("claim / comment / release latency", latencies))
-        print(f"  per transition: {client_us:.0f} µs client CPU, {redis_us:.0f} µs Redis CPU,"
-              f" {trips:.2f} round trips")  # fmt: skip
+    served = max(1, n - unserved)  # the steps that reached Redis
+    client_us, redis_us, trips = per_step(
+        before, await costs(store), served, store.batch_transitions
+    )
+    line = ms_line("claim / comment / release latency", latencies)
     p99 = pct([x * 1000 for x in latencies], 99)
-    return Paced(n / took, p99, failures, client_us, redis_us, trips)
+    return Paced(n / took, p99, failures, client_us, redis_us, trips, line)
 
 
 async def compare(store: ClueStore, pool: list[str], rates: list[float], seconds: float,
@@ -189,7 +190,7 @@ async def compare(store: ClueStore, pool: list[str], rates: list[float], seconds
         runs = []
         for batched in (False, True):
             store.batch_transitions = batched
-            runs.append(await paced(store, pool, rate, seconds, True, done))
+            runs.append(await paced(store, pool, rate, seconds, done))
         old, new = runs
         print(f"  {rate:>6,.0f}/s  p99 {old.p99_ms:7.2f} -> {new.p99_ms:7.2f} ms"
               f"  client {old.client_us:4.0f} -> {new.client_us:4.0f} µs"
@@ -210,7 +211,7 @@ async def sweep(
     print(f"transition rate sweep ({seconds:g} s a rate, bound p99 <= {bound_ms:g} ms):")
     best = 0.0
     for rate in SWEEP_RATES:
-        r = await paced(store, pool, rate, seconds, True, done)
+        r = await paced(store, pool, rate, seconds, done)
         ok = r.p99_ms <= bound_ms and r.achieved >= 0.95 * rate and r.refused == 0
         print(f"  offered {rate:>6,.0f}/s  achieved {r.achieved:>7,.0f}/s  p99 {r.p99_ms:7.2f} ms"
               f"  refused {r.refused}  client {r.client_us:4.0f} µs  Redis {r.redis_us:4.0f} µs"
@@ -288,7 +289,11 @@ async def run(args: argparse.Namespace, url: str) -> None:
         ours = [cid for i, cid in enumerate(ids[: args.dispatch]) if (i // 3) % 4 == 0]
         await settle(client)
         done: dict[str, int] = {}
-        await paced(store, ours, args.rate, args.seconds, done=done)
+        r = await paced(store, ours, args.rate, args.seconds, done)
+        print(f"transitions at {args.rate:g} ops/s for {args.seconds:g} s: {r.achieved:,.0f}"
+              f" ops/s achieved, {r.refused} refused\n{r.latency_line}")  # fmt: skip
+        print(f"  per transition: {r.client_us:.0f} µs client CPU, {r.redis_us:.0f} µs Redis"
+              f" CPU, {r.trips:.2f} round trips")  # fmt: skip
         if args.compare_seconds > 0:
             await settle(client)
             rates = [float(r) for r in args.compare_rates.split(",") if r.strip()]
