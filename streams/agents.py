@@ -91,6 +91,7 @@ def register(
         ),
         seed=seed_file(settings.seed_file, settings.partitions),
         bounds=Bounds.from_settings(settings),
+        partitions=settings.partitions,
         changelog=TableChangelog(
             faust_table_send(state_table), state_table.data, CHANGELOG_CONFIRM_S
         ),

@@ -134,6 +134,7 @@ class PartitionEngines:
         seed: Seed | None = None,
         bounds: Bounds | None = None,
         changelog: Changelog | None = None,
+        partitions: int | None = None,
     ) -> None:
         self.ruleset = ruleset
         self.bounds = bounds  # event-time bounds and dedup horizon of every engine
@@ -144,6 +145,7 @@ class PartitionEngines:
         # where checkpoints go and restores read; by default ``table`` itself
         self.changelog: Changelog = changelog or MappingChangelog(table)
         self.lateness_ms = lateness_ms
+        self.partitions = partitions  # of the repartition topic, when known
         self.checkpoint_every = checkpoint_every
         self.checkpoint_interval_s = checkpoint_interval_s
         self.parts: dict[int, PartitionState] = {}
@@ -186,7 +188,9 @@ class PartitionEngines:
         return st
 
     def _new_engine(self, partition: int) -> Shard:
-        return Shard(self.plan, partition, self.lateness_ms, self.bounds, self.sources)
+        return Shard(
+            self.plan, partition, self.lateness_ms, self.bounds, self.sources, self.partitions
+        )
 
     def _restore(self, partition: int) -> tuple[PartitionState, bool]:
         """The partition's engine from the table, and True when the table held nothing of
