@@ -13,6 +13,8 @@ and only once the key has had events for the whole reference span (warm-up, per 
 seen for the first time, or again after a silence longer than the span, has no reference
 yet; seed it with :meth:`rules.engine.engine.Engine.seed`). The value is the current count;
 ``reference`` and ``ratio`` go to the warning's details. Episodes as in :mod:`rules.types.windowed`.
+``distinct: FIELD`` judges the distinct values of a field in each window instead of the
+events (:mod:`rules.types.spike_distinct`).
 
 Examples:
     >>> from rules import RuleSet
@@ -46,7 +48,7 @@ from envelope.events import Event
 from envelope.time import CST_OFFSET_MS
 from rules.engine.timers import INF, Timers
 from rules.language.blocks import RANK
-from rules.language.fields import Block, Choice, Duration, Field, Many, Number, Reader, Text
+from rules.language.fields import Block, Choice, Duration, Field, Many, Number, Path, Reader, Text
 from rules.language.model import Rule
 from rules.matching.selection import Selection
 from rules.types.aggregates import STATS, bucket_end, bucket_of, bucket_sum, slide_sums
@@ -76,6 +78,7 @@ class SpikeSpec:
     min_current: float
     min_reference: float
     share_of: tuple[str, ...] | None = None  # the wider group_by of a share reference
+    distinct: str | None = None  # count this field's distinct values, not the events
 
     @property
     def history_ms(self) -> int:
@@ -136,6 +139,12 @@ FIELDS = (
         "the key's share of that group's count with its usual share, so a rise of the "
         "whole group is no spike of the key",
     ),
+    Field(
+        "distinct",
+        Path(),
+        doc="count the distinct values of this field in each window (attrs.citizen: the "
+        "citizens read, not the reads), now and in the reference",
+    ),
 )
 
 
@@ -158,6 +167,8 @@ def build(v: dict[str, Any], r: Reader) -> SpikeSpec:
         )
     cond = v["condition"]
     share_of = None if v.get("share_of") is None else share_parts(v["share_of"], r)
+    if share_of is not None and v.get("distinct"):
+        raise r.fail("distinct", "'distinct' cannot be combined with 'share_of': drop one")
     return SpikeSpec(
         window,
         step,
@@ -169,6 +180,7 @@ def build(v: dict[str, Any], r: Reader) -> SpikeSpec:
         cond["current_gte"],
         cond["reference_gte"],
         share_of,
+        v.get("distinct"),
     )
 
 
@@ -247,9 +259,19 @@ class SpikeEvaluator:
                 del self._sums[key]  # ... and one that can no longer slide
         if ev.ts_ms >= counts.newest:
             counts.newest, counts.last = ev.ts_ms, ev
+        self.prune(key, counts)
         hits = self.evaluate(key, counts, max(counts.newest, ev.ts_ms))
         self._schedule(key, counts)
         return hits
+
+    def prune(self, key: str, counts: Counts) -> None:
+        """Forget the buckets no window can reach from the key's newest any more, once there
+        are a window's worth of them: a key busy every day stays at its history's size."""
+        if len(counts.buckets) > self.keep + self.nb:
+            newest = bucket_of(counts.newest, self.spec.step_ms, CST_OFFSET_MS)
+            for i in [i for i in counts.buckets if i <= newest - self.keep]:
+                del counts.buckets[i]
+            self._sums.pop(key, None)
 
     def measure(self, counts: Counts, t: int, key: str | None = None) -> tuple[int, float]:
         """(current count, reference) for the window that holds ``t``."""
@@ -407,8 +429,13 @@ class SpikeEvaluator:
 
 
 def evaluator(rule: Rule, timers: Timers) -> SpikeEvaluator:
-    """A spike rule's evaluator: against the key's own past, or its share of a wider group."""
+    """A spike rule's evaluator: against the key's own past (its events or its distinct
+    values), or its share of a wider group."""
     assert isinstance(rule.spec, SpikeSpec)
+    if rule.spec.distinct is not None:
+        from rules.types.spike_distinct import DistinctEvaluator  # imports this module
+
+        return DistinctEvaluator(rule, timers)
     if rule.spec.share_of is None:
         return SpikeEvaluator(rule, timers)
     from rules.types.spike_share import ShareEvaluator  # imports this module
