@@ -129,8 +129,8 @@ class DistinctEvaluator(SpikeEvaluator):
         the windows ending in between (from the values kept), forget values no longer needed."""
         if old is not None:
             for end in range(old + 1, min(new, old + self.nb)):
-                self._store(counts, end, self.window_distinct(counts, end))
-        self._store(counts, new, self.window_distinct(counts, new))
+                self._store(counts, end, self.window_distinct(counts, end, old))
+        self._store(counts, new, self.window_distinct(counts, new, old))
         for b in [b for b in counts.seen if b <= new - self.span]:
             del counts.seen[b]
 
@@ -155,11 +155,12 @@ class DistinctEvaluator(SpikeEvaluator):
         hi = min(c + nb - 1, newest, c + nb if after is None else after - 1)
         for end in range(lo, hi + 1):
             counts.buckets[end] = counts.buckets.get(end, 0) + 1
+        if lo < newest:
+            counts.cached = None  # a late value: a reference window may have changed
 
-    def window_distinct(self, counts: Counts, end: int) -> int:
+    def window_distinct(self, counts: Counts, end: int, newest: int | None) -> int:
         """Distinct values of the window ending with bucket ``end``: kept for a window that
-        ends at or before the key's newest bucket, counted from the values after it."""
-        newest = self._newest_bucket(counts)
+        ends at or before the key's ``newest`` bucket, counted from the values after it."""
         if newest is not None and end <= newest:
             return counts.buckets.get(end, 0)
         seen = getattr(counts, "seen", {})
@@ -171,7 +172,9 @@ class DistinctEvaluator(SpikeEvaluator):
     def measure(self, counts: Counts, t: int, key: str | None = None) -> tuple[int, float]:
         """(distinct values in the window that holds ``t``, the reference)."""
         b = bucket_of(t, self.spec.step_ms, CST_OFFSET_MS)
-        refs = [
-            self.window_distinct(counts, b - k * self.pb) for k in range(1, self.spec.periods + 1)
-        ]
-        return self.window_distinct(counts, b), self.stat(refs)
+        newest = self._newest_bucket(counts)
+        if counts.cached != b:  # the references change with the bucket, or a late value
+            ends = range(b - self.pb, b - self.spec.periods * self.pb - 1, -self.pb)
+            counts.ref = self.stat([self.window_distinct(counts, e, newest) for e in ends])
+            counts.cached = b
+        return self.window_distinct(counts, b, newest), counts.ref
