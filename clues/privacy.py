@@ -8,10 +8,12 @@ person gets the same pseudonym in every view (analysts can still group by it) an
 without the key can reverse it. Only the audited identity view shows the originals.
 
 The key comes from ``RISKLOOP_PSEUDONYM_KEY_FILE`` (a mounted secret) or
-``RISKLOOP_PSEUDONYM_KEY``, never from Redis (``pseudonym_key``): whoever can read the store
-must not be able to reverse its pseudonyms of phone and ID numbers by trying them all.
-The masking itself is :class:`envelope.pseudonym.Masker` (examples there); a key too short
-to resist trying is refused at start-up:
+``RISKLOOP_PSEUDONYM_KEY``, the keys of earlier rotations from
+``RISKLOOP_PSEUDONYM_OLD_KEYS_FILE`` or ``RISKLOOP_PSEUDONYM_OLD_KEYS``, never from Redis
+(``pseudonym_key``): whoever can read the store must not be able to reverse its pseudonyms of
+phone and ID numbers by trying them all. The masking itself is
+:class:`envelope.pseudonym.Masker` (examples there); a key too short to resist trying is
+refused at start-up:
 
     >>> pseudonym_key(Settings(pseudonym_key="too short"))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -112,16 +114,27 @@ def pseudonym_key(settings: Settings) -> bytes:
 
 
 def old_pseudonym_keys(settings: Settings) -> tuple[bytes, ...]:
-    """The keys of earlier rotations (``RISKLOOP_PSEUDONYM_OLD_KEYS_FILE``, one a line, blank
-    lines skipped): they open the seals they made, never make a pseudonym."""
-    if not settings.pseudonym_old_keys_file:
-        return ()
-    path = Path(settings.pseudonym_old_keys_file).expanduser()
-    lines = _read_secret("RISKLOOP_PSEUDONYM_OLD_KEYS_FILE", str(path)).splitlines()
-    keys = [(n, line.strip()) for n, line in enumerate(lines, 1) if line.strip()]
+    """The keys of earlier rotations: those of ``RISKLOOP_PSEUDONYM_OLD_KEYS_FILE`` (one a
+    line, blank lines skipped), then those of ``RISKLOOP_PSEUDONYM_OLD_KEYS`` (separated by
+    commas, blanks skipped). They open the seals they made, never make a pseudonym."""
+    keys: list[bytes] = []
+    if settings.pseudonym_old_keys_file:
+        path = Path(settings.pseudonym_old_keys_file).expanduser()
+        lines = _read_secret("RISKLOOP_PSEUDONYM_OLD_KEYS_FILE", str(path)).splitlines()
+        keys += _checked(lines, f"RISKLOOP_PSEUDONYM_OLD_KEYS_FILE={str(path)!r} line")
+    if settings.pseudonym_old_keys:
+        parts = [p.encode() for p in settings.pseudonym_old_keys.split(",")]
+        keys += _checked(parts, "RISKLOOP_PSEUDONYM_OLD_KEYS key")
+    return tuple(keys)
+
+
+def _checked(entries: list[bytes], where: str) -> list[bytes]:
+    """The non-blank entries, stripped; a short one is refused naming ``where`` and its
+    number (1 = the first entry, blanks counted), never its text."""
+    keys = [(n, e.strip()) for n, e in enumerate(entries, 1) if e.strip()]
     for n, key in keys:
-        _check_length(key, f"RISKLOOP_PSEUDONYM_OLD_KEYS_FILE={str(path)!r} line {n}")
-    return tuple(key for _, key in keys)
+        _check_length(key, f"{where} {n}")
+    return [key for _, key in keys]
 
 
 def _read_secret(setting: str, file: str) -> bytes:

@@ -11,7 +11,9 @@ One source of truth for the tables: the state machine (sources, targets, roles, 
 override rules, status sets) and the numbers the scripts need are not written in Lua. They are
 generated here from ``clues.model`` and the field lists below, as a preamble of ``local``
 definitions put in front of the prelude when the script text is assembled at import, so the
-Lua and the Python cannot disagree. A script is preamble + ``prelude.lua`` + its own file.
+Lua and the Python cannot disagree. Every call runs that preamble again (a script keeps
+nothing between calls), so the per-action sets (SOURCES, ROLES, OVERRIDE) are built only for
+the action a call looks up. A script is preamble + ``prelude.lua`` + its own file.
 
 Every script takes the key prefix as ``ARGV[1]`` and builds key names as ``clues.keys``
 does. Scripts never read the Redis clock: times come in as arguments (event time for
@@ -82,6 +84,16 @@ def _map(pairs: dict[str, str]) -> str:
     return "{" + ", ".join(f"[{k!r}]={v}" for k, v in pairs.items()) + "}"
 
 
+def _lazy(name: str, sets: dict[str, tuple[str, ...]]) -> str:
+    """``name[action]``, the set of ``sets[action]`` ({} for another key), built when first
+    looked up: a step looks up one action, so a call builds one set, not one per action."""
+    branches = " else".join(f"if a == {a!r} then v = {_set(x)}" for a, x in sets.items())
+    return (
+        f"local {name} = setmetatable({{}}, {{__index = function(t, a) local v\n"
+        f"  {branches} else v = {{}} end\n  rawset(t, a, v); return v end}})"
+    )
+
+
 def _list(names: tuple[str, ...]) -> str:
     return "{" + ", ".join(repr(n) for n in names) + "}"
 
@@ -90,11 +102,11 @@ def _tables() -> str:
     t = TRANSITIONS
     return "\n".join(
         [
-            f"local SOURCES = {_map({a: _set(x.sources) for a, x in t.items()})}",
+            _lazy("SOURCES", {a: x.sources for a, x in t.items()}),
             f"local TARGET = {_map({a: repr(x.target) for a, x in t.items()})}",
-            f"local ROLES = {_map({a: _set(x.roles) for a, x in t.items()})}",
+            _lazy("ROLES", {a: x.roles for a, x in t.items()}),
             f"local HOLDER = {_set(tuple(a for a, x in t.items() if x.holder))}",
-            f"local OVERRIDE = {_map({a: _set(x.override) for a, x in t.items()})}",
+            _lazy("OVERRIDE", {a: x.override for a, x in t.items()}),
             f"local RENEWS = {_set(tuple(a for a, x in t.items() if x.renews))}",
             f"local READONLY = {_set(model.READ_ACTIONS)}",
             f"local OPEN = {_set(model.OPEN_STATUSES)}",

@@ -4,7 +4,10 @@ that means the same thing on every stream.
 Raw scores are not comparable: a z-score of 40 is ordinary on a byte counter that is mostly 0
 and extraordinary on a temperature. The likelihood asks instead "how unusual is the recent
 raw score *for this stream*": it keeps the stream's own (log-compressed) raw scores over a
-long window and places the mean of the last ``short`` raw scores in their upper tail, after
+long window and places the newest in their upper tail; with ``short`` above 1 it keeps the
+means of the last ``short`` raw scores instead and places the newest mean among them (like
+with like: a mean varies less than one score, so a stretch of somewhat high scores stands
+out against past means where no single one stands out against past scores), after
 the idea Numenta published for its anomaly benchmark (Ahmad et al., 2017), with empirical
 quantiles instead of a fitted normal. One threshold (``0.9999``) then works for any detector
 and stream.
@@ -49,7 +52,8 @@ class AnomalyLikelihood:
     can vouch for, ``1 - 1/n``, takes the place of ``q_ref``.
 
     Parameters:
-        short: raw scores averaged for the "recent" score (1: each score on its own).
+        short: raw scores averaged for the "recent" score, the history holding such
+            means (1: each score on its own).
         long: raw scores kept as the stream's history.
         warmup: raw scores before any opinion (until then ``update`` returns 0.5).
         q_ref: the reference upper quantile of the history.
@@ -61,6 +65,15 @@ class AnomalyLikelihood:
         >>> max(calm[10:]) < 0.999
         True
         >>> lk.update(25.0) > 0.9999
+        True
+        >>> import random
+        >>> rng = random.Random(5)
+        >>> one, mean = AnomalyLikelihood(), AnomalyLikelihood(short=6)
+        >>> for _ in range(1000):
+        ...     raw = abs(rng.gauss(0, 1))
+        ...     _ = one.update(raw), mean.update(raw)
+        >>> stretch = [(one.update(2.5), mean.update(2.5)) for _ in range(6)]  # 2.5 six times
+        >>> max(o for o, _ in stretch) < 0.999 < 0.9999 < stretch[-1][1]
         True
     """
 
@@ -100,12 +113,7 @@ class AnomalyLikelihood:
         """The likelihood of ``raw`` as the newest raw score, without recording it."""
         if self.n_seen < self.warmup or not math.isfinite(raw):
             return 0.5
-        s = math.log1p(raw) if raw > 0.0 else 0.0
-        if self.short == 1:
-            recent = s
-        else:
-            kept = list(self._recent)[1:] if len(self._recent) == self.short else list(self._recent)
-            recent = (sum(kept) + s) / (len(kept) + 1)
+        recent = self._mean_with(math.log1p(raw) if raw > 0.0 else 0.0)
         hist = self._sorted
         n = len(hist)
         median = hist[n // 2]
@@ -122,11 +130,22 @@ class AnomalyLikelihood:
         """Score ``raw`` (see :meth:`score`), then record it in the history."""
         out = self.score(raw)
         if math.isfinite(raw):
-            self._record(math.log1p(raw) if raw > 0.0 else 0.0)
+            s = math.log1p(raw) if raw > 0.0 else 0.0
+            mean = self._mean_with(s)
+            self._recent.append(s)
+            self._record(mean)
         return out
 
+    def _mean_with(self, s: float) -> float:
+        """The mean of the newest ``short`` log raw scores, ``s`` being the newest."""
+        if self.short == 1:
+            return s
+        recent = self._recent
+        full = len(recent) == self.short
+        total = sum(recent) - (recent[0] if full else 0.0)
+        return (total + s) / (len(recent) + (0 if full else 1))
+
     def _record(self, s: float) -> None:
-        self._recent.append(s)
         if len(self._ring) < self.long:
             self._ring.append(s)
         else:

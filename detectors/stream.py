@@ -2,9 +2,14 @@
 
 The API for anyone evaluating riskloop's detectors on their own data, and what the
 ``anomaly`` rules run per rule underneath. The score is the :mod:`anomaly likelihood
-<detectors.likelihood>` of the detector's raw score (in [0, 1], comparable across streams),
-and ``flagged`` is ``score >= threshold`` outside a ``cooldown`` after the previous flag (one
-anomaly, one alert). Each sample is scored before it is learned. Every sample is learned,
+<detectors.likelihood>` of the detector's raw score (in [0, 1], comparable across streams);
+for the stream's own features (not the derived ones, which already look back over several
+samples), also of the mean of their last ``sustained`` raw scores against the history of
+such means, whichever is higher (a stretch of somewhat unusual samples is as telling as one
+very unusual sample). ``flagged`` is
+``score >= threshold`` outside a cooldown after the previous flag (one anomaly, one alert:
+an hour of event time and 12 samples, so a slow stream is not alerted on every sample of
+the same episode). Each sample is scored before it is learned. Every sample is learned,
 flagged or not: a level that persists becomes the new normal within the detector's window
 (for ``robust``, ``window / 2`` samples) instead of alerting for good.
 
@@ -34,6 +39,19 @@ from detectors.registry import make
 
 DEFAULT_DETECTOR = "robust"
 DEFAULT_THRESHOLD = 0.9999
+DEFAULT_SUSTAINED = 6
+DEFAULT_COOLDOWN_SAMPLES = 12
+
+
+def _either(likelihoods: list[AnomalyLikelihood], raw: float) -> float:
+    """The higher of the likelihoods of ``raw``, the second one's tail doubled: looking at the
+    recent mean as well is a second test, so each pays half the threshold's tail."""
+    score = likelihoods[0].update(raw)
+    for lk in likelihoods[1:]:
+        mean = 1.0 - 2.0 * (1.0 - lk.update(raw))
+        if mean > score:
+            score = mean
+    return score
 
 
 class StreamDetector:
@@ -54,6 +72,9 @@ class StreamDetector:
         cooldown_ms: after a flag, no other flag for this long in event time.
         likelihood: parameters of :class:`~detectors.likelihood.AnomalyLikelihood`.
         derive: add the derived features (``False``: the detector sees ``x`` only).
+        sustained: also score the mean of each given feature's last this many raw scores
+            against the history of such means (0 or 1: each raw score alone).
+        cooldown_samples: after a flag, no other flag for this many samples either.
 
     Examples:
         >>> sd = StreamDetector("gaussian", threshold=0.99999, cooldown_ms=0, window=500)
@@ -72,22 +93,32 @@ class StreamDetector:
         cooldown_ms: int = 3_600_000,
         likelihood: dict[str, Any] | None = None,
         derive: bool = True,
+        sustained: int = DEFAULT_SUSTAINED,
+        cooldown_samples: int = DEFAULT_COOLDOWN_SAMPLES,
         **params: Any,
     ) -> None:
         if isinstance(threshold, bool) or not isinstance(threshold, int | float):
             raise ValueError(f"threshold must be a number in (0, 1], got {threshold!r}")
         if not 0.0 < threshold <= 1.0:
             raise ValueError(f"threshold must be a number in (0, 1], got {threshold!r}")
-        if isinstance(cooldown_ms, bool) or not isinstance(cooldown_ms, int) or cooldown_ms < 0:
-            raise ValueError(f"cooldown_ms must be a whole number >= 0, got {cooldown_ms!r}")
+        for name, value in (
+            ("cooldown_ms", cooldown_ms),
+            ("sustained", sustained),
+            ("cooldown_samples", cooldown_samples),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
         self.detector = make(detector, **params)
         self._likelihood_params = dict(likelihood or {})
-        self.likelihood = AnomalyLikelihood(**self._likelihood_params)
-        self.per_feature: dict[str, AnomalyLikelihood] = {}
+        self.sustained = sustained
+        self.likelihood = self._new_likelihoods()
+        self.per_feature: dict[str, list[AnomalyLikelihood]] = {}
         self.derive = Derive() if derive else None
         self.threshold = float(threshold)
         self.cooldown_ms = cooldown_ms
         self.last_flag_ms: int | None = None
+        self.cooldown_samples = cooldown_samples
+        self.since_flag = 0
         self.last_features: dict[str, float] = {}
         self.last_scores: dict[str, float] = {}
 
@@ -96,29 +127,41 @@ class StreamDetector:
         decide, then learn it; returns ``(score in [0, 1], flagged)``."""
         given = x if isinstance(x, dict) else {"value": x}
         features = self.derive.update(given, ts_ms) if self.derive else numeric_features(given)
-        score = self._score(features)
-        cooling = self.last_flag_ms is not None and ts_ms - self.last_flag_ms < self.cooldown_ms
+        score = self._score(features, given)
+        self.since_flag += 1
+        cooling = self.last_flag_ms is not None and (
+            ts_ms - self.last_flag_ms < self.cooldown_ms or self.since_flag <= self.cooldown_samples
+        )
         flagged = score >= self.threshold and not cooling
         if flagged:
             self.last_flag_ms = ts_ms
+            self.since_flag = 0
         self.detector.learn_one(features)
         self.last_features = features
         return score, flagged
 
-    def _score(self, features: dict[str, float]) -> float:
+    def _new_likelihoods(self, sustained: bool = True) -> list[AnomalyLikelihood]:
+        """One likelihood of each raw score and, with ``sustained``, one of their recent mean."""
+        out = [AnomalyLikelihood(**self._likelihood_params)]
+        if sustained and self.sustained > 1:
+            out.append(AnomalyLikelihood(**{**self._likelihood_params, "short": self.sustained}))
+        return out
+
+    def _score(self, features: dict[str, float], given: dict[str, Any]) -> float:
         per = getattr(self.detector, "score_features", None)
         if per is None:
-            score = self.likelihood.update(self.detector.score_one(features))
+            raw = self.detector.score_one(features)
+            score = _either(self.likelihood, raw)
             self.last_scores = {name: score for name in features}
             return score
         scores: dict[str, float] = {}
         for name, raw in per(features).items():
-            lk = self.per_feature.get(name)
-            if lk is None:
+            lks = self.per_feature.get(name)
+            if lks is None:
                 if len(self.per_feature) >= MAX_FEATURES:
                     continue
-                lk = self.per_feature[name] = AnomalyLikelihood(**self._likelihood_params)
-            scores[name] = lk.update(raw)
+                lks = self.per_feature[name] = self._new_likelihoods(name in given)
+            scores[name] = _either(lks, raw)
         self.last_scores = scores
         return max(scores.values(), default=0.5)
 

@@ -148,6 +148,8 @@ class Settings(BaseSettings):
     # Earlier pseudonym keys, one a line, kept after a rotation: they make no pseudonym but
     # still open what they sealed (the identity view, verdicts on clues raised before).
     pseudonym_old_keys_file: str = ""
+    # The same as a value: earlier keys separated by commas (after the file's, if both).
+    pseudonym_old_keys: str = ""
     # Departments and region codes a clue may be dispatched to (comma-separated; a region
     # entry covers every code it prefixes). Empty: the shipped vocabulary
     # (envelope.vocabulary.DEPARTMENTS and REGIONS).

@@ -4,7 +4,10 @@ The file is what ``riskloop rules backtest --dispositions FILE`` reads
 (:func:`rules.tools.verdicts.read_dispositions`): one
 :class:`~envelope.events.Disposition` a line, as ``Disposition.to_json`` writes it. The
 topic also carries every other step of a clue (:class:`~envelope.events.ClueTransition`);
-those are skipped, and so are the outbox's re-sends of a verdict (same id).
+those are skipped, and so are the outbox's re-sends of a verdict (same id). A verdict's
+``sealed`` originals (the clue's personal identifiers under the pseudonym key, which the
+worker's feedback agent opens) stay on the internal topic: the file is for rule authors, so
+its lines carry the pseudonyms only.
 
 The consumer joins no group and commits nothing: it is assigned every partition of the
 topic, reads from the beginning up to the end offsets it saw at start, and stops, so records
@@ -17,6 +20,7 @@ few named by ``topic[partition] offset`` on stderr.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections import Counter
@@ -82,7 +86,7 @@ class _Filter:
         elif not self._inside(record.ts_ms):
             self.report.skipped["outside --from/--to"] += 1
         else:
-            self.kept[record.id] = record
+            self.kept[record.id] = dataclasses.replace(record, sealed="")
 
     def _inside(self, ts_ms: int) -> bool:
         return (self.since_ms is None or ts_ms >= self.since_ms) and (

@@ -7,9 +7,13 @@ unless ``--redis-url`` names one, then measures:
 1. ingest: warnings/s of ``upsert_warnings`` building the queue (``--clues`` clues);
 2. transitions/s, unpaced, with ``--concurrency`` callers (dispatching part of the queue);
 3. transition latency at a steady ``--rate`` ops/s (claim, comment, release), p50/p99/max,
-   then a sweep of rising rates that prints the highest one whose p99 stays within
-   ``--bound-ms`` (goal: >= 2,000 transitions/s at p99 <= 5 ms with fsync on every write and
-   1M clues: ``--clues 1000000``);
+   with the client's and Redis's CPU µs and the round trips per transition; the same steps
+   at ``--compare-rates`` one script call a round trip (the old path) against concurrent
+   calls in one pipeline (``clues.batch``, the store's way), with the ratios; then a sweep
+   of rising rates that prints the highest one whose p99 stays within ``--bound-ms`` (goal:
+   >= 2,000 transitions/s at p99 <= 5 ms with fsync on every write and 1M clues:
+   ``--clues 1000000``). On a busy machine the rates and p99 follow the CPU the processes
+   get; the CPU per transition is the steadier figure;
 4. list latency over the whole queue for typical pages (goal: p99 <= 50 ms at 100k clues);
 5. the clue sink's path: warnings/s sustained by ``upsert_warnings`` for batches of 500 as the
    sink writes them (half opening clues and half merging into them; every warning a new
@@ -19,6 +23,7 @@ unless ``--redis-url`` names one, then measures:
    a call, ``clues.store.LANES`` pipelines at once), with the ratio (goal: >= 5,000
    warnings/s with fsync on every write). On a busy machine the warnings/s fall with the
    fsync latency and the CPU Redis gets; the CPU per warning is the steadier figure.
+   ``--sink-seconds 0`` leaves this section out (it lives in ``riskloop.bench_clue_sink``).
 
 Before the paced run Redis rewrites its append-only file (BGREWRITEAOF) and the benchmark
 waits for it: a rewrite forks Redis, and on a 2-core machine that fork is what a p99 would
@@ -39,40 +44,20 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from clues.access import Principal
 from clues.admission import bounded_redis
 from clues.listing import ListQuery
 from clues.model import ClueError, clue_id
-from clues.store import CHUNK, LANES, ClueStore
-from envelope.events import RiskWarning
+from clues.store import ClueStore
 from envelope.settings import Settings
+from riskloop.bench_clue_sink import RULES, redis_cpu_s, sink, warning
 
-DEPARTMENTS = ("market-supervision", "housing", "health", "civil-affairs")
-REGIONS = ("330102", "330105", "330106", "330108", "330109", "330110", "330111", "330112")
-RULES = ("approval.overdue", "hotline.surge", "staff.bulk_access", "shell.shared_address")
 CENTRE = Principal("bench-centre", "supervisor")
 INSPECTOR = Principal("bench-inspector", "inspector", ("market-supervision",), None)
-T0 = 1_772_414_100_000
 SWEEP_RATES = (500, 1000, 1500, 2000, 3000, 4000, 6000, 8000)
 SWEEP_GOAL = 2_000
-
-
-def warning(i: int) -> RiskWarning:
-    return RiskWarning(
-        id=f"bw-{i}",
-        fingerprint=f"bf-{i}",
-        rule_id=RULES[i % len(RULES)],
-        rule_version=1,
-        logic_hash="bench",
-        severity=("low", "medium", "high", "critical")[i % 4],
-        title=f"bench clue {i}",
-        key=f"region={REGIONS[i % len(REGIONS)]}|applicant=cit-{i}",
-        ts_ms=T0 + i,
-        region=REGIONS[i % len(REGIONS)],
-        department=DEPARTMENTS[(i // 3) % len(DEPARTMENTS)],
-        evidence=(f"evt-{i}",),
-    )
 
 
 def pct(values: list[float], p: float) -> float:
@@ -96,74 +81,6 @@ async def ingest(store: ClueStore, n: int) -> None:
     print(f"ingest: {n:,} clues in {took:.1f} s ({n / took:,.0f} warnings/s)")
 
 
-SINK_BATCH = 500  # what the clue sink hands to upsert_warnings (streams.agents.SINK_BATCH)
-SINK_MIXES: dict[str, Callable[[int], int]] = {  # warning i -> its clue's number
-    "half new clues, half merges": lambda i: i // 2,
-    "every warning a new clue": lambda i: i,
-    "50 busy clues (10 a clue a batch)": lambda i: i % 50,
-}
-
-
-def sink_warning(tag: str, i: int, clue: int) -> RiskWarning:
-    """Warning ``i`` of a sink run, of the clue numbered ``clue``."""
-    return dataclasses.replace(warning(i), id=f"{tag}-w{i}", fingerprint=f"{tag}-f{clue}")
-
-
-async def redis_cpu_s(client: aioredis.Redis) -> float:
-    """CPU seconds of Redis's main thread so far (user + system)."""
-    info = await client.info("cpu")
-    return float(info["used_cpu_user_main_thread"]) + float(info["used_cpu_sys_main_thread"])
-
-
-@dataclasses.dataclass
-class SinkRate:
-    warnings_s: float  # warnings written per second
-    clues_s: float  # clues they opened per second
-    cpu_us: float  # Redis CPU per warning
-
-
-async def sink_rate(
-    store: ClueStore, mix: Callable[[int], int], batch: int, seconds: float, **how: int
-) -> SinkRate:
-    """Warnings/s of back-to-back ``upsert_warnings`` calls of ``batch`` warnings, as the sink
-    makes them (one at a time), the clues they opened per second, and Redis CPU µs per
-    warning. Only the calls are timed: the warnings are made between them."""
-    done, opened, took = 0, 0, 0.0
-    cpu = await redis_cpu_s(store.redis)
-    while took < seconds:
-        warnings = [sink_warning(store.prefix, i, mix(i)) for i in range(done, done + batch)]
-        start = time.perf_counter()
-        results = await store.upsert_warnings(warnings, **how)
-        took += time.perf_counter() - start
-        done += batch
-        opened += results.count("new")
-    cpu_us = (await redis_cpu_s(store.redis) - cpu) / done * 1e6
-    return SinkRate(done / took, opened / took, cpu_us)
-
-
-async def sink(client: aioredis.Redis, seconds: float) -> None:
-    """The clue sink's path, per warning (one script call each, one pipeline: the baseline)
-    against the store's way (a clue's warnings one step, CHUNK a call, LANES pipelines)."""
-    print(
-        f"clue sink: warnings/s of upsert_warnings, {seconds:g} s each (Redis CPU per warning);"
-        f" one script call per warning against grouped by clue, {CHUNK} a call, {LANES} lanes:"
-    )
-    cases = [(name, mix, SINK_BATCH) for name, mix in SINK_MIXES.items()]
-    cases.append(("a quiet stream: batches of 1", SINK_MIXES["every warning a new clue"], 1))
-    for n, (name, mix, batch) in enumerate(cases):
-        rates = []
-        for way, how in (("singly", {"chunk": 1, "lanes": 1}), ("grouped", {})):
-            store = ClueStore(client, f"bench-sink-{n}-{way}")
-            rates.append(await sink_rate(store, mix, batch, seconds, **how))
-        old, new = rates
-        print(
-            f"  {name:<36} per warning {old.warnings_s:>7,.0f} /s ({old.cpu_us:4.0f} µs,"
-            f" {old.clues_s:>7,.0f} clues/s), grouped {new.warnings_s:>7,.0f} /s"
-            f" ({new.cpu_us:4.0f} µs, {new.clues_s:>7,.0f} clues/s)"
-            f"  x{new.warnings_s / old.warnings_s:.2f}"
-        )
-
-
 async def unpaced(store: ClueStore, ids: list[str], concurrency: int) -> None:
     queue = list(ids)
     now = int(time.time() * 1000)
@@ -181,27 +98,54 @@ async def unpaced(store: ClueStore, ids: list[str], concurrency: int) -> None:
     )
 
 
+@dataclasses.dataclass
+class Paced:
+    achieved: float  # ops/s
+    p99_ms: float
+    refused: int
+    client_us: float  # CPU of this process per step served (the pacing loop's included)
+    redis_us: float  # CPU of Redis's main thread per step served (its fsyncs included)
+    trips: float  # round trips to Redis per transition (script calls)
+    latency_line: str  # p50, p99 and max
+
+
+async def costs(store: ClueStore) -> tuple[float, float, int, int]:
+    """This process's CPU s, Redis's CPU s, transition script calls and round trips so far."""
+    calls = store.transition_calls
+    return time.process_time(), await redis_cpu_s(store.redis), calls.calls, calls.sends
+
+
+def per_step(
+    before: tuple[float, float, int, int],
+    after: tuple[float, float, int, int],
+    n: int,
+    batched: bool,
+) -> tuple[float, float, float]:
+    """Client CPU µs, Redis CPU µs and round trips per step of ``n`` steps (one trip a script
+    call when not batched: claim, comment and release are one call each)."""
+    trips = (after[3] - before[3]) / max(1, after[2] - before[2]) if batched else 1.0
+    return (after[0] - before[0]) / n * 1e6, (after[1] - before[1]) / n * 1e6, trips
+
+
 async def paced(
     store: ClueStore,
     pool: list[str],
     rate: float,
     seconds: float,
-    quiet: bool = False,
     done: dict[str, int] | None = None,
-) -> tuple[float, float, int]:
+) -> Paced:
     """Open loop: op i starts at i/rate whatever the latency; each clue of ``pool`` in turn
     takes its next step of claim, comment, release (``done``: steps each clue took so far,
-    kept across runs), so two steps of one clue are ``len(pool) / rate`` seconds apart.
-    Returns (ops/s achieved, p99 latency in ms, steps refused)."""
+    kept across runs), so two steps of one clue are ``len(pool) / rate`` seconds apart."""
     n = int(rate * seconds)
     steps = ("claim", "comment", "release")
     args = {"comment": {"text": "bench"}}
     latencies: list[float] = []
-    failures = 0
+    failures = unserved = 0
     done = {} if done is None else done
 
     async def op(i: int) -> None:
-        nonlocal failures
+        nonlocal failures, unserved
         cid = pool[i % len(pool)]
         action = steps[done.get(cid, 0) % 3]
         done[cid] = done.get(cid, 0) + 1
@@ -210,11 +154,15 @@ async def paced(
             await store.transition(
                 cid, action, INSPECTOR, int(time.time() * 1000), args.get(action)
             )
-        except ClueError:
+        except ClueError:  # refused by the script: the API's 4xx
             failures += 1
+        except RedisConnectionError:  # no connection free in time: the API's 503
+            failures, unserved = failures + 1, unserved + 1
+            done[cid] -= 1  # the step did not happen: the clue takes it next time
         latencies.append(time.perf_counter() - t)
 
     tasks = []
+    before = await costs(store)
     start = time.perf_counter()
     for i in range(n):
         delay = start + i / rate - time.perf_counter()
@@ -223,11 +171,35 @@ async def paced(
         tasks.append(asyncio.create_task(op(i)))
     await asyncio.gather(*tasks)
     took = time.perf_counter() - start
-    if not quiet:
-        print(f"transitions at {rate:g} ops/s for {seconds:g} s: {n / took:,.0f} ops/s achieved,"
-              f" {failures} refused")  # fmt: skip
-        print(ms_line("claim / comment / release latency", latencies))
-    return n / took, pct([x * 1000 for x in latencies], 99), failures
+    served = max(1, n - unserved)  # the steps that reached Redis
+    client_us, redis_us, trips = per_step(
+        before, await costs(store), served, store.batch_transitions
+    )
+    line = ms_line("claim / comment / release latency", latencies)
+    p99 = pct([x * 1000 for x in latencies], 99)
+    return Paced(n / took, p99, failures, client_us, redis_us, trips, line)
+
+
+async def compare(store: ClueStore, pool: list[str], rates: list[float], seconds: float,
+                  done: dict[str, int]) -> None:  # fmt: skip
+    """The same paced steps one script call a round trip (the old path) and with concurrent
+    calls in one pipeline (the store's way), one rate after the other; CPU per transition is
+    the steadier figure on a busy machine."""
+    print(f"transition path, {seconds:g} s a rate: one round trip a step against pipelined:")
+    for rate in rates:
+        runs = []
+        for batched in (False, True):
+            store.batch_transitions = batched
+            runs.append(await paced(store, pool, rate, seconds, done))
+        old, new = runs
+        print(f"  {rate:>6,.0f}/s  p99 {old.p99_ms:7.2f} -> {new.p99_ms:7.2f} ms"
+              f"  client {old.client_us:4.0f} -> {new.client_us:4.0f} µs"
+              f" (x{old.client_us / new.client_us:.2f})"
+              f"  Redis {old.redis_us:4.0f} -> {new.redis_us:4.0f} µs"
+              f" (x{old.redis_us / new.redis_us:.2f})"
+              f"  round trips {old.trips:.2f} -> {new.trips:.2f}"
+              f"  refused {old.refused} / {new.refused}")  # fmt: skip
+    store.batch_transitions = True
 
 
 async def sweep(
@@ -239,10 +211,11 @@ async def sweep(
     print(f"transition rate sweep ({seconds:g} s a rate, bound p99 <= {bound_ms:g} ms):")
     best = 0.0
     for rate in SWEEP_RATES:
-        achieved, p99, refused = await paced(store, pool, rate, seconds, True, done)
-        ok = p99 <= bound_ms and achieved >= 0.95 * rate and refused == 0
-        print(f"  offered {rate:>6,.0f}/s  achieved {achieved:>7,.0f}/s  p99 {p99:7.2f} ms"
-              f"  refused {refused}  {'within' if ok else 'past'} the bound")  # fmt: skip
+        r = await paced(store, pool, rate, seconds, done)
+        ok = r.p99_ms <= bound_ms and r.achieved >= 0.95 * rate and r.refused == 0
+        print(f"  offered {rate:>6,.0f}/s  achieved {r.achieved:>7,.0f}/s  p99 {r.p99_ms:7.2f} ms"
+              f"  refused {r.refused}  client {r.client_us:4.0f} µs  Redis {r.redis_us:4.0f} µs"
+              f"  round trips {r.trips:.2f}  {'within' if ok else 'past'} the bound")  # fmt: skip
         if not ok:
             break
         best = rate
@@ -306,7 +279,8 @@ async def run(args: argparse.Namespace, url: str) -> None:
     try:
         await client.flushdb()
         if args.sink_only:
-            await sink(client, args.sink_seconds)
+            if args.sink_seconds > 0:
+                await sink(client, args.sink_seconds)
             return
         store = ClueStore(client, "bench")
         await ingest(store, args.clues)
@@ -315,12 +289,21 @@ async def run(args: argparse.Namespace, url: str) -> None:
         ours = [cid for i, cid in enumerate(ids[: args.dispatch]) if (i // 3) % 4 == 0]
         await settle(client)
         done: dict[str, int] = {}
-        await paced(store, ours, args.rate, args.seconds, done=done)
+        r = await paced(store, ours, args.rate, args.seconds, done)
+        print(f"transitions at {args.rate:g} ops/s for {args.seconds:g} s: {r.achieved:,.0f}"
+              f" ops/s achieved, {r.refused} refused\n{r.latency_line}")  # fmt: skip
+        print(f"  per transition: {r.client_us:.0f} µs client CPU, {r.redis_us:.0f} µs Redis"
+              f" CPU, {r.trips:.2f} round trips")  # fmt: skip
+        if args.compare_seconds > 0:
+            await settle(client)
+            rates = [float(r) for r in args.compare_rates.split(",") if r.strip()]
+            await compare(store, ours, rates, args.compare_seconds, done)
         if args.sweep_seconds > 0:
             await settle(client)
             await sweep(store, ours, args.sweep_seconds, args.bound_ms, done)
         await lists(store, args.repeat)
-        await sink(client, args.sink_seconds)
+        if args.sink_seconds > 0:
+            await sink(client, args.sink_seconds)
     finally:
         await client.aclose()
 
@@ -334,10 +317,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--rate", type=float, default=500.0, help="ops/s of the paced run")
     p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument(
+        "--compare-seconds",
+        type=float,
+        default=3.0,
+        help="per rate and path of the old-against-pipelined run; 0: none",
+    )
+    p.add_argument("--compare-rates", default="500,1000,2000", help="ops/s, comma-separated")
     p.add_argument("--sweep-seconds", type=float, default=3.0, help="per rate; 0: no sweep")
     p.add_argument("--bound-ms", type=float, default=5.0, help="p99 bound of the sweep")
     p.add_argument("--repeat", type=int, default=200, help="calls per list query")
-    p.add_argument("--sink-seconds", type=float, default=5.0, help="per sink measurement")
+    p.add_argument(
+        "--sink-seconds", type=float, default=5.0, help="per sink measurement; 0: no sink section"
+    )
     p.add_argument("--sink-only", action="store_true", help="measure the clue sink alone")
     p.add_argument("--redis-url", help="use this Redis (its database is flushed!)")
     p.add_argument(

@@ -29,7 +29,7 @@ TEXT_COPY_MAX = 64 * 1024
 # for the record's own framing.
 DEADLETTER_MAX_BYTES = 1_000_000 - 1024
 KEY_MAX = 1024  # a longer producer key is not copied: the dead letter names its size and hash
-_MASKERS: dict[tuple[str, str, str], Masker] = {}
+_MASKERS: dict[tuple[str, ...], Masker] = {}
 
 
 def worker_masker(settings: Settings) -> Masker:
@@ -39,6 +39,7 @@ def worker_masker(settings: Settings) -> Masker:
         settings.pseudonym_key_file,
         settings.pseudonym_key,
         settings.pseudonym_old_keys_file,
+        settings.pseudonym_old_keys,
     )
     if setting not in _MASKERS:
         _MASKERS[setting] = Masker(pseudonym_key(settings), old_pseudonym_keys(settings))

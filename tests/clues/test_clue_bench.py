@@ -46,7 +46,8 @@ def test_the_benchmark_prints_every_figure(
     url = redis_url.rsplit("/", 1)[0] + "/8"  # the benchmark flushes its database
     code = bench.main(
         ["--clues", "2000", "--dispatch", "300", "--seconds", "1", "--repeat", "5"]
-        + ["--sink-seconds", "0.2", "--redis-url", url]
+        + ["--sink-seconds", "0.2", "--redis-url", url, "--compare-seconds", "0.5"]
+        + ["--compare-rates", "200,400"]
     )
 
     out = capsys.readouterr().out
@@ -54,7 +55,24 @@ def test_the_benchmark_prints_every_figure(
     assert "ingest: 2,000 clues" in out
     assert re.search(r"300 dispatches in [\d.]+ s = [\d,]+ transitions/s", out)
     assert re.search(r"claim / comment / release latency +p50 +[\d.]+ ms +p99", out)
+    assert re.search(r"per transition: \d+ µs client CPU, \d+ µs Redis CPU, [\d.]+ round", out)
+    compared = re.findall(r"/s +p99 .* client .* \(x[\d.]+\) +Redis .* \(x[\d.]+\)", out)
+    assert len(compared) == 2, out
+    assert "highest rate within the bound" in out
     assert "list latency over 2,000 clues" in out
     rate = r"[\d,]+ /s \( *\d+ µs, +[\d,]+ clues/s\)"
     sink = re.findall(rf"per warning +{rate}, grouped +{rate}", out)
     assert len(sink) == 4, out
+
+
+def test_the_benchmark_without_the_sink_leaves_its_section_out(
+    redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from riskloop import bench_clues as bench
+
+    url = redis_url.rsplit("/", 1)[0] + "/8"
+    argv = ["--clues", "300", "--dispatch", "100", "--seconds", "0.5", "--repeat", "2"]
+    argv += ["--sweep-seconds", "0", "--compare-seconds", "0", "--sink-seconds", "0"]
+    assert bench.main([*argv, "--redis-url", url]) == 0
+    out = capsys.readouterr().out
+    assert "list latency over 300 clues" in out and "clue sink" not in out

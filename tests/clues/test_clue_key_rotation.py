@@ -1,7 +1,7 @@
 """Rotating the pseudonym key: the API (and the worker) started with a new key and the old one
-in ``RISKLOOP_PSEUDONYM_OLD_KEYS_FILE`` still open what the old key sealed, so the identity
-view of a clue raised before the rotation shows its originals. Through the API over ASGI on a
-real Redis."""
+in ``RISKLOOP_PSEUDONYM_OLD_KEYS_FILE`` (or ``RISKLOOP_PSEUDONYM_OLD_KEYS``) still open what
+the old key sealed, so the identity view of a clue raised before the rotation shows its
+originals. Through the API over ASGI on a real Redis."""
 
 from __future__ import annotations
 
@@ -44,11 +44,12 @@ async def sealed_before(store: ClueStore) -> str:
     return masked.key
 
 
-def settings(old_keys_file: Path | None) -> Settings:
+def settings(old_keys_file: Path | None, old_keys: str = "") -> Settings:
     return Settings(
         api_bootstrap_tokens="t-sam=sam:supervisor:*:*",
         pseudonym_key=NEW,
         pseudonym_old_keys_file=str(old_keys_file or ""),
+        pseudonym_old_keys=old_keys,
     )
 
 
@@ -79,3 +80,30 @@ async def test_a_short_old_key_stops_the_start_naming_the_file_and_line(
     old_keys.write_text(f"{OLD}\nshort\n")
     with pytest.raises(SystemExit, match=r"old-keys' line 2: the key is 5 bytes; use at least 16"):
         create_app(settings(old_keys), redis_client, prefix=prefix, publish=False)
+
+
+async def test_the_old_key_given_in_the_variable_opens_its_seal_too(
+    sealed_before: str, redis_client: aioredis.Redis, prefix: str
+) -> None:
+    env = {
+        "RISKLOOP_API_BOOTSTRAP_TOKENS": "t-sam=sam:supervisor:*:*",
+        "RISKLOOP_PSEUDONYM_KEY": NEW,
+        "RISKLOOP_PSEUDONYM_OLD_KEYS": f"an even older key still kept,{OLD} ",
+    }
+    from_env = Settings.from_env(env)
+
+    clue = await identity(from_env, redis_client, prefix)
+
+    assert clue["key"] == RAW_KEY and "sealed" not in clue["details"]
+    worker = worker_masker(from_env)
+    assert worker.original_key(Masker(OLD.encode()).seal({"key": RAW_KEY})) == RAW_KEY
+
+
+async def test_a_short_old_key_in_the_variable_stops_the_start_naming_its_place(
+    redis_client: aioredis.Redis, prefix: str
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        create_app(settings(None, f"{OLD},,short"), redis_client, prefix=prefix, publish=False)
+    message = str(stopped.value)
+    assert "RISKLOOP_PSEUDONYM_OLD_KEYS key 3: the key is 5 bytes; use at least 16" in message
+    assert "short" not in message  # the key itself is not echoed

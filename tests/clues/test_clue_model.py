@@ -107,8 +107,8 @@ def test_only_the_centre_dispatches_and_only_the_department_disposes() -> None:
 
 
 def test_lua_carries_the_tables_of_the_python_model() -> None:
-    assert "['claim']={['dispatched']=true}" in scripts.PRELUDE
-    assert "['dispatch']={['supervisor']=true, ['admin']=true}" in scripts.PRELUDE
+    assert "a == 'claim' then v = {['dispatched']=true}" in scripts.PRELUDE  # SOURCES
+    assert "a == 'dispatch' then v = {['supervisor']=true, ['admin']=true}" in scripts.PRELUDE
     assert "local RETURNS_ARB = 2" in scripts.PRELUDE
     assert all(f"E['{a}']" in scripts.TRANSITION for a in clues.model.USER_ACTIONS if a != "merge")
 

@@ -4,6 +4,7 @@ broker, the way a rule author runs it (``riskloop export-dispositions``, then th
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import uuid
 from pathlib import Path
@@ -101,11 +102,12 @@ def test_exported_verdicts_score_a_backtest(
     fired = {w.key: w for w in backtest(events, rules, partitions=1, lateness_ms=0).warnings}
     confirmed = _verdict(tag, "a", rule, "330106", "confirmed", warning_ids=(fired["330106"].id,))
     dismissed = _verdict(tag, "b", rule, "330102", "dismissed")  # matched by rule and key
+    sealed = dataclasses.replace(dismissed, sealed="the originals under the pseudonym key")
     records = [
         _step(tag, "a", rule, 2),
         confirmed,
         _step(tag, "b", rule, 2),
-        dismissed,
+        sealed,  # as the store writes it: the seal is for the worker only
         confirmed,  # the outbox sends again after a failure
     ]
     asyncio.run(_send(tansu.bootstrap, TOPIC_DISPOSITIONS, [r.to_json() for r in records]))
@@ -116,7 +118,9 @@ def test_exported_verdicts_score_a_backtest(
     assert f"dispositions to {out}" in capsys.readouterr().out
     ours = [d for d in read_dispositions(out) if d.rule_id == rule]
     assert ours == [confirmed, dismissed]
-    assert all(json.loads(line)["kind"] == "disposition" for line in out.read_text().splitlines())
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert all(line["kind"] == "disposition" for line in lines)
+    assert not any("sealed" in line for line in lines)
 
     argv = ["rules", "backtest", str(events), "--rules", str(rules), "--partitions", "1"]
     assert main([*argv, "--dispositions", str(out), "--format", "json"]) == 0
