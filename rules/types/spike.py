@@ -166,7 +166,11 @@ def build(v: dict[str, Any], r: Reader) -> SpikeSpec:
             "use a longer step or fewer periods",
         )
     cond = v["condition"]
-    share_of = None if v.get("share_of") is None else share_parts(v["share_of"], r)
+    share_of = None
+    if v.get("share_of") is not None:
+        from rules.types.spike_share import share_parts  # imports this module
+
+        share_of = share_parts(v["share_of"], r)
     if share_of is not None and v.get("distinct"):
         raise r.fail("distinct", "'distinct' cannot be combined with 'share_of': drop one")
     return SpikeSpec(
@@ -182,27 +186,6 @@ def build(v: dict[str, Any], r: Reader) -> SpikeSpec:
         share_of,
         v.get("distinct"),
     )
-
-
-def share_parts(share_of: list[str], r: Reader) -> tuple[str, ...]:
-    """The ``share_of`` paths, checked against the rule's own ``group_by``."""
-    raw = r.node.get("group_by") or []
-    own = [str(p).partition("|")[0] for p in (raw if isinstance(raw, list) else [raw])]
-    parts = tuple(str(p).partition("|")[0] for p in share_of)
-    stray = [p for p in parts if p not in own]
-    if stray:
-        raise r.fail(
-            "share_of",
-            f"share_of must name some of the rule's group_by parts ({', '.join(own)}), "
-            f"not {', '.join(stray)}",
-        )
-    if len(set(parts)) >= len(own):
-        raise r.fail(
-            "share_of",
-            "share_of must be wider than group_by: leave out at least one of its parts "
-            "(the one whose share is judged, like region)",
-        )
-    return tuple(p for p in own if p in parts)
 
 
 @dataclass(slots=True)
