@@ -269,7 +269,7 @@ def backtest(
     ruleset = load_rules(rules_dir)
     plan = KeyPlan(ruleset)
     sources = _sources(partitions) if open_end else (FILE,)
-    shards = [Shard(plan, p, lateness_ms, bounds, sources) for p in range(partitions)]
+    shards = [Shard(plan, p, lateness_ms, bounds, sources, partitions) for p in range(partitions)]
     report = BacktestReport(
         path=str(path),
         rules=[r.id for r in ruleset.rules],

@@ -39,6 +39,7 @@ from rules.engine.admission import Bounds
 from rules.engine.keyspace import KeyPlan
 from streams import linger
 from streams import metrics as m
+from streams.changelog import TableChangelog, faust_table_send
 from streams.emit import Emitter, worker_masker
 from streams.evaluate import evaluate_record
 from streams.idle import advance_idle, checkpoint_quiet_partition
@@ -46,7 +47,8 @@ from streams.ingest import register_ingest
 from streams.reload import RuleWatcher
 from streams.ruleset_topic import RuleSetRecord, TopicRules, follow_forever
 from streams.shuffle import space_key
-from streams.state import InFlight, PartitionEngines, checkpoint_on_stop, finish_before_cancel
+from streams.state import PartitionEngines, checkpoint_on_stop
+from streams.steps import InFlight, finish_before_cancel
 from streams.topics import Topics
 from streams.verdicts import Verdict, verdict_record
 
@@ -54,6 +56,7 @@ log = logging.getLogger("riskloop.worker")
 RULE_STATS = ("emitted", "suppressed", "excepted", "shadow", "resolved", "learned", "errors")
 SINK_BATCH = 500  # warnings per clue-sink write
 STATE_RECORD_MAX_BYTES = 8 * 1024 * 1024  # the state changelog's record limit (the producer's)
+CHANGELOG_CONFIRM_S = 10.0  # a checkpoint the broker has not confirmed by then has failed
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,10 @@ def register(
         ),
         seed=seed_file(settings.seed_file, settings.partitions),
         bounds=Bounds.from_settings(settings),
+        partitions=settings.partitions,
+        changelog=TableChangelog(
+            faust_table_send(state_table), state_table.data, CHANGELOG_CONFIRM_S
+        ),
     )
     route = register_ingest(app, settings, t, engines.plan)
 
@@ -154,7 +161,7 @@ def _register_clue_sink(app: faust.App, settings: Settings, t: Topics) -> None:
     until Redis has it) is acknowledged only after it. With ``SINK_BATCH`` waiting no more
     is read, so while Redis is slow the stream's buffer fills and Faust pauses the
     partition: the backlog stays in Kafka.
-    A stop never cuts a write short (:func:`streams.state.finish_before_cancel`).
+    A stop never cuts a write short (:func:`streams.steps.finish_before_cancel`).
     """
 
     emit = Emitter(t)

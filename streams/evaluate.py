@@ -54,7 +54,7 @@ async def evaluate_record(engines: PartitionEngines, emit: Emitter, event: faust
     st.offsets[msg.topic] = msg.offset
     st.pending.append(event)
     if engines.due(st, now):
-        for done in engines.checkpoint(st, now):
+        for done in await engines.save(st, now):  # once the changelog confirmed it
             done.ack()
 
 

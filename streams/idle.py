@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import time
-import weakref
 
 from streams import metrics as m
 from streams.emit import Emitter
@@ -40,7 +39,7 @@ async def advance_idle(engines: PartitionEngines, emit: Emitter, idle_after_s: f
     for st in engines:
         observe(st)
         if st.pending and engines.due(st, now):
-            checkpoint_quiet_partition(engines, st, now)
+            await checkpoint_quiet_partition(engines, st, now)
         if engines.seeding:  # events of every partition wait behind the seed: not idle
             st.last_event = st.last_idle_tick = now
             continue
@@ -51,19 +50,13 @@ async def advance_idle(engines: PartitionEngines, emit: Emitter, idle_after_s: f
         await emit.warnings(st.engine.advance_idle(elapsed_ms))
 
 
-def checkpoint_quiet_partition(engines: PartitionEngines, st: PartitionState, now: float) -> None:
-    """Save and acknowledge the tail of a stream that went quiet.
-
-    Faust writes a table key to the changelog partition of the *current* event, which only
-    exists inside stream iteration; here we make the partition's newest pending event current
-    for the duration of the checkpoint (Faust's own context variable), so the tail of a
-    stream is acknowledged without waiting for another event and a shutdown commits it.
-    """
-    from faust.streams import _current_event
-
-    token = _current_event.set(weakref.ref(st.pending[-1]))
-    try:
-        for done in engines.checkpoint(st, now):
-            done.ack()
-    finally:
-        _current_event.reset(token)
+async def checkpoint_quiet_partition(
+    engines: PartitionEngines, st: PartitionState, now: float
+) -> int:
+    """Save and acknowledge the tail of a stream that went quiet, without waiting for
+    another event, so a shutdown commits it; returns how many records were acknowledged
+    (none when the changelog refused the checkpoint)."""
+    done = await engines.save(st, now)
+    for event in done:
+        event.ack()
+    return len(done)

@@ -38,7 +38,7 @@ from streams import metrics as m
 from streams.emit import Emitter, worker_masker
 from streams.linger import drained, stream_queue
 from streams.shuffle import Router, encode
-from streams.state import InFlight
+from streams.steps import InFlight
 from streams.topics import Topics
 
 log = logging.getLogger("riskloop.worker")

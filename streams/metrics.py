@@ -92,3 +92,9 @@ def reason_kind(reason: str) -> str:
         if reason.startswith(prefix):
             return kind
     return "invalid"
+
+
+CHECKPOINT_FAILURES = Counter(
+    "riskloop_checkpoint_failures",
+    "Checkpoints the state changelog refused or did not confirm (their records stay unacked)",
+)

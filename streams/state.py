@@ -22,6 +22,10 @@ Works over any ``MutableMapping[str, str]``; the worker passes a changelog-backe
 table, tests pass a dict. Values are text (base64 of the pickled bucket, JSON of the
 offsets): Faust's changelog recovery decodes values as text, and raw bytes do not survive it.
 
+A checkpoint is written through a :class:`~streams.changelog.Changelog` and its records are
+acknowledged only once every write of it is confirmed (:meth:`PartitionEngines.save`): a write
+the broker refuses leaves them unacknowledged, to be saved again at the next checkpoint.
+
 A partition with no saved state at all is new to this deployment: with a ``seed`` (e.g. a
 :class:`replay.seed.SeedFile`) its fresh shard first learns silently from the seed's events
 of its keys, so ``new_value`` and ``spike`` baselines do not flood. What it learned is
@@ -35,13 +39,12 @@ during it is applied to the seeded engine before its first event.
 from __future__ import annotations
 
 import asyncio
-import base64
-import pickle
+import logging
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 
@@ -50,8 +53,17 @@ from rules import RuleSet
 from rules.engine.admission import Bounds
 from rules.engine.keyspace import KeyPlan
 from rules.engine.shard import Shard
+from streams import metrics as m
+from streams.changelog import (
+    Changelog,
+    ChangelogWriteFailed,
+    MappingChangelog,
+    decode_bucket,
+    encode_bucket,
+)
+from streams.steps import InFlight
 
-T = TypeVar("T")
+log = logging.getLogger("riskloop.worker")
 
 # The checkpoint's commit record: offsets, clock and which slot holds each bucket. Written
 # last; buckets go to the slot the last commit does not name, so a checkpoint cut short by a
@@ -82,10 +94,31 @@ class PartitionState:
     rewrite: bool = False  # after a rule swap every bucket is written at the next checkpoint
     # bucket -> the slot (0 or 1) of its table key that the last commit record names
     slots: dict[int, int] = field(default_factory=dict)
+    unsaved: set[int] = field(default_factory=set)  # buckets of a checkpoint that failed
+    # a commit record whose write failed without saying whether it landed, and its slots:
+    # written again before any bucket, so no slot that it may name is overwritten
+    unconfirmed: tuple[str, dict[int, int]] | None = None
+    saving: bool = False  # a checkpoint is being written: the next one waits for it
+    failed_at: float | None = None  # when the last checkpoint failed (monotonic)
 
     last_checkpoint: float = field(default_factory=time.monotonic)
     last_event: float = field(default_factory=time.monotonic)
     last_idle_tick: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Checkpoint:
+    """One checkpoint of a partition as it is written: ``buckets`` (table key -> value) of
+    the ``changed`` bucket numbers, then ``commit`` (naming ``slots``) under ``commit_key``;
+    ``pending`` are the records it covers."""
+
+    changed: set[int]
+    slots: dict[int, int]
+    buckets: dict[str, str]
+    commit_key: str
+    commit: str
+    pending: list[Any]
+    buckets_done: bool = False  # every bucket confirmed: the commit record was sent
 
 
 class PartitionEngines:
@@ -100,6 +133,8 @@ class PartitionEngines:
         sources: tuple[str, ...] = (),
         seed: Seed | None = None,
         bounds: Bounds | None = None,
+        changelog: Changelog | None = None,
+        partitions: int | None = None,
     ) -> None:
         self.ruleset = ruleset
         self.bounds = bounds  # event-time bounds and dedup horizon of every engine
@@ -107,7 +142,10 @@ class PartitionEngines:
         self.sources = sources  # what every shard's watermark waits for (streams.shuffle)
         self.plan = KeyPlan(ruleset)
         self.table = table
+        # where checkpoints go and restores read; by default ``table`` itself
+        self.changelog: Changelog = changelog or MappingChangelog(table)
         self.lateness_ms = lateness_ms
+        self.partitions = partitions  # of the repartition topic, when known
         self.checkpoint_every = checkpoint_every
         self.checkpoint_interval_s = checkpoint_interval_s
         self.parts: dict[int, PartitionState] = {}
@@ -150,7 +188,9 @@ class PartitionEngines:
         return st
 
     def _new_engine(self, partition: int) -> Shard:
-        return Shard(self.plan, partition, self.lateness_ms, self.bounds, self.sources)
+        return Shard(
+            self.plan, partition, self.lateness_ms, self.bounds, self.sources, self.partitions
+        )
 
     def _restore(self, partition: int) -> tuple[PartitionState, bool]:
         """The partition's engine from the table, and True when the table held nothing of
@@ -160,7 +200,7 @@ class PartitionEngines:
         prefix = f"{partition}|"
         saved = {
             k[len(prefix) :]: v
-            for k, v in list(self.table.items())
+            for k, v in self.changelog.items()
             if isinstance(k, str) and k.startswith(prefix) and v is not None
         }
         commit = orjson.loads(saved[COMMIT]) if COMMIT in saved else None
@@ -179,30 +219,72 @@ class PartitionEngines:
         return done is not None and offset <= done
 
     def due(self, st: PartitionState, now: float) -> bool:
-        return bool(st.pending) and (
-            len(st.pending) >= self.checkpoint_every
-            or now - st.last_checkpoint >= self.checkpoint_interval_s
+        if st.failed_at is not None and now - st.failed_at < self.checkpoint_interval_s:
+            return False  # a failed write is tried again after the interval, not per event
+        return (
+            bool(st.pending)
+            and not st.saving
+            and (
+                len(st.pending) >= self.checkpoint_every
+                or now - st.last_checkpoint >= self.checkpoint_interval_s
+            )
         )
 
     def checkpoint(self, st: PartitionState, now: float) -> list[Any]:
-        """Write what changed; return the events that may now be acknowledged.
+        """Write what changed straight into the table (a mapping whose writes cannot fail);
+        return the events that may now be acknowledged."""
+        cp = self._prepare(st, now)
+        for key, value in [*cp.buckets.items(), (cp.commit_key, cp.commit)]:
+            self.table[key] = value
+        return self._confirmed(st, cp)
 
-        Must run while an event of ``st.partition`` is current (Faust writes a table key to
-        the changelog partition of the event being processed).
-        """
+    async def save(self, st: PartitionState, now: float) -> list[Any]:
+        """Write what changed through the changelog, buckets first and the commit record once
+        they are confirmed; return the events that may now be acknowledged: none while
+        another save of ``st`` is under way, none when a write failed (logged, counted, and
+        the events kept pending for the next checkpoint)."""
+        if st.saving:
+            return []
+        st.saving = True
+        cp: Checkpoint | None = None
+        try:
+            if st.unconfirmed is not None:  # settle it first: then its slots are known
+                commit, slots = st.unconfirmed
+                await self.changelog.write(st.partition, {f"{st.partition}|{COMMIT}": commit})
+                st.slots, st.unconfirmed = slots, None
+            cp = self._prepare(st, now)
+            await self.changelog.write(st.partition, cp.buckets)
+            cp.buckets_done = True
+            await self.changelog.write(st.partition, {cp.commit_key: cp.commit})
+            return self._confirmed(st, cp)
+        except ChangelogWriteFailed as exc:
+            _failed(st, cp, exc)
+            return []
+        finally:
+            st.saving = False
+
+    def _prepare(self, st: PartitionState, now: float) -> Checkpoint:
+        """What a checkpoint of ``st`` writes, taken at once (events applied while it is
+        being written belong to the next one): the changed buckets, each in the slot the
+        last commit does not name, and the commit record of the offsets they cover."""
         p = st.partition
-        changed = _absorb_dirty(st) | (set(st.buckets) if st.rewrite else set())
-        st.rewrite = False
+        changed = _absorb_dirty(st) | st.unsaved | (set(st.buckets) if st.rewrite else set())
+        st.rewrite, st.unsaved = False, set()
         slots = dict(st.slots)
+        buckets = {}
         for b in changed:
             slots[b] = 1 - st.slots.get(b, 1)  # the slot the last commit does not name
-            self.table[f"{p}|b{b:03d}.{slots[b]}"] = encode_bucket(st.buckets[b])
+            buckets[f"{p}|b{b:03d}.{slots[b]}"] = encode_bucket(st.buckets.get(b, {}))
         commit = {"offsets": st.offsets, "slots": slots}
-        self.table[f"{p}|{COMMIT}"] = orjson.dumps(commit, option=orjson.OPT_NON_STR_KEYS).decode()
-        st.slots = slots
+        value = orjson.dumps(commit, option=orjson.OPT_NON_STR_KEYS).decode()
         pending, st.pending = st.pending, []
         st.last_checkpoint = now
-        return pending
+        return Checkpoint(changed, slots, buckets, f"{p}|{COMMIT}", value, pending)
+
+    @staticmethod
+    def _confirmed(st: PartitionState, cp: Checkpoint) -> list[Any]:
+        st.slots, st.failed_at = cp.slots, None
+        return cp.pending
 
     def swap(self, ruleset: RuleSet) -> None:
         """Run ``ruleset`` from now on. Every partition's state is carried over for rules whose
@@ -238,85 +320,8 @@ class PartitionEngines:
         return iter(list(self.parts.values()))
 
 
-class InFlight:
-    """Counts the steps on the engines in progress (an event being applied, an idle tick):
-    such a step may have changed an engine without having recorded its event as pending
-    yet, so a checkpoint on stop waits until none is in progress.
-
-    >>> steps = InFlight()
-    >>> with steps:
-    ...     steps.busy
-    True
-    >>> steps.busy
-    False
-    """
-
-    def __init__(self) -> None:
-        self._n = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
-
-    @property
-    def busy(self) -> bool:
-        return self._n > 0
-
-    def __enter__(self) -> InFlight:
-        self._n += 1
-        self._idle.clear()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._n -= 1
-        if not self._n:
-            self._idle.set()
-
-    async def idle(self, timeout_s: float) -> bool:
-        """Wait up to ``timeout_s`` until no step is in progress; False if one still is."""
-        deadline = time.monotonic() + timeout_s
-        while self.busy:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            try:
-                await asyncio.wait_for(self._idle.wait(), left)
-            except TimeoutError:
-                return False
-        return True
-
-
-Save = Callable[[PartitionState, float], None]  # checkpoint one partition and ack its events
-
-
-async def finish_before_cancel(aw: Awaitable[T]) -> T:
-    """Await ``aw`` to its end even when the caller is cancelled meanwhile, then let the
-    cancellation go on.
-
-    The clue sink acknowledges a batch once its write to Redis is done; a stop that cancels
-    the sink in the middle of a write lets that write finish first, so its warnings are in
-    Redis when the batch's next owner reads them again (the upsert is idempotent). A stop
-    that cannot wait for it ends by the stop deadline (exit 1, nothing committed).
-
-    >>> async def main():
-    ...     done = []
-    ...     async def write():
-    ...         await asyncio.sleep(0.05)
-    ...         done.append(True)
-    ...     task = asyncio.ensure_future(finish_before_cancel(write()))
-    ...     await asyncio.sleep(0.01)
-    ...     task.cancel()
-    ...     try:
-    ...         await task
-    ...     except asyncio.CancelledError:
-    ...         return done
-    >>> asyncio.run(main())
-    [True]
-    """
-    task = asyncio.ensure_future(aw)
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await asyncio.wait({task})
-        raise
+# checkpoint one partition and acknowledge its events; returns how many were acknowledged
+Save = Callable[[PartitionState, float], Awaitable[int]]
 
 
 async def checkpoint_on_stop(
@@ -326,38 +331,41 @@ async def checkpoint_on_stop(
     partition holding applied events and acknowledge them, so they are committed and never
     applied again. Returns ``(events, partitions)`` saved, or None when a step was still in
     progress after ``timeout_s``: then nothing is saved, and the next owner of the partitions
-    applies again what was not checkpointed before (its warnings have the same ids)."""
+    applies again what was not checkpointed before (its warnings have the same ids). A
+    partition whose checkpoint the changelog refuses is not counted: its next owner applies
+    its events again. (A record that comes in during a save stays pending, unacknowledged:
+    each checkpoint covers exactly the records taken when it began.)"""
     if not await steps.idle(timeout_s):
         return None
     now = time.monotonic()
     events = partitions = 0
-    for st in engines:  # synchronous from here: no step can start in between
+    for st in engines:
         if st.pending:
-            events += len(st.pending)
-            partitions += 1
-            save(st, now)
+            acked = await save(st, now)
+            events += acked
+            partitions += 1 if acked else 0
     return events, partitions
 
 
-def encode_bucket(bucket: dict[Any, Any]) -> str:
-    """A bucket as a changelog value: ``z:`` and the base64 of its pickle, zlib-compressed
-    (state of many keys is repetitive; a smaller record stays under the broker's limit).
-
-    >>> decode_bucket(encode_bucket({("r@1", "k"): b"x" * 1000})) == {("r@1", "k"): b"x" * 1000}
-    True
-    >>> len(encode_bucket({("r@1", "k"): b"x" * 1000})) < 100
-    True
-    """
-    blob = zlib.compress(pickle.dumps(bucket, protocol=5), 1)
-    return "z:" + base64.b64encode(blob).decode("ascii")
-
-
-def decode_bucket(value: str) -> dict[Any, Any]:
-    """:func:`encode_bucket`'s inverse; also reads the uncompressed values of older releases
-    (base64 of a pickle, which never starts with ``z:``)."""
-    if value.startswith("z:"):
-        return pickle.loads(zlib.decompress(base64.b64decode(value[2:])))
-    return pickle.loads(base64.b64decode(value))
+def _failed(st: PartitionState, cp: Checkpoint | None, exc: Exception) -> None:
+    """A checkpoint that did not reach the changelog: its records go back in front of the
+    pending ones, unacknowledged, and its buckets are written again next time. A commit
+    record that was sent may have landed: it is written again before anything else."""
+    st.failed_at = time.monotonic()
+    m.CHECKPOINT_FAILURES.inc()
+    if cp is None:  # the earlier commit record still not confirmed
+        log.error("checkpoint of partition %d not saved: %s", st.partition, exc)
+        return
+    st.pending = cp.pending + st.pending
+    st.unsaved |= cp.changed
+    if cp.buckets_done:
+        st.unconfirmed = (cp.commit, cp.slots)
+    log.error(
+        "checkpoint of partition %d not saved, its %d records stay unacknowledged: %s",
+        st.partition,
+        len(cp.pending),
+        exc,
+    )
 
 
 def _absorb_dirty(st: PartitionState) -> set[int]:

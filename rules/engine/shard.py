@@ -47,6 +47,7 @@ from rules.engine.keyspace import KeyPlan
 from rules.engine.watermark import InputClock
 from rules.language.model import Rule
 from rules.language.ruleset import RuleSet
+from rules.types.heartbeat import HeartbeatEvaluator
 
 SHARD_NS = "__shard__"
 CLOCK_KEY = (SHARD_NS, "clock")
@@ -66,6 +67,7 @@ class Shard:
         lateness_ms: int = 300_000,
         bounds: Bounds | None = None,
         sources: Iterable[str] = (),
+        partitions: int | None = None,
     ) -> None:
         self.plan = plan if isinstance(plan, KeyPlan) else KeyPlan(plan)
         self.partition = partition
@@ -73,6 +75,8 @@ class Shard:
         self.engines = {
             ks.name: Engine(ks.ruleset, partition, lateness_ms, bounds) for ks in self.plan.spaces
         }
+        if partitions is not None:  # one of ``partitions`` shards: listed keys live on one
+            _own_listed_keys(self.engines.values(), partition, partitions)
         self.clock = InputClock(sources)
         self._clock_dirty = False
         # (ts, id, arrival, key space, event): what waits for every source to pass its time
@@ -295,3 +299,16 @@ class Shard:
         """Namespaces a rule swap never drops (engine clocks, seen ids, the shard's clocks):
         those of key spaces gone are skipped on restore."""
         return ns.startswith(ENGINE_NS) or ns == SHARD_NS
+
+
+def _own_listed_keys(engines: Iterable[Engine], partition: int, partitions: int) -> None:
+    """A heartbeat's listed keys are expected only on the shard their key hashes to, where
+    their beats are routed; on every shard each would be silent everywhere but one."""
+
+    def owns(key: str) -> bool:
+        return KeyPlan.partition(key, partitions) == partition
+
+    for engine in engines:
+        for runner in engine.runners:
+            if isinstance(runner.evaluator, HeartbeatEvaluator):
+                runner.evaluator.own_listed(owns)

@@ -9,6 +9,7 @@ this key, at this time, at this stage"); :mod:`rules.engine.emit` turns hits int
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
@@ -140,6 +141,44 @@ def capture_function(rule: Rule) -> Callable[[Any], dict[str, Any]]:
     return lambda ev: {p: g(ev) for p, g in pairs}
 
 
+class CaptureRow:
+    """:func:`capture_function` kept compact for state that waits for a later warning: the
+    values alone, as a tuple led by a tag of the paths (``row``), and the mapping back
+    (``ctx``). A row of other paths (the rule's output changed since; its state is kept)
+    gives back the base paths, which every row starts with. ``ctx`` also takes an event,
+    as windows of older releases kept the whole event.
+
+    >>> from rules.language.model import parse_rule
+    >>> from envelope.build import EventMaker
+    >>> rule = parse_rule(
+    ...     "id: rr\\ntitle: t\\ntype: threshold\\nmatch: {type: a.b}\\ngroup_by: [region]\\n"
+    ...     "window: 1h\\ncondition: {gte: 2}\\n", "r.yaml")
+    >>> cap = CaptureRow(rule)
+    >>> ev = EventMaker()(ts_ms=1772414100000, type="a.b", region="330106")
+    >>> cap.ctx(cap.row(ev)) == capture_function(rule)(ev) == cap.ctx(ev)
+    True
+    >>> cap.ctx((0, "330106", "dept", None, None, "extra"))["region"]
+    '330106'
+    """
+
+    __slots__ = ("capture", "paths", "row", "tag")
+
+    def __init__(self, rule: Rule) -> None:
+        self.paths = tuple(dict.fromkeys((*BASE_PATHS, *sorted(rule.output.paths))))
+        self.tag = zlib.crc32("\x1f".join(self.paths).encode())
+        self.capture = capture_function(rule)
+        getters = [getter(p) for p in self.paths]
+        tag = self.tag
+        self.row: Callable[[Any], tuple[Any, ...]] = lambda ev: (tag, *[g(ev) for g in getters])
+
+    def ctx(self, row: Any) -> dict[str, Any]:
+        if not isinstance(row, tuple):  # an event
+            return self.capture(row)
+        if row[0] == self.tag:
+            return dict(zip(self.paths, row[1:], strict=True))
+        return dict(zip(BASE_PATHS, row[1 : 1 + len(BASE_PATHS)], strict=False))
+
+
 @dataclass(slots=True)
 class Hit:
     """The condition held: for ``key`` at event time ``ts_ms``, at ``stage``.
@@ -219,12 +258,11 @@ def restore_fields(obj: Any, state: tuple[Any, dict[str, Any]]) -> None:
     it: ``(None, {slot: value})``): a field added since the checkpoint was written takes its
     default, so old checkpoints still load.
 
-    >>> from collections import deque
     >>> from rules.types.windowed import Window
     >>> w = Window.__new__(Window)
-    >>> restore_fields(w, (None, {"entries": deque([(1, None, "e1")]), "acc": [1]}))
+    >>> restore_fields(w, (None, {"entries": [(1, None, "e1")], "acc": [1]}))
     >>> w.entries, w.past, w.closed
-    (deque([(1, None, 'e1')]), deque([]), None)
+    ([(1, None, 'e1')], [], None)
     """
     slots = state[1] if isinstance(state, tuple) else state
     for f in fields(obj):

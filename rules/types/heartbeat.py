@@ -30,6 +30,7 @@ Examples:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,8 +117,15 @@ class HeartbeatEvaluator:
         self.key_of = key_function(rule)
         self.capture = capture_function(rule)
         self.late_ms = spec.every_ms + spec.grace_ms
+        # the listed keys this engine expects: all of them, or on a shard of a partitioned
+        # key space the ones that hash to it (the others' beats go to other shards)
+        self.listed: tuple[str, ...] = spec.keys
         if spec.keys:
             timers.push(_FIRST, START)
+
+    def own_listed(self, owns: Callable[[str], bool]) -> None:
+        """Expect only the listed keys ``owns`` says live here."""
+        self.listed = tuple(k for k in self.spec.keys if owns(k))
 
     def selections(self) -> list[Selection]:
         return [self.spec.match]
@@ -201,7 +209,7 @@ class HeartbeatEvaluator:
         if "started" in st.meta:
             return
         st.set_meta("started", wm_ms)
-        for key in self.spec.keys:
+        for key in self.listed:
             if key not in st.keys:
                 beat = Beat(wm_ms, {})
                 self._schedule(key, beat, self._due(wm_ms))

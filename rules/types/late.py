@@ -190,7 +190,7 @@ def hit_at(
         top = top_values((e[3] for e in inside), w.top_fields, w.rule.output.top_n)
     evidence = tuple(e[2] for e in inside[-EVIDENCE_MAX:])
     window = (t - w.window_ms, t)
-    return Hit(key, t, stage, episode, w.capture(ev), value, window, evidence, top=top)
+    return Hit(key, t, stage, episode, w.capture.capture(ev), value, window, evidence, top=top)
 
 
 def _ts(entry: tuple[Any, ...]) -> Any:

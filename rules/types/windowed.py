@@ -36,7 +36,7 @@ late event came in stays raised. The events that left the window are kept
 
 from __future__ import annotations
 
-from collections import deque
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from heapq import heappop
@@ -50,9 +50,9 @@ from rules.language.model import Rule
 from rules.types.aggregates import Distinct, Limits
 from rules.types.common import (
     EVIDENCE_MAX,
+    CaptureRow,
     Hit,
     RuleState,
-    capture_function,
     key_function,
     restore_fields,
     top_values,
@@ -65,22 +65,27 @@ SKIP = object()
 @dataclass(slots=True)
 class Window:
     """Per-key state: entries ``(ts_ms, value, event id, top-value fields)`` in time order,
-    the aggregator's accumulator and the open episode; ``past``: entries that left the
-    window, kept for late events; ``since``: the key's first event time; ``closed``: the
-    last episode that closed, ``(start, end, level)``."""
+    the aggregator's accumulator and the open episode; ``last``: what a warning needs of
+    the newest event (:class:`~rules.types.common.CaptureRow`); ``past``: entries that
+    left the window, kept for late events; ``since``: the key's first event time;
+    ``closed``: the last episode that closed, ``(start, end, level)``.
 
-    entries: deque[tuple[Any, ...]]
+    Lists, not deques: a key holds few entries, and an empty deque alone takes 600 bytes."""
+
+    entries: list[tuple[Any, ...]]
     acc: Any
-    last: Event | None = None
+    last: tuple[Any, ...] | Event | None = None  # an Event in checkpoints of old releases
     episode: int | None = None
     level: int = -1
     due: int = INF
-    past: deque[tuple[Any, ...]] = field(default_factory=deque)
+    past: list[tuple[Any, ...]] = field(default_factory=list)
     since: int = -INF
     closed: tuple[int, int, int] | None = None
 
     def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
         restore_fields(self, state)  # a checkpoint from before ``past`` still loads
+        if not isinstance(self.entries, list):  # deques, in checkpoints of older releases
+            self.entries, self.past = list(self.entries), list(self.past)
 
 
 def evict(win: Window, horizon_ms: int, agg: Any) -> None:
@@ -89,15 +94,18 @@ def evict(win: Window, horizon_ms: int, agg: Any) -> None:
 
     >>> from rules.types.aggregates import Count
     >>> agg = Count()
-    >>> w = Window(deque([(1, None, "e1"), (5, None, "e2"), (9, None, "e3")]), [3])
+    >>> w = Window([(1, None, "e1"), (5, None, "e2"), (9, None, "e3")], [3])
     >>> evict(w, 5, agg); [e[0] for e in w.entries], agg.result(w.acc), len(w.past)
     ([9], 1.0, 2)
     """
     entries, past = win.entries, win.past
-    while entries and entries[0][0] <= horizon_ms:
-        old = entries.popleft()
-        past.append(old)
-        agg.remove(win.acc, old[1])
+    n = 0
+    while n < len(entries) and entries[n][0] <= horizon_ms:
+        agg.remove(win.acc, entries[n][1])
+        n += 1
+    if n:
+        past.extend(entries[:n])
+        del entries[:n]
 
 
 def fewer_than(agg: Any, limits: Limits) -> bool:
@@ -126,7 +134,7 @@ class WindowedEvaluator:
         self.timers = timers
         self.window_ms: int = rule.spec.window_ms  # type: ignore[union-attr]
         self.key_of = key_function(rule)
-        self.capture = capture_function(rule)
+        self.capture = CaptureRow(rule)
         self.top_fields = rule.output.top_fields
         self.top_of = _row_function(self.top_fields)
         self.tiers = rule.severities is not None
@@ -196,7 +204,7 @@ class WindowedEvaluator:
         if self.top_fields:
             top = top_values((e[3] for e in entries), self.top_fields, self.rule.output.top_n)
         assert win.episode is not None
-        ctx = self.capture(win.last) if win.last is not None else {}
+        ctx = self.capture.ctx(win.last) if win.last is not None else {}
         return Hit(
             key,
             t,
@@ -221,8 +229,8 @@ class WindowedEvaluator:
             win.due = INF
             self._expire(key, win, wm_ms, hits)
             past = win.past  # what no event at or after the watermark can need
-            while past and past[0][0] < wm_ms - self.window_ms:
-                past.popleft()
+            if past and past[0][0] < wm_ms - self.window_ms:
+                del past[: bisect_left(past, wm_ms - self.window_ms, key=_ts)]
             st.dirty.add(key)
             if not win.entries and win.episode is None:
                 del st.keys[key]
@@ -298,7 +306,7 @@ def _on_event(w: WindowedEvaluator) -> Callable[[Event, RuleState], list[Hit] | 
     key_of, value_of, top_of, window_ms = w.key_of, w.value_of, w.top_of, w.window_ms
     add, remove, result, holds, decide = w._add, w._remove, w._result, w._holds, w.decide
     stepwise, skip_open, push, initialize = w.stepwise, w.skip_open, w.timers.push, w.agg.initialize
-    expire, late = w._expire, w.late
+    expire, late, row = w._expire, w.late, w.capture.row
     distinct = type(w.agg) is Distinct
 
     def on_event(ev: Event, st: RuleState) -> list[Hit] | None:  # noqa: C901 hot path, steps inlined
@@ -314,7 +322,7 @@ def _on_event(w: WindowedEvaluator) -> Callable[[Event, RuleState], list[Hit] | 
         early: list[Hit] | None = None
         entry = (ts, value, ev.id, top_of(ev) if top_of is not None else None)
         if win is None:
-            win = keys[key] = Window(deque(), initialize(), since=ts)
+            win = keys[key] = Window([], initialize(), since=ts)
         elif win.entries and ts < win.entries[-1][0]:
             st.dirty.add(key)
             return late(key, win, ev, entry)
@@ -327,7 +335,7 @@ def _on_event(w: WindowedEvaluator) -> Callable[[Event, RuleState], list[Hit] | 
         st.dirty.add(key)
         entries, past = win.entries, win.past
         entries.append(entry)
-        win.last = ev
+        win.last = row(ev)
         acc = win.acc
         end = entries[-1][0]
         horizon = end - window_ms
@@ -340,7 +348,7 @@ def _on_event(w: WindowedEvaluator) -> Callable[[Event, RuleState], list[Hit] | 
         if distinct:
             if recheck:
                 while entries[0][0] < horizon:
-                    old = entries.popleft()
+                    old = entries.pop(0)
                     past.append(old)
                     if n := acc[old[1]] - 1:
                         acc[old[1]] = n
@@ -351,7 +359,7 @@ def _on_event(w: WindowedEvaluator) -> Callable[[Event, RuleState], list[Hit] | 
                     win.episode, win.level = None, -1
             acc[value] = acc.get(value, 0) + 1
             while evicted and entries and entries[0][0] <= horizon:
-                old = entries.popleft()
+                old = entries.pop(0)
                 past.append(old)
                 if n := acc[old[1]] - 1:
                     acc[old[1]] = n
@@ -361,7 +369,7 @@ def _on_event(w: WindowedEvaluator) -> Callable[[Event, RuleState], list[Hit] | 
         else:
             if recheck:
                 while entries[0][0] < horizon:
-                    old = entries.popleft()
+                    old = entries.pop(0)
                     past.append(old)
                     remove(acc, old[1])
                 if not holds(result(acc)):  # closed when the last of them left
@@ -369,7 +377,7 @@ def _on_event(w: WindowedEvaluator) -> Callable[[Event, RuleState], list[Hit] | 
                     win.episode, win.level = None, -1
             add(acc, value)
             while evicted and entries and entries[0][0] <= horizon:
-                old = entries.popleft()
+                old = entries.pop(0)
                 past.append(old)
                 remove(acc, old[1])
             held = holds(result(acc))

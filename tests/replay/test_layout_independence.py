@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from envelope.build import event_at
 from envelope.settings import DEFAULT_RULES_DIR
 from replay.backtest import backtest
 from replay.formats import read_rows
@@ -49,3 +50,33 @@ def test_backtest_raises_what_one_engine_raises(week, one_engine, partitions, pr
     )
     assert len(want) >= 20 and report.rejected == 0
     assert {w.id for w in report.warnings} == want
+
+
+LISTED_FEEDS = """\
+id: feed-silent
+title: a listed feed stopped delivering
+type: absence
+group_by: [attrs.feed]
+heartbeat: {match: {type: feed.delivered}, every: 1h, keys: [tax, land, health, water, power]}
+"""
+
+
+@pytest.mark.parametrize("partitions", [1, 4, 12])
+def test_a_listed_feed_that_beats_is_silent_on_no_shard(tmp_path, partitions):
+    """Five listed feeds, four delivering every half hour and one never: whatever the
+    partition count, backtest reports the one silent feed, as one engine does, and not the
+    delivering feeds on the shards their beats never reach."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "feeds.yaml").write_text(LISTED_FEEDS, encoding="utf-8")
+    t0 = 1_772_413_200_000
+    beats = [
+        event_at(ts_ms=t0 + m * 1_800_000, id=f"{feed}-{m}", type="feed.delivered", feed=feed)
+        for m in range(6)
+        for feed in ("tax", "land", "health", "water")
+    ]
+    path = tmp_path / "feeds.jsonl"
+    path.write_bytes(b"".join(e.to_json() + b"\n" for e in beats))
+    report = backtest(path, rules, partitions=partitions, now_ms=beats[-1].ts_ms)
+    assert report.rejected == 0
+    assert sorted({w.key for w in report.warnings}) == ["power"]

@@ -9,6 +9,7 @@ from event_factories import make_event
 
 from rules import RuleSet
 from rules.engine.engine import Engine
+from rules.engine.keyspace import KeyPlan
 from rules.engine.shard import Shard
 from rules.language.model import parse_rule
 
@@ -71,3 +72,42 @@ def test_a_threshold_fed_by_two_sources_fires_where_time_order_fires():
         got += s.apply(space, "a", ev, NOW)[1]
     got += s.progress("a", T0 + 30 * MIN)
     assert [(w.id, w.ts_ms) for w in got] == want
+
+
+FEEDS = """
+id: feed-silent
+title: a listed feed stopped delivering
+type: absence
+group_by: [attrs.feed]
+heartbeat: {match: {type: feed.delivered}, every: 1h, keys: [tax, land, health, water, power]}
+"""
+
+
+def test_a_listed_heartbeat_key_is_expected_only_on_the_shard_its_beats_go_to():
+    """Five listed feeds over four shards: each is expected on one, the one its beats are
+    routed to, so a feed that beats is silent nowhere and one that never beats is reported
+    once, as one engine over the whole stream reports it."""
+    ruleset = RuleSet([parse_rule(FEEDS, "r.yaml")])
+    beats = [
+        make_event(ts_ms=T0 + m * 30 * MIN, type="feed.delivered", feed=feed, id=f"{feed}{m}")
+        for m in range(6)
+        for feed in ("tax", "land", "health", "water")  # power never delivers
+    ]
+    end = T0 + 6 * 30 * MIN
+    one = Engine(ruleset, lateness_ms=0)
+    expected = [w.id for ev in beats for w in one.process(ev)] + [w.id for w in one.advance_to(end)]
+    assert len(expected) == 1
+
+    shards = [Shard(ruleset, p, lateness_ms=0, sources=("a",), partitions=4) for p in range(4)]
+    space = shards[0].plan.spaces[0]
+    got = []
+    for ev in beats:
+        key = space.key(ev)
+        assert key is not None
+        got += shards[KeyPlan.partition(key, 4)].apply(space.name, "a", ev, NOW)[1]
+        for s in shards:
+            got += s.progress("a", ev.ts_ms)
+    for s in shards:
+        got += s.progress("a", end)
+    assert [w.id for w in got] == expected
+    assert [w.key for w in got] == ["power"]

@@ -11,7 +11,8 @@ from event_factories import make_event
 
 from rules import RuleSet
 from rules.language.model import parse_rule
-from streams.state import BUCKETS, InFlight, PartitionEngines, checkpoint_on_stop
+from streams.state import BUCKETS, PartitionEngines, checkpoint_on_stop
+from streams.steps import InFlight
 
 T0 = 1772414100000
 RULE = """
@@ -335,8 +336,9 @@ def test_a_stop_checkpoints_every_partition_holding_applied_events():
             st.pending.append((partition, offset))
     acked: list = []
 
-    def save(st, now):
-        acked.extend(pe.checkpoint(st, now))
+    async def save(st, now):
+        acked.extend(done := await pe.save(st, now))
+        return len(done)
 
     saved = asyncio.run(checkpoint_on_stop(pe, InFlight(), 1.0, save))
 
@@ -354,10 +356,14 @@ def test_a_stop_saves_nothing_while_an_event_is_half_applied():
     st.pending.append("applied")
     saves: list = []
 
+    async def save(st, now):
+        saves.append(st)
+        return len(st.pending)
+
     async def stop_while_busy():
         steps = InFlight()
         with steps:
-            return await checkpoint_on_stop(pe, steps, 0.05, lambda st, now: saves.append(st))
+            return await checkpoint_on_stop(pe, steps, 0.05, save)
 
     async def stop_once_done():
         steps = InFlight()
@@ -368,7 +374,7 @@ def test_a_stop_saves_nothing_while_an_event_is_half_applied():
 
         task = asyncio.create_task(finish())
         await asyncio.sleep(0)  # the step has begun
-        saved = await checkpoint_on_stop(pe, steps, 5.0, lambda st, now: saves.append(st))
+        saved = await checkpoint_on_stop(pe, steps, 5.0, save)
         assert task.done()
         return saved
 
