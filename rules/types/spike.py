@@ -13,6 +13,8 @@ and only once the key has had events for the whole reference span (warm-up, per 
 seen for the first time, or again after a silence longer than the span, has no reference
 yet; seed it with :meth:`rules.engine.engine.Engine.seed`). The value is the current count;
 ``reference`` and ``ratio`` go to the warning's details. Episodes as in :mod:`rules.types.windowed`.
+``distinct: FIELD`` judges the distinct values of a field in each window instead of the
+events (:mod:`rules.types.spike_distinct`).
 
 Examples:
     >>> from rules import RuleSet
@@ -46,7 +48,7 @@ from envelope.events import Event
 from envelope.time import CST_OFFSET_MS
 from rules.engine.timers import INF, Timers
 from rules.language.blocks import RANK
-from rules.language.fields import Block, Choice, Duration, Field, Many, Number, Reader, Text
+from rules.language.fields import Block, Choice, Duration, Field, Many, Number, Path, Reader, Text
 from rules.language.model import Rule
 from rules.matching.selection import Selection
 from rules.types.aggregates import STATS, bucket_end, bucket_of, bucket_sum, slide_sums
@@ -76,6 +78,7 @@ class SpikeSpec:
     min_current: float
     min_reference: float
     share_of: tuple[str, ...] | None = None  # the wider group_by of a share reference
+    distinct: str | None = None  # count this field's distinct values, not the events
 
     @property
     def history_ms(self) -> int:
@@ -136,6 +139,12 @@ FIELDS = (
         "the key's share of that group's count with its usual share, so a rise of the "
         "whole group is no spike of the key",
     ),
+    Field(
+        "distinct",
+        Path(),
+        doc="count the distinct values of this field in each window (attrs.citizen: the "
+        "citizens read, not the reads), now and in the reference",
+    ),
 )
 
 
@@ -157,7 +166,13 @@ def build(v: dict[str, Any], r: Reader) -> SpikeSpec:
             "use a longer step or fewer periods",
         )
     cond = v["condition"]
-    share_of = None if v.get("share_of") is None else share_parts(v["share_of"], r)
+    share_of = None
+    if v.get("share_of") is not None:
+        from rules.types.spike_share import share_parts  # imports this module
+
+        share_of = share_parts(v["share_of"], r)
+    if share_of is not None and v.get("distinct"):
+        raise r.fail("distinct", "'distinct' cannot be combined with 'share_of': drop one")
     return SpikeSpec(
         window,
         step,
@@ -169,28 +184,8 @@ def build(v: dict[str, Any], r: Reader) -> SpikeSpec:
         cond["current_gte"],
         cond["reference_gte"],
         share_of,
+        v.get("distinct"),
     )
-
-
-def share_parts(share_of: list[str], r: Reader) -> tuple[str, ...]:
-    """The ``share_of`` paths, checked against the rule's own ``group_by``."""
-    raw = r.node.get("group_by") or []
-    own = [str(p).partition("|")[0] for p in (raw if isinstance(raw, list) else [raw])]
-    parts = tuple(str(p).partition("|")[0] for p in share_of)
-    stray = [p for p in parts if p not in own]
-    if stray:
-        raise r.fail(
-            "share_of",
-            f"share_of must name some of the rule's group_by parts ({', '.join(own)}), "
-            f"not {', '.join(stray)}",
-        )
-    if len(set(parts)) >= len(own):
-        raise r.fail(
-            "share_of",
-            "share_of must be wider than group_by: leave out at least one of its parts "
-            "(the one whose share is judged, like region)",
-        )
-    return tuple(p for p in own if p in parts)
 
 
 @dataclass(slots=True)
@@ -247,9 +242,19 @@ class SpikeEvaluator:
                 del self._sums[key]  # ... and one that can no longer slide
         if ev.ts_ms >= counts.newest:
             counts.newest, counts.last = ev.ts_ms, ev
+        self.prune(key, counts)
         hits = self.evaluate(key, counts, max(counts.newest, ev.ts_ms))
         self._schedule(key, counts)
         return hits
+
+    def prune(self, key: str, counts: Counts) -> None:
+        """Forget the buckets no window can reach from the key's newest any more, once there
+        are a window's worth of them: a key busy every day stays at its history's size."""
+        if len(counts.buckets) > self.keep + self.nb:
+            newest = bucket_of(counts.newest, self.spec.step_ms, CST_OFFSET_MS)
+            for i in [i for i in counts.buckets if i <= newest - self.keep]:
+                del counts.buckets[i]
+            self._sums.pop(key, None)
 
     def measure(self, counts: Counts, t: int, key: str | None = None) -> tuple[int, float]:
         """(current count, reference) for the window that holds ``t``."""
@@ -407,8 +412,13 @@ class SpikeEvaluator:
 
 
 def evaluator(rule: Rule, timers: Timers) -> SpikeEvaluator:
-    """A spike rule's evaluator: against the key's own past, or its share of a wider group."""
+    """A spike rule's evaluator: against the key's own past (its events or its distinct
+    values), or its share of a wider group."""
     assert isinstance(rule.spec, SpikeSpec)
+    if rule.spec.distinct is not None:
+        from rules.types.spike_distinct import DistinctEvaluator  # imports this module
+
+        return DistinctEvaluator(rule, timers)
     if rule.spec.share_of is None:
         return SpikeEvaluator(rule, timers)
     from rules.types.spike_share import ShareEvaluator  # imports this module

@@ -69,6 +69,7 @@ from typing import Any
 from envelope.events import Event
 from envelope.time import CST_OFFSET_MS
 from rules.engine.timers import Timers
+from rules.language.fields import Reader
 from rules.language.model import Rule
 from rules.types.aggregates import bucket_of, bucket_sum
 from rules.types.common import Hit, RuleState, key_function
@@ -76,6 +77,27 @@ from rules.types.spike import Counts, SpikeEvaluator, SpikeSpec
 
 TOTAL = "\x00g:"  # state keys of the groups' counts (no group key starts with NUL; not SUP)
 WHOLE = "*"  # the group key of ``share_of: []``
+
+
+def share_parts(share_of: list[str], r: Reader) -> tuple[str, ...]:
+    """The ``share_of`` paths, checked against the rule's own ``group_by``."""
+    raw = r.node.get("group_by") or []
+    own = [str(p).partition("|")[0] for p in (raw if isinstance(raw, list) else [raw])]
+    parts = tuple(str(p).partition("|")[0] for p in share_of)
+    stray = [p for p in parts if p not in own]
+    if stray:
+        raise r.fail(
+            "share_of",
+            f"share_of must name some of the rule's group_by parts ({', '.join(own)}), "
+            f"not {', '.join(stray)}",
+        )
+    if len(set(parts)) >= len(own):
+        raise r.fail(
+            "share_of",
+            "share_of must be wider than group_by: leave out at least one of its parts "
+            "(the one whose share is judged, like region)",
+        )
+    return tuple(p for p in own if p in parts)
 
 
 @dataclass(slots=True)
