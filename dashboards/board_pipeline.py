@@ -159,7 +159,7 @@ def _pipeline_rules() -> dash_b.Row:
                 "values mean the workers disagree: with RISKLOOP_RULES_SOURCE=topic only for "
                 "the second of a switch; with per-worker folders until every folder is copied.",
                 show="name",
-                w=8,
+                w=6,
             )
         )
         .with_panel(
@@ -168,7 +168,7 @@ def _pipeline_rules() -> dash_b.Row:
                 "short",
                 query(or_zero(increase_in_range(reloads, "", 'result="accepted"'))),
                 description="Changed rules folders validated and swapped in without a restart.",
-                w=8,
+                w=6,
             )
         )
         .with_panel(
@@ -179,14 +179,28 @@ def _pipeline_rules() -> dash_b.Row:
                 description="Changed rules folders that failed validation: the old set kept "
                 "running; the worker log names file:line of each error.",
                 alarm_at=1,
-                w=8,
+                w=6,
+            )
+        )
+        .with_panel(
+            stat(
+                "Refused checkpoints in range",
+                "short",
+                query(or_zero(increase_in_range("riskloop_checkpoint_failures_total"))),
+                description="Engine checkpoints the state changelog refused or did not "
+                "confirm in time. Their events stay unacknowledged and are applied again, so "
+                "nothing is lost, but a lasting count means the changelog topic needs a look "
+                "(record size limit, broker health); the worker log says why.",
+                alarm_at=1,
+                w=6,
             )
         )
     )
 
 
 def pipeline_health() -> dict[str, Any]:
-    """Events/s per topic, lag, dead letters, latency, warnings/s, rule set and reloads."""
+    """Events/s per topic, lag, dead letters, latency, warnings/s, rule set, reloads and
+    refused checkpoints."""
     board = (
         dashboard(
             "riskloop-pipeline-health",

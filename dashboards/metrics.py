@@ -33,6 +33,7 @@ WORKER_METRICS = FAUST_SENSOR_METRICS | frozenset(
         "riskloop_shadow_warnings_total",  # {rule}: experimental rules, never enqueued
         "riskloop_rules_reloads_total",  # {result=accepted|rejected}, no series before one
         "riskloop_ruleset_info",  # gauge {version}: 1 for the running rules folder's hash
+        "riskloop_checkpoint_failures_total",  # checkpoints the state changelog refused
     }
 )
 # Scraped as job "riskloop-api" (:8000/metrics).

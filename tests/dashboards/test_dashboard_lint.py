@@ -54,6 +54,7 @@ CONTRACT_NAMES = {
     "riskloop_shadow_warnings_total",
     "riskloop_rules_reloads_total",
     "riskloop_ruleset_info",
+    "riskloop_checkpoint_failures_total",
     "riskloop_clues",
     "riskloop_clue_transitions_total",
     "riskloop_api_request_seconds_bucket",
