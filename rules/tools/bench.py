@@ -24,6 +24,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Sequence
 from pathlib import Path
+from types import FunctionType, ModuleType
 from typing import Any
 
 from envelope.events import Event
@@ -77,14 +78,15 @@ def timed(
 
 
 def deep_size(obj: Any, seen: set[int] | None = None) -> int:
-    """Approximate bytes an object holds in memory, containers and slots included
-    (shared objects such as cached events are counted once).
+    """Approximate bytes an object holds in memory, containers and slots included (the
+    slots of every class in its hierarchy); objects already in ``seen`` (shared ones: the
+    rule, its evaluator) and classes, functions and modules are not counted.
 
     >>> deep_size([1, 2]) > deep_size([])
     True
     """
     seen = set() if seen is None else seen
-    if id(obj) in seen:
+    if id(obj) in seen or isinstance(obj, type | ModuleType | FunctionType):
         return 0
     seen.add(id(obj))
     size = sys.getsizeof(obj)
@@ -92,11 +94,28 @@ def deep_size(obj: Any, seen: set[int] | None = None) -> int:
         size += sum(deep_size(k, seen) + deep_size(v, seen) for k, v in obj.items())
     elif isinstance(obj, list | tuple | set | frozenset | deque):
         size += sum(deep_size(x, seen) for x in obj)
-    elif hasattr(obj, "__slots__"):
-        size += sum(deep_size(getattr(obj, s, None), seen) for s in obj.__slots__)
-    elif hasattr(obj, "__dict__"):
-        size += deep_size(vars(obj), seen)
+    elif isinstance(obj, str | bytes | int | float | bool):
+        pass
+    else:
+        slots = {s for c in type(obj).__mro__ for s in _slot_names(c)}
+        size += sum(deep_size(getattr(obj, s, None), seen) for s in sorted(slots))
+        if hasattr(obj, "__dict__"):
+            size += deep_size(vars(obj), seen)
     return size
+
+
+def _slot_names(cls: type) -> tuple[str, ...]:
+    slots = vars(cls).get("__slots__", ())
+    names = (slots,) if isinstance(slots, str) else tuple(slots)
+    return tuple(s for s in names if s not in ("__dict__", "__weakref__"))
+
+
+def shared_ids(engine: Engine) -> set[int]:
+    """Objects every key of a rule refers to without owning them: not part of its size."""
+    out = {id(None), id(True), id(False)}
+    for r in engine.runners:
+        out.update(id(x) for x in (r, r.rule, getattr(r, "evaluator", None), engine))
+    return out
 
 
 def state_sizes(engine: Engine) -> list[tuple[str, int, float, float]]:
@@ -105,7 +124,8 @@ def state_sizes(engine: Engine) -> list[tuple[str, int, float, float]]:
     for r in engine.runners:
         keys = r.state.keys
         pickled = sum(len(pickle.dumps(v, protocol=5)) for v in keys.values())
-        memory = sum(deep_size(v) for v in keys.values())
+        shared = shared_ids(engine)
+        memory = sum(deep_size(v, set(shared)) for v in keys.values())
         n = len(keys) or 1
         out.append((r.rule.id, len(keys), memory / n, pickled / n))
     return out
