@@ -52,7 +52,7 @@ from rules.language.fields import Block, Choice, Duration, Field, Many, Number, 
 from rules.language.model import Rule
 from rules.matching.selection import Selection
 from rules.types.aggregates import STATS, bucket_end, bucket_of, bucket_sum, slide_sums
-from rules.types.common import WINDOW, Hit, RuleState, capture_function, key_function
+from rules.types.common import WINDOW, CaptureRow, Hit, RuleState, key_function
 from rules.types.registry import RuleType, Variant
 
 MAX_SLIDE = 6  # slide cached sums over at most this many buckets, else sum afresh
@@ -192,7 +192,7 @@ def build(v: dict[str, Any], r: Reader) -> SpikeSpec:
 class Counts:
     buckets: dict[int, int] = field(default_factory=dict)
     newest: int = -(2**62)
-    last: Event | None = None
+    last: tuple[Any, ...] | Event | None = None  # captured fields; an Event in older checkpoints
     episode: int | None = None
     level: int = -1
     due: int = INF
@@ -208,7 +208,7 @@ class SpikeEvaluator:
         assert isinstance(spec, SpikeSpec)
         self.rule, self.spec, self.timers = rule, spec, timers
         self.key_of = key_function(rule)
-        self.capture = capture_function(rule)
+        self.capture = CaptureRow(rule)  # of the newest event: its fields, not the event
         self.nb = spec.window_ms // spec.step_ms
         self.pb = spec.period_ms // spec.step_ms
         self.keep = spec.periods * self.pb + self.nb  # buckets of history to keep
@@ -241,7 +241,7 @@ class SpikeEvaluator:
             if sums is not None and b < sums[1]:
                 del self._sums[key]  # ... and one that can no longer slide
         if ev.ts_ms >= counts.newest:
-            counts.newest, counts.last = ev.ts_ms, ev
+            counts.newest, counts.last = ev.ts_ms, self.capture.row(ev)
         self.prune(key, counts)
         hits = self.evaluate(key, counts, max(counts.newest, ev.ts_ms))
         self._schedule(key, counts)
@@ -321,7 +321,7 @@ class SpikeEvaluator:
     ) -> Hit:
         assert counts.episode is not None
         ratio = round(cur / ref, 3) if ref else None
-        ctx = self.capture(counts.last) if counts.last is not None else {}
+        ctx = self.capture.ctx(counts.last) if counts.last is not None else {}
         return Hit(
             key,
             t,

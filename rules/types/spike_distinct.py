@@ -113,7 +113,7 @@ class DistinctEvaluator(SpikeEvaluator):
         if value is not None:
             self._add(counts, b, newest, value)
         if ev.ts_ms >= counts.newest:
-            counts.newest, counts.last = ev.ts_ms, ev
+            counts.newest, counts.last = ev.ts_ms, self.capture.row(ev)
         self.prune(key, counts)
         hits = self.evaluate(key, counts, max(counts.newest, ev.ts_ms))
         self._schedule(key, counts)
