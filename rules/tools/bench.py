@@ -80,13 +80,16 @@ def timed(
 def deep_size(obj: Any, seen: set[int] | None = None) -> int:
     """Approximate bytes an object holds in memory, containers and slots included (the
     slots of every class in its hierarchy); objects already in ``seen`` (shared ones: the
-    rule, its evaluator) and classes, functions and modules are not counted.
+    rule, its evaluator), the small integers every process shares, and classes, functions
+    and modules are not counted.
 
     >>> deep_size([1, 2]) > deep_size([])
     True
     """
     seen = set() if seen is None else seen
     if id(obj) in seen or isinstance(obj, type | ModuleType | FunctionType):
+        return 0
+    if type(obj) is int and -5 <= obj <= 256:  # cached by the interpreter
         return 0
     seen.add(id(obj))
     size = sys.getsizeof(obj)
