@@ -34,7 +34,7 @@ import redis.asyncio as aioredis
 
 from clues import actions, ingest, metrics, scripts
 from clues.access import Principal
-from clues.batch import ScriptBatcher
+from clues.batch import Function, Script, ScriptBatcher
 from clues.errors import error_from_reply
 from clues.keys import Keys
 from clues.listing import (
@@ -98,6 +98,7 @@ class ClueStore:
         pseudonym_key: bytes | None = None,
         old_pseudonym_keys: Sequence[bytes] = (),
         batch_transitions: bool = True,
+        functions: bool = True,
     ) -> None:
         self.redis = redis
         self.prefix = prefix
@@ -105,14 +106,19 @@ class ClueStore:
         self.policy = policy or default_policy()
         self.calendar = calendar or WorkCalendar()
         self.places = places or Places()
-        self._upsert = redis.register_script(scripts.UPSERT)
+
+        # FCALLs of the clue library; functions=False: EVALSHA of the plain scripts (the
+        # benchmark's baseline)
+        def lua(name: str) -> Function:
+            text = getattr(scripts, name.upper())
+            return Function(redis, name) if functions else Script(redis, text)
+
+        self._upsert = lua("upsert")
         # transitions of concurrent callers share a pipeline (clues.batch); False: one
         # round trip each, as before (the benchmark's baseline)
-        self.transition_calls = ScriptBatcher(redis, scripts.TRANSITION)
+        self.transition_calls = ScriptBatcher(lua("transition"))
         self.batch_transitions = batch_transitions
-        self._reap = redis.register_script(scripts.REAP)
-        self._sla = redis.register_script(scripts.SLA_STEP)
-        self._list = redis.register_script(scripts.LIST)
+        self._reap, self._sla, self._list = lua("reap"), lua("sla_step"), lua("list")
         # the key of pseudonyms comes from the caller (settings), never from Redis
         # (older ones still open what they sealed)
         self._masker = Masker(pseudonym_key or secrets.token_bytes(32), old_pseudonym_keys)
@@ -143,16 +149,14 @@ class ClueStore:
     async def _send_lane(
         self, warnings: Sequence[RiskWarning], lane: ingest.Lane, chunk: int
     ) -> tuple[builtins.list[ingest.Call], builtins.list[Any]]:
-        """One lane's calls, all in one round trip. redis-py's registered script loads itself
-        where Redis lost it (a restart, SCRIPT FLUSH): alone by retrying on NOSCRIPT, in a
-        pipeline by checking SCRIPT EXISTS first."""
+        """One lane's calls, all in one round trip; where Redis lost the library (a restart,
+        FUNCTION FLUSH) it is loaded again and the refused calls sent again (``clues.batch``)."""
         calls = lane.calls(warnings, chunk)
-        if len(calls) == 1:
-            return calls, [await self._upsert(keys=[], args=calls[0].args(self.prefix))]
-        pipe = self.redis.pipeline(transaction=False)
-        for call in calls:
-            await self._upsert(keys=[], args=call.args(self.prefix), client=pipe)
-        return calls, list(await pipe.execute())
+        replies = await self._upsert.many([call.args(self.prefix) for call in calls])
+        for reply in replies:
+            if isinstance(reply, BaseException):
+                raise reply
+        return calls, replies
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -243,7 +247,7 @@ class ClueStore:
             if self.batch_transitions:
                 reply = await self.transition_calls(argv)
             else:
-                reply = await self.transition_calls.script(args=argv)
+                reply = await self.transition_calls.function(argv)
             if not all(isinstance(x, str) for x in reply):  # a client without decoding
                 reply = [_text(x) for x in reply]
             if reply[0] == "OK":
@@ -310,7 +314,7 @@ class ClueStore:
 
     async def expire_leases(self, now_ms: int, limit: int = 500) -> builtins.list[str]:
         """Return every clue whose lease ran out by ``now_ms`` to its department's queue."""
-        ids = [_text(i) for i in await self._reap(args=[self.prefix, str(now_ms), str(limit)])]
+        ids = [_text(i) for i in await self._reap([self.prefix, str(now_ms), str(limit)])]
         metrics.record_transitions(["expire"] * len(ids))
         return ids
 
@@ -319,7 +323,7 @@ class ClueStore:
         if not decisions:
             return 0
         payload = orjson.dumps(list(decisions)).decode()
-        return int(await self._sla(args=[self.prefix, str(now_ms), payload]))
+        return int(await self._sla([self.prefix, str(now_ms), payload]))
 
     # --- listing (last: the method name shadows the builtin in the class body) -----------
 
@@ -345,7 +349,7 @@ class ClueStore:
         p = plan(self.keys, q.validate(), who)
         score, member = decode_cursor(cursor) if cursor else ("0", "")
         reply = await self._list(
-            args=[self.prefix, p.key, "1" if p.reverse else "0", score, member, str(limit)]
+            [self.prefix, p.key, "1" if p.reverse else "0", score, member, str(limit)]
             + [str(max(MAX_SCAN, limit * 4)), orjson.dumps(p.filters).decode()]
         )
         reply = [_text(x) for x in reply]
