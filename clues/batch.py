@@ -98,11 +98,32 @@ class Script(Function):
         return await self.script(args=args)
 
 
+class ClueReads:
+    """The reads a transition makes before its call, as a ``Function`` is called: args
+    ``(clue key, warnings key or "")``, reply ``(HGETALL of the clue, LRANGE of its warning
+    ids or None)``; one pipeline for all the calls given."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+
+    async def __call__(self, args: Sequence[str]) -> Any:
+        return (await self.many([args]))[0]
+
+    async def many(self, calls: Sequence[Sequence[str]]) -> list[Any]:
+        pipe = self.redis.pipeline(transaction=False)
+        for ck, wk in calls:
+            pipe.hgetall(ck)
+            if wk:
+                pipe.lrange(wk, 0, -1)
+        replies = iter(await pipe.execute(raise_on_error=False))
+        return [(next(replies), next(replies) if wk else None) for _, wk in calls]
+
+
 class ScriptBatcher:
     """``await batcher(args)``: the script's reply to ``args``, sent with the calls that
     other tasks made in the same turn of the event loop."""
 
-    def __init__(self, function: Function) -> None:
+    def __init__(self, function: Function | ClueReads) -> None:
         self.function = function
         self._pending: list[tuple[Sequence[str], asyncio.Future[Any]]] = []
         self._sending: set[asyncio.Task[None]] = set()

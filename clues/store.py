@@ -34,7 +34,7 @@ import redis.asyncio as aioredis
 
 from clues import actions, ingest, metrics, scripts
 from clues.access import Principal
-from clues.batch import Function, Script, ScriptBatcher
+from clues.batch import ClueReads, Function, Script, ScriptBatcher
 from clues.errors import error_from_reply
 from clues.keys import Keys
 from clues.listing import (
@@ -118,6 +118,8 @@ class ClueStore:
         # round trip each, as before (the benchmark's baseline)
         self.transition_calls = ScriptBatcher(lua("transition"))
         self.batch_transitions = batch_transitions
+        # the reads before a step that needs the clue: concurrent callers' in one pipeline
+        self.read_calls = ScriptBatcher(ClueReads(redis))
         self._reap, self._sla, self._list = lua("reap"), lua("sla_step"), lua("list")
         # the key of pseudonyms comes from the caller (settings), never from Redis
         # (older ones still open what they sealed)
@@ -236,11 +238,11 @@ class ClueStore:
         reads = action in actions.READS_CLUE or action == "merge"
         scope = _scope(who)
         for _ in range(_CONFLICT_RETRIES):
-            clue = await self.get_for(clue_id, who) if reads else None
+            clue, wids = await self._read(clue_id, who, action) if reads else (None, None)
             version = expected_version
             if version is None and clue is not None:
                 version = clue.version
-            prepared, disposition = await self._prepare(action, clue, who, now_ms, args or {})
+            prepared, disposition = await self._prepare(action, clue, who, now_ms, args or {}, wids)
             argv = [self.prefix, clue_id, action, who.name, who.role, str(now_ms)]
             argv += ["" if version is None else str(version), orjson.dumps(prepared).decode()]
             argv += [disposition, scope]
@@ -266,6 +268,7 @@ class ClueStore:
         who: Principal,
         now_ms: int,
         args: Mapping[str, Any],
+        warning_ids: builtins.list[str] | None = None,
     ) -> tuple[dict[str, str], str]:
         if action == "merge":
             assert clue is not None
@@ -275,7 +278,7 @@ class ClueStore:
         disposition = ""
         if action in ("dispose", "dismiss"):
             assert clue is not None
-            d = await self._disposition(clue, who.name, prepared, now_ms)
+            d = self._disposition(clue, who.name, prepared, now_ms, warning_ids or [])
             disposition = d.to_json().decode()
         return prepared, disposition
 
@@ -288,8 +291,13 @@ class ClueStore:
         target = await self.get_for(into, who)
         return {"into": into, "into_department": target.department, "reason": f"into {into}"}
 
-    async def _disposition(
-        self, clue: Clue, actor: str, prepared: Mapping[str, str], now_ms: int
+    def _disposition(
+        self,
+        clue: Clue,
+        actor: str,
+        prepared: Mapping[str, str],
+        now_ms: int,
+        warning_ids: builtins.list[str],
     ) -> Disposition:
         return Disposition(
             id=stable_id(clue.id, clue.version + 1, prefix="disp-"),
@@ -300,9 +308,27 @@ class ClueStore:
             code=prepared["code"],
             actor=actor,
             ts_ms=now_ms,
-            warning_ids=tuple(await self.warning_ids(clue.id)),
+            warning_ids=tuple(warning_ids),
             sealed=str((clue.details or {}).get(SEALED) or ""),  # the worker opens its key
         )
+
+    async def _read(
+        self, clue_id: str, who: Principal, action: str
+    ) -> tuple[Clue, builtins.list[str] | None]:
+        """The clue as ``get_for`` reads it and, for a verdict, its warning ids (oldest
+        first), in one round trip shared with the reads of concurrent transitions."""
+        verdict = action in ("dispose", "dismiss")
+        wk = self.keys.warnings(clue_id) if verdict else ""
+        h, ids = await self.read_calls([self.keys.clue(clue_id), wk])
+        for reply in (h, ids):
+            if isinstance(reply, BaseException):
+                raise reply
+        if not h:
+            raise ClueNotFound(clue_id)
+        clue = Clue.from_hash({_text(k): _text(v) for k, v in h.items()})
+        if not who.covers(clue.department, clue.region):
+            raise Forbidden(f"clue {clue_id} is outside {who.name}'s departments and regions")
+        return clue, None if ids is None else [_text(i) for i in reversed(ids)]
 
     async def reveal(self, clue_id: str, who: Principal, now_ms: int) -> Clue:
         """The clue with personal identifiers, for an authorised caller; the view is audited.

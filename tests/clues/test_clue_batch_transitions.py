@@ -64,3 +64,15 @@ async def test_a_redis_that_lost_the_lua_still_runs_every_concurrent_step(
     assert [c.claimed_by if c else None for c in stored] == ["alice"] * 3
     trail = [(e.action, e.reason) for e in await store.audit(ids[1])]
     assert trail[-1] == ("comment", "y")
+
+
+async def test_the_reads_of_concurrent_dispatches_share_one_round_trip(store: ClueStore) -> None:
+    await store.upsert_warnings([make_warning(f"r{i}", fingerprint=f"fp-r{i}") for i in range(5)])
+    ids = [clue_id(f"fp-r{i}") for i in range(5)]
+    reads = store.read_calls.sends
+
+    after = await asyncio.gather(*(store.transition(c, "dispatch", CENTRE, T0) for c in ids))
+
+    assert [(c.id, c.status) for c in after] == [(c, "dispatched") for c in ids]
+    assert store.read_calls.sends - reads == 1  # one pipeline read the five clues
+    assert all(c.due_ms is not None and c.due_ms > T0 for c in after)  # deadlines from the read
