@@ -34,7 +34,7 @@ import redis.asyncio as aioredis
 
 from clues import actions, ingest, metrics, scripts
 from clues.access import Principal
-from clues.batch import ScriptBatcher
+from clues.batch import ClueReads, Function, Script, ScriptBatcher
 from clues.errors import error_from_reply
 from clues.keys import Keys
 from clues.listing import (
@@ -98,6 +98,7 @@ class ClueStore:
         pseudonym_key: bytes | None = None,
         old_pseudonym_keys: Sequence[bytes] = (),
         batch_transitions: bool = True,
+        functions: bool = True,
     ) -> None:
         self.redis = redis
         self.prefix = prefix
@@ -105,14 +106,21 @@ class ClueStore:
         self.policy = policy or default_policy()
         self.calendar = calendar or WorkCalendar()
         self.places = places or Places()
-        self._upsert = redis.register_script(scripts.UPSERT)
+
+        # FCALLs of the clue library; functions=False: EVALSHA of the plain scripts (the
+        # benchmark's baseline)
+        def lua(name: str) -> Function:
+            text = getattr(scripts, name.upper())
+            return Function(redis, name) if functions else Script(redis, text)
+
+        self._upsert = lua("upsert")
         # transitions of concurrent callers share a pipeline (clues.batch); False: one
         # round trip each, as before (the benchmark's baseline)
-        self.transition_calls = ScriptBatcher(redis, scripts.TRANSITION)
+        self.transition_calls = ScriptBatcher(lua("transition"))
         self.batch_transitions = batch_transitions
-        self._reap = redis.register_script(scripts.REAP)
-        self._sla = redis.register_script(scripts.SLA_STEP)
-        self._list = redis.register_script(scripts.LIST)
+        # the reads before a step that needs the clue: concurrent callers' in one pipeline
+        self.read_calls = ScriptBatcher(ClueReads(redis))
+        self._reap, self._sla, self._list = lua("reap"), lua("sla_step"), lua("list")
         # the key of pseudonyms comes from the caller (settings), never from Redis
         # (older ones still open what they sealed)
         self._masker = Masker(pseudonym_key or secrets.token_bytes(32), old_pseudonym_keys)
@@ -143,16 +151,14 @@ class ClueStore:
     async def _send_lane(
         self, warnings: Sequence[RiskWarning], lane: ingest.Lane, chunk: int
     ) -> tuple[builtins.list[ingest.Call], builtins.list[Any]]:
-        """One lane's calls, all in one round trip. redis-py's registered script loads itself
-        where Redis lost it (a restart, SCRIPT FLUSH): alone by retrying on NOSCRIPT, in a
-        pipeline by checking SCRIPT EXISTS first."""
+        """One lane's calls, all in one round trip; where Redis lost the library (a restart,
+        FUNCTION FLUSH) it is loaded again and the refused calls sent again (``clues.batch``)."""
         calls = lane.calls(warnings, chunk)
-        if len(calls) == 1:
-            return calls, [await self._upsert(keys=[], args=calls[0].args(self.prefix))]
-        pipe = self.redis.pipeline(transaction=False)
-        for call in calls:
-            await self._upsert(keys=[], args=call.args(self.prefix), client=pipe)
-        return calls, list(await pipe.execute())
+        replies = await self._upsert.many([call.args(self.prefix) for call in calls])
+        for reply in replies:
+            if isinstance(reply, BaseException):
+                raise reply
+        return calls, replies
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -232,18 +238,18 @@ class ClueStore:
         reads = action in actions.READS_CLUE or action == "merge"
         scope = _scope(who)
         for _ in range(_CONFLICT_RETRIES):
-            clue = await self.get_for(clue_id, who) if reads else None
+            clue, wids = await self._read(clue_id, who, action) if reads else (None, None)
             version = expected_version
             if version is None and clue is not None:
                 version = clue.version
-            prepared, disposition = await self._prepare(action, clue, who, now_ms, args or {})
+            prepared, disposition = await self._prepare(action, clue, who, now_ms, args or {}, wids)
             argv = [self.prefix, clue_id, action, who.name, who.role, str(now_ms)]
             argv += ["" if version is None else str(version), orjson.dumps(prepared).decode()]
             argv += [disposition, scope]
             if self.batch_transitions:
                 reply = await self.transition_calls(argv)
             else:
-                reply = await self.transition_calls.script(args=argv)
+                reply = await self.transition_calls.function(argv)
             if not all(isinstance(x, str) for x in reply):  # a client without decoding
                 reply = [_text(x) for x in reply]
             if reply[0] == "OK":
@@ -262,6 +268,7 @@ class ClueStore:
         who: Principal,
         now_ms: int,
         args: Mapping[str, Any],
+        warning_ids: builtins.list[str] | None = None,
     ) -> tuple[dict[str, str], str]:
         if action == "merge":
             assert clue is not None
@@ -271,7 +278,7 @@ class ClueStore:
         disposition = ""
         if action in ("dispose", "dismiss"):
             assert clue is not None
-            d = await self._disposition(clue, who.name, prepared, now_ms)
+            d = self._disposition(clue, who.name, prepared, now_ms, warning_ids or [])
             disposition = d.to_json().decode()
         return prepared, disposition
 
@@ -284,8 +291,13 @@ class ClueStore:
         target = await self.get_for(into, who)
         return {"into": into, "into_department": target.department, "reason": f"into {into}"}
 
-    async def _disposition(
-        self, clue: Clue, actor: str, prepared: Mapping[str, str], now_ms: int
+    def _disposition(
+        self,
+        clue: Clue,
+        actor: str,
+        prepared: Mapping[str, str],
+        now_ms: int,
+        warning_ids: builtins.list[str],
     ) -> Disposition:
         return Disposition(
             id=stable_id(clue.id, clue.version + 1, prefix="disp-"),
@@ -296,9 +308,27 @@ class ClueStore:
             code=prepared["code"],
             actor=actor,
             ts_ms=now_ms,
-            warning_ids=tuple(await self.warning_ids(clue.id)),
+            warning_ids=tuple(warning_ids),
             sealed=str((clue.details or {}).get(SEALED) or ""),  # the worker opens its key
         )
+
+    async def _read(
+        self, clue_id: str, who: Principal, action: str
+    ) -> tuple[Clue, builtins.list[str] | None]:
+        """The clue as ``get_for`` reads it and, for a verdict, its warning ids (oldest
+        first), in one round trip shared with the reads of concurrent transitions."""
+        verdict = action in ("dispose", "dismiss")
+        wk = self.keys.warnings(clue_id) if verdict else ""
+        h, ids = await self.read_calls([self.keys.clue(clue_id), wk])
+        for reply in (h, ids):
+            if isinstance(reply, BaseException):
+                raise reply
+        if not h:
+            raise ClueNotFound(clue_id)
+        clue = Clue.from_hash({_text(k): _text(v) for k, v in h.items()})
+        if not who.covers(clue.department, clue.region):
+            raise Forbidden(f"clue {clue_id} is outside {who.name}'s departments and regions")
+        return clue, None if ids is None else [_text(i) for i in reversed(ids)]
 
     async def reveal(self, clue_id: str, who: Principal, now_ms: int) -> Clue:
         """The clue with personal identifiers, for an authorised caller; the view is audited.
@@ -310,7 +340,7 @@ class ClueStore:
 
     async def expire_leases(self, now_ms: int, limit: int = 500) -> builtins.list[str]:
         """Return every clue whose lease ran out by ``now_ms`` to its department's queue."""
-        ids = [_text(i) for i in await self._reap(args=[self.prefix, str(now_ms), str(limit)])]
+        ids = [_text(i) for i in await self._reap([self.prefix, str(now_ms), str(limit)])]
         metrics.record_transitions(["expire"] * len(ids))
         return ids
 
@@ -319,7 +349,7 @@ class ClueStore:
         if not decisions:
             return 0
         payload = orjson.dumps(list(decisions)).decode()
-        return int(await self._sla(args=[self.prefix, str(now_ms), payload]))
+        return int(await self._sla([self.prefix, str(now_ms), payload]))
 
     # --- listing (last: the method name shadows the builtin in the class body) -----------
 
@@ -345,7 +375,7 @@ class ClueStore:
         p = plan(self.keys, q.validate(), who)
         score, member = decode_cursor(cursor) if cursor else ("0", "")
         reply = await self._list(
-            args=[self.prefix, p.key, "1" if p.reverse else "0", score, member, str(limit)]
+            [self.prefix, p.key, "1" if p.reverse else "0", score, member, str(limit)]
             + [str(max(MAX_SCAN, limit * 4)), orjson.dumps(p.filters).decode()]
         )
         reply = [_text(x) for x in reply]

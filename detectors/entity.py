@@ -38,6 +38,8 @@ from detectors.registry import make
 
 MAX_SCORE = 1e12
 DAY_MS = 86_400_000
+DAYS = ("all", "apart", "rest")  # one profile, or rest days apart (and alone scored)
+REST = "rest:"  # the prefix of a feature's rest-day profile
 
 
 class ProfileDetector:
@@ -58,6 +60,14 @@ class ProfileDetector:
     from the mean is learned as if it were ``clip`` spreads away, so the first events of a
     burst that stays under the threshold do not make the rest of it look usual (0: off).
 
+    ``days`` reads the sample's ``is_workday`` (0 on a rest day: a weekend or a holiday of
+    the statutory calendar): ``apart`` keeps a profile of rest days apart from that of
+    working days and judges each sample by its own kind of day, ``rest`` does the same but
+    scores rest-day samples only (``all``, the default, has one profile). A rest-day profile
+    with fewer than ``warmup`` samples of a key whose working-day profile is established is
+    quiet: its missing samples count as zeros, so the key's first rest-day activity is
+    judged against none.
+
     Parameters:
         window: effective memory in samples (a new sample weighs at least ``1 / window``).
         warmup: samples of a feature before it is scored.
@@ -66,6 +76,7 @@ class ProfileDetector:
         direction: ``both``, ``high`` or ``low``, or a mapping of feature names to them.
         clip: the most spreads one learned sample moves the profile (0: no bound).
         counts: floor the spread at the root of the mean too.
+        days: ``all``, ``apart`` or ``rest`` (see above).
 
     Examples:
         >>> det = ProfileDetector(warmup=3)
@@ -91,6 +102,7 @@ class ProfileDetector:
         direction: str | dict[str, str] = "both",
         clip: float = 0.0,
         counts: bool = False,
+        days: str = "all",
     ) -> None:
         for name, value in (("window", window), ("warmup", warmup)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -102,7 +114,9 @@ class ProfileDetector:
             raise ValueError(f"clip must be a number >= 0 (0: off), got {clip!r}")
         if not isinstance(counts, bool):
             raise ValueError(f"counts must be true or false, got {counts!r}")
-        self.clip, self.counts = float(clip), counts
+        if days not in DAYS:
+            raise ValueError(f"days must be all, apart or rest, got {days!r}")
+        self.clip, self.counts, self.days = float(clip), counts, days
         self.window, self.warmup = window, warmup
         self.rel_floor, self.min_std = float(rel_floor), float(min_std)
         self.direction = direction_of(direction)
@@ -113,14 +127,18 @@ class ProfileDetector:
         direction = "" if self.direction == "both" else f", direction={self.direction!r}"
         clip = f", clip={self.clip}" if self.clip else ""
         counts = ", counts=True" if self.counts else ""
+        counts += f", days={self.days!r}" if self.days != "all" else ""
         return (
             f"ProfileDetector(window={self.window}, warmup={self.warmup}, "
             f"rel_floor={self.rel_floor}, min_std={self.min_std}{direction}{clip}{counts})"
         )
 
     def learn_one(self, x: dict[str, float]) -> None:
-        """Update each feature's forgetting mean and variance."""
-        for name, value in numeric_features(x).items():
+        """Update each feature's forgetting mean and variance (of its kind of day)."""
+        clean = numeric_features(x)
+        rest = self._rest_day(clean)
+        for name, value in clean.items():
+            name = REST + name if rest else name
             st = self._stats.get(name)
             if st is None:
                 if len(self._stats) >= MAX_FEATURES:
@@ -135,6 +153,25 @@ class ProfileDetector:
             st[0], st[1] = n, st[1] + alpha * diff
             st[2] = (1.0 - alpha) * (st[2] + alpha * diff * diff)
 
+    def _rest_day(self, clean: dict[str, float]) -> bool:
+        """Whether the sample is of a rest day and rest days are kept apart; takes the day's
+        kind out of the features when they are."""
+        if self.days == "all":
+            return False
+        return clean.pop("is_workday", 1.0) < 0.5
+
+    def _profile(self, name: str, rest: bool) -> array[float] | None:
+        """The feature's profile for the sample's kind of day (a quiet one, see the class)."""
+        if not rest:
+            return self._stats.get(name)
+        st, working = self._stats.get(REST + name), self._stats.get(name)
+        young = st is None or st[0] < self.warmup
+        if young and working is not None and working[0] >= self.warmup:  # the rest were zeros
+            share = st[0] / self.warmup if st else 0.0
+            mean, square = (st[1], st[2] + st[1] * st[1]) if st else (0.0, 0.0)
+            return array("d", (self.warmup, share * mean, share * square - (share * mean) ** 2))
+        return st
+
     def _spread(self, st: array[float]) -> float:
         spread = max(math.sqrt(st[2]), self.rel_floor * abs(st[1]), self.min_std)
         return max(spread, math.sqrt(abs(st[1]))) if self.counts else spread
@@ -143,8 +180,12 @@ class ProfileDetector:
         """Each scored feature's |z| against the profile."""
         out: dict[str, float] = {}
         default, sides = self._sides
-        for name, value in numeric_features(x).items():
-            st = self._stats.get(name)
+        clean = numeric_features(x)
+        rest = self._rest_day(clean)
+        if self.days == "rest" and not rest:
+            return out
+        for name, value in clean.items():
+            st = self._profile(name, rest)
             if st is None or st[0] < self.warmup:
                 continue
             spread = self._spread(st)
@@ -159,16 +200,21 @@ class ProfileDetector:
 
     def __getstate__(self) -> dict[str, Any]:
         params: tuple[Any, ...] = (self.window, self.warmup, self.rel_floor, self.min_std)
-        later: tuple[Any, ...] = (self.direction, self.clip, self.counts)
-        while later and later[-1] in ("both", 0.0, False):  # defaults left out: bytes per key
+        later: tuple[Any, ...] = (self.direction, self.clip, self.counts, self.days)
+        while later and later[-1] in (
+            "both",
+            0.0,
+            False,
+            "all",
+        ):  # defaults left out: bytes per key
             later = later[:-1]
         params += later
         return {"p": params, "s": {k: v.tobytes() for k, v in self._stats.items()}}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.window, self.warmup, self.rel_floor, self.min_std, *later = state["p"]
-        later += ["both", 0.0, False][len(later) :]  # saved before these existed
-        self.direction, self.clip, self.counts = later
+        later += ["both", 0.0, False, "all"][len(later) :]  # saved before these existed
+        self.direction, self.clip, self.counts, self.days = later
         self._sides = _sides(self.direction)
         self._stats = {k: array("d", v) for k, v in state["s"].items()}
 

@@ -27,9 +27,16 @@ import math
 from array import array
 from bisect import bisect_left, insort
 from collections import deque
+from functools import lru_cache
 from statistics import NormalDist
 
 _SQRT_HALF = math.sqrt(0.5)
+
+
+@lru_cache(maxsize=4096)
+def _z_of(n: int) -> float:
+    """The normal quantile of ``1 - 1/n``, the highest a history of ``n`` vouches for."""
+    return NormalDist().inv_cdf(1.0 - 1.0 / n)
 
 
 def _whole(name: str, value: object, low: int) -> int:
@@ -113,7 +120,9 @@ class AnomalyLikelihood:
         """The likelihood of ``raw`` as the newest raw score, without recording it."""
         if self.n_seen < self.warmup or not math.isfinite(raw):
             return 0.5
-        recent = self._mean_with(math.log1p(raw) if raw > 0.0 else 0.0)
+        return self._likelihood(self._mean_with(math.log1p(raw) if raw > 0.0 else 0.0))
+
+    def _likelihood(self, recent: float) -> float:
         hist = self._sorted
         n = len(hist)
         median = hist[n // 2]
@@ -121,19 +130,20 @@ class AnomalyLikelihood:
             ref, z_ref = hist[min(n - 1, int(self.q_ref * n))], self._z_ref
         else:  # a short history only vouches for a lower quantile
             q = 1.0 - 1.0 / n
-            ref, z_ref = hist[min(n - 1, int(q * n))], NormalDist().inv_cdf(q)
+            ref, z_ref = hist[min(n - 1, int(q * n))], _z_of(n)
         spread = ref - median
         z = z_ref * (recent - median) / (spread if spread > self.min_spread else self.min_spread)
         return 0.5 * math.erfc(-z * _SQRT_HALF)
 
     def update(self, raw: float) -> float:
         """Score ``raw`` (see :meth:`score`), then record it in the history."""
-        out = self.score(raw)
-        if math.isfinite(raw):
-            s = math.log1p(raw) if raw > 0.0 else 0.0
-            mean = self._mean_with(s)
-            self._recent.append(s)
-            self._record(mean)
+        if not math.isfinite(raw):
+            return 0.5
+        s = math.log1p(raw) if raw > 0.0 else 0.0
+        mean = self._mean_with(s)
+        out = self._likelihood(mean) if self.n_seen >= self.warmup else 0.5
+        self._recent.append(s)
+        self._record(mean)
         return out
 
     def _mean_with(self, s: float) -> float:

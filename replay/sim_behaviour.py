@@ -4,7 +4,7 @@ name to cross; what the ``anomaly`` rules are for.
 | scenario | caught by | label key | label span |
 | --- | --- | --- | --- |
 | approver_late_evening | approver-off-hours-anomaly | official | first .. last decision + 1 h |
-| approver_rest_day | approver-off-hours-anomaly | official | first .. last decision + 1 h |
+| approver_rest_day | approver-off-hours-, approver-rest-day-anomaly | official | as above |
 | approver_high_rate | approver-rate-anomaly | official | first .. last extra decision + 1 h |
 | staff_steady_reading | staff-access-anomaly, staff-reading-* | account | first .. last read + 1h |
 | staff_half_day_reading | staff-access-anomaly, staff-reading-* | account | as above |
@@ -53,6 +53,7 @@ READING = ("staff_steady_reading", "staff_half_day_reading")
 MEANT_FOR = {
     "approver-off-hours-anomaly": APPROVALS,
     "approver-rate-anomaly": ("approver_high_rate",),
+    "approver-rest-day-anomaly": ("approver_rest_day",),
     "staff-access-anomaly": READING,
     "staff-reading-hour": READING,
     "staff-reading-day": READING,

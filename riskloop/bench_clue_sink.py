@@ -7,12 +7,16 @@ each warning took and the ratio. Prints figures, asserts nothing.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import time
 from collections.abc import Callable
 
 import redis.asyncio as aioredis
 
+from clues.access import Principal
+from clues.model import ClueError, clue_id
 from clues.store import CHUNK, LANES, ClueStore
 from envelope.events import RiskWarning
 
@@ -50,6 +54,65 @@ SINK_MIXES: dict[str, Callable[[int], int]] = {  # warning i -> its clue's numbe
 def sink_warning(tag: str, i: int, clue: int) -> RiskWarning:
     """Warning ``i`` of a sink run, of the clue numbered ``clue``."""
     return dataclasses.replace(warning(i), id=f"{tag}-w{i}", fingerprint=f"{tag}-f{clue}")
+
+
+async def preload(store: ClueStore, first: int, n: int, batch: int = 20_000) -> None:
+    """``n`` more clues (warnings ``first`` ... ``first + n - 1``), a few batches in flight
+    at once, and the Redis memory they take."""
+    if n <= 0:
+        return
+    before = (await store.redis.info("memory"))["used_memory"]
+    fsync = (await store.redis.config_get("appendfsync"))["appendfsync"]
+    await store.redis.config_set("appendfsync", "no")  # the load, not what is measured
+    start, sem = time.perf_counter(), asyncio.Semaphore(3)
+
+    async def one(lo: int) -> None:
+        async with sem:
+            await store.upsert_warnings([warning(i) for i in range(lo, min(first + n, lo + batch))])
+
+    await asyncio.gather(*(one(lo) for lo in range(first, first + n, batch)))
+    took = time.perf_counter() - start
+    await store.redis.config_set("appendfsync", fsync)
+    mem = (await store.redis.info("memory"))["used_memory"]
+    print(f"preload: {n:,} clues in {took:.1f} s ({n / took:,.0f}/s); Redis used_memory"
+          f" {mem / 2**20:,.0f} MiB ({(mem - before) / n:,.0f} bytes a clue with its indexes,"
+          " audit and outbox)")  # fmt: skip
+
+
+async def interleaved(store_eval: ClueStore, store_fn: ClueStore, ids: list[str]) -> None:
+    """Redis µs per call of EVALSHA and FCALL taking turns (so a busy machine slows both
+    alike): a call refused at once (an unknown clue: the preamble and one HMGET) and a
+    supervisor's comment (a full step: audit, outbox, indexes)."""
+    who = Principal("bench-centre", "supervisor")
+    now, missing = int(time.time() * 1000), clue_id("bench-no-such-clue")
+    for name, step in (("refused at once", "missing"), ("comment", "comment")):
+        before = await call_stats(store_fn.redis)
+        for cid in ids:
+            for store in (store_eval, store_fn):
+                with contextlib.suppress(ClueError):  # the refusal is what is timed
+                    target = missing if step == "missing" else cid
+                    await store.transition(target, "comment", who, now, {"text": "bench"})
+        after = await call_stats(store_fn.redis)
+        us = {k: us_per_call(before, {k: v}) for k, v in after.items()}
+        print(f"  interleaved, {name}: Redis µs a call EVALSHA {us.get('evalsha', 0):.0f},"
+              f" FCALL {us.get('fcall', 0):.0f} ({len(ids)} each)")  # fmt: skip
+
+
+async def call_stats(client: aioredis.Redis) -> dict[str, tuple[int, int]]:
+    """Calls and Redis µs so far of each script command (INFO commandstats)."""
+    info = await client.info("commandstats")
+    return {
+        name: (int(info[f"cmdstat_{name}"]["calls"]), int(info[f"cmdstat_{name}"]["usec"]))
+        for name in ("evalsha", "fcall")
+        if f"cmdstat_{name}" in info
+    }
+
+
+def us_per_call(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> float:
+    """Redis µs per script call (EVALSHA and FCALL) between two ``call_stats``."""
+    calls = sum(after[k][0] - before.get(k, (0, 0))[0] for k in after)
+    usec = sum(after[k][1] - before.get(k, (0, 0))[1] for k in after)
+    return usec / max(1, calls)
 
 
 async def redis_cpu_s(client: aioredis.Redis) -> float:

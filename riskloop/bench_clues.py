@@ -4,32 +4,26 @@ Prints figures, asserts nothing. It starts a private ``redis-server`` (append-on
 synced on every write, as in production; ``--appendfsync`` to compare) in a temporary folder
 unless ``--redis-url`` names one, then measures:
 
-1. ingest: warnings/s of ``upsert_warnings`` building the queue (``--clues`` clues);
+1. ingest: warnings/s of ``upsert_warnings`` building the queue (``--clues`` clues), then
+   ``--preload`` clues more (1M: ``--preload 1000000``) and the Redis memory they take;
 2. transitions/s, unpaced, with ``--concurrency`` callers (dispatching part of the queue);
 3. transition latency at a steady ``--rate`` ops/s (claim, comment, release), p50/p99/max,
    with the client's and Redis's CPU µs and the round trips per transition; the same steps
    at ``--compare-rates`` one script call a round trip (the old path) against concurrent
    calls in one pipeline (``clues.batch``, the store's way), with the ratios; then a sweep
    of rising rates that prints the highest one whose p99 stays within ``--bound-ms`` (goal:
-   >= 2,000 transitions/s at p99 <= 5 ms with fsync on every write and 1M clues:
-   ``--clues 1000000``). On a busy machine the rates and p99 follow the CPU the processes
-   get; the CPU per transition is the steadier figure;
+   >= 2,000 transitions/s at p99 <= 5 ms with fsync on every write and 1M clues). Before
+   them, at ``--path-rates``, EVALSHA of the plain script against FCALL of the library,
+   with Redis µs per call (INFO commandstats). On a busy machine p99 follows the CPU the
+   processes get; the CPU per transition is the steadier figure;
 4. list latency over the whole queue for typical pages (goal: p99 <= 50 ms at 100k clues);
-5. the clue sink's path: warnings/s sustained by ``upsert_warnings`` for batches of 500 as the
-   sink writes them (half opening clues and half merging into them; every warning a new
-   clue; a few busy clues), and of 1, with the clues they opened per second and the Redis
-   CPU each warning took: one script call per warning in one pipeline (the baseline) against
-   the store's way (a clue's warnings in a batch as one step, ``clues.store.CHUNK`` warnings
-   a call, ``clues.store.LANES`` pipelines at once), with the ratio (goal: >= 5,000
-   warnings/s with fsync on every write). On a busy machine the warnings/s fall with the
-   fsync latency and the CPU Redis gets; the CPU per warning is the steadier figure.
-   ``--sink-seconds 0`` leaves this section out (it lives in ``riskloop.bench_clue_sink``).
+5. the clue sink's path (``riskloop.bench_clue_sink``, ``--sink-seconds 0``: none):
+   warnings/s of ``upsert_warnings`` for batches of 500 and of 1, one script call a warning
+   against the store's way, with the Redis CPU per warning (goal: >= 5,000 warnings/s).
 
 Before the paced run Redis rewrites its append-only file (BGREWRITEAOF) and the benchmark
 waits for it: a rewrite forks Redis, and on a 2-core machine that fork is what a p99 would
 otherwise measure. Production sizes ``auto-aof-rewrite-min-size`` for this.
-
-Goals from issue 4: p99 <= 5 ms per transition at 500 ops/s; list p99 <= 50 ms at 100k.
 """
 
 from __future__ import annotations
@@ -52,7 +46,16 @@ from clues.listing import ListQuery
 from clues.model import ClueError, clue_id
 from clues.store import ClueStore
 from envelope.settings import Settings
-from riskloop.bench_clue_sink import RULES, redis_cpu_s, sink, warning
+from riskloop.bench_clue_sink import (
+    RULES,
+    call_stats,
+    interleaved,
+    preload,
+    redis_cpu_s,
+    sink,
+    us_per_call,
+    warning,
+)
 
 CENTRE = Principal("bench-centre", "supervisor")
 INSPECTOR = Principal("bench-inspector", "inspector", ("market-supervision",), None)
@@ -107,6 +110,8 @@ class Paced:
     redis_us: float  # CPU of Redis's main thread per step served (its fsyncs included)
     trips: float  # round trips to Redis per transition (script calls)
     latency_line: str  # p50, p99 and max
+    p50_ms: float = 0.0
+    call_us: float = 0.0  # Redis µs per script call (INFO commandstats: EVALSHA or FCALL)
 
 
 async def costs(store: ClueStore) -> tuple[float, float, int, int]:
@@ -121,8 +126,8 @@ def per_step(
     n: int,
     batched: bool,
 ) -> tuple[float, float, float]:
-    """Client CPU µs, Redis CPU µs and round trips per step of ``n`` steps (one trip a script
-    call when not batched: claim, comment and release are one call each)."""
+    """Client CPU µs, Redis CPU µs and round trips per step of ``n`` steps (one a call when
+    not batched)."""
     trips = (after[3] - before[3]) / max(1, after[2] - before[2]) if batched else 1.0
     return (after[0] - before[0]) / n * 1e6, (after[1] - before[1]) / n * 1e6, trips
 
@@ -162,7 +167,7 @@ async def paced(
         latencies.append(time.perf_counter() - t)
 
     tasks = []
-    before = await costs(store)
+    before, stats = await costs(store), await call_stats(store.redis)
     start = time.perf_counter()
     for i in range(n):
         delay = start + i / rate - time.perf_counter()
@@ -176,8 +181,10 @@ async def paced(
         before, await costs(store), served, store.batch_transitions
     )
     line = ms_line("claim / comment / release latency", latencies)
-    p99 = pct([x * 1000 for x in latencies], 99)
-    return Paced(n / took, p99, failures, client_us, redis_us, trips, line)
+    ms = [x * 1000 for x in latencies]
+    call_us = us_per_call(stats, await call_stats(store.redis))
+    return Paced(n / took, pct(ms, 99), failures, client_us, redis_us, trips, line,
+                 statistics.median(ms), call_us)  # fmt: skip
 
 
 async def compare(store: ClueStore, pool: list[str], rates: list[float], seconds: float,
@@ -200,6 +207,34 @@ async def compare(store: ClueStore, pool: list[str], rates: list[float], seconds
               f"  round trips {old.trips:.2f} -> {new.trips:.2f}"
               f"  refused {old.refused} / {new.refused}")  # fmt: skip
     store.batch_transitions = True
+
+
+async def paths(url: str, pool: list[str], rates: list[float], seconds: float,
+                done: dict[str, int]) -> None:  # fmt: skip
+    """The same pipelined steps through EVALSHA of the plain script (prelude run on every
+    call) and FCALL of the library, one rate after the other: p50/p99, Redis µs per script
+    call, Redis CPU and client CPU per transition."""
+    print(f"script path, {seconds:g} s a rate and path: EVALSHA script -> FCALL library:")
+    client = bounded_redis(Settings(redis_url=url))
+    await interleaved(ClueStore(client, "bench", functions=False), ClueStore(client, "bench"),
+                      pool[:1000])  # fmt: skip
+    await client.aclose()
+    for rate in rates:
+        runs = []
+        for functions in (False, True):
+            client = bounded_redis(Settings(redis_url=url))
+            runs.append(await paced(ClueStore(client, "bench", functions=functions), pool,
+                                    rate, seconds, done))  # fmt: skip
+            await client.aclose()
+        old, new = runs
+        print(f"  {rate:>6,.0f}/s  p50 {old.p50_ms:5.2f} -> {new.p50_ms:5.2f} ms"
+              f"  p99 {old.p99_ms:6.2f} -> {new.p99_ms:6.2f} ms"
+              f"  Redis µs/call {old.call_us:4.0f} -> {new.call_us:4.0f}"
+              f" (x{old.call_us / max(1e-9, new.call_us):.2f})"
+              f"  Redis CPU {old.redis_us:4.0f} -> {new.redis_us:4.0f} µs"
+              f"  client {old.client_us:4.0f} -> {new.client_us:4.0f} µs"
+              f"  achieved {new.achieved:,.0f}/s  refused {old.refused} / {new.refused}"
+              f"  {'within' if new.p99_ms <= 5 and new.refused == 0 else 'past'} 5 ms")  # fmt: skip
 
 
 async def sweep(
@@ -274,8 +309,7 @@ async def lists(store: ClueStore, repeat: int) -> None:
 
 
 async def run(args: argparse.Namespace, url: str) -> None:
-    # the API's own client: a bounded pool (what a served transition goes through)
-    client = bounded_redis(Settings(redis_url=url))
+    client = bounded_redis(Settings(redis_url=url))  # the API's own client: a bounded pool
     try:
         await client.flushdb()
         if args.sink_only:
@@ -284,6 +318,7 @@ async def run(args: argparse.Namespace, url: str) -> None:
             return
         store = ClueStore(client, "bench")
         await ingest(store, args.clues)
+        await preload(store, args.clues, args.preload)
         ids = [clue_id(f"bf-{i}") for i in range(args.clues)]
         await unpaced(store, ids[: args.dispatch], args.concurrency)
         ours = [cid for i, cid in enumerate(ids[: args.dispatch]) if (i // 3) % 4 == 0]
@@ -294,6 +329,10 @@ async def run(args: argparse.Namespace, url: str) -> None:
               f" ops/s achieved, {r.refused} refused\n{r.latency_line}")  # fmt: skip
         print(f"  per transition: {r.client_us:.0f} µs client CPU, {r.redis_us:.0f} µs Redis"
               f" CPU, {r.trips:.2f} round trips")  # fmt: skip
+        if args.path_seconds > 0:
+            await settle(client)
+            rates = [float(r) for r in args.path_rates.split(",") if r.strip()]
+            await paths(url, ours, rates, args.path_seconds, done)
         if args.compare_seconds > 0:
             await settle(client)
             rates = [float(r) for r in args.compare_rates.split(",") if r.strip()]
@@ -324,6 +363,9 @@ def main(argv: list[str] | None = None) -> int:
         help="per rate and path of the old-against-pipelined run; 0: none",
     )
     p.add_argument("--compare-rates", default="500,1000,2000", help="ops/s, comma-separated")
+    p.add_argument("--preload", type=int, default=0, help="clues more in the store")
+    p.add_argument("--path-rates", default="1000,1500,2000", help="ops/s of EVALSHA vs FCALL")
+    p.add_argument("--path-seconds", type=float, default=5.0, help="per rate and path; 0: none")
     p.add_argument("--sweep-seconds", type=float, default=3.0, help="per rate; 0: no sweep")
     p.add_argument("--bound-ms", type=float, default=5.0, help="p99 bound of the sweep")
     p.add_argument("--repeat", type=int, default=200, help="calls per list query")

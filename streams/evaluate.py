@@ -21,7 +21,7 @@ from envelope.events import Event, InvalidEvent, RiskWarning
 from rules.engine.admission import DUPLICATE, TOO_LATE, Admission
 from streams import metrics as m
 from streams.emit import Emitter
-from streams.shuffle import WARNING, InvalidShuffle, Record, decode
+from streams.shuffle import WARNING, InvalidShuffle, Record, decode, routed_event
 from streams.state import PartitionEngines, PartitionState
 from streams.verdicts import InvalidVerdict, parse_verdict, record_kind
 
@@ -84,7 +84,7 @@ async def _apply(
             if kind == WARNING:
                 out.extend(_derived(shard.apply_warning(space, RiskWarning.from_dict(body)), body))
                 continue
-            ev = Event.from_dict(body)
+            ev = routed_event(body)
         except (InvalidEvent, KeyError, TypeError, ValueError) as exc:
             await emit.deadletter(event, f"not a routed item: {type(exc).__name__}: {exc}")
             continue

@@ -16,7 +16,9 @@ nothing for a while (progress-only), and a source that has delivered everything 
 then nothing for the idle time is listed as ``idle``: it stops holding the watermark back.
 
 A record is JSON: ``{"progress": {source: ms}, "idle": [source], "items": [[kind, space,
-source, body, counts, offset]]}`` where kind is ``e`` (body: an event) or ``w`` (a warning),
+source, body, counts, offset]]}`` where kind is ``e`` (body: the event's validated fields in
+the order of :class:`~envelope.events.Event`, rebuilt without parsing it again; an envelope
+object is read too) or ``w`` (a warning),
 ``counts`` is 1 on the one item of an event that counts it in the metrics, and ``offset`` is
 where the event was read in its source (for a dead letter that names it).
 
@@ -41,7 +43,8 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -86,6 +89,35 @@ def decode(raw: bytes | None) -> Record:
     return Record(progress, [str(s) for s in idle], doc["items"])
 
 
+_FIELDS = tuple(f.name for f in fields(Event))
+_TS_MS, _ATTRS = _FIELDS.index("ts_ms"), _FIELDS.index("attrs")
+_TEXTS = tuple(i for i in range(len(_FIELDS)) if i not in (_TS_MS, _ATTRS))
+event_fields = attrgetter(*_FIELDS)  # an Event -> the body of its routed items
+
+
+def routed_event(body: Any) -> Event:
+    """The event of a routed item: its fields as :func:`event_fields` gave them, or an
+    envelope object (validated as one); InvalidShuffle or InvalidEvent when it is neither.
+
+    >>> from envelope.build import EventMaker
+    >>> ev = EventMaker()(ts_ms=1772414100000, type="data.access", account="stf-9")
+    >>> raw = encode(Record(items=[[EVENT, "space", "source", event_fields(ev), 1, 0]]))
+    >>> routed_event(decode(raw).items[0][3]) == ev
+    True
+    """
+    if isinstance(body, dict):
+        return Event.from_dict(body)
+    if (
+        not isinstance(body, list | tuple)
+        or len(body) != len(_FIELDS)
+        or type(body[_TS_MS]) is not int
+        or not isinstance(body[_ATTRS], dict)
+        or not all(isinstance(body[i], str) for i in _TEXTS)
+    ):
+        raise InvalidShuffle(f"not a routed event: {len(_FIELDS)} typed fields are expected")
+    return Event(*body)
+
+
 def space_key(plan: KeyPlan, rule_id: str, key: str) -> tuple[str, str] | None:
     """Where a rule's state for ``key`` lives: its key space and the key there (a verdict
     goes to that partition only); None when that is not known from the key alone (a rule
@@ -125,7 +157,7 @@ class Router:
         body = None
         n = 0
         for ks, key in self.plan.route(ev):
-            body = body or ev.to_dict()
+            body = body or event_fields(ev)
             item = [EVENT, ks.name, source, body, 0 if n else 1, offset]  # the first counts it
             p = self.plan.partition(key, self.partitions)
             self._add(p, item)

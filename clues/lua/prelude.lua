@@ -7,6 +7,8 @@
 -- INDEXED and the numbers MAX_PRIO ... WARNINGS_LAST, generated from clues.model) and the
 -- script's own file after it. Every script takes the key prefix as ARGV[1] and builds key
 -- names as clues.keys does. Times come in as arguments, never from the Redis clock.
+-- ARGV is a local of the assembled text: the call's arguments (start_call sets it in the
+-- function library, where this text runs once when the library loads).
 local P = ARGV[1]
 local function int(x) return string.format('%d', x) end
 local function num(x) return tonumber(x) or 0 end
@@ -25,9 +27,10 @@ local function snap(ck, names)
   for i, n in ipairs(names) do t[n] = v[i] or '' end
   return t
 end
+-- (numeric loops at the top level: a function library loads without ipairs or pairs)
 local EMPTY_IDX, EMPTY_TRACKED = {}, {}
-for _, n in ipairs(INDEXED) do EMPTY_IDX[n] = '' end
-for _, n in ipairs(TRACKED) do EMPTY_TRACKED[n] = '' end
+for i = 1, #INDEXED do EMPTY_IDX[INDEXED[i]] = '' end
+for i = 1, #TRACKED do EMPTY_TRACKED[TRACKED[i]] = '' end
 
 -- queue order inside a status index (ascending score = display order)
 local function qscore(s)
@@ -136,8 +139,11 @@ end
 -- the fields a step reads before and after itself, in one HMGET: the indexed and tracked
 -- fields, and the version and severity rank
 local STATE, in_state = {}, {}
-for _, names in ipairs({INDEXED, TRACKED, {'version', 'severity_rank'}}) do
-  for _, n in ipairs(names) do
+local STATE_PARTS = {INDEXED, TRACKED, {'version', 'severity_rank'}}
+for j = 1, #STATE_PARTS do
+  local names = STATE_PARTS[j]
+  for i = 1, #names do
+    local n = names[i]
     if not in_state[n] then in_state[n] = true; STATE[#STATE + 1] = n end
   end
 end
@@ -238,4 +244,10 @@ local function expire(id, now_s)
   redis.call('HINCRBY', key('stats'), 'lease_expired', 1)
   redis.call('ZADD', key('sla'), now_s, id)
   finish(c, 'expire', 'system', 'system', now_s, 'lease of ' .. holder .. ' expired', true)
+end
+
+-- the start of a call in the function library, whose locals live from one call to the
+-- next: the call's arguments, and nothing left of a call that failed half way
+local function start_call(args)
+  ARGV, P, LATER, VIEWS_LATER = args, args[1], nil, nil
 end

@@ -252,7 +252,7 @@ E['evidence'] = function(c, a)
   return c.idx.status
 end
 
--- the call: every check, then the action's effects, then finish
+-- per call: every check, then the action's effects, then finish
 local id, action, actor, role, now_s, expect = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6],
                                                ARGV[7]
 local now = tonumber(now_s)

@@ -141,6 +141,7 @@ local function upsert(group, out)
   out[g.slots[1]] = 'new'
 end
 
+-- per call
 LATER, VIEWS_LATER = {z = {}, backlog = {}}, {n = {}, days = {}}
 local out = {}
 for _, group in ipairs(cjson.decode(ARGV[2])) do upsert(group, out) end

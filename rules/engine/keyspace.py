@@ -47,6 +47,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -195,7 +196,7 @@ class KeyPlan:
     @staticmethod
     def partition(key: str, partitions: int) -> int:
         """The partition of a key space that holds ``key`` (murmur2, as Kafka's producers)."""
-        return partition_for(key.encode("utf-8"), partitions)
+        return _partition(key, partitions)
 
     def space_of(self, rule_id: str) -> KeySpace | None:
         """The key space that runs ``rule_id`` (None for a rule not running)."""
@@ -203,3 +204,9 @@ class KeyPlan:
             if any(r.id == rule_id for r in ks.ruleset.rules):
                 return ks
         return None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _partition(key: str, partitions: int) -> int:
+    """murmur2 in pure Python costs microseconds a call and keys recur: the busiest kept."""
+    return partition_for(key.encode("utf-8"), partitions)

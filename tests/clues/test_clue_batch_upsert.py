@@ -285,11 +285,14 @@ async def test_an_empty_batch_and_a_bad_chunk(store: ClueStore) -> None:
 
 
 @pytest.mark.parametrize("chunk", [200, 1])
-async def test_upserts_go_on_after_redis_lost_its_scripts(
-    store: ClueStore, redis_client: aioredis.Redis, chunk: int
+@pytest.mark.parametrize("functions", [True, False], ids=["function-flush", "script-flush"])
+async def test_upserts_go_on_after_redis_lost_its_lua(
+    redis_client: aioredis.Redis, prefix: str, chunk: int, functions: bool
 ) -> None:
+    store = ClueStore(redis_client, prefix, functions=functions)
     await store.upsert_warnings([make_warning("s0", "fp-s")])
-    await redis_client.script_flush()  # as after a Redis restart without persistence of scripts
+    # as after a Redis restart without the library (or its scripts)
+    await (redis_client.function_flush() if functions else redis_client.script_flush())
     results = await store.upsert_warnings(
         [make_warning("s1", "fp-s", ts_ms=T0 + MINUTE), make_warning("s2", "fp-t")], chunk=chunk
     )
@@ -302,7 +305,7 @@ async def test_a_batch_that_failed_half_way_sent_again_counts_every_warning_once
     store: ClueStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     warnings = [make_warning(f"h{i}", f"fp-h{i % 40}", ts_ms=T0 + i) for i in range(400)]
-    real, calls = store._upsert, 0
+    real, calls = store._upsert.many, 0
 
     async def flaky(*args: Any, **kwargs: Any) -> Any:
         nonlocal calls
@@ -311,14 +314,14 @@ async def test_a_batch_that_failed_half_way_sent_again_counts_every_warning_once
             raise ConnectionError("connection reset")
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr(store, "_upsert", flaky)
+    monkeypatch.setattr(store._upsert, "many", flaky)
     with pytest.raises(ConnectionError):
         await store.upsert_warnings(warnings, chunk=100)
     lanes = [t for t in asyncio.all_tasks() if "_send_lane" in repr(t.get_coro())]
     assert not lanes  # none still writing beside the retry that follows
     written = [await store.get(clue_id(f"fp-h{n}")) for n in range(40)]
     landed = sum(c.warning_count for c in written if c is not None)
-    monkeypatch.setattr(store, "_upsert", real)
+    monkeypatch.setattr(store._upsert, "many", real)
 
     again = await store.upsert_warnings(warnings, chunk=100)
 

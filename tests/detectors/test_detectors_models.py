@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from detectors.entity import ProfileDetector
 from detectors.gaussian import GaussianDetector
 from detectors.hst import HalfSpaceTreesDetector
 
@@ -178,7 +179,7 @@ def _working_days(det: object, weeks: int = 2) -> None:
     for day in range(7 * weeks):
         workday = day % 7 < 5
         for hour in range(9, 17) if workday else ():
-            det.learn_one({"hour_of_day": hour, "is_workday": 1, "count_8h": hour - 8.0})  # type: ignore[attr-defined]
+            det.learn_one({"hour_of_day": hour, "is_workday": 1, "count_8h": hour - 8.0})
 
 
 def test_seasonal_quiet_after_scores_an_hour_nobody_works_as_empty() -> None:
@@ -280,3 +281,37 @@ def test_profile_counts_floor_a_spread_at_the_root_of_the_mean() -> None:
             det.learn_one({"count_1d": 16.0})  # a steady 16 a day: no spread of its own
     assert plain.score_one({"count_1d": 24.0}) == 5.0  # the floor: a tenth of the mean
     assert counts.score_one({"count_1d": 24.0}) == 2.0  # sqrt(16) = 4: within chance
+
+
+def _weekday_official(days: str) -> ProfileDetector:
+    det = ProfileDetector(direction="high", counts=True, clip=2, days=days)
+    for i in range(60):  # working days: 3-6 decisions in the last 8 hours
+        det.learn_one({"count_8h": 3.0 + i % 4, "is_workday": 1.0})
+    return det
+
+
+def test_profile_judges_a_rest_day_against_the_keys_own_rest_days() -> None:
+    """Five decisions on a rest-day afternoon are ordinary for an official's working day,
+    far out for one who has never decided on a rest day; one or two are not."""
+    afternoon = {"count_8h": 5.0, "is_workday": 0.0}
+    assert _weekday_official("all").score_one(afternoon) < 1
+    rest = _weekday_official("rest")
+    assert rest.score_one(afternoon) > 6
+    assert rest.score_one({"count_8h": 2.0, "is_workday": 0.0}) < 4.5
+    assert rest.score_one({"count_8h": 9.0, "is_workday": 1.0}) == 0.0
+    for count in (1.0, 2.0, 1.0, 2.0):  # weekend duty: a rest-day history of its own
+        rest.learn_one({"count_8h": count, "is_workday": 0.0})
+    assert rest.score_one({"count_8h": 2.0, "is_workday": 0.0}) < 2
+    apart = _weekday_official("apart")
+    assert apart.score_one({"count_8h": 30.0, "is_workday": 1.0}) > 6
+
+
+def test_profile_days_is_checked_and_kept_across_a_pickle() -> None:
+    import pickle
+
+    with pytest.raises(ValueError, match="days must be all, apart or rest, got 'weekend'"):
+        ProfileDetector(days="weekend")
+    rest = _weekday_official("rest")
+    clone = pickle.loads(pickle.dumps(rest))
+    x = {"count_8h": 5.0, "is_workday": 0.0}
+    assert clone.score_one(x) == rest.score_one(x) > 6
