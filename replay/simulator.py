@@ -31,13 +31,20 @@ from replay.sim_core import Sim
 from replay.sim_cross import CROSS_DISTRICT_SCENARIOS
 from replay.sim_feeds import feeds
 from replay.sim_registry import background_registry
+from replay.sim_rejections import high_rejection
 from replay.sim_scenarios import SCENARIOS
 from replay.sim_signals import SIGNAL_SCENARIOS, service_signals
 from replay.sim_variants import batch_account, festival_rise
 
 # Variants ``generate`` can add: background no rule should flag (``replay.sim_variants``),
-# and the data-sharing feeds with their two labelled outages (``replay.sim_feeds``).
-VARIANTS = {"festival": festival_rise, "batch_account": batch_account, "feeds": feeds}
+# the data-sharing feeds with their two labelled outages (``replay.sim_feeds``) and officials
+# who turn strict, labelled ``official_high_rejection`` (``replay.sim_rejections``).
+VARIANTS = {
+    "festival": festival_rise,
+    "batch_account": batch_account,
+    "feeds": feeds,
+    "high_rejection": high_rejection,
+}
 
 SCENARIO_NAMES = (
     "approval_overdue",
@@ -72,7 +79,8 @@ def generate(
     enterprise register and the cross-district scenarios: every key stays in one district,
     and the rest is the same event for event. ``variants`` names background variants of
     :data:`VARIANTS` to add (a city-wide festival rise of the hotline, a nightly batch
-    account, office-hours data feeds with empty batches and two labelled outages): drawn
+    account, office-hours data feeds with empty batches and two labelled outages, officials
+    rejecting most of their decisions for three working days, labelled): drawn
     after everything else, so the rest stays the same event for event.
     """
     unknown = [v for v in variants if v not in VARIANTS]

@@ -260,7 +260,8 @@ def _data_parsers(sub: argparse._SubParsersAction) -> None:
         default="",
         help="variants, comma-separated: festival (a city-wide hotline rise), "
         "batch_account (a nightly batch reader), feeds (office-hours data feeds, some empty "
-        "batches, two labelled outages)",
+        "batches, two labelled outages), high_rejection (officials rejecting most "
+        "decisions for three working days, labelled)",
     )
     s.set_defaults(fn=cmd_simulate)
 

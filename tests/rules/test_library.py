@@ -183,19 +183,29 @@ def test_night_sensitive_access_uses_the_shared_list_and_macro(ruleset) -> None:
     assert [w.key for w in run(eng, events)] == ["s1"]
 
 
-def test_official_rejection_rate(ruleset) -> None:
-    eng = only(ruleset, "official-rejection-rate")
-    events = [
+def _decisions(rejected: list[bool]) -> list:
+    return [
         make_event(
             ts_ms=T0 + i * HOUR,
             type="application.decided",
             official="o1",
-            decision="rejected" if i % 2 else "approved",
+            decision="rejected" if no else "approved",
         )
-        for i in range(20)
+        for i, no in enumerate(rejected)
     ]
-    out = run(eng, events)
-    assert [round(w.value, 2) for w in out] == [0.5]
+
+
+def test_official_rejection_rate(ruleset) -> None:
+    eng = only(ruleset, "official-rejection-rate")
+    out = run(eng, _decisions([i % 4 != 0 for i in range(24)]))
+    assert [round(w.value, 2) for w in out] == [0.75]  # once, at the 16th decision
+
+
+def test_official_rejecting_half_a_repeated_applicant_is_not_raised(ruleset) -> None:
+    eng = only(ruleset, "official-rejection-rate")
+    assert run(eng, _decisions([i % 2 == 1 for i in range(20)])) == []
+    eng = only(ruleset, "official-rejection-rate")
+    assert run(eng, _decisions([True] * 15)) == []  # too few decisions to judge a share
 
 
 def test_enterprise_legal_rep_change(ruleset) -> None:
