@@ -3,7 +3,8 @@
 Suppression works per dedup key (default: group key and stage) on event time: after a
 warning, the same dedup key is held back for ``suppress.for`` unless its severity rises
 (``escalate``); the next warning that gets through carries how many were held back
-(``details["suppressed"]``). Resolutions are never suppressed. An entry is forgotten a full
+(``details["suppressed"]``). A resolution is held back only with the episode it closes: when
+no warning of that episode got through, nobody was told it began. An entry is forgotten a full
 period after its window ends, unless it held warnings back: then it is kept for up to
 ``HELD_KEEP_MS`` (30 days), so a nightly rule's next warning still reports the count.
 
@@ -62,7 +63,7 @@ class Emitter:
         for hit in hits:
             level = hit.severity or self.rule.severity_for(hit.value)
             suppressed = 0
-            if hit.stage != RESOLVED and self.rule.suppress is not None:
+            if self.rule.suppress is not None:
                 held = self._suppress(hit, level, st)
                 if held is None:
                     self.stats["suppressed"] += 1
@@ -76,16 +77,29 @@ class Emitter:
         return out
 
     def _suppress(self, hit: Hit, level: str, st: RuleState) -> int | None:
-        """Count held back since the last warning of this dedup key, or None to hold."""
+        """Count held back since the last warning of this dedup key, or None to hold. A
+        resolution is held when no warning of its episode got through (0 otherwise)."""
         sup = self.rule.suppress
         assert sup is not None
+        hidden = f"{hit.key}\x1fheld\x1f{hit.episode}"  # an episode nobody was told of
+        if hit.stage == RESOLVED:
+            if st.sup.pop(hidden, None) is None:
+                return 0
+            st.sup_dirty.add(hidden)
+            return None
         dkey = self.dedup_key(hit, level)
         entry = st.sup.get(dkey)
         rank = RANK.get(level, 0)
         if entry is not None and hit.ts_ms < entry[0] and not (sup.escalate and rank > entry[1]):
             entry[2] += 1
             st.sup_dirty.add(dkey)
+            if not hit.escalation and hidden not in st.sup:
+                st.sup[hidden] = [hit.ts_ms + sup.for_ms, 0, 0]
+                st.sup_dirty.add(hidden)
+                self.timers.push(hit.ts_ms + 2 * sup.for_ms, hidden)
             return None
+        if st.sup.pop(hidden, None) is not None:  # a later stage of the episode got through
+            st.sup_dirty.add(hidden)
         held = entry[2] if entry is not None else 0
         until = hit.ts_ms + sup.for_ms
         st.sup[dkey] = [until, rank, 0]
