@@ -124,13 +124,8 @@ class Shard:
         quiet: bool | None = None  # every source quiet, all is here: asked once, when needed
         while held:
             if not everything and (reached is None or held[0][0] >= reached):
-                if quiet is None:  # no source released: every one seen or expected holds
-                    clock = self.clock
-                    quiet = (
-                        not clock.holding()
-                        if clock.released
-                        else not (clock.expected or clock.max_ms)
-                    )
+                if quiet is None:
+                    quiet = not self.clock.any_holding()
                 if not quiet:
                     break
             ts, ev_id, _, space, ev = heapq.heappop(held)

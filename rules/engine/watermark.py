@@ -69,6 +69,21 @@ class InputClock:
         self.released.add(source)
         return True
 
+    def any_holding(self) -> bool:
+        """Whether some input still holds event time back: :meth:`holding` without the list
+        (asked for every held event, so it stops at the first).
+
+        >>> clock = InputClock(["a", "b"])
+        >>> clock.release("a"), clock.any_holding()
+        (True, True)
+        >>> clock.release("b"), clock.any_holding(), clock.holding()
+        (True, False, [])
+        """
+        released = self.released
+        return any(s not in released for s in self.expected) or any(
+            s not in released for s in self.max_ms
+        )
+
     def holding(self) -> list[str]:
         """Inputs the watermark still waits for."""
         sources = dict.fromkeys(self.expected) | dict.fromkeys(self.max_ms)
